@@ -1,0 +1,167 @@
+//! The audit trail: who did what to which thing in which enterprise, and how it ended.
+//! Written in the same transaction as the change it describes.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::access::Ctx;
+use crate::db::DbConnection;
+use crate::error::Result;
+use crate::page::{Page, PageRequest};
+use crate::schema::audit_events;
+use crate::secret::new_id;
+use crate::{Directory, DirectoryError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, Default)]
+pub struct Subject {
+    pub enterprise_id: Option<String>,
+    pub kind: Option<&'static str>,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub details: Option<serde_json::Value>,
+}
+
+impl Subject {
+    pub fn none() -> Self {
+        Subject::default()
+    }
+
+    pub fn new(enterprise_id: Option<&str>, kind: &'static str, id: &str, name: &str) -> Self {
+        Subject {
+            enterprise_id: enterprise_id.map(str::to_owned),
+            kind: Some(kind),
+            id: Some(id.to_owned()),
+            name: Some(name.to_owned()),
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewEvent<'a> {
+    id: String,
+    at: NaiveDateTime,
+    enterprise_id: Option<&'a str>,
+    actor_kind: &'a str,
+    actor_id: Option<&'a str>,
+    actor_name: &'a str,
+    action: &'a str,
+    target_kind: Option<&'a str>,
+    target_id: Option<&'a str>,
+    target_name: Option<&'a str>,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+    operation_id: Option<&'a str>,
+    details: String,
+}
+
+/// Appends one event. Call inside the transaction of the change it records.
+pub(crate) fn record(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    ctx: &Ctx<'_>,
+    action: &str,
+    subject: &Subject,
+    outcome: Outcome,
+    reason: Option<&str>,
+) -> Result<()> {
+    let actor_name = ctx.actor.display_name();
+    let enterprise_id =
+        subject.enterprise_id.as_deref().or_else(|| ctx.actor.home_enterprise());
+    diesel::insert_into(audit_events::table)
+        .values(NewEvent {
+            id: new_id(),
+            at: now,
+            enterprise_id,
+            actor_kind: ctx.actor.kind(),
+            actor_id: ctx.actor.id(),
+            actor_name: &actor_name,
+            action,
+            target_kind: subject.kind,
+            target_id: subject.id.as_deref(),
+            target_name: subject.name.as_deref(),
+            outcome: outcome.as_str(),
+            reason,
+            operation_id: ctx.operation_id,
+            details: subject.details.as_ref().map(|d| d.to_string()).unwrap_or_else(|| "{}".into()),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One audit event as shown to admins.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub enterprise_id: Option<String>,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    pub action: String,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub target_name: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub operation_id: Option<String>,
+    pub details: String,
+}
+
+impl Directory {
+    /// Events of one enterprise, newest first (enterprise admins), or of the whole platform
+    /// when `enterprise_key` is `None` (operators).
+    pub fn list_audit_events(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>> {
+        let mut conn = self.conn()?;
+        let mut query = audit_events::table
+            .select(AuditEvent::as_select())
+            .order(audit_events::id.desc())
+            .limit(page.fetch())
+            .into_boxed();
+        match enterprise_key {
+            Some(key) => {
+                let enterprise = self.visible_enterprise(&mut conn, ctx, key)?;
+                ctx.require_enterprise_admin(&enterprise.id)?;
+                query = query.filter(audit_events::enterprise_id.eq(enterprise.id));
+            }
+            None if ctx.actor.is_platform_admin() => {}
+            None => return Err(DirectoryError::Forbidden("only operators see every event".into())),
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(audit_events::id.lt(after.clone()));
+        }
+        let rows = query.load(&mut conn)?;
+        Ok(Page::from_rows(rows, page, |e| e.id.clone()))
+    }
+}

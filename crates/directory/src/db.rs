@@ -1,0 +1,192 @@
+//! One storage code path for SQLite (the embedded default) and PostgreSQL (production).
+//!
+//! The backend is chosen from the URL scheme by us, not by diesel's `MultiConnection::establish`,
+//! which hides the real connection error. SQLite connections get WAL, foreign keys and a busy
+//! timeout; PostgreSQL connections run in UTC. Write transactions on SQLite start with
+//! `BEGIN IMMEDIATE` so that a read-then-write transaction never fails on a stale snapshot.
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{DirectoryError, Result};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// A connection to either backend. Queries written once against this type run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DbConnection::Postgresql(_) => "DbConnection::Postgresql",
+            DbConnection::Sqlite(_) => "DbConnection::Sqlite",
+        })
+    }
+}
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database location, parsed once so that errors name the URL problem rather than a driver.
+#[derive(Debug, Clone)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// What the driver is given: a file path for SQLite, the URL itself for PostgreSQL.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    /// Accepts `postgres://…`, `postgresql://…`, `sqlite://relative/or/absolute/path` and
+    /// `sqlite:path`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl { backend: Backend::Postgres, target: url.to_owned() });
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err("a sqlite URL needs a file path, e.g. sqlite://data/portico.db".into());
+            }
+            return Ok(DatabaseUrl { backend: Backend::Sqlite, target: path.to_owned() });
+        }
+        Err("the database URL must start with postgres://, postgresql:// or sqlite://".into())
+    }
+}
+
+/// r2d2 manager that opens the right backend and prepares each new connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Connection(#[from] diesel::ConnectionError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        match self.url.backend {
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url.target)?;
+                conn.batch_execute("SET TIME ZONE 'UTC'")?;
+                Ok(DbConnection::Postgresql(conn))
+            }
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url.target)?;
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok(())
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type DbPool = Pool<ConnectionManager>;
+pub type PooledDb = PooledConnection<ConnectionManager>;
+
+/// Opens a pool. Fails fast (with the driver's own message) when the database is unreachable.
+pub fn open_pool(url: &DatabaseUrl, size: u32, connect_timeout: Duration) -> Result<DbPool> {
+    if url.backend == Backend::Sqlite {
+        if let Some(parent) = std::path::Path::new(&url.target).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    DirectoryError::Unavailable(format!(
+                        "cannot create the folder {} for the SQLite database: {e}",
+                        parent.display()
+                    ))
+                })?;
+            }
+        }
+    }
+    let manager = ConnectionManager { url: url.clone() };
+    // Establish one connection first, so the operator sees the driver's message rather than
+    // r2d2's generic time-out.
+    manager.connect().map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
+    Pool::builder()
+        .max_size(size)
+        .connection_timeout(connect_timeout)
+        .build(manager)
+        .map_err(|e| DirectoryError::Unavailable(e.to_string()))
+}
+
+/// Applies every pending migration of the connection's backend; returns the versions applied.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| DirectoryError::Migration(e.to_string()))?;
+    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+}
+
+/// True when the database has every migration this binary knows.
+pub fn migrations_complete(conn: &mut DbConnection) -> Result<bool> {
+    let pending = match conn {
+        DbConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| DirectoryError::Migration(e.to_string()))?;
+    Ok(!pending)
+}
+
+/// Runs `f` in a write transaction: committed when it returns `Ok`, rolled back otherwise.
+/// On SQLite the transaction takes the write lock up front (`BEGIN IMMEDIATE`), so concurrent
+/// writers queue on the busy timeout instead of failing half-way.
+pub fn write_tx<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T>,
+) -> Result<T> {
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgresql(_) => {
+            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) =
+                <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Enterprises: the tenants. Each has a unique URL-safe key, a name and a provisioning mode.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::access::Ctx;
+use crate::audit::Subject;
+use crate::db::DbConnection;
+use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::page::{Page, PageRequest};
+use crate::schema::enterprises;
+use crate::secret::new_id;
+use crate::{Directory, validate};
+
+/// How an enterprise's people are created: at sign-in (JIT) or pushed ahead by the IdP (SCIM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisioningMode {
+    Jit,
+    Scim,
+}
+
+impl ProvisioningMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProvisioningMode::Jit => "jit",
+            ProvisioningMode::Scim => "scim",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "jit" => Some(ProvisioningMode::Jit),
+            "scim" => Some(ProvisioningMode::Scim),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = enterprises)]
+struct EnterpriseRow {
+    id: String,
+    key: String,
+    name: String,
+    provisioning_mode: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A tenant of Portico.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enterprise {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+    pub provisioning_mode: ProvisioningMode,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<EnterpriseRow> for Enterprise {
+    fn from(r: EnterpriseRow) -> Self {
+        Enterprise {
+            id: r.id,
+            key: r.key,
+            name: r.name,
+            // The schema's CHECK allows only the two values.
+            provisioning_mode: ProvisioningMode::parse(&r.provisioning_mode)
+                .unwrap_or(ProvisioningMode::Jit),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Input for a new enterprise.
+#[derive(Debug, Clone)]
+pub struct NewEnterprise {
+    pub key: String,
+    pub name: String,
+    pub provisioning_mode: Option<ProvisioningMode>,
+}
+
+/// Changes to an enterprise; absent fields stay as they are. The key never changes: IdPs hold
+/// URLs built from it.
+#[derive(Debug, Clone, Default)]
+pub struct EnterpriseChanges {
+    pub name: Option<String>,
+    pub provisioning_mode: Option<ProvisioningMode>,
+}
+
+pub(crate) fn find_by_key(conn: &mut DbConnection, key: &str) -> Result<Option<Enterprise>> {
+    Ok(enterprises::table
+        .filter(enterprises::key.eq(key))
+        .select(EnterpriseRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Enterprise::from))
+}
+
+impl Directory {
+    /// The enterprise `key` if `ctx` may see it; `NotFound` otherwise, so other tenants' keys
+    /// stay secret.
+    pub(crate) fn visible_enterprise(
+        &self,
+        conn: &mut DbConnection,
+        ctx: &Ctx<'_>,
+        key: &str,
+    ) -> Result<Enterprise> {
+        match find_by_key(conn, key)? {
+            Some(e) if ctx.actor.can_view_enterprise(&e.id) => Ok(e),
+            _ => Err(DirectoryError::NotFound("enterprise")),
+        }
+    }
+
+    /// Creates an enterprise (operators only).
+    pub fn create_enterprise(&self, ctx: &Ctx<'_>, input: NewEnterprise) -> Result<Enterprise> {
+        self.audited(ctx, "enterprise.create", |conn, now| {
+            ctx.require_platform_admin()?;
+            let name = input.name.trim().to_owned();
+            let mut errors = FieldErrors::default();
+            validate::key(&mut errors, "key", &input.key);
+            validate::name(&mut errors, "name", &name, validate::NAME_MAX);
+            errors.into_result()?;
+            let row = EnterpriseRow {
+                id: new_id(),
+                key: input.key.clone(),
+                name,
+                provisioning_mode: input.provisioning_mode.unwrap_or(ProvisioningMode::Jit).as_str().into(),
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(enterprises::table)
+                .values((
+                    enterprises::id.eq(&row.id),
+                    enterprises::key.eq(&row.key),
+                    enterprises::name.eq(&row.name),
+                    enterprises::provisioning_mode.eq(&row.provisioning_mode),
+                    enterprises::created_at.eq(row.created_at),
+                    enterprises::updated_at.eq(row.updated_at),
+                ))
+                .execute(conn)
+                .map_err(conflict_on_unique("an enterprise with this key already exists"))?;
+            let subject = Subject::new(Some(&row.id), "enterprise", &row.id, &row.key);
+            Ok((Enterprise::from(row), subject))
+        })
+    }
+
+    /// Enterprises the actor may see, ordered by key.
+    pub fn list_enterprises(&self, ctx: &Ctx<'_>, page: &PageRequest) -> Result<Page<Enterprise>> {
+        let mut conn = self.conn()?;
+        let mut query = enterprises::table
+            .select(EnterpriseRow::as_select())
+            .order(enterprises::key.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if !ctx.actor.is_platform_admin() {
+            match ctx.actor.home_enterprise() {
+                Some(eid) if ctx.actor.can_view_enterprise(eid) => {
+                    query = query.filter(enterprises::id.eq(eid.to_owned()));
+                }
+                _ => return Ok(Page { items: Vec::new(), next: None }),
+            }
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(enterprises::key.gt(after.clone()));
+        }
+        let rows: Vec<Enterprise> = query.load(&mut conn)?.into_iter().map(Enterprise::from).collect();
+        Ok(Page::from_rows(rows, page, |e| e.key.clone()))
+    }
+
+    /// One enterprise by key.
+    pub fn get_enterprise(&self, ctx: &Ctx<'_>, key: &str) -> Result<Enterprise> {
+        let mut conn = self.conn()?;
+        self.visible_enterprise(&mut conn, ctx, key)
+    }
+
+    /// Renames an enterprise or switches its provisioning mode (enterprise admins).
+    pub fn update_enterprise(
+        &self,
+        ctx: &Ctx<'_>,
+        key: &str,
+        changes: EnterpriseChanges,
+    ) -> Result<Enterprise> {
+        self.audited(ctx, "enterprise.update", |conn, now| {
+            let current = self.visible_enterprise(conn, ctx, key)?;
+            ctx.require_enterprise_admin(&current.id)?;
+            let name = changes.name.as_ref().map(|n| n.trim().to_owned());
+            let mut errors = FieldErrors::default();
+            if let Some(name) = &name {
+                validate::name(&mut errors, "name", name, validate::NAME_MAX);
+            }
+            errors.into_result()?;
+            let new_name = name.unwrap_or_else(|| current.name.clone());
+            let new_mode = changes.provisioning_mode.unwrap_or(current.provisioning_mode);
+            diesel::update(enterprises::table.filter(enterprises::id.eq(&current.id)))
+                .set((
+                    enterprises::name.eq(&new_name),
+                    enterprises::provisioning_mode.eq(new_mode.as_str()),
+                    enterprises::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let subject = Subject::new(Some(&current.id), "enterprise", &current.id, &current.key)
+                .with_details(serde_json::json!({
+                    "name": {"from": current.name, "to": new_name},
+                    "provisioning_mode": {"from": current.provisioning_mode.as_str(), "to": new_mode.as_str()},
+                }));
+            let updated = Enterprise {
+                name: new_name,
+                provisioning_mode: new_mode,
+                updated_at: now,
+                ..current
+            };
+            Ok((updated, subject))
+        })
+    }
+
+    /// Deletes an enterprise and everything in it (operators only). Its audit events stay.
+    pub fn delete_enterprise(&self, ctx: &Ctx<'_>, key: &str) -> Result<()> {
+        self.audited(ctx, "enterprise.delete", |conn, _now| {
+            let current = self.visible_enterprise(conn, ctx, key)?;
+            ctx.require_platform_admin()?;
+            diesel::delete(enterprises::table.filter(enterprises::id.eq(&current.id))).execute(conn)?;
+            Ok(((), Subject::new(Some(&current.id), "enterprise", &current.id, &current.key)))
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! Org groups and their memberships. Group names are unique per organization and compared
+//! case-sensitively, because IdP group names are matched that way. Every membership says where
+//! it came from: `sso` (fed by the IdP) or `local` (added by an admin).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::access::Ctx;
+use crate::audit::Subject;
+use crate::db::DbConnection;
+use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::organization::Organization;
+use crate::page::{Page, PageRequest};
+use crate::schema::{org_group_members, org_groups, users};
+use crate::secret::new_id;
+use crate::{Directory, validate};
+
+/// The built-in group every organization has; IdP sync never touches it.
+pub const MEMBERS_GROUP: &str = "Members";
+
+/// Where a membership comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MembershipSource {
+    Sso,
+    Local,
+}
+
+impl MembershipSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MembershipSource::Sso => "sso",
+            MembershipSource::Local => "local",
+        }
+    }
+}
+
+/// A group inside an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = org_groups)]
+pub struct OrgGroup {
+    pub id: String,
+    pub enterprise_id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub description: String,
+    pub builtin: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// One member of a group, as listed on the organization page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupMember {
+    pub user_id: String,
+    pub login: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub source: String,
+}
+
+pub(crate) fn insert_group(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    org: &Organization,
+    name: &str,
+    description: &str,
+    builtin: bool,
+) -> Result<OrgGroup> {
+    let group = OrgGroup {
+        id: new_id(),
+        enterprise_id: org.enterprise_id.clone(),
+        organization_id: org.id.clone(),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        builtin,
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(org_groups::table)
+        .values((
+            org_groups::id.eq(&group.id),
+            org_groups::enterprise_id.eq(&group.enterprise_id),
+            org_groups::organization_id.eq(&group.organization_id),
+            org_groups::name.eq(&group.name),
+            org_groups::description.eq(&group.description),
+            org_groups::builtin.eq(group.builtin),
+            org_groups::created_at.eq(now),
+            org_groups::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(conflict_on_unique("a group with this name already exists in this organization"))?;
+    Ok(group)
+}
+
+fn find_group(conn: &mut DbConnection, org: &Organization, name: &str) -> Result<OrgGroup> {
+    org_groups::table
+        .filter(org_groups::organization_id.eq(&org.id))
+        .filter(org_groups::name.eq(name))
+        .select(OrgGroup::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DirectoryError::NotFound("group"))
+}
+
+impl Directory {
+    /// Creates a group in an organization (its admins).
+    pub fn create_group(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        input: NewGroup,
+    ) -> Result<OrgGroup> {
+        self.audited(ctx, "group.create", |conn, now| {
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            ctx.require_org_admin(&enterprise.id, &org.id)?;
+            let name = input.name.trim().to_owned();
+            let description = input.description.unwrap_or_default().trim().to_owned();
+            let mut errors = FieldErrors::default();
+            validate::name(&mut errors, "name", &name, validate::GROUP_NAME_MAX);
+            if description.chars().count() > validate::DESCRIPTION_MAX {
+                errors.add("description", format!("must be at most {} characters long", validate::DESCRIPTION_MAX));
+            }
+            errors.into_result()?;
+            let group = insert_group(conn, now, &org, &name, &description, false)?;
+            let subject = Subject::new(Some(&enterprise.id), "group", &group.id, &group.name)
+                .with_details(serde_json::json!({"organization": org.key}));
+            Ok((group, subject))
+        })
+    }
+
+    /// Groups of an organization, ordered by name.
+    pub fn list_groups(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        page: &PageRequest,
+    ) -> Result<Page<OrgGroup>> {
+        let mut conn = self.conn()?;
+        let (_, org) = self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?;
+        let mut query = org_groups::table
+            .filter(org_groups::organization_id.eq(org.id.clone()))
+            .select(OrgGroup::as_select())
+            .order(org_groups::name.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = &page.after {
+            query = query.filter(org_groups::name.gt(after.clone()));
+        }
+        let rows = query.load(&mut conn)?;
+        Ok(Page::from_rows(rows, page, |g| g.name.clone()))
+    }
+
+    /// Members of one group, ordered by login.
+    pub fn list_group_members(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        group_name: &str,
+    ) -> Result<Vec<GroupMember>> {
+        let mut conn = self.conn()?;
+        let (_, org) = self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?;
+        let group = find_group(&mut conn, &org, group_name)?;
+        let rows: Vec<(String, String, String, Option<String>, String)> = org_group_members::table
+            .inner_join(users::table)
+            .filter(org_group_members::group_id.eq(&group.id))
+            .filter(users::enterprise_id.eq(&org.enterprise_id))
+            .select((users::id, users::login, users::name, users::email, org_group_members::source))
+            .order((users::login_key.asc(), org_group_members::source.asc()))
+            .load(&mut conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, login, name, email, source)| GroupMember { user_id, login, name, email, source })
+            .collect())
+    }
+
+    /// Adds a user of the enterprise to a group by hand (a `local` membership). Adding someone
+    /// already there changes nothing.
+    pub fn add_group_member(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        group_name: &str,
+        login: &str,
+    ) -> Result<()> {
+        self.audited(ctx, "group.member.add", |conn, now| {
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            ctx.require_org_admin(&enterprise.id, &org.id)?;
+            let group = find_group(conn, &org, group_name)?;
+            let user = crate::user::find_by_login(conn, &enterprise.id, login)?
+                .ok_or_else(|| FieldErrors::single("login", "no user with this login in the enterprise"))?;
+            let exists: i64 = org_group_members::table
+                .filter(org_group_members::group_id.eq(&group.id))
+                .filter(org_group_members::user_id.eq(&user.id))
+                .filter(org_group_members::source.eq(MembershipSource::Local.as_str()))
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                diesel::insert_into(org_group_members::table)
+                    .values((
+                        org_group_members::group_id.eq(&group.id),
+                        org_group_members::user_id.eq(&user.id),
+                        org_group_members::source.eq(MembershipSource::Local.as_str()),
+                        org_group_members::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            let subject = Subject::new(Some(&enterprise.id), "group", &group.id, &group.name)
+                .with_details(serde_json::json!({"organization": org.key, "user": user.login}));
+            Ok(((), subject))
+        })
+    }
+
+    /// Removes a `local` membership. `sso` memberships belong to the IdP and stay.
+    pub fn remove_group_member(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        group_name: &str,
+        login: &str,
+    ) -> Result<()> {
+        self.audited(ctx, "group.member.remove", |conn, _now| {
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            ctx.require_org_admin(&enterprise.id, &org.id)?;
+            let group = find_group(conn, &org, group_name)?;
+            let user = crate::user::find_by_login(conn, &enterprise.id, login)?
+                .ok_or(DirectoryError::NotFound("user"))?;
+            diesel::delete(
+                org_group_members::table
+                    .filter(org_group_members::group_id.eq(&group.id))
+                    .filter(org_group_members::user_id.eq(&user.id))
+                    .filter(org_group_members::source.eq(MembershipSource::Local.as_str())),
+            )
+            .execute(conn)?;
+            let subject = Subject::new(Some(&enterprise.id), "group", &group.id, &group.name)
+                .with_details(serde_json::json!({"organization": org.key, "user": user.login}));
+            Ok(((), subject))
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! Portico's domain: enterprises, organizations, users, org groups and their memberships, roles,
+//! admin API keys, console sessions and the audit trail, persisted with diesel on SQLite or
+//! PostgreSQL through one code path.
+//!
+//! The crate knows nothing of HTTP. Every operation that touches tenant data takes an [`Actor`]
+//! and is scoped by enterprise: an actor that may not see an enterprise gets `NotFound`, exactly
+//! as if it did not exist. Every mutation writes its audit event in the same transaction.
+
+pub mod access;
+pub mod api_key;
+pub mod audit;
+pub mod clock;
+pub mod db;
+pub mod enterprise;
+pub mod error;
+pub mod group;
+pub mod operator;
+pub mod organization;
+pub mod page;
+pub mod password;
+pub mod role;
+pub mod schema;
+pub mod secret;
+pub mod session;
+pub mod setup;
+pub mod sign_in;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod user;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+pub use access::{Actor, Ctx};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::{Backend, DatabaseUrl, DbConnection};
+pub use error::{DirectoryError, FieldError, FieldErrors, Result};
+pub use page::{Page, PageRequest};
+
+/// The domain service: a connection pool and a clock. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Directory {
+    pool: db::DbPool,
+    clock: Arc<dyn Clock>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Directory {
+    /// Connects to the database at `url` (see [`DatabaseUrl::parse`]). Does not migrate.
+    pub fn connect(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> Result<Self> {
+        let url = DatabaseUrl::parse(url).map_err(DirectoryError::Unavailable)?;
+        let pool = db::open_pool(&url, pool_size, Duration::from_secs(10))?;
+        Ok(Directory { pool, clock, backend: url.backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns the versions applied (empty when up to date).
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        let mut conn = self.pool.get()?;
+        db::run_migrations(&mut conn)
+    }
+
+    /// True when the database answers and has every migration this binary knows.
+    pub fn is_ready(&self) -> Result<bool> {
+        let mut conn = self.pool.get()?;
+        db::migrations_complete(&mut conn)
+    }
+
+    pub fn now(&self) -> NaiveDateTime {
+        self.clock.now()
+    }
+
+    pub(crate) fn conn(&self) -> Result<db::PooledDb> {
+        Ok(self.pool.get()?)
+    }
+
+    /// A write transaction with the current time.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<T>,
+    ) -> Result<T> {
+        let now = self.now();
+        let mut conn = self.conn()?;
+        db::write_tx(&mut conn, |c| f(c, now))
+    }
+
+    /// A mutation an admin performs: runs `f` in a transaction and writes its audit event in the
+    /// same transaction. When `f` refuses (bad input, conflict, not allowed), the refusal is
+    /// audited on its own, since the change itself was rolled back.
+    pub(crate) fn audited<T>(
+        &self,
+        ctx: &Ctx<'_>,
+        action: &'static str,
+        f: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<(T, audit::Subject)>,
+    ) -> Result<T> {
+        let result = self.write(|conn, now| {
+            let (value, subject) = f(conn, now)?;
+            audit::record(conn, now, ctx, action, &subject, audit::Outcome::Success, None)?;
+            Ok(value)
+        });
+        if let Err(e) = &result {
+            let outcome = match e {
+                DirectoryError::Forbidden(_) | DirectoryError::NotFound(_) => {
+                    Some(audit::Outcome::Denied)
+                }
+                DirectoryError::Validation(_) | DirectoryError::Conflict(_) => {
+                    Some(audit::Outcome::Failure)
+                }
+                _ => None,
+            };
+            if let Some(outcome) = outcome {
+                let reason = e.to_string();
+                let logged = self.write(|conn, now| {
+                    audit::record(conn, now, ctx, action, &audit::Subject::none(), outcome, Some(&reason))
+                });
+                if let Err(log_err) = logged {
+                    tracing::error!(error = %log_err, action, "could not audit a refused change");
+                }
+            }
+        }
+        result
+    }
+}

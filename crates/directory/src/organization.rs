@@ -1,0 +1,183 @@
+//! Organizations: the units of an enterprise that people belong to. Each is created with its
+//! built-in `Members` group.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::access::Ctx;
+use crate::audit::Subject;
+use crate::db::DbConnection;
+use crate::enterprise::Enterprise;
+use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::group::{self, MEMBERS_GROUP};
+use crate::page::{Page, PageRequest};
+use crate::schema::organizations;
+use crate::secret::new_id;
+use crate::{Directory, validate};
+
+/// An organization of an enterprise.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: String,
+    pub enterprise_id: String,
+    pub key: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub key: String,
+    pub name: String,
+}
+
+/// Changes to an organization. Its key is fixed once created.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationChanges {
+    pub name: Option<String>,
+}
+
+impl Directory {
+    /// Organization `org_key` of enterprise `enterprise_key`, if `ctx` may see it: enterprise
+    /// admins see all of them, org admins only theirs.
+    pub(crate) fn visible_organization(
+        &self,
+        conn: &mut DbConnection,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+    ) -> Result<(Enterprise, Organization)> {
+        let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+        let org = organizations::table
+            .filter(organizations::enterprise_id.eq(&enterprise.id))
+            .filter(organizations::key.eq(org_key))
+            .select(Organization::as_select())
+            .first(conn)
+            .optional()?;
+        match org {
+            Some(o) if ctx.actor.can_administer_organization(&enterprise.id, &o.id) => {
+                Ok((enterprise, o))
+            }
+            _ => Err(DirectoryError::NotFound("organization")),
+        }
+    }
+
+    /// Creates an organization with its `Members` group (enterprise admins).
+    pub fn create_organization(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        input: NewOrganization,
+    ) -> Result<Organization> {
+        self.audited(ctx, "organization.create", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let name = input.name.trim().to_owned();
+            let mut errors = FieldErrors::default();
+            validate::key(&mut errors, "key", &input.key);
+            validate::name(&mut errors, "name", &name, validate::NAME_MAX);
+            errors.into_result()?;
+            let org = Organization {
+                id: new_id(),
+                enterprise_id: enterprise.id.clone(),
+                key: input.key.clone(),
+                name,
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(organizations::table)
+                .values((
+                    organizations::id.eq(&org.id),
+                    organizations::enterprise_id.eq(&org.enterprise_id),
+                    organizations::key.eq(&org.key),
+                    organizations::name.eq(&org.name),
+                    organizations::created_at.eq(now),
+                    organizations::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .map_err(conflict_on_unique(
+                    "an organization with this key already exists in this enterprise",
+                ))?;
+            group::insert_group(conn, now, &org, MEMBERS_GROUP, "Everyone in the organization", true)?;
+            let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key);
+            Ok((org, subject))
+        })
+    }
+
+    /// Organizations of an enterprise that `ctx` may see, ordered by key.
+    pub fn list_organizations(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Organization>> {
+        let mut conn = self.conn()?;
+        let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
+        let mut query = organizations::table
+            .filter(organizations::enterprise_id.eq(enterprise.id.clone()))
+            .select(Organization::as_select())
+            .order(organizations::key.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if !ctx.actor.can_administer_enterprise(&enterprise.id) {
+            let own: Vec<String> =
+                ctx.actor.administered_organizations().into_iter().map(str::to_owned).collect();
+            query = query.filter(organizations::id.eq_any(own));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(organizations::key.gt(after.clone()));
+        }
+        let rows = query.load(&mut conn)?;
+        Ok(Page::from_rows(rows, page, |o| o.key.clone()))
+    }
+
+    pub fn get_organization(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+    ) -> Result<Organization> {
+        let mut conn = self.conn()?;
+        Ok(self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?.1)
+    }
+
+    /// Renames an organization (its admins).
+    pub fn update_organization(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        changes: OrganizationChanges,
+    ) -> Result<Organization> {
+        self.audited(ctx, "organization.update", |conn, now| {
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            ctx.require_org_admin(&enterprise.id, &org.id)?;
+            let mut errors = FieldErrors::default();
+            let name = changes.name.as_ref().map(|n| n.trim().to_owned());
+            if let Some(name) = &name {
+                validate::name(&mut errors, "name", name, validate::NAME_MAX);
+            }
+            errors.into_result()?;
+            let new_name = name.unwrap_or_else(|| org.name.clone());
+            diesel::update(organizations::table.filter(organizations::id.eq(&org.id)))
+                .set((organizations::name.eq(&new_name), organizations::updated_at.eq(now)))
+                .execute(conn)?;
+            let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)
+                .with_details(serde_json::json!({"name": {"from": org.name, "to": new_name}}));
+            Ok((Organization { name: new_name, updated_at: now, ..org }, subject))
+        })
+    }
+
+    /// Deletes an organization with its groups and memberships (enterprise admins).
+    pub fn delete_organization(&self, ctx: &Ctx<'_>, enterprise_key: &str, org_key: &str) -> Result<()> {
+        self.audited(ctx, "organization.delete", |conn, _now| {
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            diesel::delete(organizations::table.filter(organizations::id.eq(&org.id))).execute(conn)?;
+            Ok(((), Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)))
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! Diesel table definitions, matching `migrations/{sqlite,postgres}`.
+//! The `schema_matches_migrations` test in `tests/storage` checks them against both backends.
+
+diesel::table! {
+    enterprises (id) {
+        id -> Text,
+        key -> Text,
+        name -> Text,
+        provisioning_mode -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        key -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        login -> Text,
+        login_key -> Text,
+        email -> Nullable<Text>,
+        name -> Text,
+        external_id -> Nullable<Text>,
+        origin -> Text,
+        active -> Bool,
+        password_hash -> Nullable<Text>,
+        last_sign_in_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    org_groups (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        organization_id -> Text,
+        name -> Text,
+        description -> Text,
+        builtin -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    org_group_members (group_id, user_id, source) {
+        group_id -> Text,
+        user_id -> Text,
+        source -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    operators (id) {
+        id -> Text,
+        login -> Text,
+        login_key -> Text,
+        email -> Nullable<Text>,
+        name -> Text,
+        password_hash -> Nullable<Text>,
+        active -> Bool,
+        last_sign_in_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    role_grants (id) {
+        id -> Text,
+        user_id -> Text,
+        enterprise_id -> Text,
+        organization_id -> Nullable<Text>,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        enterprise_id -> Nullable<Text>,
+        prefix -> Text,
+        secret_hash -> Text,
+        description -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        operator_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        address -> Text,
+        user_agent -> Text,
+    }
+}
+
+diesel::table! {
+    setup_tokens (token_hash) {
+        token_hash -> Text,
+        purpose -> Text,
+        operator_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (id) {
+        id -> Text,
+        account_key -> Text,
+        address -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        enterprise_id -> Nullable<Text>,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        actor_name -> Text,
+        action -> Text,
+        target_kind -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        target_name -> Nullable<Text>,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        operation_id -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::joinable!(organizations -> enterprises (enterprise_id));
+diesel::joinable!(users -> enterprises (enterprise_id));
+diesel::joinable!(org_groups -> organizations (organization_id));
+diesel::joinable!(org_group_members -> org_groups (group_id));
+diesel::joinable!(org_group_members -> users (user_id));
+diesel::joinable!(role_grants -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    enterprises,
+    organizations,
+    users,
+    org_groups,
+    org_group_members,
+    operators,
+    role_grants,
+    api_keys,
+    sessions,
+    setup_tokens,
+    sign_in_failures,
+    audit_events,
+);

@@ -1,0 +1,130 @@
+//! Console sessions, stored server-side so that deactivating an account ends its sessions at
+//! once. The browser's cookie holds a random id; the table holds only its hash.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::access::Actor;
+use crate::error::Result;
+use crate::schema::{enterprises, operators, sessions, users};
+use crate::secret::{hash_secret, random_token};
+use crate::{Directory, role};
+
+/// A session ends after this long without a request.
+pub const IDLE_TIMEOUT_HOURS: i64 = 12;
+/// A session ends this long after sign-in, whatever happens.
+pub const ABSOLUTE_TIMEOUT_DAYS: i64 = 7;
+/// `last_seen_at` is written at most this often, to keep reads cheap.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The account a session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionSubject {
+    Operator(String),
+    User(String),
+}
+
+/// A live session: who it is and how the console greets them.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub actor: Actor,
+    pub login: String,
+    pub name: String,
+    /// The enterprise of a user session.
+    pub enterprise_key: Option<String>,
+}
+
+impl Directory {
+    /// Opens a session and returns the cookie value (shown to nobody else, stored hashed).
+    pub fn create_session(&self, subject: &SessionSubject, address: &str, user_agent: &str) -> Result<String> {
+        let token = random_token(32)?;
+        let ua: String = user_agent.chars().take(400).collect();
+        self.write(|conn, now| {
+            let (operator_id, user_id) = match subject {
+                SessionSubject::Operator(id) => (Some(id.as_str()), None),
+                SessionSubject::User(id) => (None, Some(id.as_str())),
+            };
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id_hash.eq(hash_secret(&token)),
+                    sessions::operator_id.eq(operator_id),
+                    sessions::user_id.eq(user_id),
+                    sessions::created_at.eq(now),
+                    sessions::last_seen_at.eq(now),
+                    sessions::expires_at.eq(now + Duration::days(ABSOLUTE_TIMEOUT_DAYS)),
+                    sessions::address.eq(address),
+                    sessions::user_agent.eq(&ua),
+                ))
+                .execute(conn)?;
+            // Sessions that ended long ago are swept here rather than by a timer.
+            diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(conn)?;
+            Ok(())
+        })?;
+        Ok(token)
+    }
+
+    /// The session behind a cookie value, if it is live and its account is active.
+    pub fn resolve_session(&self, token: &str) -> Result<Option<SessionInfo>> {
+        let now = self.now();
+        let id_hash = hash_secret(token);
+        let mut conn = self.conn()?;
+        let row: Option<(Option<String>, Option<String>, NaiveDateTime)> = sessions::table
+            .filter(sessions::id_hash.eq(&id_hash))
+            .filter(sessions::expires_at.gt(now))
+            .filter(sessions::last_seen_at.gt(now - Duration::hours(IDLE_TIMEOUT_HOURS)))
+            .select((sessions::operator_id, sessions::user_id, sessions::last_seen_at))
+            .first(&mut conn)
+            .optional()?;
+        let Some((operator_id, user_id, last_seen)) = row else { return Ok(None) };
+        let info = if let Some(oid) = operator_id {
+            let op: Option<(String, String, bool)> = operators::table
+                .filter(operators::id.eq(&oid))
+                .select((operators::login, operators::name, operators::active))
+                .first(&mut conn)
+                .optional()?;
+            match op {
+                Some((login, name, true)) => SessionInfo {
+                    actor: Actor::Operator { id: oid, login: login.clone() },
+                    login,
+                    name,
+                    enterprise_key: None,
+                },
+                _ => return Ok(None),
+            }
+        } else if let Some(uid) = user_id {
+            let user: Option<(String, String, bool, String, String)> = users::table
+                .inner_join(enterprises::table)
+                .filter(users::id.eq(&uid))
+                .select((users::login, users::name, users::active, users::enterprise_id, enterprises::key))
+                .first(&mut conn)
+                .optional()?;
+            match user {
+                Some((login, name, true, enterprise_id, key)) => {
+                    let grants = role::grants_of(&mut conn, &uid)?;
+                    SessionInfo {
+                        actor: Actor::User { id: uid, enterprise_id, login: login.clone(), grants },
+                        login,
+                        name,
+                        enterprise_key: Some(key),
+                    }
+                }
+                _ => return Ok(None),
+            }
+        } else {
+            return Ok(None);
+        };
+        if now - last_seen > Duration::seconds(TOUCH_EVERY_SECS) {
+            diesel::update(sessions::table.filter(sessions::id_hash.eq(&id_hash)))
+                .set(sessions::last_seen_at.eq(now))
+                .execute(&mut conn)?;
+        }
+        Ok(Some(info))
+    }
+
+    /// Ends one session (sign-out). Ending an unknown session is not an error.
+    pub fn end_session(&self, token: &str) -> Result<()> {
+        let mut conn = self.conn()?;
+        diesel::delete(sessions::table.filter(sessions::id_hash.eq(hash_secret(token)))).execute(&mut conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,167 @@
+//! Local password sign-in for operators and admins, with limits on failed attempts per account
+//! and per client address. Failures are counted in the database, so the limits hold across
+//! every Portico instance.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::access::{Actor, Ctx};
+use crate::audit::{self, Outcome, Subject};
+use crate::error::{DirectoryError, Result};
+use crate::schema::{operators, sign_in_failures, users};
+use crate::secret::new_id;
+use crate::session::SessionSubject;
+use crate::{Directory, enterprise, password, validate};
+
+/// Failed attempts allowed per account within the window.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+/// Failed attempts allowed per client address within the window.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+/// The sliding window over which failures count.
+pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// A sign-in attempt.
+#[derive(Debug, Clone)]
+pub struct Credentials<'a> {
+    /// `None` for operators; the enterprise's key for its users.
+    pub enterprise_key: Option<&'a str>,
+    pub login: &'a str,
+    pub password: &'a str,
+    /// The client's address, as far as the gateway can tell.
+    pub address: &'a str,
+}
+
+struct Account {
+    subject: SessionSubject,
+    enterprise_id: Option<String>,
+    login: String,
+    password_hash: Option<String>,
+    active: bool,
+}
+
+impl Directory {
+    /// Checks a login and password. Wrong login, wrong password, deactivated account and
+    /// unknown enterprise all give the same answer, in about the same time.
+    pub fn sign_in(&self, creds: &Credentials<'_>, operation_id: Option<&str>) -> Result<SessionSubject> {
+        let now = self.now();
+        let account_key = match creds.enterprise_key {
+            Some(e) => format!("enterprise:{e}:{}", validate::login_key(creds.login)),
+            None => format!("operator:{}", validate::login_key(creds.login)),
+        };
+        let mut conn = self.conn()?;
+        let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
+        for (column_is_account, limit) in [(true, MAX_FAILURES_PER_ACCOUNT), (false, MAX_FAILURES_PER_ADDRESS)] {
+            let mut q = sign_in_failures::table.filter(sign_in_failures::at.gt(since)).into_boxed();
+            q = if column_is_account {
+                q.filter(sign_in_failures::account_key.eq(account_key.clone()))
+            } else {
+                q.filter(sign_in_failures::address.eq(creds.address.to_owned()))
+            };
+            let times: Vec<NaiveDateTime> = q.select(sign_in_failures::at).order(sign_in_failures::at.asc()).load(&mut conn)?;
+            if times.len() as i64 >= limit {
+                let oldest = times.first().copied().unwrap_or(now);
+                let retry = (oldest + Duration::minutes(FAILURE_WINDOW_MINUTES) - now).num_seconds().max(1);
+                return Err(DirectoryError::RateLimited { retry_after_secs: retry as u64 });
+            }
+        }
+
+        let account = match creds.enterprise_key {
+            None => operators::table
+                .filter(operators::login_key.eq(validate::login_key(creds.login)))
+                .select((operators::id, operators::login, operators::password_hash, operators::active))
+                .first::<(String, String, Option<String>, bool)>(&mut conn)
+                .optional()?
+                .map(|(id, login, password_hash, active)| Account {
+                    subject: SessionSubject::Operator(id),
+                    enterprise_id: None,
+                    login,
+                    password_hash,
+                    active,
+                }),
+            Some(key) => match enterprise::find_by_key(&mut conn, key)? {
+                None => None,
+                Some(e) => users::table
+                    .filter(users::enterprise_id.eq(&e.id))
+                    .filter(users::login_key.eq(validate::login_key(creds.login)))
+                    .select((users::id, users::login, users::password_hash, users::active))
+                    .first::<(String, String, Option<String>, bool)>(&mut conn)
+                    .optional()?
+                    .map(|(id, login, password_hash, active)| Account {
+                        subject: SessionSubject::User(id),
+                        enterprise_id: Some(e.id.clone()),
+                        login,
+                        password_hash,
+                        active,
+                    }),
+            },
+        };
+        drop(conn);
+
+        let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
+        let matches = password::verify_password(creds.password, stored.unwrap_or(password::decoy_hash()));
+        let ok = matches && stored.is_some() && account.as_ref().is_some_and(|a| a.active);
+
+        let actor = match &account {
+            Some(Account { subject: SessionSubject::Operator(id), login, .. }) => {
+                Actor::Operator { id: id.clone(), login: login.clone() }
+            }
+            Some(Account { subject: SessionSubject::User(id), login, enterprise_id, .. }) => Actor::User {
+                id: id.clone(),
+                enterprise_id: enterprise_id.clone().unwrap_or_default(),
+                login: login.clone(),
+                grants: Vec::new(),
+            },
+            None => Actor::System,
+        };
+        let ctx = Ctx::new(&actor, operation_id);
+        let subject = Subject {
+            enterprise_id: account.as_ref().and_then(|a| a.enterprise_id.clone()),
+            kind: Some("account"),
+            id: actor.id().map(str::to_owned),
+            name: Some(creds.login.to_owned()),
+            details: Some(serde_json::json!({"address": creds.address, "method": "password"})),
+        };
+        self.write(|conn, now| {
+            if ok {
+                diesel::delete(sign_in_failures::table.filter(sign_in_failures::account_key.eq(&account_key)))
+                    .execute(conn)?;
+                match account.as_ref().map(|a| &a.subject) {
+                    Some(SessionSubject::Operator(id)) => {
+                        diesel::update(operators::table.filter(operators::id.eq(id)))
+                            .set(operators::last_sign_in_at.eq(now))
+                            .execute(conn)?;
+                    }
+                    Some(SessionSubject::User(id)) => {
+                        diesel::update(users::table.filter(users::id.eq(id)))
+                            .set(users::last_sign_in_at.eq(now))
+                            .execute(conn)?;
+                    }
+                    None => {}
+                }
+                audit::record(conn, now, &ctx, "sign_in", &subject, Outcome::Success, None)
+            } else {
+                diesel::insert_into(sign_in_failures::table)
+                    .values((
+                        sign_in_failures::id.eq(new_id()),
+                        sign_in_failures::account_key.eq(&account_key),
+                        sign_in_failures::address.eq(creds.address),
+                        sign_in_failures::at.eq(now),
+                    ))
+                    .execute(conn)?;
+                diesel::delete(sign_in_failures::table.filter(sign_in_failures::at.lt(now - Duration::days(1))))
+                    .execute(conn)?;
+                let reason = match &account {
+                    None => "unknown login",
+                    Some(a) if !a.active => "account deactivated",
+                    Some(a) if a.password_hash.is_none() => "no password set",
+                    Some(_) => "wrong password",
+                };
+                audit::record(conn, now, &ctx, "sign_in", &subject, Outcome::Failure, Some(reason))
+            }
+        })?;
+        match account {
+            Some(a) if ok => Ok(a.subject),
+            _ => Err(DirectoryError::Unauthorized("wrong login or password")),
+        }
+    }
+}

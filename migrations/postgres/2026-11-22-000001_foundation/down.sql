@@ -1,0 +1,12 @@
+DROP TABLE audit_events;
+DROP TABLE sign_in_failures;
+DROP TABLE setup_tokens;
+DROP TABLE sessions;
+DROP TABLE api_keys;
+DROP TABLE role_grants;
+DROP TABLE operators;
+DROP TABLE org_group_members;
+DROP TABLE org_groups;
+DROP TABLE users;
+DROP TABLE organizations;
+DROP TABLE enterprises;

@@ -194,3 +194,19 @@ impl Directory {
         find_by_login(&mut conn, &enterprise.id, login)?.ok_or(crate::DirectoryError::NotFound("user"))
     }
 }
+
+impl Directory {
+    /// The org groups of the signed-in user themself (empty for anyone else).
+    pub fn own_groups(&self, ctx: &Ctx<'_>) -> Result<Vec<UserGroup>> {
+        let crate::Actor::User { id, enterprise_id, .. } = ctx.actor else { return Ok(Vec::new()) };
+        let mut conn = self.conn()?;
+        let rows: Vec<(String, String, String)> = org_group_members::table
+            .inner_join(org_groups::table.inner_join(organizations::table))
+            .filter(org_group_members::user_id.eq(id))
+            .filter(org_groups::enterprise_id.eq(enterprise_id))
+            .select((organizations::name, org_groups::name, org_group_members::source))
+            .order((organizations::name.asc(), org_groups::name.asc()))
+            .load(&mut conn)?;
+        Ok(rows.into_iter().map(|(organization, group, source)| UserGroup { organization, group, source }).collect())
+    }
+}

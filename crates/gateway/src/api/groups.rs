@@ -1,0 +1,99 @@
+//! `/api/v1/enterprises/{key}/organizations/{org_key}/groups`: an organization's groups.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use directory::PageRequest;
+use directory::group::{NewGroup, OrgGroup};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{PageQuery, utc};
+use crate::auth::ApiCaller;
+use crate::error::{ApiError, Problem, blocking};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create).service(list);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    /// Unique in the organization, case-sensitive (IdP group names are matched exactly).
+    #[schema(example = "Developers")]
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// True for the built-in `Members` group.
+    pub builtin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<OrgGroup> for GroupView {
+    fn from(g: OrgGroup) -> Self {
+        GroupView { id: g.id, name: g.name, description: g.description, builtin: g.builtin, created_at: utc(g.created_at) }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupPage {
+    pub items: Vec<GroupView>,
+    pub next: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/enterprises/{key}/organizations/{org_key}/groups", tag = "groups", request_body = CreateGroup,
+    params(("key" = String, Path, description = "Enterprise key"), ("org_key" = String, Path, description = "Organization key")),
+    responses(
+        (status = 201, description = "Created", body = GroupView),
+        (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken in this organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+#[post("/enterprises/{key}/organizations/{org_key}/groups")]
+async fn create(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: web::Json<CreateGroup>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, org_key) = path.into_inner();
+    let body = body.into_inner();
+    let dir = state.directory.clone();
+    let group = blocking::<_, ApiError>(move || {
+        dir.create_group(&caller.ctx(), &key, &org_key, NewGroup { name: body.name, description: body.description })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(GroupView::from(group)))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/organizations/{org_key}/groups", tag = "groups",
+    params(("key" = String, Path, description = "Enterprise key"), ("org_key" = String, Path, description = "Organization key"), PageQuery),
+    responses(
+        (status = 200, description = "Groups, by name", body = GroupPage),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+#[get("/enterprises/{key}/organizations/{org_key}/groups")]
+async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, org_key) = path.into_inner();
+    let page: PageRequest = query.into_inner().into();
+    let dir = state.directory.clone();
+    let result = blocking::<_, ApiError>(move || dir.list_groups(&caller.ctx(), &key, &org_key, &page)).await?;
+    Ok(HttpResponse::Ok().json(GroupPage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
+}

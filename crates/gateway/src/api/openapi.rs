@@ -1,0 +1,47 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use actix_web::{HttpResponse, get};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{enterprises, groups, organizations, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portico admin API", description = "Enterprises, organizations, groups and users of a Portico installation. Authenticate with `Authorization: Bearer <admin API key>` (create one with `portico api-key create`). Errors are RFC 9457 problem details."),
+    paths(
+        enterprises::create, enterprises::list, enterprises::get_one, enterprises::update, enterprises::remove,
+        enterprises::appoint_admin,
+        organizations::create, organizations::list, organizations::get_one, organizations::update,
+        organizations::remove, organizations::appoint_admin,
+        groups::create, groups::list,
+        users::list, users::create,
+    ),
+    modifiers(&BearerKey),
+    tags(
+        (name = "enterprises", description = "Tenants; operators create and delete them"),
+        (name = "organizations", description = "Organizations of an enterprise"),
+        (name = "groups", description = "Groups of an organization"),
+        (name = "users", description = "People of an enterprise"),
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Served without authentication: it describes the API, it holds no data.
+#[get("/openapi.json")]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

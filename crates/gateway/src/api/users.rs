@@ -1,0 +1,134 @@
+//! `/api/v1/enterprises/{key}/users`: the people of an enterprise and their org groups.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use directory::PageRequest;
+use directory::user::{NewUser, User, UserWithGroups};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{PageQuery, utc};
+use crate::auth::ApiCaller;
+use crate::error::{ApiError, Problem, blocking};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(create);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Unique in the enterprise, compared without regard to case.
+    pub login: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserGroupView {
+    pub organization: String,
+    pub group: String,
+    /// `sso` (from the IdP) or `local` (added by an admin).
+    pub source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub login: String,
+    pub email: Option<String>,
+    pub name: String,
+    pub external_id: Option<String>,
+    /// `local`, `jit` or `scim`.
+    pub origin: String,
+    pub active: bool,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub groups: Vec<UserGroupView>,
+}
+
+impl UserView {
+    fn new(u: User, groups: Vec<UserGroupView>) -> Self {
+        UserView {
+            id: u.id,
+            login: u.login,
+            email: u.email,
+            name: u.name,
+            external_id: u.external_id,
+            origin: u.origin,
+            active: u.active,
+            last_sign_in_at: u.last_sign_in_at.map(utc),
+            created_at: utc(u.created_at),
+            groups,
+        }
+    }
+}
+
+impl From<UserWithGroups> for UserView {
+    fn from(u: UserWithGroups) -> Self {
+        let groups = u
+            .groups
+            .into_iter()
+            .map(|g| UserGroupView { organization: g.organization, group: g.group, source: g.source })
+            .collect();
+        UserView::new(u.user, groups)
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserView>,
+    pub next: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/users", tag = "users",
+    params(("key" = String, Path, description = "Enterprise key"), PageQuery),
+    responses(
+        (status = 200, description = "Users by login, each with their org groups", body = UserPage),
+        (status = 404, description = "No such enterprise", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+#[get("/enterprises/{key}/users")]
+async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let key = path.into_inner();
+    let page: PageRequest = query.into_inner().into();
+    let dir = state.directory.clone();
+    let result = blocking::<_, ApiError>(move || dir.list_users(&caller.ctx(), &key, &page)).await?;
+    Ok(HttpResponse::Ok().json(UserPage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/enterprises/{key}/users", tag = "users", request_body = CreateUser,
+    params(("key" = String, Path, description = "Enterprise key")),
+    responses(
+        (status = 201, description = "Created as a local user", body = UserView),
+        (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such enterprise", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Login taken", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+#[post("/enterprises/{key}/users")]
+async fn create(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: web::Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let key = path.into_inner();
+    let body = body.into_inner();
+    let dir = state.directory.clone();
+    let user = blocking::<_, ApiError>(move || {
+        dir.create_local_user(&caller.ctx(), &key, NewUser { login: body.login, email: body.email, name: body.name })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(UserView::new(user, Vec::new())))
+}

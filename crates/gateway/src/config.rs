@@ -1,0 +1,300 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `PORTICO__SECTION__KEY`
+//! environment variables. Read and validated once at start into a typed [`Settings`], which is
+//! passed to whatever needs it (there is no global). Unknown keys and bad values stop start-up
+//! with a message that names the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("configuration file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("secret key file {path}: {source}")]
+    SecretFile { path: String, source: std::io::Error },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, message: message.into() }
+}
+
+/// The raw shape of the configuration, as the file and the environment give it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    server: RawServer,
+    database: RawDatabase,
+    #[serde(default)]
+    security: RawSecurity,
+    log: RawLog,
+    data: RawData,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    bind: String,
+    public_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<String>,
+    pool_size: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    secret_key: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: String,
+    level: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    dir: PathBuf,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address and port to listen on.
+    pub bind: SocketAddr,
+    /// The URL people and IdPs reach Portico at; every URL shown to admins is built from it.
+    pub public_url: Url,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    pub pool_size: u32,
+    /// Signs CSRF tokens (and later encrypts stored client secrets).
+    pub secret_key: SecretString,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// Where the SQLite database and the generated secret key live.
+    pub data_dir: PathBuf,
+}
+
+impl Settings {
+    /// Loads configuration from defaults, `file` (if any) and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (tests use this).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder()
+            .set_default("server.bind", "127.0.0.1:8080")?
+            .set_default("database.pool_size", 8)?
+            .set_default("log.format", "pretty")?
+            .set_default("log.level", "info")?
+            .set_default("data.dir", "data")?;
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::File { path: path.display().to_string(), message: "not found".into() });
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let env: config::Map<String, String> =
+            env.into_iter().filter(|(k, _)| k.starts_with("PORTICO__")).collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("PORTICO")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(env)),
+        );
+        let raw: Raw = builder.build()?.try_deserialize()?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: Raw) -> Result<Settings, ConfigError> {
+        let bind: SocketAddr = raw.server.bind.parse().map_err(|_| {
+            invalid("server.bind", format!("`{}` is not an address and port such as 127.0.0.1:8080", raw.server.bind))
+        })?;
+        let public_url_text = raw.server.public_url.unwrap_or_else(|| {
+            let host = if bind.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind.ip().to_string() };
+            let host = if bind.is_ipv6() && !bind.ip().is_unspecified() { format!("[{host}]") } else { host };
+            format!("http://{host}:{}", bind.port())
+        });
+        let public_url = Url::parse(&public_url_text)
+            .map_err(|e| invalid("server.public_url", format!("`{public_url_text}` is not a URL: {e}")))?;
+        if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
+            return Err(invalid("server.public_url", "must be an http:// or https:// URL with a host"));
+        }
+        if public_url.query().is_some() || public_url.fragment().is_some() {
+            return Err(invalid("server.public_url", "must not have a query or fragment"));
+        }
+        let database_url = match raw.database.url {
+            Some(url) => url,
+            None => format!("sqlite://{}", raw.data.dir.join("portico.db").display()),
+        };
+        directory::DatabaseUrl::parse(&database_url).map_err(|m| invalid("database.url", m))?;
+        let pool_size = u32::try_from(raw.database.pool_size)
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| invalid("database.pool_size", "must be between 1 and 256"))?;
+        let log_format = match raw.log.format.as_str() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => return Err(invalid("log.format", format!("`{other}` is not one of: pretty, json"))),
+        };
+        tracing_subscriber::EnvFilter::try_new(&raw.log.level)
+            .map_err(|e| invalid("log.level", format!("`{}`: {e}", raw.log.level)))?;
+        let secret_key = match raw.security.secret_key {
+            Some(key) => {
+                if key.expose_secret().len() < 32 {
+                    return Err(invalid("security.secret_key", "must be at least 32 characters long"));
+                }
+                key
+            }
+            None => load_or_create_secret(&raw.data.dir)?,
+        };
+        Ok(Settings {
+            bind,
+            public_url,
+            database_url,
+            pool_size,
+            secret_key,
+            log_format,
+            log_level: raw.log.level,
+            data_dir: raw.data.dir,
+        })
+    }
+
+    /// `public_url` joined with an absolute path, e.g. `/login`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// Cookies are `Secure` when Portico is reached over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+/// Reads `secret.key` from the data folder, creating it (mode 0600) on first start.
+fn load_or_create_secret(dir: &Path) -> Result<SecretString, ConfigError> {
+    let path = dir.join("secret.key");
+    let err = |source| ConfigError::SecretFile { path: path.display().to_string(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let key = text.trim().to_owned();
+            if key.len() < 32 {
+                return Err(invalid("security.secret_key", format!("{} holds fewer than 32 characters", path.display())));
+            }
+            Ok(SecretString::from(key))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(err)?;
+            let key = directory::secret::random_token(32).map_err(|e| err(std::io::Error::other(e)))?;
+            write_private(&path, &key).map_err(err)?;
+            Ok(SecretString::from(key))
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)], dir: &Path) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        v.push(("PORTICO__DATA__DIR".into(), dir.display().to_string()));
+        v
+    }
+
+    #[test]
+    fn defaults_give_sqlite_in_the_data_folder_and_a_private_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load_from(None, env(&[], dir.path())).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert!(s.database_url.starts_with("sqlite://") && s.database_url.ends_with("portico.db"));
+        let key_file = dir.path().join("secret.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // The second start reads the same key.
+        let again = Settings::load_from(None, env(&[], dir.path())).unwrap();
+        assert_eq!(again.secret_key.expose_secret(), s.secret_key.expose_secret());
+    }
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("portico.toml");
+        std::fs::write(&file, "[server]\nbind = \"127.0.0.1:9000\"\npublic_url = \"https://sso.example.com\"\n[database]\npool_size = 3\n").unwrap();
+        let s = Settings::load_from(Some(&file), env(&[("PORTICO__DATABASE__POOL_SIZE", "5")], dir.path())).unwrap();
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!(s.pool_size, 5);
+        assert!(s.secure_cookies());
+        assert_eq!(s.url("/login"), "https://sso.example.com/login");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: &[(&str, &str, &str)] = &[
+            ("PORTICO__SERVER__BINDD", "x", "bindd"),
+            ("PORTICO__NOPE__X", "1", "nope"),
+            ("PORTICO__SERVER__BIND", "not-an-address", "server.bind"),
+            ("PORTICO__SERVER__PUBLIC_URL", "ftp://x", "server.public_url"),
+            ("PORTICO__DATABASE__POOL_SIZE", "0", "database.pool_size"),
+            ("PORTICO__DATABASE__URL", "mysql://x", "database.url"),
+            ("PORTICO__LOG__FORMAT", "xml", "log.format"),
+            ("PORTICO__SECURITY__SECRET_KEY", "short", "security.secret_key"),
+        ];
+        for (key, value, named) in cases {
+            let err = Settings::load_from(None, env(&[(key, value)], dir.path())).unwrap_err().to_string();
+            assert!(err.contains(named), "{key}={value}: `{err}` should name {named}");
+        }
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[server]\nport = 1\n").unwrap();
+        let err = Settings::load_from(Some(&file), env(&[], dir.path())).unwrap_err().to_string();
+        assert!(err.contains("port"), "{err}");
+    }
+}

@@ -1,0 +1,410 @@
+//! Operator and enterprise-admin pages: the enterprises list, an enterprise's overview, its
+//! users, its audit log, and appointing its admins.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use directory::enterprise::NewEnterprise;
+use directory::role::{AdminListing, Role};
+use directory::user::NewUser;
+use directory::{Actor, Ctx, PageRequest};
+use serde::Deserialize;
+
+use super::{Chrome, Field, FormPage, render, see_other};
+use crate::auth::{ConsoleSession, operation_id};
+use crate::error::{PageError, blocking};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list)
+        .service(new_form)
+        .service(create)
+        .service(overview)
+        .service(appoint_form)
+        .service(appoint)
+        .service(users)
+        .service(audit);
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AfterQuery {
+    pub after: Option<String>,
+}
+
+fn fmt_time(t: chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+struct EnterpriseRow {
+    key: String,
+    name: String,
+    mode: &'static str,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "enterprises.html")]
+struct EnterprisesPage {
+    chrome: Chrome,
+    enterprises: Vec<EnterpriseRow>,
+    next: Option<String>,
+}
+
+#[get("/console/enterprises")]
+async fn list(state: web::Data<AppState>, session: ConsoleSession, query: web::Query<AfterQuery>) -> Result<HttpResponse, PageError> {
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let page = PageRequest { limit: Some(100), after: query.into_inner().after };
+    let result = blocking::<_, PageError>(move || dir.list_enterprises(&Ctx::new(&actor, None), &page)).await?;
+    render(&EnterprisesPage {
+        chrome: Chrome::signed_in(&session, "enterprises"),
+        enterprises: result
+            .items
+            .into_iter()
+            .map(|e| EnterpriseRow {
+                key: e.key,
+                name: e.name,
+                mode: match e.provisioning_mode {
+                    directory::enterprise::ProvisioningMode::Jit => "just-in-time",
+                    directory::enterprise::ProvisioningMode::Scim => "SCIM",
+                },
+                created: fmt_time(e.created_at),
+            })
+            .collect(),
+        next: result.next,
+    })
+}
+
+fn enterprise_form(session: &ConsoleSession, key: &str, name: &str) -> FormPage {
+    FormPage {
+        chrome: Chrome::signed_in(session, "enterprises"),
+        title: "New enterprise".into(),
+        intro: "An enterprise is one customer: its people sign in through its own identity provider.".into(),
+        crumbs: vec![("Enterprises".into(), "/console/enterprises".into())],
+        action: "/console/enterprises/new".into(),
+        cancel: "/console/enterprises".into(),
+        submit: "Create enterprise",
+        fields: vec![
+            Field::text("name", "Name", name, "How admins and users will see it, e.g. Acme Corporation.", true),
+            Field::text(
+                "key",
+                "Key",
+                key,
+                "Part of every URL of this enterprise: lower-case letters, digits and hyphens, e.g. acme. It cannot change later.",
+                true,
+            ),
+        ],
+        error: None,
+    }
+}
+
+#[get("/console/enterprises/new")]
+async fn new_form(session: ConsoleSession) -> Result<HttpResponse, PageError> {
+    if !session.actor().is_platform_admin() {
+        return Err(directory::DirectoryError::Forbidden("only operators create enterprises".into()).into());
+    }
+    render(&enterprise_form(&session, "", ""))
+}
+
+#[derive(Debug, Deserialize)]
+struct EnterpriseFormData {
+    csrf_token: String,
+    key: String,
+    name: String,
+}
+
+#[post("/console/enterprises/new")]
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    form: web::Form<EnterpriseFormData>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let form = form.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let input = NewEnterprise { key: form.key.trim().to_owned(), name: form.name.clone(), provisioning_mode: None };
+    let outcome = blocking::<_, PageError>(move || Ok(dir.create_enterprise(&Ctx::new(&actor, op.as_deref()), input))).await?;
+    match outcome {
+        Ok(e) => Ok(see_other(&format!("/console/e/{}", e.key))),
+        Err(err) => enterprise_form(&session, &form.key, &form.name).refused(err),
+    }
+}
+
+struct OrgRow {
+    key: String,
+    name: String,
+}
+
+struct AdminRow {
+    login: String,
+    name: String,
+    role: String,
+}
+
+#[derive(Template)]
+#[template(path = "enterprise.html")]
+struct EnterprisePage {
+    chrome: Chrome,
+    key: String,
+    name: String,
+    mode: &'static str,
+    is_operator: bool,
+    can_admin: bool,
+    organizations: Vec<OrgRow>,
+    admins: Vec<AdminRow>,
+}
+
+fn admin_row(a: AdminListing) -> AdminRow {
+    AdminRow {
+        login: a.login,
+        name: a.name,
+        role: match (a.role, a.organization_key) {
+            (Role::EnterpriseAdmin, _) => "Enterprise admin".into(),
+            (Role::OrgAdmin, Some(org)) => format!("Org admin of {org}"),
+            (Role::OrgAdmin, None) => "Org admin".into(),
+        },
+    }
+}
+
+#[get("/console/e/{key}")]
+async fn overview(state: web::Data<AppState>, session: ConsoleSession, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let (enterprise, orgs, admins) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        let e = dir.get_enterprise(&ctx, &key)?;
+        let orgs = dir.list_organizations(&ctx, &key, &PageRequest::first(200))?;
+        let admins = dir.list_admins(&ctx, &key)?;
+        Ok((e, orgs, admins))
+    })
+    .await?;
+    let can_admin = session.actor().can_administer_enterprise(&enterprise.id);
+    render(&EnterprisePage {
+        chrome: Chrome::signed_in(&session, if session.actor().is_platform_admin() { "enterprises" } else { "enterprise" }),
+        key: enterprise.key,
+        name: enterprise.name,
+        mode: match enterprise.provisioning_mode {
+            directory::enterprise::ProvisioningMode::Jit => "just-in-time",
+            directory::enterprise::ProvisioningMode::Scim => "SCIM",
+        },
+        is_operator: matches!(session.actor(), Actor::Operator { .. }),
+        can_admin,
+        organizations: orgs.items.into_iter().map(|o| OrgRow { key: o.key, name: o.name }).collect(),
+        admins: admins.into_iter().map(admin_row).collect(),
+    })
+}
+
+/// The form that appoints an admin (of an enterprise or of an organization).
+pub fn appoint_form_page(
+    session: &ConsoleSession,
+    title: String,
+    action: String,
+    cancel: String,
+    values: (&str, &str, &str),
+) -> FormPage {
+    FormPage {
+        chrome: Chrome::signed_in(session, "enterprise"),
+        title,
+        intro: "Name an existing user by login, or a new person: Portico creates their account and gives you a one-time link for them to choose a password.".into(),
+        crumbs: vec![("Back".into(), cancel.clone())],
+        action,
+        cancel,
+        submit: "Appoint",
+        fields: vec![
+            Field::text("login", "Login", values.0, "", true),
+            Field::text("email", "E-mail", values.1, "", false).kind("email"),
+            Field::text("name", "Full name", values.2, "", false),
+        ],
+        error: None,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "appointed.html")]
+#[derive(Debug)]
+pub struct AppointedPage {
+    pub chrome: Chrome,
+    pub crumbs: Vec<(String, String)>,
+    pub login: String,
+    pub role: String,
+    pub setup_url: Option<String>,
+    pub back: String,
+}
+
+#[get("/console/e/{key}/admins/new")]
+async fn appoint_form(session: ConsoleSession, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    render(&appoint_form_page(
+        &session,
+        "Appoint an enterprise admin".into(),
+        format!("/console/e/{key}/admins/new"),
+        format!("/console/e/{key}"),
+        ("", "", ""),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AppointFormData {
+    pub csrf_token: String,
+    pub login: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[post("/console/e/{key}/admins/new")]
+async fn appoint(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    form: web::Form<AppointFormData>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let key = path.into_inner();
+    let form = form.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let (k2, person) = (key.clone(), NewUser {
+        login: form.login.clone(),
+        email: Some(form.email.clone()),
+        name: Some(form.name.clone()),
+    });
+    let outcome =
+        blocking::<_, PageError>(move || Ok(dir.appoint_enterprise_admin(&Ctx::new(&actor, op.as_deref()), &k2, person))).await?;
+    match outcome {
+        Ok(a) => render(&AppointedPage {
+            chrome: Chrome::signed_in(&session, "enterprise"),
+            crumbs: vec![("Back".into(), format!("/console/e/{key}"))],
+            login: a.user.login,
+            role: "an enterprise admin".into(),
+            setup_url: a.setup_token.map(|t| state.settings.url(&format!("/setup/{t}"))),
+            back: format!("/console/e/{key}"),
+        }),
+        Err(err) => appoint_form_page(
+            &session,
+            "Appoint an enterprise admin".into(),
+            format!("/console/e/{key}/admins/new"),
+            format!("/console/e/{key}"),
+            (&form.login, &form.email, &form.name),
+        )
+        .refused(err),
+    }
+}
+
+struct UserRow {
+    login: String,
+    name: String,
+    email: String,
+    origin: String,
+    active: bool,
+    groups: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    users: Vec<UserRow>,
+    next: Option<String>,
+}
+
+#[get("/console/e/{key}/users")]
+async fn users(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    query: web::Query<AfterQuery>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let page = PageRequest { limit: Some(100), after: query.into_inner().after };
+    let k2 = key.clone();
+    let (enterprise, result) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_users(&ctx, &k2, &page)?))
+    })
+    .await?;
+    render(&UsersPage {
+        chrome: Chrome::signed_in(&session, "enterprise"),
+        key,
+        enterprise_name: enterprise.name,
+        users: result
+            .items
+            .into_iter()
+            .map(|u| UserRow {
+                login: u.user.login,
+                name: u.user.name,
+                email: u.user.email.unwrap_or_default(),
+                origin: u.user.origin,
+                active: u.user.active,
+                groups: u.groups.into_iter().map(|g| format!("{}/{}", g.organization, g.group)).collect(),
+            })
+            .collect(),
+        next: result.next,
+    })
+}
+
+struct EventRow {
+    at: String,
+    actor: String,
+    action: String,
+    target: String,
+    outcome: String,
+    reason: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    events: Vec<EventRow>,
+    next: Option<String>,
+}
+
+#[get("/console/e/{key}/audit")]
+async fn audit(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    query: web::Query<AfterQuery>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let page = PageRequest { limit: Some(100), after: query.into_inner().after };
+    let k2 = key.clone();
+    let (enterprise, result) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_audit_events(&ctx, Some(&k2), &page)?))
+    })
+    .await?;
+    render(&AuditPage {
+        chrome: Chrome::signed_in(&session, "enterprise"),
+        key,
+        enterprise_name: enterprise.name,
+        events: result
+            .items
+            .into_iter()
+            .map(|e| EventRow {
+                at: e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                actor: e.actor_name,
+                action: e.action,
+                target: e.target_name.unwrap_or_default(),
+                outcome: e.outcome,
+                reason: e.reason,
+            })
+            .collect(),
+        next: result.next,
+    })
+}

@@ -1,0 +1,71 @@
+//! Building the HTTP server: one place that wires state, middleware and every route group, used
+//! by `portico serve` and by the integration tests alike.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+use directory::Directory;
+
+use crate::config::Settings;
+use crate::state::AppState;
+use crate::telemetry::Metrics;
+use crate::{api, console, health, observe};
+
+/// A bound, not yet running, Portico server.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `settings.bind` (port 0 picks a free port) and prepares the server.
+    pub fn build(mut settings: Settings, directory: Directory) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)?;
+        let port = listener.local_addr()?.port();
+        // Listening on port 0 picks a free port; a public URL derived from it follows.
+        if settings.public_url.port() == Some(0) {
+            let _ = settings.public_url.set_port(Some(port));
+        }
+        let state = web::Data::new(AppState { directory, settings: Arc::new(settings), metrics: Metrics::new() });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::X_FRAME_OPTIONS, "DENY"))
+                        .add((header::REFERRER_POLICY, "same-origin"))
+                        .add((
+                            header::CONTENT_SECURITY_POLICY,
+                            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+                        )),
+                )
+                .wrap(from_fn(observe::observe))
+                .configure(health::configure)
+                .configure(api::configure)
+                .configure(console::configure)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application { server, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is told to stop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,126 @@
+//! Typed helpers: spawn Portico, call its API with a key, drive its console like a browser.
+
+use std::sync::Arc;
+
+use directory::testing::TestDatabase;
+use directory::{Actor, Backend, Ctx, Directory, SystemClock};
+use gateway::config::Settings;
+use gateway::startup::Application;
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// A running Portico with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub directory: Directory,
+    pub operator_key: String,
+    pub client: Client,
+    pub backend: Backend,
+    _db: TestDatabase,
+    _data: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Starts Portico on `backend`; `None` when PostgreSQL is skipped on this machine.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let db = TestDatabase::new(backend)?;
+        let data = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("PORTICO__SERVER__BIND".to_owned(), "127.0.0.1:0".to_owned()),
+            ("PORTICO__DATABASE__URL".to_owned(), db.url.clone()),
+            ("PORTICO__DATABASE__POOL_SIZE".to_owned(), "4".to_owned()),
+            ("PORTICO__DATA__DIR".to_owned(), data.path().display().to_string()),
+            ("PORTICO__LOG__LEVEL".to_owned(), "warn".to_owned()),
+        ];
+        let settings = Settings::load_from(None, env).unwrap();
+        let directory = Directory::connect(&settings.database_url, 4, Arc::new(SystemClock)).unwrap();
+        directory.migrate().unwrap();
+        let app = Application::build(settings, directory.clone()).unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        let operator_key = directory
+            .create_api_key(&Ctx::new(&Actor::System, None), None, "tests")
+            .unwrap()
+            .token;
+        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Some(TestApp { base, directory, operator_key, client, backend, _db: db, _data: data })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// An admin API request authenticated with `key`.
+    pub fn api(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    /// An enterprise created through the API with the operator key.
+    pub async fn create_enterprise(&self, key: &str) -> Value {
+        let res = self
+            .api(Method::POST, "/api/v1/enterprises", &self.operator_key)
+            .json(&json!({"key": key, "name": format!("{key} corporation")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
+    pub async fn create_organization(&self, enterprise: &str, key: &str) -> Value {
+        let res = self
+            .api(Method::POST, &format!("/api/v1/enterprises/{enterprise}/organizations"), &self.operator_key)
+            .json(&json!({"key": key, "name": format!("{key} team")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
+    /// An admin API key for one enterprise.
+    pub fn enterprise_key(&self, enterprise: &str) -> String {
+        self.directory
+            .create_api_key(&Ctx::new(&Actor::System, None), Some(enterprise), "tests")
+            .unwrap()
+            .token
+    }
+}
+
+/// A problem+json body, checked for the fields every problem has.
+pub async fn problem(res: Response, status: StatusCode) -> Value {
+    assert_eq!(res.status(), status);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(body["operation_id"].as_str().is_some(), "{body}");
+    body
+}
+
+/// The CSRF token of the first form in an HTML page.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Runs an async test once per backend.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[actix_web::test] async fn $name() {
+                let app = $crate::helpers::TestApp::spawn(directory::Backend::Sqlite).await.unwrap();
+                super::$name(app).await
+            } )*
+        }
+        mod postgres {
+            $( #[actix_web::test] async fn $name() {
+                if let Some(app) = $crate::helpers::TestApp::spawn(directory::Backend::Postgres).await {
+                    super::$name(app).await
+                }
+            } )*
+        }
+    };
+}

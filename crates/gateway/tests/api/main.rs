@@ -1,0 +1,12 @@
+//! Integration tests: the real server on a free loopback port, a database of its own per test,
+//! driven over HTTP. One test binary for the whole crate keeps link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod admin_api;
+mod browser;
+mod console;
+mod health;
+mod isolation;

@@ -8,12 +8,12 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use crate::Directory;
 use crate::access::{Actor, Ctx};
 use crate::audit::Subject;
 use crate::error::{DirectoryError, Result};
 use crate::schema::api_keys;
 use crate::secret::{hash_secret, new_id, random_token, secret_matches};
-use crate::Directory;
 
 const KEY_PREFIX: &str = "portico_";
 const PREFIX_HEX: usize = 12;
@@ -39,7 +39,8 @@ pub struct CreatedApiKey {
 
 fn random_prefix() -> Result<String> {
     let mut buf = [0u8; PREFIX_HEX / 2];
-    getrandom::fill(&mut buf).map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
+    getrandom::fill(&mut buf)
+        .map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -93,7 +94,12 @@ impl Directory {
                     api_keys::created_at.eq(now),
                 ))
                 .execute(conn)?;
-            let subject = Subject::new(enterprise.as_ref().map(|e| e.id.as_str()), "api_key", &info.id, &prefix);
+            let subject = Subject::new(
+                enterprise.as_ref().map(|e| e.id.as_str()),
+                "api_key",
+                &info.id,
+                &prefix,
+            );
             Ok((CreatedApiKey { info, token }, subject))
         })
     }
@@ -101,16 +107,25 @@ impl Directory {
     /// The actor behind a presented key, or `None` for anything unknown, revoked or
     /// malformed.
     pub fn authenticate_api_key(&self, token: &str) -> Result<Option<Actor>> {
-        let Some(prefix) = parse(token) else { return Ok(None) };
+        let Some(prefix) = parse(token) else {
+            return Ok(None);
+        };
         let now = self.now();
         let mut conn = self.conn()?;
         let row: Option<(String, Option<String>, String, Option<NaiveDateTime>)> = api_keys::table
             .filter(api_keys::prefix.eq(prefix))
             .filter(api_keys::revoked_at.is_null())
-            .select((api_keys::id, api_keys::enterprise_id, api_keys::secret_hash, api_keys::last_used_at))
+            .select((
+                api_keys::id,
+                api_keys::enterprise_id,
+                api_keys::secret_hash,
+                api_keys::last_used_at,
+            ))
             .first(&mut conn)
             .optional()?;
-        let Some((id, enterprise_id, secret_hash, last_used)) = row else { return Ok(None) };
+        let Some((id, enterprise_id, secret_hash, last_used)) = row else {
+            return Ok(None);
+        };
         if !secret_matches(token, &secret_hash) {
             return Ok(None);
         }
@@ -119,7 +134,11 @@ impl Directory {
                 .set(api_keys::last_used_at.eq(now))
                 .execute(&mut conn)?;
         }
-        Ok(Some(Actor::ApiKey { id, prefix: prefix.to_owned(), enterprise_id }))
+        Ok(Some(Actor::ApiKey {
+            id,
+            prefix: prefix.to_owned(),
+            enterprise_id,
+        }))
     }
 }
 
@@ -130,7 +149,10 @@ mod tests {
     #[test]
     fn parse_accepts_only_our_shape() {
         let secret = "a".repeat(43);
-        assert_eq!(parse(&format!("portico_0123456789ab_{secret}")), Some("0123456789ab"));
+        assert_eq!(
+            parse(&format!("portico_0123456789ab_{secret}")),
+            Some("0123456789ab")
+        );
         assert_eq!(parse(&format!("portico_0123456789zz_{secret}")), None);
         assert_eq!(parse(&format!("portico_0123456789ab{secret}")), None);
         assert_eq!(parse("portico_0123456789ab_short"), None);

@@ -55,14 +55,20 @@ impl DatabaseUrl {
     /// `sqlite:path`.
     pub fn parse(url: &str) -> Result<Self, String> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DatabaseUrl { backend: Backend::Postgres, target: url.to_owned() });
+            return Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            });
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
                 return Err("a sqlite URL needs a file path, e.g. sqlite://data/portico.db".into());
             }
-            return Ok(DatabaseUrl { backend: Backend::Sqlite, target: path.to_owned() });
+            return Ok(DatabaseUrl {
+                backend: Backend::Sqlite,
+                target: path.to_owned(),
+            });
         }
         Err("the database URL must start with postgres://, postgresql:// or sqlite://".into())
     }
@@ -119,22 +125,26 @@ pub type PooledDb = PooledConnection<ConnectionManager>;
 
 /// Opens a pool. Fails fast (with the driver's own message) when the database is unreachable.
 pub fn open_pool(url: &DatabaseUrl, size: u32, connect_timeout: Duration) -> Result<DbPool> {
-    if url.backend == Backend::Sqlite {
-        if let Some(parent) = std::path::Path::new(&url.target).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    DirectoryError::Unavailable(format!(
-                        "cannot create the folder {} for the SQLite database: {e}",
-                        parent.display()
-                    ))
-                })?;
-            }
-        }
+    let sqlite_parent = match url.backend {
+        Backend::Sqlite => std::path::Path::new(&url.target)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty()),
+        Backend::Postgres => None,
+    };
+    if let Some(parent) = sqlite_parent {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            DirectoryError::Unavailable(format!(
+                "cannot create the folder {} for the SQLite database: {e}",
+                parent.display()
+            ))
+        })?;
     }
     let manager = ConnectionManager { url: url.clone() };
     // Establish one connection first, so the operator sees the driver's message rather than
     // r2d2's generic time-out.
-    manager.connect().map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
+    manager
+        .connect()
+        .map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
     Pool::builder()
         .max_size(size)
         .connection_timeout(connect_timeout)
@@ -170,7 +180,9 @@ pub fn write_tx<T>(
     f: impl FnOnce(&mut DbConnection) -> Result<T>,
 ) -> Result<T> {
     match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
         DbConnection::Postgresql(_) => {
             <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
         }

@@ -128,7 +128,11 @@ impl Directory {
                 id: new_id(),
                 key: input.key.clone(),
                 name,
-                provisioning_mode: input.provisioning_mode.unwrap_or(ProvisioningMode::Jit).as_str().into(),
+                provisioning_mode: input
+                    .provisioning_mode
+                    .unwrap_or(ProvisioningMode::Jit)
+                    .as_str()
+                    .into(),
                 created_at: now,
                 updated_at: now,
             };
@@ -142,7 +146,9 @@ impl Directory {
                     enterprises::updated_at.eq(row.updated_at),
                 ))
                 .execute(conn)
-                .map_err(conflict_on_unique("an enterprise with this key already exists"))?;
+                .map_err(conflict_on_unique(
+                    "an enterprise with this key already exists",
+                ))?;
             let subject = Subject::new(Some(&row.id), "enterprise", &row.id, &row.key);
             Ok((Enterprise::from(row), subject))
         })
@@ -161,13 +167,22 @@ impl Directory {
                 Some(eid) if ctx.actor.can_view_enterprise(eid) => {
                     query = query.filter(enterprises::id.eq(eid.to_owned()));
                 }
-                _ => return Ok(Page { items: Vec::new(), next: None }),
+                _ => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next: None,
+                    });
+                }
             }
         }
         if let Some(after) = &page.after {
             query = query.filter(enterprises::key.gt(after.clone()));
         }
-        let rows: Vec<Enterprise> = query.load(&mut conn)?.into_iter().map(Enterprise::from).collect();
+        let rows: Vec<Enterprise> = query
+            .load(&mut conn)?
+            .into_iter()
+            .map(Enterprise::from)
+            .collect();
         Ok(Page::from_rows(rows, page, |e| e.key.clone()))
     }
 
@@ -222,8 +237,12 @@ impl Directory {
         self.audited(ctx, "enterprise.delete", |conn, _now| {
             let current = self.visible_enterprise(conn, ctx, key)?;
             ctx.require_platform_admin()?;
-            diesel::delete(enterprises::table.filter(enterprises::id.eq(&current.id))).execute(conn)?;
-            Ok(((), Subject::new(Some(&current.id), "enterprise", &current.id, &current.key)))
+            diesel::delete(enterprises::table.filter(enterprises::id.eq(&current.id)))
+                .execute(conn)?;
+            Ok((
+                (),
+                Subject::new(Some(&current.id), "enterprise", &current.id, &current.key),
+            ))
         })
     }
 }

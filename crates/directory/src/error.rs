@@ -16,7 +16,10 @@ pub struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.to_owned(), message: message.into() });
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -25,12 +28,19 @@ impl FieldErrors {
 
     /// The message for `field`, if it failed.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
     }
 
     /// `Ok(())` when nothing failed, so validators can end with `errors.into_result()?`.
     pub fn into_result(self) -> Result<(), DirectoryError> {
-        if self.0.is_empty() { Ok(()) } else { Err(DirectoryError::Validation(self)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DirectoryError::Validation(self))
+        }
     }
 
     /// A single-field failure.
@@ -43,8 +53,11 @@ impl FieldErrors {
 
 impl fmt::Display for FieldErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> =
-            self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
         f.write_str(&parts.join("; "))
     }
 }
@@ -81,7 +94,9 @@ impl From<diesel::r2d2::PoolError> for DirectoryError {
 
 /// Turns a unique-constraint violation into a `Conflict` with a message the admin understands;
 /// any other database error passes through.
-pub(crate) fn conflict_on_unique(message: &str) -> impl FnOnce(diesel::result::Error) -> DirectoryError + '_ {
+pub(crate) fn conflict_on_unique(
+    message: &str,
+) -> impl FnOnce(diesel::result::Error) -> DirectoryError + '_ {
     move |e| match e {
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,

@@ -50,7 +50,9 @@ pub struct Directory {
 
 impl std::fmt::Debug for Directory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Directory").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Directory")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,7 +61,11 @@ impl Directory {
     pub fn connect(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> Result<Self> {
         let url = DatabaseUrl::parse(url).map_err(DirectoryError::Unavailable)?;
         let pool = db::open_pool(&url, pool_size, Duration::from_secs(10))?;
-        Ok(Directory { pool, clock, backend: url.backend })
+        Ok(Directory {
+            pool,
+            clock,
+            backend: url.backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -107,7 +113,15 @@ impl Directory {
     ) -> Result<T> {
         let result = self.write(|conn, now| {
             let (value, subject) = f(conn, now)?;
-            audit::record(conn, now, ctx, action, &subject, audit::Outcome::Success, None)?;
+            audit::record(
+                conn,
+                now,
+                ctx,
+                action,
+                &subject,
+                audit::Outcome::Success,
+                None,
+            )?;
             Ok(value)
         });
         if let Err(e) = &result {
@@ -123,7 +137,15 @@ impl Directory {
             if let Some(outcome) = outcome {
                 let reason = e.to_string();
                 let logged = self.write(|conn, now| {
-                    audit::record(conn, now, ctx, action, &audit::Subject::none(), outcome, Some(&reason))
+                    audit::record(
+                        conn,
+                        now,
+                        ctx,
+                        action,
+                        &audit::Subject::none(),
+                        outcome,
+                        Some(&reason),
+                    )
                 });
                 if let Err(log_err) = logged {
                     tracing::error!(error = %log_err, action, "could not audit a refused change");

@@ -4,10 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
+use crate::Directory;
 use crate::db::DbConnection;
 use crate::error::Result;
 use crate::schema::operators;
-use crate::Directory;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = operators)]

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::Directory;
 use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
@@ -13,7 +14,6 @@ use crate::schema::{organizations, role_grants, users};
 use crate::secret::new_id;
 use crate::setup::{self, SETUP_LINK_TTL_HOURS};
 use crate::user::{NewUser, User, find_by_login, insert_local_user};
-use crate::Directory;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,15 +66,33 @@ pub struct AdminListing {
     pub granted_at: NaiveDateTime,
 }
 
+/// login, name, email, role, organization id, granted at.
+type AdminRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    NaiveDateTime,
+);
+
 pub(crate) fn grants_of(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Grant>> {
     let rows: Vec<(String, String, Option<String>)> = role_grants::table
         .filter(role_grants::user_id.eq(user_id))
-        .select((role_grants::role, role_grants::enterprise_id, role_grants::organization_id))
+        .select((
+            role_grants::role,
+            role_grants::enterprise_id,
+            role_grants::organization_id,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()
         .filter_map(|(role, enterprise_id, organization_id)| {
-            Role::parse(&role).map(|role| Grant { role, enterprise_id, organization_id })
+            Role::parse(&role).map(|role| Grant {
+                role,
+                enterprise_id,
+                organization_id,
+            })
         })
         .collect())
 }
@@ -106,7 +124,10 @@ impl Directory {
         };
         let exists: i64 = same.count().get_result(conn)?;
         if exists > 0 {
-            return Err(DirectoryError::Conflict(format!("{} already has this role", user.login)));
+            return Err(DirectoryError::Conflict(format!(
+                "{} already has this role",
+                user.login
+            )));
         }
         diesel::insert_into(role_grants::table)
             .values((
@@ -147,9 +168,21 @@ impl Directory {
         self.audited(ctx, "role.enterprise_admin.grant", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
-            let appointment = self.appoint(conn, now, &enterprise.id, None, Role::EnterpriseAdmin, &person)?;
-            let subject = Subject::new(Some(&enterprise.id), "user", &appointment.user.id, &appointment.user.login)
-                .with_details(serde_json::json!({"role": "enterprise_admin"}));
+            let appointment = self.appoint(
+                conn,
+                now,
+                &enterprise.id,
+                None,
+                Role::EnterpriseAdmin,
+                &person,
+            )?;
+            let subject = Subject::new(
+                Some(&enterprise.id),
+                "user",
+                &appointment.user.id,
+                &appointment.user.login,
+            )
+            .with_details(serde_json::json!({"role": "enterprise_admin"}));
             Ok((appointment, subject))
         })
     }
@@ -163,12 +196,24 @@ impl Directory {
         person: NewUser,
     ) -> Result<Appointment> {
         self.audited(ctx, "role.org_admin.grant", |conn, now| {
-            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            let (enterprise, org) =
+                self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
-            let appointment =
-                self.appoint(conn, now, &enterprise.id, Some(&org.id), Role::OrgAdmin, &person)?;
-            let subject = Subject::new(Some(&enterprise.id), "user", &appointment.user.id, &appointment.user.login)
-                .with_details(serde_json::json!({"role": "org_admin", "organization": org.key}));
+            let appointment = self.appoint(
+                conn,
+                now,
+                &enterprise.id,
+                Some(&org.id),
+                Role::OrgAdmin,
+                &person,
+            )?;
+            let subject = Subject::new(
+                Some(&enterprise.id),
+                "user",
+                &appointment.user.id,
+                &appointment.user.login,
+            )
+            .with_details(serde_json::json!({"role": "org_admin", "organization": org.key}));
             Ok((appointment, subject))
         })
     }
@@ -178,21 +223,23 @@ impl Directory {
     pub fn list_admins(&self, ctx: &Ctx<'_>, enterprise_key: &str) -> Result<Vec<AdminListing>> {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
-        let rows: Vec<(String, String, Option<String>, String, Option<String>, NaiveDateTime)> =
-            role_grants::table
-                .inner_join(users::table)
-                .left_join(organizations::table.on(role_grants::organization_id.eq(organizations::id.nullable())))
-                .filter(role_grants::enterprise_id.eq(&enterprise.id))
-                .select((
-                    users::login,
-                    users::name,
-                    users::email,
-                    role_grants::role,
-                    organizations::id.nullable(),
-                    role_grants::created_at,
-                ))
-                .order((role_grants::role.asc(), users::login_key.asc()))
-                .load(&mut conn)?;
+        let rows: Vec<AdminRow> = role_grants::table
+            .inner_join(users::table)
+            .left_join(
+                organizations::table
+                    .on(role_grants::organization_id.eq(organizations::id.nullable())),
+            )
+            .filter(role_grants::enterprise_id.eq(&enterprise.id))
+            .select((
+                users::login,
+                users::name,
+                users::email,
+                role_grants::role,
+                organizations::id.nullable(),
+                role_grants::created_at,
+            ))
+            .order((role_grants::role.asc(), users::login_key.asc()))
+            .load(&mut conn)?;
         let org_keys: Vec<(String, String)> = organizations::table
             .filter(organizations::enterprise_id.eq(&enterprise.id))
             .select((organizations::id, organizations::key))
@@ -205,9 +252,19 @@ impl Directory {
             })
             .filter_map(|(login, name, email, role, org_id, granted_at)| {
                 let organization_key = org_id.and_then(|id| {
-                    org_keys.iter().find(|(oid, _)| *oid == id).map(|(_, k)| k.clone())
+                    org_keys
+                        .iter()
+                        .find(|(oid, _)| *oid == id)
+                        .map(|(_, k)| k.clone())
                 });
-                Role::parse(&role).map(|role| AdminListing { login, name, email, role, organization_key, granted_at })
+                Role::parse(&role).map(|role| AdminListing {
+                    login,
+                    name,
+                    email,
+                    role,
+                    organization_key,
+                    granted_at,
+                })
             })
             .collect())
     }

@@ -28,7 +28,10 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Compares a presented secret with a stored hash without leaking where they differ.
 pub fn secret_matches(presented: &str, stored_hash: &str) -> bool {
-    hash_secret(presented).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    hash_secret(presented)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 /// A new UUID v7 string: ids sort by creation time on both backends.

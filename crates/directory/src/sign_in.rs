@@ -42,7 +42,11 @@ struct Account {
 impl Directory {
     /// Checks a login and password. Wrong login, wrong password, deactivated account and
     /// unknown enterprise all give the same answer, in about the same time.
-    pub fn sign_in(&self, creds: &Credentials<'_>, operation_id: Option<&str>) -> Result<SessionSubject> {
+    pub fn sign_in(
+        &self,
+        creds: &Credentials<'_>,
+        operation_id: Option<&str>,
+    ) -> Result<SessionSubject> {
         let now = self.now();
         let account_key = match creds.enterprise_key {
             Some(e) => format!("enterprise:{e}:{}", validate::login_key(creds.login)),
@@ -50,25 +54,42 @@ impl Directory {
         };
         let mut conn = self.conn()?;
         let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
-        for (column_is_account, limit) in [(true, MAX_FAILURES_PER_ACCOUNT), (false, MAX_FAILURES_PER_ADDRESS)] {
-            let mut q = sign_in_failures::table.filter(sign_in_failures::at.gt(since)).into_boxed();
+        for (column_is_account, limit) in [
+            (true, MAX_FAILURES_PER_ACCOUNT),
+            (false, MAX_FAILURES_PER_ADDRESS),
+        ] {
+            let mut q = sign_in_failures::table
+                .filter(sign_in_failures::at.gt(since))
+                .into_boxed();
             q = if column_is_account {
                 q.filter(sign_in_failures::account_key.eq(account_key.clone()))
             } else {
                 q.filter(sign_in_failures::address.eq(creds.address.to_owned()))
             };
-            let times: Vec<NaiveDateTime> = q.select(sign_in_failures::at).order(sign_in_failures::at.asc()).load(&mut conn)?;
+            let times: Vec<NaiveDateTime> = q
+                .select(sign_in_failures::at)
+                .order(sign_in_failures::at.asc())
+                .load(&mut conn)?;
             if times.len() as i64 >= limit {
                 let oldest = times.first().copied().unwrap_or(now);
-                let retry = (oldest + Duration::minutes(FAILURE_WINDOW_MINUTES) - now).num_seconds().max(1);
-                return Err(DirectoryError::RateLimited { retry_after_secs: retry as u64 });
+                let retry = (oldest + Duration::minutes(FAILURE_WINDOW_MINUTES) - now)
+                    .num_seconds()
+                    .max(1);
+                return Err(DirectoryError::RateLimited {
+                    retry_after_secs: retry as u64,
+                });
             }
         }
 
         let account = match creds.enterprise_key {
             None => operators::table
                 .filter(operators::login_key.eq(validate::login_key(creds.login)))
-                .select((operators::id, operators::login, operators::password_hash, operators::active))
+                .select((
+                    operators::id,
+                    operators::login,
+                    operators::password_hash,
+                    operators::active,
+                ))
                 .first::<(String, String, Option<String>, bool)>(&mut conn)
                 .optional()?
                 .map(|(id, login, password_hash, active)| Account {
@@ -98,14 +119,25 @@ impl Directory {
         drop(conn);
 
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
-        let matches = password::verify_password(creds.password, stored.unwrap_or(password::decoy_hash()));
+        let matches =
+            password::verify_password(creds.password, stored.unwrap_or(password::decoy_hash()));
         let ok = matches && stored.is_some() && account.as_ref().is_some_and(|a| a.active);
 
         let actor = match &account {
-            Some(Account { subject: SessionSubject::Operator(id), login, .. }) => {
-                Actor::Operator { id: id.clone(), login: login.clone() }
-            }
-            Some(Account { subject: SessionSubject::User(id), login, enterprise_id, .. }) => Actor::User {
+            Some(Account {
+                subject: SessionSubject::Operator(id),
+                login,
+                ..
+            }) => Actor::Operator {
+                id: id.clone(),
+                login: login.clone(),
+            },
+            Some(Account {
+                subject: SessionSubject::User(id),
+                login,
+                enterprise_id,
+                ..
+            }) => Actor::User {
                 id: id.clone(),
                 enterprise_id: enterprise_id.clone().unwrap_or_default(),
                 login: login.clone(),
@@ -123,8 +155,10 @@ impl Directory {
         };
         self.write(|conn, now| {
             if ok {
-                diesel::delete(sign_in_failures::table.filter(sign_in_failures::account_key.eq(&account_key)))
-                    .execute(conn)?;
+                diesel::delete(
+                    sign_in_failures::table.filter(sign_in_failures::account_key.eq(&account_key)),
+                )
+                .execute(conn)?;
                 match account.as_ref().map(|a| &a.subject) {
                     Some(SessionSubject::Operator(id)) => {
                         diesel::update(operators::table.filter(operators::id.eq(id)))
@@ -148,15 +182,26 @@ impl Directory {
                         sign_in_failures::at.eq(now),
                     ))
                     .execute(conn)?;
-                diesel::delete(sign_in_failures::table.filter(sign_in_failures::at.lt(now - Duration::days(1))))
-                    .execute(conn)?;
+                diesel::delete(
+                    sign_in_failures::table
+                        .filter(sign_in_failures::at.lt(now - Duration::days(1))),
+                )
+                .execute(conn)?;
                 let reason = match &account {
                     None => "unknown login",
                     Some(a) if !a.active => "account deactivated",
                     Some(a) if a.password_hash.is_none() => "no password set",
                     Some(_) => "wrong password",
                 };
-                audit::record(conn, now, &ctx, "sign_in", &subject, Outcome::Failure, Some(reason))
+                audit::record(
+                    conn,
+                    now,
+                    &ctx,
+                    "sign_in",
+                    &subject,
+                    Outcome::Failure,
+                    Some(reason),
+                )
             }
         })?;
         match account {

@@ -12,14 +12,18 @@ use serde::Serialize;
 use crate::observe::current_operation_id;
 
 /// Runs blocking directory work (database, password hashing) off the async workers.
-pub async fn blocking<T, E>(f: impl FnOnce() -> Result<T, DirectoryError> + Send + 'static) -> Result<T, E>
+pub async fn blocking<T, E>(
+    f: impl FnOnce() -> Result<T, DirectoryError> + Send + 'static,
+) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<DirectoryError>,
 {
     match actix_web::web::block(f).await {
         Ok(result) => result.map_err(E::from),
-        Err(_) => Err(E::from(DirectoryError::Unavailable("the worker pool is gone".into()))),
+        Err(_) => Err(E::from(DirectoryError::Unavailable(
+            "the worker pool is gone".into(),
+        ))),
     }
 }
 
@@ -33,9 +37,9 @@ fn classify(e: &DirectoryError) -> (StatusCode, &'static str) {
         DirectoryError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
         DirectoryError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         DirectoryError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        DirectoryError::Database(_) | DirectoryError::Migration(_) | DirectoryError::Password(_) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-        }
+        DirectoryError::Database(_)
+        | DirectoryError::Migration(_)
+        | DirectoryError::Password(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -81,7 +85,9 @@ impl ApiError {
         match self {
             ApiError::Directory(e) => classify(e),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
         }
@@ -142,7 +148,9 @@ pub enum PageError {
     Directory(#[from] DirectoryError),
     #[error("sign-in required")]
     SignInRequired { next: String },
-    #[error("This form has expired or did not come from Portico. Go back, reload the page and try again.")]
+    #[error(
+        "This form has expired or did not come from Portico. Go back, reload the page and try again."
+    )]
     Csrf,
     #[error("{0}")]
     BadRequest(String),
@@ -163,19 +171,30 @@ impl ResponseError for PageError {
 
     fn error_response(&self) -> HttpResponse {
         if let PageError::SignInRequired { next } = self {
-            let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
-            return HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
+            let target = format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .finish();
         }
         let status = self.status_code();
         let (title, message) = match self {
-            PageError::Directory(DirectoryError::NotFound(what)) => {
-                ("Not found", format!("This {what} does not exist, or you may not see it."))
+            PageError::Directory(DirectoryError::NotFound(what)) => (
+                "Not found",
+                format!("This {what} does not exist, or you may not see it."),
+            ),
+            PageError::Directory(DirectoryError::Forbidden(why)) => {
+                ("Not allowed", format!("You may not do this: {why}."))
             }
-            PageError::Directory(DirectoryError::Forbidden(why)) => ("Not allowed", format!("You may not do this: {why}.")),
-            PageError::Directory(DirectoryError::RateLimited { .. }) => ("Too many attempts", self.to_string()),
-            PageError::Directory(DirectoryError::Unavailable(_)) => {
-                ("Temporarily unavailable", "Portico cannot reach its database right now. Try again in a moment.".into())
+            PageError::Directory(DirectoryError::RateLimited { .. }) => {
+                ("Too many attempts", self.to_string())
             }
+            PageError::Directory(DirectoryError::Unavailable(_)) => (
+                "Temporarily unavailable",
+                "Portico cannot reach its database right now. Try again in a moment.".into(),
+            ),
             _ if status.is_server_error() => {
                 tracing::error!(error = %self, "console request failed");
                 ("Something went wrong", INTERNAL_DETAIL.into())
@@ -183,8 +202,15 @@ impl ResponseError for PageError {
             PageError::Csrf => ("Form expired", self.to_string()),
             _ => ("Request refused", self.to_string()),
         };
-        let page = ErrorPage { title, message: &message, operation_id: current_operation_id(), signed_in: false };
+        let page = ErrorPage {
+            title,
+            message: &message,
+            operation_id: current_operation_id(),
+            signed_in: false,
+        };
         let body = page.render().unwrap_or_else(|_| message.clone());
-        HttpResponse::build(status).content_type(ContentType::html()).body(body)
+        HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .body(body)
     }
 }

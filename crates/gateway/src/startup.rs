@@ -23,7 +23,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -36,7 +38,11 @@ impl Application {
         if settings.public_url.port() == Some(0) {
             let _ = settings.public_url.set_port(Some(port));
         }
-        let state = web::Data::new(AppState { directory, settings: Arc::new(settings), metrics: Metrics::new() });
+        let state = web::Data::new(AppState {
+            directory,
+            settings: Arc::new(settings),
+            metrics: Metrics::new(),
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

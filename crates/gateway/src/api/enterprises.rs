@@ -3,9 +3,9 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use directory::PageRequest;
 use directory::enterprise::{Enterprise, EnterpriseChanges, NewEnterprise, ProvisioningMode};
 use directory::user::NewUser;
-use directory::PageRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,7 +15,12 @@ use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create).service(list).service(get_one).service(update).service(remove).service(appoint_admin);
+    cfg.service(create)
+        .service(list)
+        .service(get_one)
+        .service(update)
+        .service(remove)
+        .service(appoint_admin);
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -131,7 +136,11 @@ async fn create(
     let created = blocking::<_, ApiError>(move || {
         dir.create_enterprise(
             &caller.ctx(),
-            NewEnterprise { key: body.key, name: body.name, provisioning_mode: body.provisioning_mode.map(Into::into) },
+            NewEnterprise {
+                key: body.key,
+                name: body.name,
+                provisioning_mode: body.provisioning_mode.map(Into::into),
+            },
         )
     })
     .await?;
@@ -146,13 +155,15 @@ async fn create(
     security(("admin_api_key" = []))
 )]
 #[get("/enterprises")]
-async fn list(state: web::Data<AppState>, caller: ApiCaller, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
     let page: PageRequest = query.into_inner().into();
     let dir = state.directory.clone();
-    let result = blocking::<_, ApiError>(move || {
-        dir.list_enterprises(&caller.ctx(), &page)
-    })
-    .await?;
+    let result =
+        blocking::<_, ApiError>(move || dir.list_enterprises(&caller.ctx(), &page)).await?;
     Ok(HttpResponse::Ok().json(EnterprisePage {
         items: result.items.into_iter().map(Into::into).collect(),
         next: result.next,
@@ -169,7 +180,11 @@ async fn list(state: web::Data<AppState>, caller: ApiCaller, query: web::Query<P
     security(("admin_api_key" = []))
 )]
 #[get("/enterprises/{key}")]
-async fn get_one(state: web::Data<AppState>, caller: ApiCaller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_one(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
     let dir = state.directory.clone();
     let e = blocking::<_, ApiError>(move || dir.get_enterprise(&caller.ctx(), &key)).await?;
@@ -200,7 +215,10 @@ async fn update(
         dir.update_enterprise(
             &caller.ctx(),
             &key,
-            EnterpriseChanges { name: body.name, provisioning_mode: body.provisioning_mode.map(Into::into) },
+            EnterpriseChanges {
+                name: body.name,
+                provisioning_mode: body.provisioning_mode.map(Into::into),
+            },
         )
     })
     .await?;
@@ -218,7 +236,11 @@ async fn update(
     security(("admin_api_key" = []))
 )]
 #[delete("/enterprises/{key}")]
-async fn remove(state: web::Data<AppState>, caller: ApiCaller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn remove(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
     let dir = state.directory.clone();
     blocking::<_, ApiError>(move || dir.delete_enterprise(&caller.ctx(), &key)).await?;
@@ -250,12 +272,18 @@ async fn appoint_admin(
         dir.appoint_enterprise_admin(
             &caller.ctx(),
             &key,
-            NewUser { login: body.login, email: body.email, name: body.name },
+            NewUser {
+                login: body.login,
+                email: body.email,
+                name: body.name,
+            },
         )
     })
     .await?;
     Ok(HttpResponse::Created().json(Appointed {
         login: a.user.login,
-        setup_url: a.setup_token.map(|t| state.settings.url(&format!("/setup/{t}"))),
+        setup_url: a
+            .setup_token
+            .map(|t| state.settings.url(&format!("/setup/{t}"))),
     }))
 }

@@ -37,7 +37,13 @@ pub struct GroupView {
 
 impl From<OrgGroup> for GroupView {
     fn from(g: OrgGroup) -> Self {
-        GroupView { id: g.id, name: g.name, description: g.description, builtin: g.builtin, created_at: utc(g.created_at) }
+        GroupView {
+            id: g.id,
+            name: g.name,
+            description: g.description,
+            builtin: g.builtin,
+            created_at: utc(g.created_at),
+        }
     }
 }
 
@@ -69,7 +75,15 @@ async fn create(
     let body = body.into_inner();
     let dir = state.directory.clone();
     let group = blocking::<_, ApiError>(move || {
-        dir.create_group(&caller.ctx(), &key, &org_key, NewGroup { name: body.name, description: body.description })
+        dir.create_group(
+            &caller.ctx(),
+            &key,
+            &org_key,
+            NewGroup {
+                name: body.name,
+                description: body.description,
+            },
+        )
     })
     .await?;
     Ok(HttpResponse::Created().json(GroupView::from(group)))
@@ -94,6 +108,11 @@ async fn list(
     let (key, org_key) = path.into_inner();
     let page: PageRequest = query.into_inner().into();
     let dir = state.directory.clone();
-    let result = blocking::<_, ApiError>(move || dir.list_groups(&caller.ctx(), &key, &org_key, &page)).await?;
-    Ok(HttpResponse::Ok().json(GroupPage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
+    let result =
+        blocking::<_, ApiError>(move || dir.list_groups(&caller.ctx(), &key, &org_key, &page))
+            .await?;
+    Ok(HttpResponse::Ok().json(GroupPage {
+        items: result.items.into_iter().map(Into::into).collect(),
+        next: result.next,
+    }))
 }

@@ -22,27 +22,47 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .app_data(
-                web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|err, _req: &HttpRequest| {
-                    let api = match &err {
-                        error::JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
-                            "send the body as JSON with `Content-Type: application/json`".into(),
-                        ),
-                        error::JsonPayloadError::Overflow { limit } | error::JsonPayloadError::OverflowKnownLength { limit, .. } => {
-                            ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"))
-                        }
-                        error::JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON body: {e}")),
-                        other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
-                    };
-                    error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
-                }),
+                web::JsonConfig::default()
+                    .limit(MAX_JSON_BYTES)
+                    .error_handler(|err, _req: &HttpRequest| {
+                        let api = match &err {
+                            error::JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+                                "send the body as JSON with `Content-Type: application/json`"
+                                    .into(),
+                            ),
+                            error::JsonPayloadError::Overflow { limit }
+                            | error::JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                                ApiError::PayloadTooLarge(format!(
+                                    "the body is larger than {limit} bytes"
+                                ))
+                            }
+                            error::JsonPayloadError::Deserialize(e) => {
+                                ApiError::BadRequest(format!("invalid JSON body: {e}"))
+                            }
+                            other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+                        };
+                        error::InternalError::from_response(
+                            err,
+                            actix_web::ResponseError::error_response(&api),
+                        )
+                        .into()
+                    }),
             )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 let api = ApiError::BadRequest(format!("invalid query parameters: {err}"));
-                error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+                error::InternalError::from_response(
+                    err,
+                    actix_web::ResponseError::error_response(&api),
+                )
+                .into()
             }))
             .app_data(web::PathConfig::default().error_handler(|err, _| {
                 let api = ApiError::BadRequest(format!("invalid path: {err}"));
-                error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+                error::InternalError::from_response(
+                    err,
+                    actix_web::ResponseError::error_response(&api),
+                )
+                .into()
             }))
             .service(openapi::document)
             .configure(enterprises::configure)
@@ -76,7 +96,10 @@ pub struct PageQuery {
 
 impl From<PageQuery> for directory::PageRequest {
     fn from(q: PageQuery) -> Self {
-        directory::PageRequest { limit: q.limit, after: q.after }
+        directory::PageRequest {
+            limit: q.limit,
+            after: q.after,
+        }
     }
 }
 

@@ -15,7 +15,12 @@ use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create).service(list).service(get_one).service(update).service(remove).service(appoint_admin);
+    cfg.service(create)
+        .service(list)
+        .service(get_one)
+        .service(update)
+        .service(remove)
+        .service(appoint_admin);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -45,7 +50,13 @@ pub struct OrganizationView {
 
 impl From<Organization> for OrganizationView {
     fn from(o: Organization) -> Self {
-        OrganizationView { id: o.id, key: o.key, name: o.name, created_at: utc(o.created_at), updated_at: utc(o.updated_at) }
+        OrganizationView {
+            id: o.id,
+            key: o.key,
+            name: o.name,
+            created_at: utc(o.created_at),
+            updated_at: utc(o.updated_at),
+        }
     }
 }
 
@@ -77,7 +88,14 @@ async fn create(
     let body = body.into_inner();
     let dir = state.directory.clone();
     let org = blocking::<_, ApiError>(move || {
-        dir.create_organization(&caller.ctx(), &key, NewOrganization { key: body.key, name: body.name })
+        dir.create_organization(
+            &caller.ctx(),
+            &key,
+            NewOrganization {
+                key: body.key,
+                name: body.name,
+            },
+        )
     })
     .await?;
     Ok(HttpResponse::Created().json(OrganizationView::from(org)))
@@ -102,7 +120,8 @@ async fn list(
     let key = path.into_inner();
     let page: PageRequest = query.into_inner().into();
     let dir = state.directory.clone();
-    let result = blocking::<_, ApiError>(move || dir.list_organizations(&caller.ctx(), &key, &page)).await?;
+    let result =
+        blocking::<_, ApiError>(move || dir.list_organizations(&caller.ctx(), &key, &page)).await?;
     Ok(HttpResponse::Ok().json(OrganizationPage {
         items: result.items.into_iter().map(Into::into).collect(),
         next: result.next,
@@ -126,7 +145,8 @@ async fn get_one(
 ) -> Result<HttpResponse, ApiError> {
     let (key, org_key) = path.into_inner();
     let dir = state.directory.clone();
-    let org = blocking::<_, ApiError>(move || dir.get_organization(&caller.ctx(), &key, &org_key)).await?;
+    let org = blocking::<_, ApiError>(move || dir.get_organization(&caller.ctx(), &key, &org_key))
+        .await?;
     Ok(HttpResponse::Ok().json(OrganizationView::from(org)))
 }
 
@@ -151,7 +171,12 @@ async fn update(
     let body = body.into_inner();
     let dir = state.directory.clone();
     let org = blocking::<_, ApiError>(move || {
-        dir.update_organization(&caller.ctx(), &key, &org_key, OrganizationChanges { name: body.name })
+        dir.update_organization(
+            &caller.ctx(),
+            &key,
+            &org_key,
+            OrganizationChanges { name: body.name },
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(OrganizationView::from(org)))
@@ -201,11 +226,22 @@ async fn appoint_admin(
     let body = body.into_inner();
     let dir = state.directory.clone();
     let a = blocking::<_, ApiError>(move || {
-        dir.appoint_org_admin(&caller.ctx(), &key, &org_key, NewUser { login: body.login, email: body.email, name: body.name })
+        dir.appoint_org_admin(
+            &caller.ctx(),
+            &key,
+            &org_key,
+            NewUser {
+                login: body.login,
+                email: body.email,
+                name: body.name,
+            },
+        )
     })
     .await?;
     Ok(HttpResponse::Created().json(Appointed {
         login: a.user.login,
-        setup_url: a.setup_token.map(|t| state.settings.url(&format!("/setup/{t}"))),
+        setup_url: a
+            .setup_token
+            .map(|t| state.settings.url(&format!("/setup/{t}"))),
     }))
 }

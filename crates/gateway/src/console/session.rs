@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, render_status, see_other};
 use crate::auth::{
-    ANON_COOKIE, ConsoleSession, MaybeSession, SESSION_COOKIE, anon_binding, client_address, cookie, csrf_matches,
-    csrf_token, operation_id,
+    ANON_COOKIE, ConsoleSession, MaybeSession, SESSION_COOKIE, anon_binding, client_address,
+    cookie, csrf_matches, csrf_token, operation_id,
 };
 use crate::error::{PageError, blocking};
 use crate::state::AppState;
@@ -57,6 +57,7 @@ async fn home(session: MaybeSession) -> HttpResponse {
 #[template(path = "sign_in.html")]
 struct SignInPage {
     chrome: Chrome,
+    notice: Option<String>,
     error: Option<String>,
     next: String,
     enterprise: String,
@@ -76,23 +77,28 @@ async fn sign_in_page(
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
     if let Some(s) = session.0 {
-        return Ok(see_other(&landing(&s.info.actor, s.info.enterprise_key.as_deref())));
+        return Ok(see_other(&landing(
+            &s.info.actor,
+            s.info.enterprise_key.as_deref(),
+        )));
     }
     let (binding, new_cookie) = anon_binding(&state, &req)?;
     let dir = state.directory.clone();
     let operators = blocking::<_, PageError>(move || dir.operator_count()).await?;
     let page = SignInPage {
         chrome: Chrome::anonymous(csrf_token(&state, &binding)),
-        error: (operators == 0).then(|| {
+        notice: (operators == 0).then(|| {
             "Portico has no operator yet. Open the one-time set-up link that `portico serve` printed when it started.".to_owned()
         }),
+        error: None,
         next: query.into_inner().next.unwrap_or_default(),
         enterprise: String::new(),
         login: String::new(),
     };
     let mut res = render(&page)?;
     if let Some(c) = new_cookie {
-        res.add_cookie(&c).map_err(|e| PageError::BadRequest(e.to_string()))?;
+        res.add_cookie(&c)
+            .map_err(|e| PageError::BadRequest(e.to_string()))?;
     }
     Ok(res)
 }
@@ -109,8 +115,15 @@ struct SignInForm {
 }
 
 fn anon_csrf_ok(state: &AppState, req: &HttpRequest, presented: &str) -> Result<(), PageError> {
-    let binding = req.cookie(ANON_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    if csrf_matches(state, &binding, presented) { Ok(()) } else { Err(PageError::Csrf) }
+    let binding = req
+        .cookie(ANON_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if csrf_matches(state, &binding, presented) {
+        Ok(())
+    } else {
+        Err(PageError::Csrf)
+    }
 }
 
 /// Opens a session for `subject` and answers with the cookie and a redirect.
@@ -128,7 +141,8 @@ async fn start_session(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let token = blocking::<_, PageError>(move || dir.create_session(&subject, &address, &agent)).await?;
+    let token =
+        blocking::<_, PageError>(move || dir.create_session(&subject, &address, &agent)).await?;
     let dir = state.directory.clone();
     let lookup = token.clone();
     let info = blocking::<_, PageError>(move || dir.resolve_session(&lookup)).await?;
@@ -140,13 +154,19 @@ async fn start_session(
     let mut res = see_other(&target);
     let mut gone = cookie(state, ANON_COOKIE, String::new());
     gone.make_removal();
-    res.add_cookie(&cookie(state, SESSION_COOKIE, token)).map_err(|e| PageError::BadRequest(e.to_string()))?;
-    res.add_cookie(&gone).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    res.add_cookie(&cookie(state, SESSION_COOKIE, token))
+        .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    res.add_cookie(&gone)
+        .map_err(|e| PageError::BadRequest(e.to_string()))?;
     Ok(res)
 }
 
 #[post("/login")]
-async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<SignInForm>) -> Result<HttpResponse, PageError> {
+async fn sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<SignInForm>,
+) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     anon_csrf_ok(&state, &req, &form.csrf_token)?;
     let enterprise = form.enterprise.trim().to_owned();
@@ -177,9 +197,13 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
                 DirectoryError::RateLimited { .. } => e.to_string(),
                 _ => "Wrong enterprise, login or password.".to_owned(),
             };
-            let binding = req.cookie(ANON_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+            let binding = req
+                .cookie(ANON_COOKIE)
+                .map(|c| c.value().to_owned())
+                .unwrap_or_default();
             let page = SignInPage {
                 chrome: Chrome::anonymous(csrf_token(&state, &binding)),
+                notice: None,
                 error: Some(message),
                 next: form.next,
                 enterprise,
@@ -192,7 +216,11 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
 }
 
 #[post("/logout")]
-async fn sign_out(state: web::Data<AppState>, session: ConsoleSession, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+async fn sign_out(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let dir = state.directory.clone();
     let token = session.token.clone();
@@ -200,7 +228,8 @@ async fn sign_out(state: web::Data<AppState>, session: ConsoleSession, form: web
     let mut res = see_other("/login");
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();
-    res.add_cookie(&gone).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    res.add_cookie(&gone)
+        .map_err(|e| PageError::BadRequest(e.to_string()))?;
     Ok(res)
 }
 
@@ -222,9 +251,11 @@ impl SetupPage {
     fn new(chrome: Chrome, link: &SetupLink) -> Self {
         let (first_operator, login, enterprise_key, expires_at) = match link {
             SetupLink::FirstOperator { expires_at } => (true, String::new(), None, *expires_at),
-            SetupLink::SetPassword { login, enterprise_key, expires_at } => {
-                (false, login.clone(), enterprise_key.clone(), *expires_at)
-            }
+            SetupLink::SetPassword {
+                login,
+                enterprise_key,
+                expires_at,
+            } => (false, login.clone(), enterprise_key.clone(), *expires_at),
         };
         SetupPage {
             chrome,
@@ -241,14 +272,22 @@ impl SetupPage {
 }
 
 #[get("/setup/{token}")]
-async fn setup_page(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn setup_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let token = path.into_inner();
     let dir = state.directory.clone();
     let link = blocking::<_, PageError>(move || dir.inspect_setup_link(&token)).await?;
     let (binding, new_cookie) = anon_binding(&state, &req)?;
-    let mut res = render(&SetupPage::new(Chrome::anonymous(csrf_token(&state, &binding)), &link))?;
+    let mut res = render(&SetupPage::new(
+        Chrome::anonymous(csrf_token(&state, &binding)),
+        &link,
+    ))?;
     if let Some(c) = new_cookie {
-        res.add_cookie(&c).map_err(|e| PageError::BadRequest(e.to_string()))?;
+        res.add_cookie(&c)
+            .map_err(|e| PageError::BadRequest(e.to_string()))?;
     }
     Ok(res)
 }
@@ -274,19 +313,26 @@ async fn setup(
     anon_csrf_ok(&state, &req, &form.csrf_token)?;
     let dir = state.directory.clone();
     let op = operation_id(&req);
-    let (t2, f2) = (token.clone(), SetupForm {
-        login: form.login.clone(),
-        name: form.name.clone(),
-        email: form.email.clone(),
-        password: form.password,
-    });
-    let outcome = blocking::<_, PageError>(move || Ok(dir.redeem_setup_link(&t2, f2, op.as_deref()))).await?;
+    let (t2, f2) = (
+        token.clone(),
+        SetupForm {
+            login: form.login.clone(),
+            name: form.name.clone(),
+            email: form.email.clone(),
+            password: form.password,
+        },
+    );
+    let outcome =
+        blocking::<_, PageError>(move || Ok(dir.redeem_setup_link(&t2, f2, op.as_deref()))).await?;
     match outcome {
         Ok(subject) => start_session(&state, &req, subject, None).await,
         Err(e @ (DirectoryError::Validation(_) | DirectoryError::Conflict(_))) => {
             let dir = state.directory.clone();
             let link = blocking::<_, PageError>(move || dir.inspect_setup_link(&token)).await?;
-            let binding = req.cookie(ANON_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+            let binding = req
+                .cookie(ANON_COOKIE)
+                .map(|c| c.value().to_owned())
+                .unwrap_or_default();
             let mut page = SetupPage::new(Chrome::anonymous(csrf_token(&state, &binding)), &link);
             if page.first_operator {
                 page.login = form.login.unwrap_or_default();
@@ -312,7 +358,10 @@ struct MePage {
 }
 
 #[get("/console/me")]
-async fn me(state: web::Data<AppState>, session: ConsoleSession) -> Result<HttpResponse, PageError> {
+async fn me(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+) -> Result<HttpResponse, PageError> {
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let groups = blocking::<_, PageError>(move || dir.own_groups(&Ctx::new(&actor, None))).await?;

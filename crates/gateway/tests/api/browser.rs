@@ -1,1 +1,218 @@
-pub fn _placeholder() {}
+//! A real browser (headless Debian Chromium through chromedriver) signs in, creates an
+//! enterprise and an organization through the console, and sees them listed.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free loopback port, stopped (by process id) when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        assert!(
+            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+            "browser tests need Debian's chromium and chromium-driver: run ./dev test, which installs them"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        Driver { child, port }
+    }
+
+    async fn connect(&self) -> Client {
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-quic", "--no-first-run", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.keep().display()),
+                ]
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match ClientBuilder::native()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await
+            {
+                Ok(c) => return c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("cannot start a Chromium session: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let field = c.find(Locator::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn submit(c: &Client) {
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp) {
+    let driver = Driver::start();
+    let c = driver.connect().await;
+    let token = app.directory.issue_first_operator_link().unwrap().unwrap();
+
+    c.goto(&app.url(&format!("/setup/{token}"))).await.unwrap();
+    fill(&c, "f-login", "olive").await;
+    fill(&c, "f-name", "Olive Operator").await;
+    fill(&c, "f-password", "a long operator password").await;
+    submit(&c).await;
+    c.wait()
+        .for_url(&url::Url::parse(&app.url("/console/enterprises")).unwrap())
+        .await
+        .unwrap();
+
+    // Sign out and in again through the sign-in page.
+    c.find(Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("f-login")).await.unwrap();
+    fill(&c, "f-login", "olive").await;
+    fill(&c, "f-password", "a long operator password").await;
+    submit(&c).await;
+    c.wait()
+        .for_url(&url::Url::parse(&app.url("/console/enterprises")).unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("New enterprise"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    c.wait().for_element(Locator::Id("f-name")).await.unwrap();
+    fill(&c, "f-name", "Acme Corporation").await;
+    fill(&c, "f-key", "acme").await;
+    submit(&c).await;
+    c.wait()
+        .for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("New organization"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    c.wait().for_element(Locator::Id("f-name")).await.unwrap();
+    fill(&c, "f-name", "Engineering").await;
+    fill(&c, "f-key", "eng").await;
+    submit(&c).await;
+    c.wait()
+        .for_url(&url::Url::parse(&app.url("/console/e/acme/o/eng")).unwrap())
+        .await
+        .unwrap();
+    let heading = c
+        .wait()
+        .for_element(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading, "Engineering");
+    let body = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Members"), "{body}");
+
+    c.goto(&app.url("/console/e/acme")).await.unwrap();
+    let orgs = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        orgs.contains("Engineering") && orgs.contains("eng"),
+        "{orgs}"
+    );
+    c.goto(&app.url("/console/enterprises")).await.unwrap();
+    let list = c
+        .find(Locator::Css("table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("Acme Corporation") && list.contains("acme"),
+        "{list}"
+    );
+
+    if let Ok(dir) = std::env::var("PORTICO_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(format!("{dir}/enterprises.png"), png).unwrap();
+    }
+    c.close().await.unwrap();
+}
+
+mod sqlite {
+    #[actix_web::test]
+    async fn operator_signs_in_and_creates_enterprise_and_organization() {
+        let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite)
+            .await
+            .unwrap();
+        super::operator_signs_in_and_creates_enterprise_and_organization(app).await
+    }
+}

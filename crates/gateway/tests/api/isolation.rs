@@ -27,13 +27,23 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
     app.create_organization("beta", "b-org").await;
     let key_a = app.enterprise_key("alpha");
 
-    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut walked = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {
         if !template.contains("{key}") {
             continue;
         }
-        let path = template.replace("{key}", "beta").replace("{org_key}", "b-org");
+        let path = template
+            .replace("{key}", "beta")
+            .replace("{org_key}", "b-org");
         for method in ["get", "post", "put", "patch", "delete"] {
             if item.get(method).is_none() {
                 continue;
@@ -56,23 +66,76 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
     assert!(walked >= 10, "walked only {walked} operations");
 
     // Routes without an enterprise in the path.
-    let list: Value = app.api(Method::GET, "/api/v1/enterprises", &key_a).send().await.unwrap().json().await.unwrap();
-    let keys: Vec<&str> = list["items"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    let list: Value = app
+        .api(Method::GET, "/api/v1/enterprises", &key_a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
     assert_eq!(keys, vec!["alpha"]);
-    let res = app.api(Method::POST, "/api/v1/enterprises", &key_a).json(&json!({"key": "gamma", "name": "G"})).send().await.unwrap();
+    let res = app
+        .api(Method::POST, "/api/v1/enterprises", &key_a)
+        .json(&json!({"key": "gamma", "name": "G"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
     // Beta is untouched.
-    let beta: Value = app.api(Method::GET, "/api/v1/enterprises/beta", &app.operator_key).send().await.unwrap().json().await.unwrap();
+    let beta: Value = app
+        .api(Method::GET, "/api/v1/enterprises/beta", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(beta["name"], "beta corporation");
-    let orgs: Value =
-        app.api(Method::GET, "/api/v1/enterprises/beta/organizations", &app.operator_key).send().await.unwrap().json().await.unwrap();
+    let orgs: Value = app
+        .api(
+            Method::GET,
+            "/api/v1/enterprises/beta/organizations",
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
-    let users: Value = app.api(Method::GET, "/api/v1/enterprises/beta/users", &app.operator_key).send().await.unwrap().json().await.unwrap();
+    let users: Value = app
+        .api(
+            Method::GET,
+            "/api/v1/enterprises/beta/users",
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(users["items"].as_array().unwrap().is_empty());
 
     // While A's own routes work with A's key.
-    let res = app.api(Method::GET, "/api/v1/enterprises/alpha/organizations/a-org", &key_a).send().await.unwrap();
+    let res = app
+        .api(
+            Method::GET,
+            "/api/v1/enterprises/alpha/organizations/a-org",
+            &key_a,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
 

@@ -114,14 +114,15 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     let first_operator = directory
         .issue_first_operator_link()
         .context("cannot prepare the first operator link")?;
-    let public = settings.url("/");
-    let link = first_operator.map(|token| settings.url(&format!("/setup/{token}")));
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings.clone(), directory)
-            .with_context(|| format!("cannot listen on {} (server.bind)", settings.bind))?;
-        tracing::info!(bind = %settings.bind, public_url = %settings.public_url, "Portico is listening");
+        let bind = settings.bind;
+        let app = Application::build(settings, directory)
+            .with_context(|| format!("cannot listen on {bind} (server.bind)"))?;
+        let public = app.public_url().to_owned();
+        tracing::info!(bind = %bind, port = app.port(), public_url = %public, "Portico is listening");
         println!("Portico is running at {public}");
-        if let Some(link) = link {
+        if let Some(token) = first_operator {
+            let link = format!("{}/setup/{token}", public.trim_end_matches('/'));
             println!(
                 "No operator exists yet. Create the first one within {} minutes at:\n  {link}",
                 directory::setup::FIRST_OPERATOR_TTL_MINUTES

@@ -19,6 +19,7 @@ use crate::{api, console, health, observe};
 pub struct Application {
     server: Server,
     port: u16,
+    public_url: String,
 }
 
 impl std::fmt::Debug for Application {
@@ -38,6 +39,7 @@ impl Application {
         if settings.public_url.port() == Some(0) {
             let _ = settings.public_url.set_port(Some(port));
         }
+        let public_url = settings.public_url.to_string();
         let state = web::Data::new(AppState {
             directory,
             settings: Arc::new(settings),
@@ -63,11 +65,20 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application { server, port })
+        Ok(Application {
+            server,
+            port,
+            public_url,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The URL Portico announces, with the real port when it listens on port 0.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// Serves until the process is told to stop.

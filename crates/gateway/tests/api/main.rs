@@ -7,6 +7,7 @@ mod helpers;
 
 mod admin_api;
 mod browser;
+mod cli;
 mod console;
 mod health;
 mod isolation;

@@ -1,0 +1,174 @@
+//! The `portico` binary itself: configuration errors, `migrate`, `api-key create`, and `serve`
+//! answering with the key it printed.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use directory::Backend;
+use directory::testing::TestDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn portico(db: &TestDatabase, data: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portico"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORTICO__DATABASE__URL", &db.url)
+        .env("PORTICO__DATA__DIR", data)
+        .env("PORTICO__SERVER__BIND", "127.0.0.1:0")
+        .env("PORTICO__LOG__LEVEL", "warn");
+    cmd
+}
+
+/// Kills the server (by process id) when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn api_key_create_serve_and_use_it(backend: Backend) {
+    let Some(db) = TestDatabase::new(backend) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+
+    let out = portico(&db, data.path()).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = portico(&db, data.path())
+        .args(["api-key", "create", "--operator"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("portico_"), "{key}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shown only now"));
+
+    let mut child = portico(&db, data.path())
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut base = None;
+    let mut setup_link = None;
+    while base.is_none() || setup_link.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("portico serve prints its URL and set-up link");
+        if let Some(url) = line.strip_prefix("Portico is running at ") {
+            base = Some(url.trim_end_matches('/').to_owned());
+        } else if line.trim_start().contains("/setup/") {
+            setup_link = Some(line.trim().to_owned());
+        }
+    }
+    let base = base.unwrap();
+    assert!(setup_link.unwrap().starts_with(&format!("{base}/setup/")));
+
+    let client = reqwest::Client::new();
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let res = client
+        .request(Method::POST, format!("{base}/api/v1/enterprises"))
+        .bearer_auth(&key)
+        .json(&json!({"key": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = client
+        .request(
+            Method::POST,
+            format!("{base}/api/v1/enterprises/acme/organizations"),
+        )
+        .bearer_auth(&key)
+        .json(&json!({"key": "eng", "name": "Engineering"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let org: Value = res.json().await.unwrap();
+    assert_eq!(org["key"], "eng");
+    drop(server);
+}
+
+#[actix_web::test]
+async fn api_key_create_serve_and_use_it_sqlite() {
+    api_key_create_serve_and_use_it(Backend::Sqlite).await
+}
+
+#[actix_web::test]
+async fn api_key_create_serve_and_use_it_postgres() {
+    api_key_create_serve_and_use_it(Backend::Postgres).await
+}
+
+#[test]
+fn bad_configuration_stops_start_up_naming_the_key() {
+    let db = TestDatabase::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    for (key, value, named) in [
+        ("PORTICO__SERVER__BIND", "everywhere", "server.bind"),
+        ("PORTICO__DATABASE__POOL_SIZE", "many", "pool_size"),
+        ("PORTICO__LOG__FORMAT", "xml", "log.format"),
+        ("PORTICO__SERVER__COLOUR", "blue", "colour"),
+    ] {
+        let out = portico(&db, data.path())
+            .env(key, value)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{key}={value} should stop start-up");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{key}={value}: {stderr}");
+    }
+    let out = portico(&db, data.path())
+        .args(["--config", "/nonexistent/portico.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/portico.toml"));
+}
+
+#[test]
+fn unreachable_database_is_named() {
+    let db = TestDatabase::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let out = portico(&db, data.path())
+        .env(
+            "PORTICO__DATABASE__URL",
+            "postgres://nobody@127.0.0.1:1/portico",
+        )
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("database.url") && stderr.contains("127.0.0.1"),
+        "{stderr}"
+    );
+}

@@ -30,6 +30,8 @@ pub enum Actor {
     },
     /// The `portico` command line on the server itself.
     System,
+    /// Someone not (yet) identified, e.g. a sign-in attempt for an unknown login.
+    Anonymous,
 }
 
 impl Actor {
@@ -39,6 +41,7 @@ impl Actor {
             Actor::User { .. } => "user",
             Actor::ApiKey { .. } => "api_key",
             Actor::System => "system",
+            Actor::Anonymous => "anonymous",
         }
     }
 
@@ -47,7 +50,7 @@ impl Actor {
             Actor::Operator { id, .. } | Actor::User { id, .. } | Actor::ApiKey { id, .. } => {
                 Some(id)
             }
-            Actor::System => None,
+            Actor::System | Actor::Anonymous => None,
         }
     }
 
@@ -57,6 +60,7 @@ impl Actor {
             Actor::Operator { login, .. } | Actor::User { login, .. } => login.clone(),
             Actor::ApiKey { prefix, .. } => format!("API key {prefix}"),
             Actor::System => "portico command line".to_owned(),
+            Actor::Anonymous => "anonymous".to_owned(),
         }
     }
 

@@ -84,6 +84,8 @@ pub enum DirectoryError {
     Migration(String),
     #[error("password hashing failed: {0}")]
     Password(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<diesel::r2d2::PoolError> for DirectoryError {

@@ -102,6 +102,39 @@ pub(crate) fn insert_group(
     Ok(group)
 }
 
+/// Adds one membership; an existing one is left as it is, even when two requests race.
+pub(crate) fn insert_membership(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    group_id: &str,
+    user_id: &str,
+    source: MembershipSource,
+) -> Result<()> {
+    use diesel::sql_types::{Text, Timestamp};
+    // `ON CONFLICT` cannot be written through `MultiConnection`, and raw SQL placeholders differ.
+    match conn {
+        DbConnection::Postgresql(c) => diesel::sql_query(
+            "INSERT INTO org_group_members (group_id, user_id, source, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(group_id)
+        .bind::<Text, _>(user_id)
+        .bind::<Text, _>(source.as_str())
+        .bind::<Timestamp, _>(now)
+        .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "INSERT INTO org_group_members (group_id, user_id, source, created_at) \
+             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(group_id)
+        .bind::<Text, _>(user_id)
+        .bind::<Text, _>(source.as_str())
+        .bind::<Timestamp, _>(now)
+        .execute(c)?,
+    };
+    Ok(())
+}
+
 fn find_group(conn: &mut DbConnection, org: &Organization, name: &str) -> Result<OrgGroup> {
     org_groups::table
         .filter(org_groups::organization_id.eq(&org.id))
@@ -224,22 +257,7 @@ impl Directory {
                 crate::user::find_by_login(conn, &enterprise.id, login)?.ok_or_else(|| {
                     FieldErrors::single("login", "no user with this login in the enterprise")
                 })?;
-            let exists: i64 = org_group_members::table
-                .filter(org_group_members::group_id.eq(&group.id))
-                .filter(org_group_members::user_id.eq(&user.id))
-                .filter(org_group_members::source.eq(MembershipSource::Local.as_str()))
-                .count()
-                .get_result(conn)?;
-            if exists == 0 {
-                diesel::insert_into(org_group_members::table)
-                    .values((
-                        org_group_members::group_id.eq(&group.id),
-                        org_group_members::user_id.eq(&user.id),
-                        org_group_members::source.eq(MembershipSource::Local.as_str()),
-                        org_group_members::created_at.eq(now),
-                    ))
-                    .execute(conn)?;
-            }
+            insert_membership(conn, now, &group.id, &user.id, MembershipSource::Local)?;
             let subject = Subject::new(Some(&enterprise.id), "group", &group.id, &group.name)
                 .with_details(serde_json::json!({"organization": org.key, "user": user.login}));
             Ok(((), subject))

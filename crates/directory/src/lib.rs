@@ -46,6 +46,7 @@ pub struct Directory {
     pool: db::DbPool,
     clock: Arc<dyn Clock>,
     backend: Backend,
+    passwords: Arc<password::PasswordGate>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -61,10 +62,15 @@ impl Directory {
     pub fn connect(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> Result<Self> {
         let url = DatabaseUrl::parse(url).map_err(DirectoryError::Unavailable)?;
         let pool = db::open_pool(&url, pool_size, Duration::from_secs(10))?;
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2);
+        let passwords = Arc::new(password::PasswordGate::new(cores));
         Ok(Directory {
             pool,
             clock,
             backend: url.backend,
+            passwords,
         })
     }
 

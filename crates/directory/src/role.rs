@@ -9,7 +9,7 @@ use crate::Directory;
 use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
-use crate::error::{DirectoryError, Result};
+use crate::error::{DirectoryError, Result, conflict_on_unique};
 use crate::schema::{organizations, role_grants, users};
 use crate::secret::new_id;
 use crate::setup::{self, SETUP_LINK_TTL_HOURS};
@@ -138,7 +138,8 @@ impl Directory {
                 role_grants::role.eq(role.as_str()),
                 role_grants::created_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(conflict_on_unique("this user already has this role"))?;
         let has_password: Option<Option<String>> = users::table
             .filter(users::id.eq(&user.id))
             .select(users::password_hash)

@@ -10,7 +10,7 @@ use crate::access::{Actor, Ctx};
 use crate::audit::{self, Outcome, Subject};
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
-use crate::schema::{enterprises, operators, setup_tokens, users};
+use crate::schema::{enterprises, operators, sessions, setup_tokens, users};
 use crate::secret::{hash_secret, new_id, random_token};
 use crate::session::SessionSubject;
 use crate::{Directory, operator, password, validate};
@@ -175,10 +175,32 @@ impl Directory {
         form: SetupForm,
         operation_id: Option<&str>,
     ) -> Result<SessionSubject> {
+        // Only a live link is worth hashing a password for (hashing is the costly part).
+        {
+            let now = self.now();
+            let mut conn = self.conn()?;
+            live_token(&mut conn, token, now)?;
+        }
         // Hash outside the transaction: it costs tens of milliseconds.
-        let password_hash = password::hash_new_password(&form.password)?;
+        let password_hash = self
+            .passwords
+            .run(|| password::hash_new_password(&form.password))?;
         self.write(|conn, now| {
             let (purpose, user_id, operator_id, _) = live_token(conn, token, now)?;
+            // Spend the link first: of two requests racing with one link, only one gets a row.
+            let spent = diesel::update(
+                setup_tokens::table
+                    .filter(setup_tokens::token_hash.eq(hash_secret(token)))
+                    .filter(setup_tokens::used_at.is_null())
+                    .filter(setup_tokens::expires_at.gt(now)),
+            )
+            .set(setup_tokens::used_at.eq(now))
+            .execute(conn)?;
+            if spent != 1 {
+                return Err(DirectoryError::NotFound(
+                    "set-up link (it may have been used or have expired)",
+                ));
+            }
             let (subject, actor, audit_subject) = if purpose == FIRST_OPERATOR {
                 if operator::count(conn)? > 0 {
                     return Err(DirectoryError::Conflict(
@@ -274,11 +296,17 @@ impl Directory {
                     ("operator.password.set", subj),
                 )
             };
-            diesel::update(
-                setup_tokens::table.filter(setup_tokens::token_hash.eq(hash_secret(token))),
-            )
-            .set(setup_tokens::used_at.eq(now))
-            .execute(conn)?;
+            // A new password ends every session the account had.
+            match &subject {
+                SessionSubject::User(id) => {
+                    diesel::delete(sessions::table.filter(sessions::user_id.eq(id)))
+                        .execute(conn)?
+                }
+                SessionSubject::Operator(id) => {
+                    diesel::delete(sessions::table.filter(sessions::operator_id.eq(id)))
+                        .execute(conn)?
+                }
+            };
             let ctx = Ctx::new(&actor, operation_id);
             audit::record(
                 conn,

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use crate::access::{Actor, Ctx};
 use crate::audit::{self, Outcome, Subject};
+use crate::db::DbConnection;
 use crate::error::{DirectoryError, Result};
 use crate::schema::{operators, sign_in_failures, users};
 use crate::secret::new_id;
@@ -39,88 +40,156 @@ struct Account {
     active: bool,
 }
 
+/// Serialises attempts on one account: SQLite's `BEGIN IMMEDIATE` already does; PostgreSQL
+/// takes a transaction-scoped advisory lock on the account key.
+fn lock_account(conn: &mut DbConnection, account_key: &str) -> Result<()> {
+    if let DbConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(account_key)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// How many failures are recorded for `filter` since `since`, oldest first.
+fn failures_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+    account_key: Option<&str>,
+    address: Option<&str>,
+) -> Result<Vec<NaiveDateTime>> {
+    let mut q = sign_in_failures::table
+        .filter(sign_in_failures::at.gt(since))
+        .into_boxed();
+    if let Some(key) = account_key {
+        q = q.filter(sign_in_failures::account_key.eq(key.to_owned()));
+    }
+    if let Some(address) = address {
+        q = q.filter(sign_in_failures::address.eq(address.to_owned()));
+    }
+    Ok(q.select(sign_in_failures::at)
+        .order(sign_in_failures::at.asc())
+        .load(conn)?)
+}
+
+fn find_account(conn: &mut DbConnection, creds: &Credentials<'_>) -> Result<Option<Account>> {
+    let login_key = validate::login_key(creds.login);
+    Ok(match creds.enterprise_key {
+        None => operators::table
+            .filter(operators::login_key.eq(&login_key))
+            .select((
+                operators::id,
+                operators::login,
+                operators::password_hash,
+                operators::active,
+            ))
+            .first::<(String, String, Option<String>, bool)>(conn)
+            .optional()?
+            .map(|(id, login, password_hash, active)| Account {
+                subject: SessionSubject::Operator(id),
+                enterprise_id: None,
+                login,
+                password_hash,
+                active,
+            }),
+        Some(key) => match enterprise::find_by_key(conn, key)? {
+            None => None,
+            Some(e) => users::table
+                .filter(users::enterprise_id.eq(&e.id))
+                .filter(users::login_key.eq(&login_key))
+                .select((users::id, users::login, users::password_hash, users::active))
+                .first::<(String, String, Option<String>, bool)>(conn)
+                .optional()?
+                .map(|(id, login, password_hash, active)| Account {
+                    subject: SessionSubject::User(id),
+                    enterprise_id: Some(e.id.clone()),
+                    login,
+                    password_hash,
+                    active,
+                }),
+        },
+    })
+}
+
 impl Directory {
     /// Checks a login and password. Wrong login, wrong password, deactivated account and
     /// unknown enterprise all give the same answer, in about the same time.
+    ///
+    /// Each attempt is first recorded as a failure, in a transaction that also checks the
+    /// limits, and only then is the password checked; success erases the record. So attempts
+    /// sent in parallel cannot slip past the limit.
     pub fn sign_in(
         &self,
         creds: &Credentials<'_>,
         operation_id: Option<&str>,
     ) -> Result<SessionSubject> {
-        let now = self.now();
         let account_key = match creds.enterprise_key {
             Some(e) => format!("enterprise:{e}:{}", validate::login_key(creds.login)),
             None => format!("operator:{}", validate::login_key(creds.login)),
         };
-        let mut conn = self.conn()?;
-        let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
-        for (column_is_account, limit) in [
-            (true, MAX_FAILURES_PER_ACCOUNT),
-            (false, MAX_FAILURES_PER_ADDRESS),
-        ] {
-            let mut q = sign_in_failures::table
-                .filter(sign_in_failures::at.gt(since))
-                .into_boxed();
-            q = if column_is_account {
-                q.filter(sign_in_failures::account_key.eq(account_key.clone()))
-            } else {
-                q.filter(sign_in_failures::address.eq(creds.address.to_owned()))
-            };
-            let times: Vec<NaiveDateTime> = q
-                .select(sign_in_failures::at)
-                .order(sign_in_failures::at.asc())
-                .load(&mut conn)?;
-            if times.len() as i64 >= limit {
-                let oldest = times.first().copied().unwrap_or(now);
-                let retry = (oldest + Duration::minutes(FAILURE_WINDOW_MINUTES) - now)
-                    .num_seconds()
-                    .max(1);
-                return Err(DirectoryError::RateLimited {
-                    retry_after_secs: retry as u64,
-                });
+        let reserved = self.write(|conn, now| {
+            lock_account(conn, &account_key)?;
+            let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
+            let checks = [
+                (
+                    failures_since(conn, since, Some(&account_key), None)?,
+                    MAX_FAILURES_PER_ACCOUNT,
+                ),
+                (
+                    failures_since(conn, since, None, Some(creds.address))?,
+                    MAX_FAILURES_PER_ADDRESS,
+                ),
+            ];
+            for (times, limit) in checks {
+                if times.len() as i64 >= limit {
+                    let oldest = times.first().copied().unwrap_or(now);
+                    let retry = (oldest + Duration::minutes(FAILURE_WINDOW_MINUTES) - now)
+                        .num_seconds()
+                        .max(1);
+                    return Ok(Err(retry as u64));
+                }
             }
-        }
-
-        let account = match creds.enterprise_key {
-            None => operators::table
-                .filter(operators::login_key.eq(validate::login_key(creds.login)))
-                .select((
-                    operators::id,
-                    operators::login,
-                    operators::password_hash,
-                    operators::active,
+            diesel::insert_into(sign_in_failures::table)
+                .values((
+                    sign_in_failures::id.eq(new_id()),
+                    sign_in_failures::account_key.eq(&account_key),
+                    sign_in_failures::address.eq(creds.address),
+                    sign_in_failures::at.eq(now),
                 ))
-                .first::<(String, String, Option<String>, bool)>(&mut conn)
-                .optional()?
-                .map(|(id, login, password_hash, active)| Account {
-                    subject: SessionSubject::Operator(id),
-                    enterprise_id: None,
-                    login,
-                    password_hash,
-                    active,
-                }),
-            Some(key) => match enterprise::find_by_key(&mut conn, key)? {
-                None => None,
-                Some(e) => users::table
-                    .filter(users::enterprise_id.eq(&e.id))
-                    .filter(users::login_key.eq(validate::login_key(creds.login)))
-                    .select((users::id, users::login, users::password_hash, users::active))
-                    .first::<(String, String, Option<String>, bool)>(&mut conn)
-                    .optional()?
-                    .map(|(id, login, password_hash, active)| Account {
-                        subject: SessionSubject::User(id),
-                        enterprise_id: Some(e.id.clone()),
-                        login,
-                        password_hash,
-                        active,
-                    }),
-            },
+                .execute(conn)?;
+            Ok(Ok(find_account(conn, creds)?))
+        })?;
+        let account = match reserved {
+            Ok(account) => account,
+            Err(retry_after_secs) => {
+                let actor = Actor::Anonymous;
+                let ctx = Ctx::new(&actor, operation_id);
+                let subject = Subject {
+                    kind: Some("account"),
+                    details: Some(
+                        serde_json::json!({"address": creds.address, "method": "password"}),
+                    ),
+                    ..Subject::none()
+                };
+                self.write(|conn, now| {
+                    audit::record(
+                        conn,
+                        now,
+                        &ctx,
+                        "sign_in",
+                        &subject,
+                        Outcome::Denied,
+                        Some("too many failed attempts"),
+                    )
+                })?;
+                return Err(DirectoryError::RateLimited { retry_after_secs });
+            }
         };
-        drop(conn);
 
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
-        let matches =
-            password::verify_password(creds.password, stored.unwrap_or(password::decoy_hash()));
+        let matches = self.passwords.run(|| {
+            password::verify_password(creds.password, stored.unwrap_or(password::decoy_hash()))
+        });
         let ok = matches && stored.is_some() && account.as_ref().is_some_and(|a| a.active);
 
         let actor = match &account {
@@ -143,14 +212,15 @@ impl Directory {
                 login: login.clone(),
                 grants: Vec::new(),
             },
-            None => Actor::System,
+            // Nobody we know: the typed login may be a mistyped password, so it is not kept.
+            None => Actor::Anonymous,
         };
         let ctx = Ctx::new(&actor, operation_id);
         let subject = Subject {
             enterprise_id: account.as_ref().and_then(|a| a.enterprise_id.clone()),
             kind: Some("account"),
             id: actor.id().map(str::to_owned),
-            name: Some(creds.login.to_owned()),
+            name: account.as_ref().map(|a| a.login.clone()),
             details: Some(serde_json::json!({"address": creds.address, "method": "password"})),
         };
         self.write(|conn, now| {
@@ -174,14 +244,6 @@ impl Directory {
                 }
                 audit::record(conn, now, &ctx, "sign_in", &subject, Outcome::Success, None)
             } else {
-                diesel::insert_into(sign_in_failures::table)
-                    .values((
-                        sign_in_failures::id.eq(new_id()),
-                        sign_in_failures::account_key.eq(&account_key),
-                        sign_in_failures::address.eq(creds.address),
-                        sign_in_failures::at.eq(now),
-                    ))
-                    .execute(conn)?;
                 diesel::delete(
                     sign_in_failures::table
                         .filter(sign_in_failures::at.lt(now - Duration::days(1))),

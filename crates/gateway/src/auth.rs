@@ -110,7 +110,9 @@ impl ConsoleSession {
 
 async fn load_session(req: &HttpRequest) -> Result<Option<ConsoleSession>, PageError> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Err(PageError::BadRequest("application state missing".into()));
+        return Err(PageError::Directory(directory::DirectoryError::Internal(
+            "application state missing".into(),
+        )));
     };
     let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);

@@ -39,7 +39,8 @@ fn classify(e: &DirectoryError) -> (StatusCode, &'static str) {
         DirectoryError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         DirectoryError::Database(_)
         | DirectoryError::Migration(_)
-        | DirectoryError::Password(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        | DirectoryError::Password(_)
+        | DirectoryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -59,6 +60,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("a valid admin API key is required: send `Authorization: Bearer <key>`")]
     Unauthorized,
+    #[error("this method is not allowed here; allowed: {0}")]
+    MethodNotAllowed(&'static str),
 }
 
 /// RFC 9457 problem details, with Portico's extension members.
@@ -90,6 +93,7 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         }
     }
 }

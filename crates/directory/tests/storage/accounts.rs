@@ -195,9 +195,129 @@ fn appointed_admin_sets_password_and_signs_in(db: TestDatabase) {
     ));
 }
 
+fn parallel_attempts_cannot_pass_the_limit(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let token = dir.issue_first_operator_link().unwrap().unwrap();
+    dir.redeem_setup_link(&token, form("olive"), None).unwrap();
+    let results: Vec<Result<SessionSubject, DirectoryError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let dir = dir.clone();
+                s.spawn(move || {
+                    let address = format!("10.1.0.{i}");
+                    let creds = Credentials {
+                        enterprise_key: None,
+                        login: "olive",
+                        password: "guess guess guess",
+                        address: &address,
+                    };
+                    dir.sign_in(&creds, None)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = results
+        .iter()
+        .filter(|r| matches!(r, Err(DirectoryError::Unauthorized(_))))
+        .count();
+    let limited = results
+        .iter()
+        .filter(|r| matches!(r, Err(DirectoryError::RateLimited { .. })))
+        .count();
+    assert_eq!(
+        checked as i64, MAX_FAILURES_PER_ACCOUNT,
+        "only the allowed number of guesses reach the password check"
+    );
+    assert_eq!(checked + limited, 16);
+}
+
+fn a_link_works_once_even_when_raced(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let token = dir.issue_first_operator_link().unwrap().unwrap();
+    let results: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = ["olive", "mallory", "trent", "eve"]
+            .into_iter()
+            .map(|login| {
+                let (dir, token) = (dir.clone(), token.clone());
+                s.spawn(move || dir.redeem_setup_link(&token, form(login), None).is_ok())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1);
+    assert_eq!(dir.operator_count().unwrap(), 1);
+}
+
+fn unknown_logins_are_audited_as_anonymous(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let creds = Credentials {
+        enterprise_key: None,
+        login: "my-secret-password",
+        password: "x",
+        address: "10.0.0.9",
+    };
+    assert!(dir.sign_in(&creds, None).is_err());
+    let events = dir
+        .list_audit_events(&Ctx::new(&operator(), None), None, &PageRequest::default())
+        .unwrap()
+        .items;
+    let e = events.iter().find(|e| e.action == "sign_in").unwrap();
+    assert_eq!(e.actor_kind, "anonymous");
+    assert_eq!(e.reason.as_deref(), Some("unknown login"));
+    assert!(
+        e.target_name.is_none(),
+        "a typed login that matches nobody is not kept"
+    );
+}
+
+fn setting_a_password_ends_the_accounts_sessions(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let op = operator();
+    let ctx = Ctx::new(&op, None);
+    dir.create_enterprise(
+        &ctx,
+        NewEnterprise {
+            key: "acme".into(),
+            name: "Acme".into(),
+            provisioning_mode: None,
+        },
+    )
+    .unwrap();
+    let a = dir
+        .appoint_enterprise_admin(
+            &ctx,
+            "acme",
+            NewUser {
+                login: "ada".into(),
+                email: None,
+                name: None,
+            },
+        )
+        .unwrap();
+    let earlier = dir
+        .create_session(&SessionSubject::User(a.user.id.clone()), "10.0.0.3", "")
+        .unwrap();
+    assert!(dir.resolve_session(&earlier).unwrap().is_some());
+    dir.redeem_setup_link(
+        &a.setup_token.unwrap(),
+        SetupForm {
+            password: PASSWORD.into(),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert!(dir.resolve_session(&earlier).unwrap().is_none());
+}
+
 directory::both_backends!(
     first_operator_link_works_once,
     first_operator_link_expires,
     sign_in_sessions_and_limits,
     appointed_admin_sets_password_and_signs_in,
+    setting_a_password_ends_the_accounts_sessions,
+    parallel_attempts_cannot_pass_the_limit,
+    a_link_works_once_even_when_raced,
+    unknown_logins_are_audited_as_anonymous,
 );

@@ -1,7 +1,7 @@
 //! `/api/v1/enterprises`: the tenants (operators create and delete them; enterprise keys see
 //! their own).
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use directory::PageRequest;
 use directory::enterprise::{Enterprise, EnterpriseChanges, NewEnterprise, ProvisioningMode};
@@ -9,18 +9,24 @@ use directory::user::NewUser;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{PageQuery, utc};
+use super::{PageQuery, resource, utc};
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create)
-        .service(list)
-        .service(get_one)
-        .service(update)
-        .service(remove)
-        .service(appoint_admin);
+    cfg.service(
+        resource("/enterprises", "GET, POST")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        resource("/enterprises/{key}", "GET, PATCH, DELETE")
+            .route(web::get().to(get_one))
+            .route(web::patch().to(update))
+            .route(web::delete().to(remove)),
+    )
+    .service(resource("/enterprises/{key}/admins", "POST").route(web::post().to(appoint_admin)));
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -125,7 +131,6 @@ pub struct Appointed {
     ),
     security(("admin_api_key" = []))
 )]
-#[post("/enterprises")]
 async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -154,7 +159,6 @@ async fn create(
     responses((status = 200, description = "Enterprises the key may see, by key", body = EnterprisePage)),
     security(("admin_api_key" = []))
 )]
-#[get("/enterprises")]
 async fn list(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -179,7 +183,6 @@ async fn list(
     ),
     security(("admin_api_key" = []))
 )]
-#[get("/enterprises/{key}")]
 async fn get_one(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -201,7 +204,6 @@ async fn get_one(
     ),
     security(("admin_api_key" = []))
 )]
-#[patch("/enterprises/{key}")]
 async fn update(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -235,7 +237,6 @@ async fn update(
     ),
     security(("admin_api_key" = []))
 )]
-#[delete("/enterprises/{key}")]
 async fn remove(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -258,7 +259,6 @@ async fn remove(
     ),
     security(("admin_api_key" = []))
 )]
-#[post("/enterprises/{key}/admins")]
 async fn appoint_admin(
     state: web::Data<AppState>,
     caller: ApiCaller,

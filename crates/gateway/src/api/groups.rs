@@ -1,19 +1,26 @@
 //! `/api/v1/enterprises/{key}/organizations/{org_key}/groups`: an organization's groups.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use directory::PageRequest;
 use directory::group::{NewGroup, OrgGroup};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{PageQuery, utc};
+use super::{PageQuery, resource, utc};
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create).service(list);
+    cfg.service(
+        resource(
+            "/enterprises/{key}/organizations/{org_key}/groups",
+            "GET, POST",
+        )
+        .route(web::post().to(create))
+        .route(web::get().to(list)),
+    );
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -64,7 +71,6 @@ pub struct GroupPage {
     ),
     security(("admin_api_key" = []))
 )]
-#[post("/enterprises/{key}/organizations/{org_key}/groups")]
 async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -98,7 +104,6 @@ async fn create(
     ),
     security(("admin_api_key" = []))
 )]
-#[get("/enterprises/{key}/organizations/{org_key}/groups")]
 async fn list(
     state: web::Data<AppState>,
     caller: ApiCaller,

@@ -64,13 +64,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .into()
             }))
-            .service(openapi::document)
+            .service(resource("/openapi.json", "GET").route(web::get().to(openapi::document)))
             .configure(enterprises::configure)
             .configure(organizations::configure)
             .configure(groups::configure)
             .configure(users::configure)
             .default_service(web::to(not_found)),
     );
+}
+
+/// A resource whose other methods answer 405 with the `Allow` header, as HTTP asks.
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut res = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed(allow));
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+            res.headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        res
+    }))
 }
 
 async fn not_found() -> ApiError {

@@ -1,6 +1,6 @@
 //! `/api/v1/enterprises/{key}/organizations`: the organizations of an enterprise.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use directory::PageRequest;
 use directory::organization::{NewOrganization, Organization, OrganizationChanges};
@@ -9,18 +9,30 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::enterprises::{AppointAdmin, Appointed};
-use super::{PageQuery, utc};
+use super::{PageQuery, resource, utc};
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create)
-        .service(list)
-        .service(get_one)
-        .service(update)
-        .service(remove)
-        .service(appoint_admin);
+    cfg.service(
+        resource("/enterprises/{key}/organizations", "GET, POST")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        resource(
+            "/enterprises/{key}/organizations/{org_key}",
+            "GET, PATCH, DELETE",
+        )
+        .route(web::get().to(get_one))
+        .route(web::patch().to(update))
+        .route(web::delete().to(remove)),
+    )
+    .service(
+        resource("/enterprises/{key}/organizations/{org_key}/admins", "POST")
+            .route(web::post().to(appoint_admin)),
+    );
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -77,7 +89,6 @@ pub struct OrganizationPage {
     ),
     security(("admin_api_key" = []))
 )]
-#[post("/enterprises/{key}/organizations")]
 async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -110,7 +121,6 @@ async fn create(
     ),
     security(("admin_api_key" = []))
 )]
-#[get("/enterprises/{key}/organizations")]
 async fn list(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -137,7 +147,6 @@ async fn list(
     ),
     security(("admin_api_key" = []))
 )]
-#[get("/enterprises/{key}/organizations/{org_key}")]
 async fn get_one(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -160,7 +169,6 @@ async fn get_one(
     ),
     security(("admin_api_key" = []))
 )]
-#[patch("/enterprises/{key}/organizations/{org_key}")]
 async fn update(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -192,7 +200,6 @@ async fn update(
     ),
     security(("admin_api_key" = []))
 )]
-#[delete("/enterprises/{key}/organizations/{org_key}")]
 async fn remove(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -215,7 +222,6 @@ async fn remove(
     ),
     security(("admin_api_key" = []))
 )]
-#[post("/enterprises/{key}/organizations/{org_key}/admins")]
 async fn appoint_admin(
     state: web::Data<AppState>,
     caller: ApiCaller,

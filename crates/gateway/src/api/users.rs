@@ -1,19 +1,23 @@
 //! `/api/v1/enterprises/{key}/users`: the people of an enterprise and their org groups.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use directory::PageRequest;
 use directory::user::{NewUser, User, UserWithGroups};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{PageQuery, utc};
+use super::{PageQuery, resource, utc};
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(create);
+    cfg.service(
+        resource("/enterprises/{key}/users", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -95,7 +99,6 @@ pub struct UserPage {
     ),
     security(("admin_api_key" = []))
 )]
-#[get("/enterprises/{key}/users")]
 async fn list(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -124,7 +127,6 @@ async fn list(
     ),
     security(("admin_api_key" = []))
 )]
-#[post("/enterprises/{key}/users")]
 async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,

@@ -40,9 +40,14 @@ fn landing(actor: &Actor, enterprise_key: Option<&str>) -> String {
     }
 }
 
-/// Only same-site paths are followed after sign-in (no open redirect).
+/// Only same-site paths are followed after sign-in (no open redirect): an absolute path, not
+/// `//host`, and no backslash, whitespace or control character anywhere (browsers drop tabs
+/// and newlines from URLs, so `/\t/evil.example` would become `//evil.example`).
 fn safe_next(next: &str) -> Option<&str> {
-    (next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")).then_some(next)
+    let clean = !next
+        .chars()
+        .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    (clean && next.starts_with('/') && !next.starts_with("//")).then_some(next)
 }
 
 #[get("/")]
@@ -193,6 +198,10 @@ async fn sign_in(
             } else {
                 StatusCode::UNAUTHORIZED
             };
+            let retry_after = match e {
+                DirectoryError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+                _ => None,
+            };
             let message = match e {
                 DirectoryError::RateLimited { .. } => e.to_string(),
                 _ => "Wrong enterprise, login or password.".to_owned(),
@@ -209,7 +218,14 @@ async fn sign_in(
                 enterprise,
                 login,
             };
-            render_status(&page, status)
+            let mut res = render_status(&page, status)?;
+            if let Some(secs) = retry_after
+                && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string())
+            {
+                res.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            Ok(res)
         }
         Err(other) => Err(other.into()),
     }
@@ -339,11 +355,17 @@ async fn setup(
             }
             page.name = form.name.unwrap_or_default();
             page.email = form.email.unwrap_or_default();
-            match e {
-                DirectoryError::Validation(f) => page.errors = f,
-                other => page.error = Some(other.to_string()),
-            }
-            render_status(&page, StatusCode::BAD_REQUEST)
+            let status = match e {
+                DirectoryError::Validation(f) => {
+                    page.errors = f;
+                    StatusCode::BAD_REQUEST
+                }
+                other => {
+                    page.error = Some(other.to_string());
+                    StatusCode::CONFLICT
+                }
+            };
+            render_status(&page, status)
         }
         Err(other) => Err(other.into()),
     }
@@ -381,6 +403,9 @@ mod tests {
         assert_eq!(safe_next("/console/e/acme"), Some("/console/e/acme"));
         assert_eq!(safe_next("//evil.example"), None);
         assert_eq!(safe_next("/\\evil.example"), None);
+        assert_eq!(safe_next("/\t/evil.example"), None);
+        assert_eq!(safe_next("/\n/evil.example"), None);
+        assert_eq!(safe_next("/console/a b"), None);
         assert_eq!(safe_next("https://evil.example"), None);
         assert_eq!(safe_next(""), None);
     }

@@ -400,7 +400,27 @@ async fn appointing_an_admin_returns_a_setup_link(app: TestApp) {
     assert!(page.text().await.unwrap().contains("Choose your password"));
 }
 
+async fn other_methods_get_405_with_allow(app: TestApp) {
+    app.create_enterprise("acme").await;
+    let res = app
+        .api(Method::PUT, "/api/v1/enterprises/acme", &app.operator_key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["allow"], "GET, PATCH, DELETE");
+    let body = problem(res, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(body["code"], "method_not_allowed");
+    let res = app
+        .api(Method::GET, "/api/v1/nothing-here", &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    problem(res, StatusCode::NOT_FOUND).await;
+}
+
 crate::both_backends!(
+    other_methods_get_405_with_allow,
     operator_key_creates_enterprise_and_organization,
     openapi_describes_the_routes,
     missing_or_bad_keys_get_401,

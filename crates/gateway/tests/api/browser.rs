@@ -82,6 +82,14 @@ impl Drop for Driver {
     }
 }
 
+/// Saves a screenshot when `PORTICO_SCREENSHOTS` names a folder (`just screenshots`).
+async fn shot(c: &Client, name: &str) {
+    if let Ok(dir) = std::env::var("PORTICO_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+    }
+}
+
 async fn fill(c: &Client, id: &str, value: &str) {
     let field = c.find(Locator::Id(id)).await.unwrap();
     field.clear().await.unwrap();
@@ -103,6 +111,7 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
     let token = app.directory.issue_first_operator_link().unwrap().unwrap();
 
     c.goto(&app.url(&format!("/setup/{token}"))).await.unwrap();
+    shot(&c, "01-first-operator").await;
     fill(&c, "f-login", "olive").await;
     fill(&c, "f-name", "Olive Operator").await;
     fill(&c, "f-password", "a long operator password").await;
@@ -120,6 +129,7 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
         .await
         .unwrap();
     c.wait().for_element(Locator::Id("f-login")).await.unwrap();
+    shot(&c, "02-sign-in").await;
     fill(&c, "f-login", "olive").await;
     fill(&c, "f-password", "a long operator password").await;
     submit(&c).await;
@@ -135,6 +145,14 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
         .unwrap();
 
     c.wait().for_element(Locator::Id("f-name")).await.unwrap();
+    // A mistake first: the form says what is wrong, field by field.
+    fill(&c, "f-key", "Acme Corp").await;
+    submit(&c).await;
+    c.wait()
+        .for_element(Locator::Css("[aria-invalid=true]"))
+        .await
+        .unwrap();
+    shot(&c, "03-enterprise-form-errors").await;
     fill(&c, "f-name", "Acme Corporation").await;
     fill(&c, "f-key", "acme").await;
     submit(&c).await;
@@ -174,6 +192,7 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
         .await
         .unwrap();
     assert!(body.contains("Members"), "{body}");
+    shot(&c, "04-organization").await;
 
     c.goto(&app.url("/console/e/acme")).await.unwrap();
     let orgs = c
@@ -200,10 +219,7 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
         "{list}"
     );
 
-    if let Ok(dir) = std::env::var("PORTICO_SCREENSHOTS") {
-        let png = c.screenshot().await.unwrap();
-        std::fs::write(format!("{dir}/enterprises.png"), png).unwrap();
-    }
+    shot(&c, "05-enterprises").await;
     c.close().await.unwrap();
 }
 

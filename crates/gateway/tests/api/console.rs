@@ -21,6 +21,10 @@ async fn first_operator(app: &TestApp) -> Client {
     let link = app.url(&format!("/setup/{token}"));
     let page = b.get(&link).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Welcome to Portico"));
+    assert!(
+        page.contains("name=\"name\" type=\"text\" value=\"\""),
+        "fields start empty"
+    );
     let res = b
         .post(&link)
         .form(&[

@@ -1,5 +1,5 @@
-//! Diesel table definitions, matching `migrations/{sqlite,postgres}`.
-//! The `schema_matches_migrations` test in `tests/storage` checks them against both backends.
+//! Diesel table definitions, matching `migrations/{sqlite,postgres}`. Every table is read and
+//! written by the storage tests on both backends, so a column that drifts fails them.
 
 diesel::table! {
     enterprises (id) {

@@ -1,0 +1,330 @@
+//! The Assertion Consumer Service's check of a SAML response (HTTP-POST binding).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use samael::crypto::AllowedSignatureAlgorithm;
+use samael::metadata::EntityDescriptor;
+use samael::schema::{Assertion, Response};
+use samael::service_provider::{Error as SpError, ServiceProvider};
+
+use super::{Refusal, SamlConnection};
+use crate::identity::VerifiedIdentity;
+
+/// The largest `SAMLResponse` form value accepted (base64 text). Real responses with a few
+/// dozen groups weigh 10 to 30 KB.
+pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// A response that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedAssertion {
+    pub identity: VerifiedIdentity,
+    /// The assertion's ID: the caller refuses it if seen before (replay).
+    pub assertion_id: String,
+    /// How long the assertion id must be remembered: after this the assertion is expired anyway.
+    pub replay_until: DateTime<Utc>,
+    /// The request this answers; `None` for an IdP-initiated sign-in.
+    pub in_response_to: Option<String>,
+}
+
+/// Signature algorithms accepted: RSA and ECDSA with SHA-256 or stronger. samael's default
+/// would also accept RSA-SHA1.
+const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// Algorithm URIs that name SHA-1 (or no hash worth the name): refused with a precise reason
+/// rather than a generic signature failure.
+const WEAK: [&str; 5] = [
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    "http://www.w3.org/2000/09/xmldsig#dsa-sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
+    "http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-md5",
+];
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The IdP as samael wants it: metadata with the pinned signing certificates. Certificates in
+/// the message's own KeyInfo are never trusted.
+fn idp_metadata(conn: &SamlConnection) -> Result<EntityDescriptor, Refusal> {
+    let keys: String = conn
+        .idp
+        .certificates
+        .iter()
+        .map(|c| {
+            format!(
+                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
+                c.base64()
+            )
+        })
+        .collect();
+    let xml = format!(
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\">\
+         <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
+         <md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{}\"/>\
+         </md:IDPSSODescriptor></md:EntityDescriptor>",
+        xml_escape(&conn.idp.entity_id),
+        xml_escape(&conn.idp.sso_url),
+    );
+    xml.parse()
+        .map_err(|e| Refusal::Other(format!("the IdP settings cannot be used: {e}")))
+}
+
+fn at(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Turns samael's verdict into ours. Anything about signatures says only "invalid signature":
+/// which part failed is not worth telling an attacker, and an admin's fix is the same.
+fn refusal_from(e: SpError, conn: &SamlConnection) -> Refusal {
+    match e {
+        SpError::FailedToValidateSignature | SpError::CryptoXmlError(_) => {
+            Refusal::SignatureInvalid
+        }
+        SpError::DestinationValidationError {
+            response_destination,
+            sp_acs_url,
+        } => Refusal::DestinationMismatch {
+            found: response_destination.unwrap_or_default(),
+            expected: sp_acs_url.unwrap_or_default(),
+        },
+        SpError::ResponseIssuerMismatch { issuer, entity_id } => Refusal::IssuerMismatch {
+            element: "response",
+            found: issuer.unwrap_or_default(),
+            expected: entity_id.unwrap_or_default(),
+        },
+        SpError::AssertionIssuerMismatch { issuer, entity_id } => Refusal::IssuerMismatch {
+            element: "assertion",
+            found: issuer.unwrap_or_default(),
+            expected: entity_id.unwrap_or_default(),
+        },
+        SpError::AssertionConditionAudienceRestrictionFailed { requirement } => {
+            Refusal::AudienceMismatch {
+                found: "another audience".into(),
+                expected: requirement,
+            }
+        }
+        SpError::AssertionRecipientMismatch {
+            assertion_recipient,
+            sp_acs_url,
+        } => Refusal::RecipientMismatch {
+            found: assertion_recipient.unwrap_or_default(),
+            expected: sp_acs_url.unwrap_or_default(),
+        },
+        SpError::AssertionInResponseToInvalid { .. }
+        | SpError::ResponseInResponseToInvalid { .. } => Refusal::UnknownInResponseTo {
+            found: "the assertion's InResponseTo".into(),
+        },
+        SpError::AssertionExpired { time }
+        | SpError::ResponseExpired { time }
+        | SpError::AssertionConditionExpired { time }
+        | SpError::AssertionSubjectConfirmationExpired { time } => Refusal::Expired {
+            at: time,
+            skew_secs: conn.clock_skew.num_seconds(),
+        },
+        SpError::AssertionConditionExpiredBefore { time }
+        | SpError::AssertionSubjectConfirmationExpiredBefore { time } => Refusal::NotYetValid {
+            at: time,
+            skew_secs: conn.clock_skew.num_seconds(),
+        },
+        SpError::ResponseBadStatusCode { code } => Refusal::Status {
+            code,
+            message: None,
+        },
+        SpError::MissingPrivateKeySP => Refusal::EncryptedWithoutKey,
+        SpError::FailedToParseSamlResponse(e) => Refusal::MalformedXml(e.to_string()),
+        other => Refusal::Other(other.to_string()),
+    }
+}
+
+/// Checks a `SAMLResponse` form value against the connection, the request ids Portico is
+/// waiting for, and `now`. Replay (an assertion id seen before) is the caller's check, using
+/// [`VerifiedAssertion::assertion_id`].
+pub fn verify_response(
+    conn: &SamlConnection,
+    saml_response: &str,
+    expected_request_ids: &[&str],
+    now: DateTime<Utc>,
+) -> Result<VerifiedAssertion, Refusal> {
+    if conn.idp.certificates.is_empty() {
+        return Err(Refusal::NoCertificate);
+    }
+    if saml_response.len() > MAX_RESPONSE_BYTES {
+        return Err(Refusal::TooLarge {
+            limit: MAX_RESPONSE_BYTES,
+        });
+    }
+    let compact: String = saml_response
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = STANDARD
+        .decode(compact)
+        .map_err(|_| Refusal::MalformedBase64)?;
+    let xml = String::from_utf8(bytes).map_err(|_| Refusal::MalformedXml("not UTF-8".into()))?;
+    let lower = xml.to_ascii_lowercase();
+    if lower.contains("<!doctype") || lower.contains("<!entity") {
+        return Err(Refusal::Doctype);
+    }
+    if let Some(weak) = WEAK.iter().find(|w| xml.contains(*w)) {
+        return Err(Refusal::WeakAlgorithm {
+            algorithm: (*weak).to_owned(),
+        });
+    }
+
+    // The envelope as sent. Nothing in it is trusted yet; it only gives earlier, clearer
+    // refusals (an IdP error status, a wrong Destination, an unexpected InResponseTo).
+    let outer: Response =
+        Response::from_str(&xml).map_err(|e| Refusal::MalformedXml(e.to_string()))?;
+    if let Some(code) = outer
+        .status
+        .as_ref()
+        .and_then(|s| s.status_code.value.clone())
+        && code != SUCCESS
+    {
+        let message = outer
+            .status
+            .as_ref()
+            .and_then(|s| s.status_message.as_ref())
+            .and_then(|m| m.value.clone());
+        return Err(Refusal::Status { code, message });
+    }
+    let destination = outer.destination.clone().unwrap_or_default();
+    if destination != conn.sp.acs_url {
+        return Err(Refusal::DestinationMismatch {
+            found: destination,
+            expected: conn.sp.acs_url.clone(),
+        });
+    }
+    match &outer.in_response_to {
+        Some(id) if !expected_request_ids.contains(&id.as_str()) => {
+            return Err(Refusal::UnknownInResponseTo { found: id.clone() });
+        }
+        None if !conn.allow_idp_initiated => return Err(Refusal::Unsolicited),
+        _ => {}
+    }
+    if outer.encrypted_assertion.is_some() {
+        return Err(Refusal::EncryptedWithoutKey);
+    }
+    if outer.assertion.is_none() {
+        return Err(Refusal::NoAssertion);
+    }
+
+    let sp = ServiceProvider {
+        entity_id: Some(conn.sp.entity_id.clone()),
+        acs_url: Some(conn.sp.acs_url.clone()),
+        idp_metadata: idp_metadata(conn)?,
+        allow_idp_initiated: conn.allow_idp_initiated,
+        max_clock_skew: conn.clock_skew,
+        max_issue_delay: Duration::minutes(5) + conn.clock_skew,
+        allowed_signature_algorithms: Some(ALLOWED.to_vec()),
+        ..ServiceProvider::default()
+    };
+    let assertion = sp
+        .parse_xml_response(&xml, Some(expected_request_ids))
+        .map_err(|e| refusal_from(e, conn))?;
+    check_assertion(conn, &assertion, now, outer.in_response_to)
+}
+
+/// The rules evaluated against the `now` passed in (samael checks them against the wall clock
+/// too), and the audience, which samael checks only when present: here it is required.
+fn check_assertion(
+    conn: &SamlConnection,
+    assertion: &Assertion,
+    now: DateTime<Utc>,
+    in_response_to: Option<String>,
+) -> Result<VerifiedAssertion, Refusal> {
+    let skew = conn.clock_skew;
+    let conditions = assertion.conditions.as_ref();
+    let audiences: Vec<&String> = conditions
+        .and_then(|c| c.audience_restrictions.as_ref())
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r.audience.iter())
+        .collect();
+    if !audiences.iter().any(|a| **a == conn.sp.entity_id) {
+        return Err(Refusal::AudienceMismatch {
+            found: audiences
+                .first()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "(none)".into()),
+            expected: conn.sp.entity_id.clone(),
+        });
+    }
+    let confirmation = assertion
+        .subject
+        .as_ref()
+        .and_then(|s| s.subject_confirmations.as_ref())
+        .and_then(|c| c.iter().find_map(|c| c.subject_confirmation_data.as_ref()));
+    let not_before = conditions.and_then(|c| c.not_before);
+    let not_after = [
+        conditions.and_then(|c| c.not_on_or_after),
+        confirmation.and_then(|d| d.not_on_or_after),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    if let Some(nb) = not_before
+        && now < nb - skew
+    {
+        return Err(Refusal::NotYetValid {
+            at: at(nb),
+            skew_secs: skew.num_seconds(),
+        });
+    }
+    let Some(not_after) = not_after else {
+        return Err(Refusal::Expired {
+            at: "(no NotOnOrAfter given)".into(),
+            skew_secs: skew.num_seconds(),
+        });
+    };
+    if now >= not_after + skew {
+        return Err(Refusal::Expired {
+            at: at(not_after),
+            skew_secs: skew.num_seconds(),
+        });
+    }
+    let subject = assertion
+        .subject
+        .as_ref()
+        .and_then(|s| s.name_id.as_ref())
+        .map(|n| n.value.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or(Refusal::NoSubject)?;
+    let mut raw: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for statement in assertion.attribute_statements.iter().flatten() {
+        for attribute in &statement.attributes {
+            let Some(name) = attribute
+                .name
+                .clone()
+                .or_else(|| attribute.friendly_name.clone())
+            else {
+                continue;
+            };
+            let values = raw.entry(name).or_default();
+            values.extend(attribute.values.iter().filter_map(|v| v.value.clone()));
+        }
+    }
+    Ok(VerifiedAssertion {
+        identity: VerifiedIdentity::map(subject, raw, &conn.mapping),
+        assertion_id: assertion.id.clone(),
+        replay_until: not_after + skew,
+        in_response_to,
+    })
+}

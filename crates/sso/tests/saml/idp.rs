@@ -1,0 +1,204 @@
+//! A test identity provider: its own RSA key and certificate, generated per test run, and SAML
+//! responses signed by libxmlsec1 (through samael's signing code). Only the document around the
+//! signature is a template; every signature is real.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use samael::crypto::{Crypto, CryptoProvider};
+use samael::idp::{CertificateParams, IdentityProvider, KeyType, Rsa};
+
+pub const SHA256: (&str, &str) = (
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+);
+pub const SHA1: (&str, &str) = (
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    "http://www.w3.org/2000/09/xmldsig#sha1",
+);
+
+pub struct TestIdp {
+    pub key_der: Vec<u8>,
+    pub cert_der: Vec<u8>,
+    pub entity_id: String,
+}
+
+impl TestIdp {
+    pub fn new(name: &str) -> TestIdp {
+        let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).unwrap();
+        let cert = idp
+            .create_certificate(&CertificateParams {
+                common_name: name,
+                issuer_name: name,
+                days_until_expiration: 365,
+            })
+            .unwrap();
+        TestIdp {
+            key_der: idp.export_private_key_der().unwrap(),
+            cert_der: cert.der_data().to_vec(),
+            entity_id: format!("https://{name}.idp.test/metadata"),
+        }
+    }
+
+    pub fn cert_pem(&self) -> String {
+        let b64 = STANDARD.encode(&self.cert_der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    }
+
+    fn signature_template(&self, reference: &str, algorithms: (&str, &str)) -> String {
+        format!(
+            r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{sig}"/><ds:Reference URI="#{reference}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##,
+            sig = algorithms.0,
+            digest = algorithms.1,
+            cert = STANDARD.encode(&self.cert_der),
+        )
+    }
+
+    fn sign(&self, xml: &str) -> String {
+        let signed = Crypto::sign_xml(xml, &self.key_der).expect("xmlsec signs the template");
+        signed.trim_start_matches(|c| c != '<').to_owned().replacen(
+            "<?xml version=\"1.0\"?>\n",
+            "",
+            1,
+        )
+    }
+
+    /// The assertion of `r`, signed when `r.sign_assertion`.
+    pub fn assertion_xml(&self, r: &ResponseSpec) -> String {
+        let attrs: String = r
+            .attributes
+            .iter()
+            .map(|(name, values)| {
+                let vals: String = values
+                    .iter()
+                    .map(|v| format!(r#"<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">{v}</saml:AttributeValue>"#))
+                    .collect();
+                format!(r#"<saml:Attribute Name="{name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">{vals}</saml:Attribute>"#)
+            })
+            .collect();
+        let irt = r
+            .in_response_to
+            .as_ref()
+            .map(|i| format!(r#" InResponseTo="{i}""#))
+            .unwrap_or_default();
+        let signature = if r.sign_assertion {
+            self.signature_template(&r.assertion_id, r.algorithms)
+        } else {
+            String::new()
+        };
+        let xml = format!(
+            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" IssueInstant="{ii}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{irt} NotOnOrAfter="{noa}" Recipient="{recipient}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{noa}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{ii}" SessionIndex="{aid}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attrs}</saml:AttributeStatement></saml:Assertion>"#,
+            aid = r.assertion_id,
+            ii = ts(r.issue_instant),
+            issuer = r.issuer,
+            name_id = r.name_id,
+            noa = ts(r.not_on_or_after),
+            nb = ts(r.not_before),
+            recipient = r.recipient,
+            audience = r.audience,
+        );
+        if r.sign_assertion {
+            self.sign(&xml)
+        } else {
+            xml
+        }
+    }
+
+    /// A complete response as XML, signed as `r` says.
+    pub fn response_xml(&self, r: &ResponseSpec) -> String {
+        let assertion = self.assertion_xml(r);
+        self.envelope(r, &assertion)
+    }
+
+    /// Wraps any assertion XML in a response envelope (signed when `r.sign_response`).
+    pub fn envelope(&self, r: &ResponseSpec, assertion: &str) -> String {
+        let irt = r
+            .in_response_to
+            .as_ref()
+            .map(|i| format!(r#" InResponseTo="{i}""#))
+            .unwrap_or_default();
+        let signature = if r.sign_response {
+            self.signature_template(&r.response_id, r.algorithms)
+        } else {
+            String::new()
+        };
+        let xml = format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{ii}" Destination="{destination}"{irt}><saml:Issuer>{issuer}</saml:Issuer>{signature}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{assertion}</samlp:Response>"#,
+            rid = r.response_id,
+            ii = ts(r.issue_instant),
+            destination = r.destination,
+            issuer = r.issuer,
+            status = r.status,
+        );
+        if r.sign_response {
+            self.sign(&xml)
+        } else {
+            xml
+        }
+    }
+
+    /// The base64 `SAMLResponse` form value.
+    pub fn response(&self, r: &ResponseSpec) -> String {
+        STANDARD.encode(self.response_xml(r))
+    }
+}
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Everything a response says, defaulting to a valid answer to request `REQUEST_ID`.
+#[derive(Clone)]
+pub struct ResponseSpec {
+    pub response_id: String,
+    pub assertion_id: String,
+    pub in_response_to: Option<String>,
+    pub issuer: String,
+    pub destination: String,
+    pub recipient: String,
+    pub audience: String,
+    pub name_id: String,
+    pub issue_instant: DateTime<Utc>,
+    pub not_before: DateTime<Utc>,
+    pub not_on_or_after: DateTime<Utc>,
+    pub status: String,
+    pub attributes: Vec<(String, Vec<String>)>,
+    pub sign_assertion: bool,
+    pub sign_response: bool,
+    pub algorithms: (&'static str, &'static str),
+}
+
+impl ResponseSpec {
+    pub fn valid(idp: &TestIdp, now: DateTime<Utc>) -> ResponseSpec {
+        ResponseSpec {
+            response_id: format!("_r{}", uuid::Uuid::new_v4().simple()),
+            assertion_id: format!("_a{}", uuid::Uuid::new_v4().simple()),
+            in_response_to: Some(crate::REQUEST_ID.to_owned()),
+            issuer: idp.entity_id.clone(),
+            destination: crate::ACS.to_owned(),
+            recipient: crate::ACS.to_owned(),
+            audience: crate::SP_ENTITY.to_owned(),
+            name_id: "ada@acme.test".to_owned(),
+            issue_instant: now,
+            not_before: now - Duration::seconds(5),
+            not_on_or_after: now + Duration::minutes(5),
+            status: "urn:oasis:names:tc:SAML:2.0:status:Success".to_owned(),
+            attributes: vec![
+                ("email".into(), vec!["ada@acme.test".into()]),
+                ("displayName".into(), vec!["Ada Lovelace".into()]),
+                ("groups".into(), vec!["Developers".into(), "Admins".into()]),
+            ],
+            sign_assertion: true,
+            sign_response: false,
+            algorithms: SHA256,
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The SAML service provider against responses signed by real XML-signature code: one valid
+//! sign-in, and an attack corpus in which every response must be refused for the right reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod idp;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{Duration, Utc};
+use sso::AttributeMapping;
+use sso::saml::{
+    Certificate, IdentityProviderSettings, Refusal, SamlConnection, ServiceProviderSettings,
+    authn_request_url, verify_response,
+};
+
+use idp::{ResponseSpec, SHA1, TestIdp};
+
+pub const ACS: &str = "https://portico.test/sso/saml/acs/conn-1";
+pub const SP_ENTITY: &str = "https://portico.test/sso/saml/metadata/conn-1";
+pub const REQUEST_ID: &str = "_0b3c2f0e-6a2d-4f8e-9d55-2f9f3c1f5a10";
+
+fn connection(idp: &TestIdp) -> SamlConnection {
+    SamlConnection {
+        sp: ServiceProviderSettings {
+            entity_id: SP_ENTITY.into(),
+            acs_url: ACS.into(),
+        },
+        idp: IdentityProviderSettings {
+            entity_id: idp.entity_id.clone(),
+            sso_url: "https://idp.test/sso".into(),
+            certificates: vec![Certificate::parse(idp.cert_pem().as_bytes()).unwrap()],
+        },
+        mapping: AttributeMapping {
+            login: None,
+            email: Some("email".into()),
+            name: Some("displayName".into()),
+            groups: Some("groups".into()),
+        },
+        allow_idp_initiated: false,
+        clock_skew: Duration::seconds(60),
+    }
+}
+
+fn check(conn: &SamlConnection, body: &str) -> Result<sso::saml::VerifiedAssertion, Refusal> {
+    verify_response(conn, body, &[REQUEST_ID], Utc::now())
+}
+
+/// Wrapping attacks may be caught by the signature check or by the envelope's structure; either
+/// way nothing comes out.
+fn refused_wrapping(conn: &SamlConnection, body: &str) {
+    match check(conn, body) {
+        Ok(v) => panic!(
+            "a wrapped response was accepted with subject {}",
+            v.identity.subject
+        ),
+        Err(r) => assert!(
+            matches!(r.code(), "signature_invalid" | "malformed_xml"),
+            "refused for `{r}`"
+        ),
+    }
+}
+
+fn refused(conn: &SamlConnection, body: &str, code: &str) {
+    match check(conn, body) {
+        Ok(v) => panic!("accepted, expected refusal `{code}`: {:?}", v.identity),
+        Err(r) => assert_eq!(r.code(), code, "refused for `{r}`"),
+    }
+}
+
+#[test]
+fn a_valid_response_yields_the_mapped_identity() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec::valid(&idp, Utc::now());
+    let v = check(&connection(&idp), &idp.response(&spec)).unwrap();
+    assert_eq!(v.identity.subject, "ada@acme.test");
+    assert_eq!(v.identity.login.as_deref(), Some("ada@acme.test"));
+    assert_eq!(v.identity.email.as_deref(), Some("ada@acme.test"));
+    assert_eq!(v.identity.name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(v.identity.groups, vec!["Developers", "Admins"]);
+    assert_eq!(v.assertion_id, spec.assertion_id);
+    assert_eq!(v.in_response_to.as_deref(), Some(REQUEST_ID));
+    assert!(v.replay_until > Utc::now());
+}
+
+#[test]
+fn a_signed_response_around_a_signed_assertion_is_accepted() {
+    let idp = TestIdp::new("entra");
+    let spec = ResponseSpec {
+        sign_response: true,
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    assert!(check(&connection(&idp), &idp.response(&spec)).is_ok());
+}
+
+#[test]
+fn a_certificate_being_rotated_in_is_trusted_too() {
+    let old = TestIdp::new("okta");
+    let new = TestIdp {
+        entity_id: old.entity_id.clone(),
+        ..TestIdp::new("okta-next")
+    };
+    let mut conn = connection(&old);
+    conn.idp
+        .certificates
+        .push(Certificate::parse(&new.cert_der).unwrap());
+    assert!(check(&conn, &new.response(&ResponseSpec::valid(&new, Utc::now()))).is_ok());
+    assert!(check(&conn, &old.response(&ResponseSpec::valid(&old, Utc::now()))).is_ok());
+}
+
+#[test]
+fn no_configured_certificate_means_no_trust() {
+    let idp = TestIdp::new("okta");
+    let mut conn = connection(&idp);
+    conn.idp.certificates.clear();
+    refused(
+        &conn,
+        &idp.response(&ResponseSpec::valid(&idp, Utc::now())),
+        "no_certificate",
+    );
+}
+
+#[test]
+fn signature_removed() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        sign_assertion: false,
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    refused(&connection(&idp), &idp.response(&spec), "signature_invalid");
+}
+
+#[test]
+fn signed_by_a_certificate_that_is_not_configured_even_if_embedded_in_key_info() {
+    let idp = TestIdp::new("okta");
+    let attacker = TestIdp {
+        entity_id: idp.entity_id.clone(),
+        ..TestIdp::new("attacker")
+    };
+    // The attacker's response carries the attacker's certificate in KeyInfo.
+    refused(
+        &connection(&idp),
+        &attacker.response(&ResponseSpec::valid(&attacker, Utc::now())),
+        "signature_invalid",
+    );
+}
+
+#[test]
+fn digest_mismatch_after_editing_the_name_id() {
+    let idp = TestIdp::new("okta");
+    let xml = idp.response_xml(&ResponseSpec::valid(&idp, Utc::now()));
+    let edited = xml.replace(
+        "ada@acme.test</saml:NameID>",
+        "admin@acme.test</saml:NameID>",
+    );
+    assert_ne!(xml, edited);
+    refused(
+        &connection(&idp),
+        &STANDARD.encode(edited),
+        "signature_invalid",
+    );
+}
+
+#[test]
+fn comment_injected_into_the_name_id_does_not_truncate_it() {
+    let idp = TestIdp::new("okta");
+    // The IdP signs what the attacker registered: a NameID with a comment in it.
+    let spec = ResponseSpec {
+        name_id: "admin@acme.test<!---->.evil.test".into(),
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    match check(&connection(&idp), &idp.response(&spec)) {
+        Err(r) => assert_eq!(r.code(), "signature_invalid", "{r}"),
+        Ok(v) => assert_ne!(
+            v.identity.subject, "admin@acme.test",
+            "the comment must not cut the NameID short"
+        ),
+    }
+}
+
+#[test]
+fn sha1_signatures_are_refused() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        algorithms: SHA1,
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    refused(&connection(&idp), &idp.response(&spec), "weak_algorithm");
+}
+
+#[test]
+fn xsw_forged_assertion_beside_the_signed_one() {
+    // The signed assertion stays (so its signature verifies) and an unsigned forged assertion
+    // comes first, hoping the SP reads the first one.
+    let idp = TestIdp::new("okta");
+    let now = Utc::now();
+    let good = ResponseSpec::valid(&idp, now);
+    let signed = idp.assertion_xml(&good);
+    let evil = idp.assertion_xml(&ResponseSpec {
+        sign_assertion: false,
+        assertion_id: "_evil".into(),
+        name_id: "admin@acme.test".into(),
+        ..good.clone()
+    });
+    let body = STANDARD.encode(idp.envelope(&good, &format!("{evil}{signed}")));
+    refused_wrapping(&connection(&idp), &body);
+}
+
+#[test]
+fn xsw_signed_assertion_hidden_in_extensions() {
+    let idp = TestIdp::new("okta");
+    let now = Utc::now();
+    let good = ResponseSpec::valid(&idp, now);
+    let signed = idp.assertion_xml(&good);
+    let evil = idp.assertion_xml(&ResponseSpec {
+        sign_assertion: false,
+        name_id: "admin@acme.test".into(),
+        ..good.clone()
+    });
+    let wrapped = format!(r#"<samlp:Extensions>{signed}</samlp:Extensions>{evil}"#);
+    let body = STANDARD.encode(idp.envelope(&good, &wrapped));
+    refused_wrapping(&connection(&idp), &body);
+}
+
+#[test]
+fn xsw_signed_response_with_its_assertion_replaced() {
+    // A response signed as a whole; the attacker moves the signed original into the signature's
+    // Object and puts a forged assertion in its place.
+    let idp = TestIdp::new("okta");
+    let good = ResponseSpec {
+        sign_response: true,
+        sign_assertion: false,
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    let xml = idp.response_xml(&good);
+    let original = idp.assertion_xml(&good);
+    let forged = original.replace(
+        "ada@acme.test</saml:NameID>",
+        "admin@acme.test</saml:NameID>",
+    );
+    let moved = xml.replacen(&original, &forged, 1).replacen(
+        "</ds:Signature>",
+        &format!("<ds:Object>{original}</ds:Object></ds:Signature>"),
+        1,
+    );
+    assert_ne!(moved, xml);
+    refused_wrapping(&connection(&idp), &STANDARD.encode(moved));
+}
+
+#[test]
+fn expired() {
+    let idp = TestIdp::new("okta");
+    let then = Utc::now() - Duration::hours(2);
+    refused(
+        &connection(&idp),
+        &idp.response(&ResponseSpec::valid(&idp, then)),
+        "expired",
+    );
+    // And by the clock Portico passes in: a fresh response checked an hour later.
+    let spec = ResponseSpec::valid(&idp, Utc::now());
+    let r = verify_response(
+        &connection(&idp),
+        &idp.response(&spec),
+        &[REQUEST_ID],
+        Utc::now() + Duration::hours(1),
+    );
+    assert_eq!(r.unwrap_err().code(), "expired");
+}
+
+#[test]
+fn not_yet_valid() {
+    let idp = TestIdp::new("okta");
+    let now = Utc::now();
+    let spec = ResponseSpec {
+        not_before: now + Duration::minutes(30),
+        ..ResponseSpec::valid(&idp, now)
+    };
+    refused(&connection(&idp), &idp.response(&spec), "not_yet_valid");
+}
+
+#[test]
+fn wrong_audience() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        audience: "https://other-sp.test".into(),
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    refused(&connection(&idp), &idp.response(&spec), "audience_mismatch");
+}
+
+#[test]
+fn wrong_destination() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        destination: "https://other-sp.test/acs".into(),
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    refused(
+        &connection(&idp),
+        &idp.response(&spec),
+        "destination_mismatch",
+    );
+}
+
+#[test]
+fn wrong_recipient() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        recipient: "https://other-sp.test/acs".into(),
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    refused(
+        &connection(&idp),
+        &idp.response(&spec),
+        "recipient_mismatch",
+    );
+}
+
+#[test]
+fn unknown_in_response_to() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        in_response_to: Some("_someone-elses-request".into()),
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    refused(
+        &connection(&idp),
+        &idp.response(&spec),
+        "unknown_in_response_to",
+    );
+}
+
+#[test]
+fn idp_initiated_is_refused_unless_enabled() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        in_response_to: None,
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    let body = idp.response(&spec);
+    refused(&connection(&idp), &body, "unsolicited");
+    let mut conn = connection(&idp);
+    conn.allow_idp_initiated = true;
+    let v = check(&conn, &body).unwrap();
+    assert!(v.in_response_to.is_none());
+}
+
+#[test]
+fn wrong_issuer() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        issuer: "https://impostor.test".into(),
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    refused(&connection(&idp), &idp.response(&spec), "issuer_mismatch");
+}
+
+#[test]
+fn non_success_status() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec {
+        status: "urn:oasis:names:tc:SAML:2.0:status:Requester".into(),
+        ..ResponseSpec::valid(&idp, Utc::now())
+    };
+    refused(
+        &connection(&idp),
+        &idp.response(&spec),
+        "status_not_success",
+    );
+}
+
+#[test]
+fn doctype_and_entities() {
+    let idp = TestIdp::new("okta");
+    let xml = idp.response_xml(&ResponseSpec::valid(&idp, Utc::now()));
+    let bomb = format!(
+        r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>{xml}"#
+    );
+    refused(&connection(&idp), &STANDARD.encode(bomb), "doctype");
+}
+
+#[test]
+fn oversized_body() {
+    let idp = TestIdp::new("okta");
+    refused(
+        &connection(&idp),
+        &"A".repeat(sso::saml::response::MAX_RESPONSE_BYTES + 4),
+        "too_large",
+    );
+}
+
+#[test]
+fn malformed_base64_and_xml() {
+    let idp = TestIdp::new("okta");
+    refused(
+        &connection(&idp),
+        "this is *not* base64!",
+        "malformed_base64",
+    );
+    refused(
+        &connection(&idp),
+        &STANDARD.encode("<samlp:Response"),
+        "malformed_xml",
+    );
+}
+
+#[test]
+fn authn_request_url_carries_our_id_and_relay_state() {
+    let idp = TestIdp::new("okta");
+    let url = authn_request_url(
+        &connection(&idp),
+        "0b3c2f0e-6a2d-4f8e-9d55-2f9f3c1f5a10",
+        "state-123",
+        Utc::now(),
+    )
+    .unwrap();
+    assert!(url.as_str().starts_with("https://idp.test/sso?"));
+    let pairs: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(pairs["RelayState"], "state-123");
+    // HTTP-Redirect binding: base64 of raw DEFLATE.
+    let deflated = STANDARD.decode(&pairs["SAMLRequest"]).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::DeflateDecoder::new(&deflated[..]),
+        &mut xml,
+    )
+    .unwrap();
+    assert!(
+        xml.contains(r#"ID="_0b3c2f0e-6a2d-4f8e-9d55-2f9f3c1f5a10""#),
+        "{xml}"
+    );
+    assert!(xml.contains(ACS) && xml.contains(SP_ENTITY), "{xml}");
+}

@@ -10,6 +10,7 @@ pub mod access;
 pub mod api_key;
 pub mod audit;
 pub mod clock;
+pub mod connection;
 pub mod db;
 pub mod enterprise;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod secret;
 pub mod session;
 pub mod setup;
 pub mod sign_in;
+pub mod sso_sign_in;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod user;

@@ -176,4 +176,59 @@ diesel::allow_tables_to_appear_in_same_query!(
     setup_tokens,
     sign_in_failures,
     audit_events,
+    sso_connections,
+    sso_requests,
+    sso_seen_assertions,
+    sso_test_results,
 );
+
+diesel::table! {
+    sso_connections (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        protocol -> Text,
+        provider -> Text,
+        status -> Text,
+        settings -> Text,
+        map_login -> Nullable<Text>,
+        map_email -> Nullable<Text>,
+        map_name -> Nullable<Text>,
+        map_groups -> Nullable<Text>,
+        tested_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sso_requests (id) {
+        id -> Text,
+        connection_id -> Text,
+        mode -> Text,
+        return_to -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sso_seen_assertions (connection_id, assertion_id) {
+        connection_id -> Text,
+        assertion_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sso_test_results (id) {
+        id -> Text,
+        connection_id -> Text,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        result -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sso_connections -> enterprises (enterprise_id));
+diesel::joinable!(sso_requests -> sso_connections (connection_id));

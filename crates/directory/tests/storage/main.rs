@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod migrations;
+mod sso;
 mod tenants;
 
 use std::sync::Arc;

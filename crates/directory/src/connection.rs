@@ -1,0 +1,706 @@
+//! SSO connections: how an enterprise's people sign in (SAML now, OIDC later), with a status an
+//! admin can see: `draft` (being set up), `tested` (a test sign-in succeeded), `enabled` (people
+//! sign in through it), `disabled`. An enterprise has at most one enabled connection, of either
+//! protocol; the schema enforces it with a partial unique index.
+//!
+//! Protocol settings are kept as JSON so both backends store them alike; this crate checks their
+//! shape, the gateway checks their cryptographic content (certificates) with the `sso` crate.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::Directory;
+use crate::access::Ctx;
+use crate::audit::Subject;
+use crate::db::DbConnection;
+use crate::enterprise::{self, Enterprise};
+use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::schema::{enterprises, sso_connections, sso_test_results};
+use crate::secret::new_id;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Saml,
+    Oidc,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Saml => "saml",
+            Protocol::Oidc => "oidc",
+        }
+    }
+}
+
+/// The IdP product, which decides default attribute names and the hints the assistant shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Okta,
+    Entra,
+    JumpCloud,
+    Google,
+    Other,
+    Custom,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Okta => "okta",
+            Provider::Entra => "entra",
+            Provider::JumpCloud => "jumpcloud",
+            Provider::Google => "google",
+            Provider::Other => "other",
+            Provider::Custom => "custom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "okta" => Provider::Okta,
+            "entra" => Provider::Entra,
+            "jumpcloud" => Provider::JumpCloud,
+            "google" => Provider::Google,
+            "other" => Provider::Other,
+            "custom" => Provider::Custom,
+            _ => return None,
+        })
+    }
+
+    /// Display name for the console.
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Okta => "Okta",
+            Provider::Entra => "Microsoft Entra ID",
+            Provider::JumpCloud => "JumpCloud",
+            Provider::Google => "Google",
+            Provider::Other => "Other SAML identity provider",
+            Provider::Custom => "Custom OpenID Connect",
+        }
+    }
+
+    /// The SAML attribute names this IdP sends by default (or that its setup guide tells admins
+    /// to configure).
+    pub fn default_saml_mapping(self) -> Mapping {
+        let m = |login: &str, email: &str, name: &str, groups: &str| Mapping {
+            login: Some(login.to_owned()),
+            email: Some(email.to_owned()),
+            name: Some(name.to_owned()),
+            groups: Some(groups.to_owned()),
+        };
+        match self {
+            Provider::Entra => m(
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                "http://schemas.microsoft.com/identity/claims/displayname",
+                "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+            ),
+            Provider::JumpCloud => m("login", "email", "name", "memberOf"),
+            _ => m("login", "email", "name", "groups"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionStatus {
+    Draft,
+    Tested,
+    Enabled,
+    Disabled,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Draft => "draft",
+            ConnectionStatus::Tested => "tested",
+            ConnectionStatus::Enabled => "enabled",
+            ConnectionStatus::Disabled => "disabled",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "tested" => ConnectionStatus::Tested,
+            "enabled" => ConnectionStatus::Enabled,
+            "disabled" => ConnectionStatus::Disabled,
+            _ => ConnectionStatus::Draft,
+        }
+    }
+}
+
+/// Which IdP attribute feeds each field of a user. `login: None` means the NameID.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub login: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Option<String>,
+}
+
+/// A SAML connection's IdP side, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlSettings {
+    /// Where the IdP publishes its metadata ("automatic" set-up), if it was given.
+    #[serde(default)]
+    pub metadata_url: Option<String>,
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    /// Trusted signing certificates, base64 DER, several during a rotation.
+    pub certificates: Vec<String>,
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
+    #[serde(default)]
+    pub sign_requests: bool,
+    #[serde(default)]
+    pub encrypt_assertions: bool,
+}
+
+/// An SSO connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    pub id: String,
+    pub enterprise_id: String,
+    pub enterprise_key: String,
+    pub protocol: Protocol,
+    pub provider: Provider,
+    pub status: ConnectionStatus,
+    pub saml: Option<SamlSettings>,
+    pub mapping: Mapping,
+    pub tested_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sso_connections)]
+struct Row {
+    id: String,
+    enterprise_id: String,
+    protocol: String,
+    provider: String,
+    status: String,
+    settings: String,
+    map_login: Option<String>,
+    map_email: Option<String>,
+    map_name: Option<String>,
+    map_groups: Option<String>,
+    tested_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl Row {
+    fn into_connection(self, enterprise_key: String) -> Result<Connection> {
+        let protocol = if self.protocol == "oidc" {
+            Protocol::Oidc
+        } else {
+            Protocol::Saml
+        };
+        let saml = match protocol {
+            Protocol::Saml => Some(serde_json::from_str(&self.settings).map_err(|e| {
+                DirectoryError::Internal(format!(
+                    "stored SAML settings of connection {} are unreadable: {e}",
+                    self.id
+                ))
+            })?),
+            Protocol::Oidc => None,
+        };
+        Ok(Connection {
+            provider: Provider::parse(&self.provider).unwrap_or(Provider::Other),
+            status: ConnectionStatus::parse(&self.status),
+            mapping: Mapping {
+                login: self.map_login,
+                email: self.map_email,
+                name: self.map_name,
+                groups: self.map_groups,
+            },
+            id: self.id,
+            enterprise_id: self.enterprise_id,
+            enterprise_key,
+            protocol,
+            saml,
+            tested_at: self.tested_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Input for a new connection. Mapping fields left out take the provider's defaults.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub protocol: Protocol,
+    pub provider: Provider,
+    pub saml: Option<SamlSettings>,
+    pub mapping: Option<Mapping>,
+}
+
+/// Changes to a connection; absent fields stay.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionChanges {
+    pub provider: Option<Provider>,
+    pub saml: Option<SamlSettings>,
+    pub mapping: Option<Mapping>,
+}
+
+/// The outcome of a test sign-in, as the admin sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    pub id: String,
+    pub connection_id: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// Raw attributes, mapped identity and warnings, as JSON.
+    pub result: serde_json::Value,
+    pub created_at: NaiveDateTime,
+}
+
+fn valid_url(errors: &mut FieldErrors, field: &str, value: &str) {
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() <= 2000
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        errors.add(field, "must be an http:// or https:// URL");
+    }
+}
+
+fn validate_saml(s: &SamlSettings) -> Result<()> {
+    let mut errors = FieldErrors::default();
+    if s.idp_entity_id.trim().is_empty() || s.idp_entity_id.len() > 1024 {
+        errors.add(
+            "saml.idp_entity_id",
+            "the IdP entity id (Issuer) is required",
+        );
+    }
+    valid_url(&mut errors, "saml.sso_url", &s.sso_url);
+    if let Some(url) = &s.metadata_url {
+        valid_url(&mut errors, "saml.metadata_url", url);
+    }
+    if s.certificates.is_empty() {
+        errors.add(
+            "saml.certificates",
+            "at least one IdP signing certificate is required",
+        );
+    }
+    errors.into_result()
+}
+
+fn mapping_or_default(provider: Provider, mapping: Option<Mapping>) -> Mapping {
+    let defaults = provider.default_saml_mapping();
+    let pick = |given: Option<String>, default: Option<String>| match given {
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => Some(v.trim().to_owned()),
+        None => default,
+    };
+    match mapping {
+        None => defaults,
+        Some(m) => Mapping {
+            login: pick(m.login, defaults.login),
+            email: pick(m.email, defaults.email),
+            name: pick(m.name, defaults.name),
+            groups: pick(m.groups, defaults.groups),
+        },
+    }
+}
+
+fn load(conn: &mut DbConnection, enterprise: &Enterprise, id: &str) -> Result<Connection> {
+    sso_connections::table
+        .filter(sso_connections::id.eq(id))
+        .filter(sso_connections::enterprise_id.eq(&enterprise.id))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DirectoryError::NotFound("connection"))?
+        .into_connection(enterprise.key.clone())
+}
+
+fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    status: ConnectionStatus,
+    now: NaiveDateTime,
+) -> Result<()> {
+    diesel::update(sso_connections::table.filter(sso_connections::id.eq(id)))
+        .set((
+            sso_connections::status.eq(status.as_str()),
+            sso_connections::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(conflict_on_unique(
+            "another connection of this enterprise is enabled: disable it first",
+        ))?;
+    Ok(())
+}
+
+impl Directory {
+    /// Creates a connection in `draft` (enterprise admins).
+    pub fn create_connection(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        input: NewConnection,
+    ) -> Result<Connection> {
+        self.audited(ctx, "connection.create", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let settings = match (input.protocol, &input.saml) {
+                (Protocol::Saml, Some(s)) => {
+                    validate_saml(s)?;
+                    serde_json::to_string(s).map_err(|e| DirectoryError::Internal(e.to_string()))?
+                }
+                (Protocol::Saml, None) => {
+                    return Err(FieldErrors::single("saml", "SAML settings are required"));
+                }
+                (Protocol::Oidc, _) => {
+                    return Err(FieldErrors::single(
+                        "protocol",
+                        "OpenID Connect connections are not available yet",
+                    ));
+                }
+            };
+            let mapping = mapping_or_default(input.provider, input.mapping);
+            let id = new_id();
+            diesel::insert_into(sso_connections::table)
+                .values((
+                    sso_connections::id.eq(&id),
+                    sso_connections::enterprise_id.eq(&enterprise.id),
+                    sso_connections::protocol.eq(input.protocol.as_str()),
+                    sso_connections::provider.eq(input.provider.as_str()),
+                    sso_connections::status.eq(ConnectionStatus::Draft.as_str()),
+                    sso_connections::settings.eq(&settings),
+                    sso_connections::map_login.eq(&mapping.login),
+                    sso_connections::map_email.eq(&mapping.email),
+                    sso_connections::map_name.eq(&mapping.name),
+                    sso_connections::map_groups.eq(&mapping.groups),
+                    sso_connections::created_at.eq(now),
+                    sso_connections::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let created = load(conn, &enterprise, &id)?;
+            let subject = Subject::new(
+                Some(&enterprise.id),
+                "connection",
+                &id,
+                input.provider.label(),
+            );
+            Ok((created, subject))
+        })
+    }
+
+    /// The connections of an enterprise, newest first (enterprise admins).
+    pub fn list_connections(&self, ctx: &Ctx<'_>, enterprise_key: &str) -> Result<Vec<Connection>> {
+        let mut conn = self.conn()?;
+        let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
+        ctx.require_enterprise_admin(&enterprise.id)?;
+        sso_connections::table
+            .filter(sso_connections::enterprise_id.eq(&enterprise.id))
+            .select(Row::as_select())
+            .order(sso_connections::id.desc())
+            .load(&mut conn)?
+            .into_iter()
+            .map(|r| r.into_connection(enterprise.key.clone()))
+            .collect()
+    }
+
+    pub fn get_connection(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        id: &str,
+    ) -> Result<Connection> {
+        let mut conn = self.conn()?;
+        let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
+        ctx.require_enterprise_admin(&enterprise.id)?;
+        load(&mut conn, &enterprise, id)
+    }
+
+    /// Changes a connection. New IdP settings on a `tested` connection send it back to `draft`:
+    /// what was tested is no longer what would be enabled.
+    pub fn update_connection(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        id: &str,
+        changes: ConnectionChanges,
+    ) -> Result<Connection> {
+        self.audited(ctx, "connection.update", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let current = load(conn, &enterprise, id)?;
+            let provider = changes.provider.unwrap_or(current.provider);
+            let saml = match changes.saml {
+                Some(s) => {
+                    validate_saml(&s)?;
+                    Some(s)
+                }
+                None => current.saml.clone(),
+            };
+            let mapping = match changes.mapping {
+                Some(m) => mapping_or_default(provider, Some(m)),
+                None => current.mapping.clone(),
+            };
+            let idp_changed = saml != current.saml;
+            let status = match current.status {
+                ConnectionStatus::Tested if idp_changed => ConnectionStatus::Draft,
+                s => s,
+            };
+            let settings = match &saml {
+                Some(s) => {
+                    serde_json::to_string(s).map_err(|e| DirectoryError::Internal(e.to_string()))?
+                }
+                None => "{}".to_owned(),
+            };
+            diesel::update(sso_connections::table.filter(sso_connections::id.eq(&current.id)))
+                .set((
+                    sso_connections::provider.eq(provider.as_str()),
+                    sso_connections::settings.eq(&settings),
+                    sso_connections::status.eq(status.as_str()),
+                    sso_connections::map_login.eq(&mapping.login),
+                    sso_connections::map_email.eq(&mapping.email),
+                    sso_connections::map_name.eq(&mapping.name),
+                    sso_connections::map_groups.eq(&mapping.groups),
+                    sso_connections::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let updated = load(conn, &enterprise, id)?;
+            let subject = Subject::new(Some(&enterprise.id), "connection", id, provider.label());
+            Ok((updated, subject))
+        })
+    }
+
+    /// Deletes a connection. If it was enabled, nobody of the enterprise can sign in through SSO
+    /// any more until another one is enabled.
+    pub fn delete_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &str) -> Result<()> {
+        self.audited(ctx, "connection.delete", |conn, _now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let current = load(conn, &enterprise, id)?;
+            diesel::delete(sso_connections::table.filter(sso_connections::id.eq(&current.id)))
+                .execute(conn)?;
+            let subject = Subject::new(
+                Some(&enterprise.id),
+                "connection",
+                id,
+                current.provider.label(),
+            )
+            .with_details(serde_json::json!({"was": current.status.as_str()}));
+            Ok(((), subject))
+        })
+    }
+
+    /// Enables a tested connection; people of the enterprise sign in through it from now on.
+    pub fn enable_connection(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        id: &str,
+    ) -> Result<Connection> {
+        self.audited(ctx, "connection.enable", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let current = load(conn, &enterprise, id)?;
+            if current.tested_at.is_none() || current.status == ConnectionStatus::Draft {
+                return Err(DirectoryError::Conflict(
+                    "test the connection successfully before enabling it".into(),
+                ));
+            }
+            set_status(conn, id, ConnectionStatus::Enabled, now)?;
+            let subject = Subject::new(
+                Some(&enterprise.id),
+                "connection",
+                id,
+                current.provider.label(),
+            );
+            Ok((load(conn, &enterprise, id)?, subject))
+        })
+    }
+
+    /// Disables a connection: SSO sign-in through it stops at once.
+    pub fn disable_connection(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        id: &str,
+    ) -> Result<Connection> {
+        self.audited(ctx, "connection.disable", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let current = load(conn, &enterprise, id)?;
+            set_status(conn, id, ConnectionStatus::Disabled, now)?;
+            let subject = Subject::new(
+                Some(&enterprise.id),
+                "connection",
+                id,
+                current.provider.label(),
+            );
+            Ok((load(conn, &enterprise, id)?, subject))
+        })
+    }
+
+    /// A connection by id, for the public SSO endpoints (metadata, ACS), which have no actor.
+    pub fn connection_by_id(&self, id: &str) -> Result<Connection> {
+        let mut conn = self.conn()?;
+        let row: Option<(Row, String)> = sso_connections::table
+            .inner_join(enterprises::table)
+            .filter(sso_connections::id.eq(id))
+            .select((Row::as_select(), enterprises::key))
+            .first(&mut conn)
+            .optional()?;
+        let (row, key) = row.ok_or(DirectoryError::NotFound("connection"))?;
+        row.into_connection(key)
+    }
+
+    /// The enabled connection of an enterprise, for `/login/sso`.
+    pub fn enabled_connection(&self, enterprise_key: &str) -> Result<Connection> {
+        let mut conn = self.conn()?;
+        let enterprise = enterprise::find_by_key(&mut conn, enterprise_key)?
+            .ok_or(DirectoryError::NotFound("enterprise"))?;
+        sso_connections::table
+            .filter(sso_connections::enterprise_id.eq(&enterprise.id))
+            .filter(sso_connections::status.eq(ConnectionStatus::Enabled.as_str()))
+            .select(Row::as_select())
+            .first(&mut conn)
+            .optional()?
+            .ok_or(DirectoryError::NotFound("enabled SSO connection"))?
+            .into_connection(enterprise.key)
+    }
+
+    /// Stores the outcome of a test sign-in; a success marks the connection `tested` (an
+    /// enabled one stays enabled).
+    pub fn record_test_result(
+        &self,
+        connection_id: &str,
+        success: bool,
+        reason: Option<&str>,
+        result: &serde_json::Value,
+        operation_id: Option<&str>,
+    ) -> Result<TestResult> {
+        self.write(|conn, now| {
+            let (enterprise_id, status): (String, String) = sso_connections::table
+                .filter(sso_connections::id.eq(connection_id))
+                .select((sso_connections::enterprise_id, sso_connections::status))
+                .first(conn)
+                .optional()?
+                .ok_or(DirectoryError::NotFound("connection"))?;
+            let id = new_id();
+            let outcome = if success { "success" } else { "failure" };
+            diesel::insert_into(sso_test_results::table)
+                .values((
+                    sso_test_results::id.eq(&id),
+                    sso_test_results::connection_id.eq(connection_id),
+                    sso_test_results::outcome.eq(outcome),
+                    sso_test_results::reason.eq(reason),
+                    sso_test_results::result.eq(result.to_string()),
+                    sso_test_results::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            if success {
+                let new_status = match ConnectionStatus::parse(&status) {
+                    ConnectionStatus::Enabled => ConnectionStatus::Enabled,
+                    _ => ConnectionStatus::Tested,
+                };
+                diesel::update(
+                    sso_connections::table.filter(sso_connections::id.eq(connection_id)),
+                )
+                .set((
+                    sso_connections::status.eq(new_status.as_str()),
+                    sso_connections::tested_at.eq(now),
+                    sso_connections::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            }
+            let actor = crate::Actor::Anonymous;
+            let ctx = Ctx::new(&actor, operation_id);
+            let subject = Subject::new(
+                Some(&enterprise_id),
+                "connection",
+                connection_id,
+                "test sign-in",
+            );
+            let outcome = if success {
+                crate::audit::Outcome::Success
+            } else {
+                crate::audit::Outcome::Failure
+            };
+            crate::audit::record(
+                conn,
+                now,
+                &ctx,
+                "connection.test",
+                &subject,
+                outcome,
+                reason,
+            )?;
+            Ok(TestResult {
+                id,
+                connection_id: connection_id.to_owned(),
+                outcome: if success { "success" } else { "failure" }.to_owned(),
+                reason: reason.map(str::to_owned),
+                result: result.clone(),
+                created_at: now,
+            })
+        })
+    }
+
+    /// The latest test results of a connection, newest first (enterprise admins).
+    pub fn test_results(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        connection_id: &str,
+    ) -> Result<Vec<TestResult>> {
+        let mut conn = self.conn()?;
+        let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
+        ctx.require_enterprise_admin(&enterprise.id)?;
+        load(&mut conn, &enterprise, connection_id)?;
+        test_results_of(&mut conn, connection_id, 20)
+    }
+
+    /// One test result, by its unguessable id: the page the admin's browser lands on after the
+    /// test sign-in, which carries no session of Portico's.
+    pub fn test_result(&self, connection_id: &str, result_id: &str) -> Result<TestResult> {
+        let mut conn = self.conn()?;
+        test_results_of(&mut conn, connection_id, 20)?
+            .into_iter()
+            .find(|r| r.id == result_id)
+            .ok_or(DirectoryError::NotFound("test result"))
+    }
+}
+
+fn test_results_of(
+    conn: &mut DbConnection,
+    connection_id: &str,
+    limit: i64,
+) -> Result<Vec<TestResult>> {
+    let rows: Vec<(String, String, Option<String>, String, NaiveDateTime)> =
+        sso_test_results::table
+            .filter(sso_test_results::connection_id.eq(connection_id))
+            .select((
+                sso_test_results::id,
+                sso_test_results::outcome,
+                sso_test_results::reason,
+                sso_test_results::result,
+                sso_test_results::created_at,
+            ))
+            .order(sso_test_results::id.desc())
+            .limit(limit)
+            .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, outcome, reason, result, created_at)| TestResult {
+            id,
+            connection_id: connection_id.to_owned(),
+            outcome,
+            reason,
+            result: serde_json::from_str(&result).unwrap_or(serde_json::Value::Null),
+            created_at,
+        })
+        .collect())
+}

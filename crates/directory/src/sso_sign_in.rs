@@ -1,0 +1,529 @@
+//! The database side of an SSO sign-in: the requests Portico waits for, the assertion replay
+//! cache, and what happens once the IdP has vouched for someone (provisioning and the session),
+//! in one transaction.
+//!
+//! Provisioning follows the enterprise's mode:
+//! - JIT: an unknown person becomes a `jit` user; a known one gets name and e-mail updated. Their
+//!   memberships in org groups (other than the built-in `Members`) are reset to exactly the
+//!   groups, in any organization of the enterprise, named (case-sensitively) like one of the IdP
+//!   groups sent; a membership an admin added by hand in a group the IdP does not send is removed.
+//! - SCIM: only a provisioned, active user may enter; memberships are SCIM's business.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::access::{Actor, Ctx};
+use crate::audit::{self, Outcome, Subject};
+use crate::db::DbConnection;
+use crate::enterprise::ProvisioningMode;
+use crate::error::{DirectoryError, Result};
+use crate::group::{MembershipSource, insert_membership};
+use crate::schema::{
+    enterprises, org_group_members, org_groups, sessions, sso_requests, sso_seen_assertions, users,
+};
+use crate::secret::{hash_secret, new_id, random_token};
+use crate::session::ABSOLUTE_TIMEOUT_DAYS;
+use crate::user::User;
+use crate::{Directory, enterprise, validate};
+
+/// How long a started sign-in may take at the IdP.
+pub const REQUEST_TTL_MINUTES: i64 = 10;
+
+/// Why a sign-in the IdP vouched for is still refused. Shown to admins (audit log, test view);
+/// end users get a plain message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignInRefusal {
+    #[error(
+        "the response answers a sign-in Portico did not start, already finished, or gave up on"
+    )]
+    UnknownRequest,
+    #[error("this assertion was already used (replay)")]
+    Replay,
+    #[error("the IdP sent no usable login (attribute `{attribute}`)")]
+    NoLogin { attribute: String },
+    #[error("{login} is deactivated")]
+    Deactivated { login: String },
+    #[error("{login} is not provisioned: in SCIM mode only users pushed by the IdP may sign in")]
+    NotProvisioned { login: String },
+    #[error("the connection is not enabled")]
+    ConnectionNotEnabled,
+}
+
+impl SignInRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignInRefusal::UnknownRequest => "unknown_request",
+            SignInRefusal::Replay => "replay",
+            SignInRefusal::NoLogin { .. } => "no_login",
+            SignInRefusal::Deactivated { .. } => "deactivated",
+            SignInRefusal::NotProvisioned { .. } => "not_provisioned",
+            SignInRefusal::ConnectionNotEnabled => "connection_not_enabled",
+        }
+    }
+}
+
+/// A pending sign-in, as the ACS finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub id: String,
+    pub connection_id: String,
+    pub test: bool,
+    pub return_to: String,
+}
+
+/// What the IdP vouched for, after the protocol checks.
+#[derive(Debug, Clone)]
+pub struct Vouched {
+    pub connection_id: String,
+    /// The request it answers (`None`: IdP-initiated).
+    pub request_id: Option<String>,
+    pub assertion_id: String,
+    pub replay_until: NaiveDateTime,
+    pub subject: String,
+    pub login: Option<String>,
+    pub login_attribute: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+/// A completed sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session_token: String,
+    pub user: User,
+}
+
+#[derive(Debug)]
+enum Failure {
+    Refused(SignInRefusal),
+    Error(DirectoryError),
+}
+
+impl From<DirectoryError> for Failure {
+    fn from(e: DirectoryError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl From<diesel::result::Error> for Failure {
+    fn from(e: diesel::result::Error) -> Self {
+        Failure::Error(e.into())
+    }
+}
+
+fn tx<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> std::result::Result<T, Failure>,
+) -> std::result::Result<T, Failure> {
+    let mut refusal = None;
+    let outcome = crate::db::write_tx(conn, |c| match f(c) {
+        Ok(v) => Ok(Some(v)),
+        Err(Failure::Refused(r)) => {
+            refusal = Some(r);
+            Err(DirectoryError::Conflict("refused".into()))
+        }
+        Err(Failure::Error(e)) => Err(e),
+    });
+    match (outcome, refusal) {
+        (_, Some(r)) => Err(Failure::Refused(r)),
+        (Ok(Some(v)), None) => Ok(v),
+        (Ok(None), None) => Err(Failure::Error(DirectoryError::Internal(
+            "empty transaction result".into(),
+        ))),
+        (Err(e), None) => Err(Failure::Error(e)),
+    }
+}
+
+/// Resets a JIT user's memberships to the IdP's groups (see the module comment).
+fn sync_jit_groups(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    enterprise_id: &str,
+    user_id: &str,
+    groups: &[String],
+) -> Result<()> {
+    let enterprise_groups = org_groups::table
+        .filter(org_groups::enterprise_id.eq(enterprise_id))
+        .filter(org_groups::builtin.eq(false))
+        .select(org_groups::id);
+    let matched: Vec<String> = org_groups::table
+        .filter(org_groups::enterprise_id.eq(enterprise_id))
+        .filter(org_groups::builtin.eq(false))
+        .filter(org_groups::name.eq_any(groups))
+        .select(org_groups::id)
+        .load(conn)?;
+    diesel::delete(
+        org_group_members::table
+            .filter(org_group_members::user_id.eq(user_id))
+            .filter(org_group_members::group_id.eq_any(enterprise_groups))
+            .filter(
+                org_group_members::source
+                    .eq(MembershipSource::Sso.as_str())
+                    .or(org_group_members::group_id.ne_all(&matched)),
+            ),
+    )
+    .execute(conn)?;
+    for group_id in &matched {
+        insert_membership(conn, now, group_id, user_id, MembershipSource::Sso)?;
+    }
+    Ok(())
+}
+
+impl Directory {
+    /// Records a sign-in Portico starts (SAML AuthnRequest id) and returns its id.
+    pub fn begin_sso_request(
+        &self,
+        connection_id: &str,
+        test: bool,
+        return_to: &str,
+    ) -> Result<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.write(|conn, now| {
+            diesel::delete(sso_requests::table.filter(sso_requests::expires_at.lt(now)))
+                .execute(conn)?;
+            diesel::insert_into(sso_requests::table)
+                .values((
+                    sso_requests::id.eq(&id),
+                    sso_requests::connection_id.eq(connection_id),
+                    sso_requests::mode.eq(if test { "test" } else { "sign_in" }),
+                    sso_requests::return_to.eq(return_to),
+                    sso_requests::created_at.eq(now),
+                    sso_requests::expires_at.eq(now + Duration::minutes(REQUEST_TTL_MINUTES)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// The pending, unexpired request `id` of `connection_id`, if any.
+    pub fn pending_sso_request(
+        &self,
+        connection_id: &str,
+        id: &str,
+    ) -> Result<Option<PendingRequest>> {
+        let now = self.now();
+        let mut conn = self.conn()?;
+        let row: Option<(String, String, String)> = sso_requests::table
+            .filter(sso_requests::id.eq(id))
+            .filter(sso_requests::connection_id.eq(connection_id))
+            .filter(sso_requests::expires_at.gt(now))
+            .select((
+                sso_requests::id,
+                sso_requests::mode,
+                sso_requests::return_to,
+            ))
+            .first(&mut conn)
+            .optional()?;
+        Ok(row.map(|(id, mode, return_to)| PendingRequest {
+            id,
+            connection_id: connection_id.to_owned(),
+            test: mode == "test",
+            return_to,
+        }))
+    }
+
+    /// Forgets a request (after a refused response, so it cannot be retried).
+    pub fn abandon_sso_request(&self, id: &str) -> Result<()> {
+        let mut conn = self.conn()?;
+        diesel::delete(sso_requests::table.filter(sso_requests::id.eq(id))).execute(&mut conn)?;
+        Ok(())
+    }
+
+    /// Spends a test request and remembers its assertion, so test responses cannot be replayed
+    /// either. Nobody is provisioned and no session opens.
+    pub fn consume_test_assertion(
+        &self,
+        v: &Vouched,
+    ) -> Result<std::result::Result<(), SignInRefusal>> {
+        let mut conn = self.conn()?;
+        let now = self.now();
+        match tx(&mut conn, |c| {
+            consume(c, now, v)?;
+            Ok(())
+        }) {
+            Ok(()) => Ok(Ok(())),
+            Err(Failure::Refused(r)) => Ok(Err(r)),
+            Err(Failure::Error(e)) => Err(e),
+        }
+    }
+
+    /// Finishes a sign-in the IdP vouched for: spends the request, records the assertion id
+    /// (a second use is a replay), provisions the user, opens a session and audits it, all in
+    /// one transaction. A refusal is audited on its own and changes nothing else.
+    pub fn complete_sso_sign_in(
+        &self,
+        v: &Vouched,
+        address: &str,
+        user_agent: &str,
+        operation_id: Option<&str>,
+    ) -> Result<std::result::Result<SignedIn, SignInRefusal>> {
+        let now = self.now();
+        let mut conn = self.conn()?;
+        let outcome = tx(&mut conn, |c| {
+            let (enterprise_id, status): (String, String) = crate::schema::sso_connections::table
+                .filter(crate::schema::sso_connections::id.eq(&v.connection_id))
+                .select((
+                    crate::schema::sso_connections::enterprise_id,
+                    crate::schema::sso_connections::status,
+                ))
+                .first(c)?;
+            if status != "enabled" {
+                return Err(Failure::Refused(SignInRefusal::ConnectionNotEnabled));
+            }
+            consume(c, now, v)?;
+            let key: String = enterprises::table
+                .filter(enterprises::id.eq(&enterprise_id))
+                .select(enterprises::key)
+                .first(c)?;
+            let enterprise =
+                enterprise::find_by_key(c, &key)?.ok_or(DirectoryError::NotFound("enterprise"))?;
+            let user = provision(c, now, &enterprise.id, enterprise.provisioning_mode, v)?;
+            let token = random_token(32)?;
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id_hash.eq(hash_secret(&token)),
+                    sessions::user_id.eq(&user.id),
+                    sessions::created_at.eq(now),
+                    sessions::last_seen_at.eq(now),
+                    sessions::expires_at.eq(now + Duration::days(ABSOLUTE_TIMEOUT_DAYS)),
+                    sessions::address.eq(address),
+                    sessions::user_agent.eq(user_agent.chars().take(400).collect::<String>()),
+                ))
+                .execute(c)?;
+            let actor = Actor::User {
+                id: user.id.clone(),
+                enterprise_id: enterprise.id.clone(),
+                login: user.login.clone(),
+                grants: Vec::new(),
+            };
+            let ctx = Ctx::new(&actor, operation_id);
+            let subject = Subject::new(Some(&enterprise.id), "account", &user.id, &user.login).with_details(serde_json::json!({
+                "method": "saml", "connection": v.connection_id, "address": address, "groups": v.groups,
+            }));
+            audit::record(c, now, &ctx, "sign_in", &subject, Outcome::Success, None)?;
+            Ok(SignedIn {
+                session_token: token,
+                user,
+            })
+        });
+        match outcome {
+            Ok(signed_in) => Ok(Ok(signed_in)),
+            Err(Failure::Refused(r)) => {
+                self.record_sso_failure(
+                    &v.connection_id,
+                    Some(&v.subject),
+                    r.code(),
+                    &r.to_string(),
+                    operation_id,
+                )?;
+                Ok(Err(r))
+            }
+            Err(Failure::Error(e)) => Err(e),
+        }
+    }
+
+    /// Audits a refused SSO sign-in on the connection's enterprise: the reason in full, for
+    /// admins.
+    pub fn record_sso_failure(
+        &self,
+        connection_id: &str,
+        subject: Option<&str>,
+        code: &str,
+        reason: &str,
+        operation_id: Option<&str>,
+    ) -> Result<()> {
+        self.write(|conn, now| {
+            let enterprise_id: Option<String> = crate::schema::sso_connections::table
+                .filter(crate::schema::sso_connections::id.eq(connection_id))
+                .select(crate::schema::sso_connections::enterprise_id)
+                .first(conn)
+                .optional()?;
+            let actor = Actor::Anonymous;
+            let ctx = Ctx::new(&actor, operation_id);
+            let s = Subject {
+                enterprise_id,
+                kind: Some("account"),
+                id: None,
+                name: subject.map(str::to_owned),
+                details: Some(serde_json::json!({"method": "saml", "connection": connection_id, "code": code})),
+            };
+            audit::record(conn, now, &ctx, "sign_in", &s, Outcome::Failure, Some(reason))
+        })
+    }
+}
+
+fn consume(
+    c: &mut DbConnection,
+    now: NaiveDateTime,
+    v: &Vouched,
+) -> std::result::Result<(), Failure> {
+    if let Some(request_id) = &v.request_id {
+        let spent = diesel::delete(
+            sso_requests::table
+                .filter(sso_requests::id.eq(request_id))
+                .filter(sso_requests::connection_id.eq(&v.connection_id))
+                .filter(sso_requests::expires_at.gt(now)),
+        )
+        .execute(c)?;
+        if spent != 1 {
+            return Err(Failure::Refused(SignInRefusal::UnknownRequest));
+        }
+    }
+    diesel::delete(sso_seen_assertions::table.filter(sso_seen_assertions::expires_at.lt(now)))
+        .execute(c)?;
+    let seen: i64 = sso_seen_assertions::table
+        .filter(sso_seen_assertions::connection_id.eq(&v.connection_id))
+        .filter(sso_seen_assertions::assertion_id.eq(&v.assertion_id))
+        .count()
+        .get_result(c)?;
+    if seen > 0 {
+        return Err(Failure::Refused(SignInRefusal::Replay));
+    }
+    let inserted = diesel::insert_into(sso_seen_assertions::table)
+        .values((
+            sso_seen_assertions::connection_id.eq(&v.connection_id),
+            sso_seen_assertions::assertion_id.eq(&v.assertion_id),
+            sso_seen_assertions::expires_at.eq(v.replay_until),
+        ))
+        .execute(c);
+    match inserted {
+        Ok(_) => Ok(()),
+        // Two instances racing with the same assertion: the loser sees the winner's row.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Err(Failure::Refused(SignInRefusal::Replay)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn find_user(
+    c: &mut DbConnection,
+    enterprise_id: &str,
+    login: &str,
+    subject: &str,
+) -> Result<Option<User>> {
+    let by_subject: Option<User> = users::table
+        .filter(users::enterprise_id.eq(enterprise_id))
+        .filter(users::external_id.eq(subject))
+        .select(User::as_select())
+        .first(c)
+        .optional()?;
+    if by_subject.is_some() {
+        return Ok(by_subject);
+    }
+    Ok(users::table
+        .filter(users::enterprise_id.eq(enterprise_id))
+        .filter(users::login_key.eq(validate::login_key(login)))
+        .select(User::as_select())
+        .first(c)
+        .optional()?)
+}
+
+fn provision(
+    c: &mut DbConnection,
+    now: NaiveDateTime,
+    enterprise_id: &str,
+    mode: ProvisioningMode,
+    v: &Vouched,
+) -> std::result::Result<User, Failure> {
+    let login = v.login.clone().unwrap_or_default();
+    let mut errors = crate::FieldErrors::default();
+    validate::login(&mut errors, "login", &login);
+    if !errors.is_empty() {
+        return Err(Failure::Refused(SignInRefusal::NoLogin {
+            attribute: v.login_attribute.clone(),
+        }));
+    }
+    let email = v.email.clone().filter(|e| {
+        let mut errs = crate::FieldErrors::default();
+        validate::email(&mut errs, "email", e);
+        errs.is_empty()
+    });
+    let name: String = v
+        .name
+        .clone()
+        .unwrap_or_default()
+        .chars()
+        .take(validate::NAME_MAX)
+        .collect();
+    let existing = find_user(c, enterprise_id, &login, &v.subject)?;
+    match (mode, existing) {
+        (_, Some(u)) if !u.active => Err(Failure::Refused(SignInRefusal::Deactivated {
+            login: u.login,
+        })),
+        (ProvisioningMode::Scim, None) => {
+            Err(Failure::Refused(SignInRefusal::NotProvisioned { login }))
+        }
+        (ProvisioningMode::Scim, Some(u)) => {
+            diesel::update(users::table.filter(users::id.eq(&u.id)))
+                .set(users::last_sign_in_at.eq(now))
+                .execute(c)?;
+            Ok(User {
+                last_sign_in_at: Some(now),
+                ..u
+            })
+        }
+        (ProvisioningMode::Jit, Some(u)) => {
+            let new_name = if name.is_empty() {
+                u.name.clone()
+            } else {
+                name
+            };
+            let new_email = email.or(u.email.clone());
+            diesel::update(users::table.filter(users::id.eq(&u.id)))
+                .set((
+                    users::name.eq(&new_name),
+                    users::email.eq(&new_email),
+                    users::external_id.eq(&v.subject),
+                    users::last_sign_in_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            sync_jit_groups(c, now, enterprise_id, &u.id, &v.groups)?;
+            Ok(User {
+                name: new_name,
+                email: new_email,
+                external_id: Some(v.subject.clone()),
+                last_sign_in_at: Some(now),
+                updated_at: now,
+                ..u
+            })
+        }
+        (ProvisioningMode::Jit, None) => {
+            let user = User {
+                id: new_id(),
+                enterprise_id: enterprise_id.to_owned(),
+                login: login.clone(),
+                email,
+                name,
+                external_id: Some(v.subject.clone()),
+                origin: crate::user::Origin::Jit.as_str().to_owned(),
+                active: true,
+                last_sign_in_at: Some(now),
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(users::table)
+                .values((
+                    users::id.eq(&user.id),
+                    users::enterprise_id.eq(&user.enterprise_id),
+                    users::login.eq(&user.login),
+                    users::login_key.eq(validate::login_key(&user.login)),
+                    users::email.eq(&user.email),
+                    users::name.eq(&user.name),
+                    users::external_id.eq(&user.external_id),
+                    users::origin.eq(&user.origin),
+                    users::active.eq(true),
+                    users::last_sign_in_at.eq(now),
+                    users::created_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            sync_jit_groups(c, now, enterprise_id, &user.id, &v.groups)?;
+            Ok(user)
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! SSO connections and what happens after the IdP vouched for someone: JIT provisioning,
+//! replay, SCIM-mode refusals.
+
+use chrono::Duration;
+use directory::connection::{
+    ConnectionChanges, ConnectionStatus, NewConnection, Protocol, Provider, SamlSettings,
+};
+use directory::enterprise::{EnterpriseChanges, NewEnterprise, ProvisioningMode};
+use directory::group::{MEMBERS_GROUP, NewGroup};
+use directory::organization::NewOrganization;
+use directory::sso_sign_in::{SignInRefusal, Vouched};
+use directory::testing::TestDatabase;
+use directory::{Ctx, Directory, DirectoryError};
+
+use crate::{open, operator};
+
+fn saml() -> SamlSettings {
+    SamlSettings {
+        metadata_url: None,
+        idp_entity_id: "https://idp.test/metadata".into(),
+        sso_url: "https://idp.test/sso".into(),
+        certificates: vec!["MIIB".into()],
+        ..SamlSettings::default()
+    }
+}
+
+/// An enterprise with two organizations and an enabled SAML connection; returns its id.
+fn setup(dir: &Directory) -> String {
+    let op = operator();
+    let ctx = Ctx::new(&op, None);
+    dir.create_enterprise(
+        &ctx,
+        NewEnterprise {
+            key: "acme".into(),
+            name: "Acme".into(),
+            provisioning_mode: None,
+        },
+    )
+    .unwrap();
+    for (org, groups) in [
+        ("eng", vec!["Developers", "developers", "Admins"]),
+        ("ops", vec!["Developers", "Oncall"]),
+    ] {
+        dir.create_organization(
+            &ctx,
+            "acme",
+            NewOrganization {
+                key: org.into(),
+                name: org.into(),
+            },
+        )
+        .unwrap();
+        for g in groups {
+            dir.create_group(
+                &ctx,
+                "acme",
+                org,
+                NewGroup {
+                    name: g.into(),
+                    description: None,
+                },
+            )
+            .unwrap();
+        }
+    }
+    let c = dir
+        .create_connection(
+            &ctx,
+            "acme",
+            NewConnection {
+                protocol: Protocol::Saml,
+                provider: Provider::Okta,
+                saml: Some(saml()),
+                mapping: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(c.status, ConnectionStatus::Draft);
+    assert_eq!(c.mapping.groups.as_deref(), Some("groups"), "Okta defaults");
+    assert!(
+        matches!(
+            dir.enable_connection(&ctx, "acme", &c.id),
+            Err(DirectoryError::Conflict(_))
+        ),
+        "untested"
+    );
+    dir.record_test_result(&c.id, true, None, &serde_json::json!({}), None)
+        .unwrap();
+    assert_eq!(
+        dir.enable_connection(&ctx, "acme", &c.id).unwrap().status,
+        ConnectionStatus::Enabled
+    );
+    c.id
+}
+
+fn vouched(dir: &Directory, connection: &str, login: &str, groups: &[&str]) -> Vouched {
+    let request = dir.begin_sso_request(connection, false, "/").unwrap();
+    Vouched {
+        connection_id: connection.into(),
+        request_id: Some(request),
+        assertion_id: format!("_a{}", uuid_like()),
+        replay_until: dir.now() + Duration::minutes(5),
+        subject: format!("{login}@idp"),
+        login: Some(login.into()),
+        login_attribute: "login".into(),
+        email: Some(format!("{login}@acme.test")),
+        name: Some("Ada".into()),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+    }
+}
+
+fn uuid_like() -> String {
+    directory::secret::random_token(12).unwrap()
+}
+
+fn groups_of(dir: &Directory, login: &str) -> Vec<(String, String, String)> {
+    let op = operator();
+    let users = dir
+        .list_users(&Ctx::new(&op, None), "acme", &Default::default())
+        .unwrap()
+        .items;
+    let mut v: Vec<(String, String, String)> = users
+        .into_iter()
+        .find(|u| u.user.login == login)
+        .unwrap()
+        .groups
+        .into_iter()
+        .map(|g| (g.organization, g.group, g.source))
+        .collect();
+    v.sort();
+    v
+}
+
+fn jit_creates_then_updates_and_resets_groups(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let first = dir
+        .complete_sso_sign_in(
+            &vouched(&dir, &conn, "ada", &["Developers"]),
+            "10.0.0.1",
+            "ua",
+            None,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.user.origin, "jit");
+    assert!(dir.resolve_session(&first.session_token).unwrap().is_some());
+    let s = |o: &str, g: &str, src: &str| (o.to_owned(), g.to_owned(), src.to_owned());
+    // Case-sensitive: "developers" is another group.
+    assert_eq!(
+        groups_of(&dir, "ada"),
+        vec![s("eng", "Developers", "sso"), s("ops", "Developers", "sso")]
+    );
+
+    // Admins add her by hand to Members, to Oncall (not sent by the IdP) and to Admins (sent next time).
+    let op = operator();
+    let ctx = Ctx::new(&op, None);
+    dir.add_group_member(&ctx, "acme", "eng", MEMBERS_GROUP, "ada")
+        .unwrap();
+    dir.add_group_member(&ctx, "acme", "ops", "Oncall", "ada")
+        .unwrap();
+    dir.add_group_member(&ctx, "acme", "eng", "Admins", "ada")
+        .unwrap();
+
+    let mut next = vouched(&dir, &conn, "ada", &["Admins"]);
+    next.email = Some("ada.lovelace@acme.test".into());
+    let second = dir
+        .complete_sso_sign_in(&next, "10.0.0.1", "ua", None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.user.id, first.user.id);
+    assert_eq!(second.user.email.as_deref(), Some("ada.lovelace@acme.test"));
+    assert_eq!(
+        groups_of(&dir, "ada"),
+        vec![
+            s("eng", "Admins", "local"),
+            s("eng", "Admins", "sso"),
+            s("eng", MEMBERS_GROUP, "local")
+        ],
+        "sso memberships follow the IdP, Members stays, a hand-added membership the IdP does not send goes"
+    );
+}
+
+fn replayed_assertion_is_refused(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let v = vouched(&dir, &conn, "ada", &[]);
+    dir.complete_sso_sign_in(&v, "", "", None).unwrap().unwrap();
+    // Same assertion again, even answering a fresh request.
+    let again = Vouched {
+        request_id: Some(dir.begin_sso_request(&conn, false, "/").unwrap()),
+        ..v.clone()
+    };
+    assert_eq!(
+        dir.complete_sso_sign_in(&again, "", "", None)
+            .unwrap()
+            .unwrap_err(),
+        SignInRefusal::Replay
+    );
+    // A request is used once.
+    let reused = Vouched {
+        assertion_id: "_other".into(),
+        ..v
+    };
+    assert_eq!(
+        dir.complete_sso_sign_in(&reused, "", "", None)
+            .unwrap()
+            .unwrap_err(),
+        SignInRefusal::UnknownRequest
+    );
+    let events = dir
+        .list_audit_events(
+            &Ctx::new(&operator(), None),
+            Some("acme"),
+            &Default::default(),
+        )
+        .unwrap()
+        .items;
+    assert!(events.iter().any(|e| e.action == "sign_in"
+        && e.outcome == "failure"
+        && e.reason.as_deref().is_some_and(|r| r.contains("replay"))));
+}
+
+fn scim_mode_admits_only_provisioned_active_users(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let op = operator();
+    let ctx = Ctx::new(&op, None);
+    dir.update_enterprise(
+        &ctx,
+        "acme",
+        EnterpriseChanges {
+            name: None,
+            provisioning_mode: Some(ProvisioningMode::Scim),
+        },
+    )
+    .unwrap();
+    let r = dir
+        .complete_sso_sign_in(&vouched(&dir, &conn, "nobody", &[]), "", "", None)
+        .unwrap();
+    assert!(matches!(r, Err(SignInRefusal::NotProvisioned { .. })));
+    assert!(
+        dir.list_users(&ctx, "acme", &Default::default())
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing was created"
+    );
+}
+
+fn disabled_connection_refuses_and_editing_resets_tested(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let op = operator();
+    let ctx = Ctx::new(&op, None);
+    // A second connection cannot be enabled beside the first.
+    let other = dir
+        .create_connection(
+            &ctx,
+            "acme",
+            NewConnection {
+                protocol: Protocol::Saml,
+                provider: Provider::Entra,
+                saml: Some(saml()),
+                mapping: None,
+            },
+        )
+        .unwrap();
+    dir.record_test_result(&other.id, true, None, &serde_json::json!({}), None)
+        .unwrap();
+    assert!(matches!(
+        dir.enable_connection(&ctx, "acme", &other.id),
+        Err(DirectoryError::Conflict(_))
+    ));
+    let changed = dir
+        .update_connection(
+            &ctx,
+            "acme",
+            &other.id,
+            ConnectionChanges {
+                saml: Some(SamlSettings {
+                    sso_url: "https://idp.test/other".into(),
+                    ..saml()
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        changed.status,
+        ConnectionStatus::Draft,
+        "what was tested is no longer what would be enabled"
+    );
+
+    dir.disable_connection(&ctx, "acme", &conn).unwrap();
+    let r = dir
+        .complete_sso_sign_in(&vouched(&dir, &conn, "ada", &[]), "", "", None)
+        .unwrap();
+    assert_eq!(r.unwrap_err(), SignInRefusal::ConnectionNotEnabled);
+    let bad = dir.create_connection(
+        &ctx,
+        "acme",
+        NewConnection {
+            protocol: Protocol::Saml,
+            provider: Provider::Other,
+            saml: Some(SamlSettings {
+                certificates: vec![],
+                ..saml()
+            }),
+            mapping: None,
+        },
+    );
+    assert!(
+        matches!(bad, Err(DirectoryError::Validation(_))),
+        "no certificate, no connection"
+    );
+}
+
+directory::both_backends!(
+    jit_creates_then_updates_and_resets_groups,
+    replayed_assertion_is_refused,
+    scim_mode_admits_only_provisioned_active_users,
+    disabled_connection_refuses_and_editing_resets_tested,
+);

@@ -8,6 +8,7 @@
 //! samael's non-`Send` errors become [`Refusal`] values here.
 
 pub mod certificate;
+pub mod metadata;
 pub mod request;
 pub mod response;
 
@@ -16,8 +17,9 @@ use chrono::Duration;
 use crate::identity::AttributeMapping;
 
 pub use certificate::Certificate;
+pub use metadata::{IdpMetadata, parse_idp_metadata, sp_metadata};
 pub use request::authn_request_url;
-pub use response::{VerifiedAssertion, verify_response};
+pub use response::{VerifiedAssertion, in_response_to, verify_response};
 
 /// The SP's side of one connection: what Portico tells the IdP about itself.
 #[derive(Debug, Clone)]

@@ -153,6 +153,23 @@ fn refusal_from(e: SpError, conn: &SamlConnection) -> Refusal {
     }
 }
 
+/// The `InResponseTo` a response claims, read without trusting anything, so the caller can
+/// look up the request it says it answers (and then pass that id to [`verify_response`]).
+pub fn in_response_to(saml_response: &str) -> Option<String> {
+    if saml_response.len() > MAX_RESPONSE_BYTES {
+        return None;
+    }
+    let compact: String = saml_response
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let xml = String::from_utf8(STANDARD.decode(compact).ok()?).ok()?;
+    if xml.to_ascii_lowercase().contains("<!doctype") {
+        return None;
+    }
+    Response::from_str(&xml).ok()?.in_response_to
+}
+
 /// Checks a `SAMLResponse` form value against the connection, the request ids Portico is
 /// waiting for, and `now`. Replay (an assertion id seen before) is the caller's check, using
 /// [`VerifiedAssertion::assertion_id`].

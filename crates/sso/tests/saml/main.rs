@@ -431,3 +431,86 @@ fn authn_request_url_carries_our_id_and_relay_state() {
     );
     assert!(xml.contains(ACS) && xml.contains(SP_ENTITY), "{xml}");
 }
+
+fn idp_metadata_xml(idp: &TestIdp) -> String {
+    format!(
+        r#"<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" WantAuthnRequestsSigned="false"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.test/sso/post"/><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.test/sso/redirect"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        entity = idp.entity_id,
+        cert = STANDARD.encode(&idp.cert_der),
+    )
+}
+
+#[test]
+fn idp_metadata_gives_entity_id_redirect_url_and_certificates() {
+    let idp = TestIdp::new("okta");
+    let m = sso::saml::parse_idp_metadata(&idp_metadata_xml(&idp)).unwrap();
+    assert_eq!(m.entity_id, idp.entity_id);
+    assert_eq!(m.sso_url, "https://idp.test/sso/redirect");
+    assert_eq!(m.certificates.len(), 1);
+    assert_eq!(m.certificates[0].der, idp.cert_der);
+    assert!(m.certificates[0].subject.contains("okta"));
+    assert!(!m.certificates[0].is_expired(Utc::now()));
+    assert!(m.certificates[0].is_expired(Utc::now() + Duration::days(400)));
+}
+
+#[test]
+fn unusable_idp_metadata_says_why() {
+    use sso::saml::metadata::MetadataError;
+    let idp = TestIdp::new("okta");
+    let xml = idp_metadata_xml(&idp);
+    let no_redirect = xml.replace("HTTP-Redirect", "HTTP-Artifact");
+    assert_eq!(
+        sso::saml::parse_idp_metadata(&no_redirect).unwrap_err(),
+        MetadataError::NoRedirectBinding
+    );
+    let no_cert = xml.replace(&STANDARD.encode(&idp.cert_der), "");
+    assert_eq!(
+        sso::saml::parse_idp_metadata(&no_cert).unwrap_err(),
+        MetadataError::NoCertificate
+    );
+    assert!(matches!(
+        sso::saml::parse_idp_metadata("<html>login</html>"),
+        Err(MetadataError::Unreadable(_))
+    ));
+    let doctype = format!("<!DOCTYPE x [<!ENTITY a 'b'>]>{xml}");
+    assert_eq!(
+        sso::saml::parse_idp_metadata(&doctype).unwrap_err(),
+        MetadataError::Doctype
+    );
+}
+
+#[test]
+fn certificates_parse_from_pem_der_and_bare_base64() {
+    let idp = TestIdp::new("okta");
+    let from_pem = Certificate::parse(idp.cert_pem().as_bytes()).unwrap();
+    let from_der = Certificate::parse(&idp.cert_der).unwrap();
+    let bare = STANDARD.encode(&idp.cert_der);
+    let wrapped: String = bare
+        .as_bytes()
+        .chunks(60)
+        .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
+        .collect();
+    let from_b64 = Certificate::parse(wrapped.as_bytes()).unwrap();
+    assert_eq!(from_pem, from_der);
+    assert_eq!(from_der, from_b64);
+    assert!(Certificate::parse(b"not a certificate").is_err());
+}
+
+#[test]
+fn sp_metadata_names_the_acs() {
+    let xml = sso::saml::sp_metadata(SP_ENTITY, ACS);
+    assert!(xml.contains(&format!(r#"entityID="{SP_ENTITY}""#)));
+    assert!(xml.contains(&format!(r#"Location="{ACS}""#)));
+    assert!(xml.contains(r#"WantAssertionsSigned="true""#));
+}
+
+#[test]
+fn in_response_to_is_read_without_trust() {
+    let idp = TestIdp::new("okta");
+    let body = idp.response(&ResponseSpec::valid(&idp, Utc::now()));
+    assert_eq!(
+        sso::saml::in_response_to(&body).as_deref(),
+        Some(REQUEST_ID)
+    );
+    assert_eq!(sso::saml::in_response_to("garbage"), None);
+}

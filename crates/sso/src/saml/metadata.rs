@@ -1,0 +1,126 @@
+//! SAML metadata: reading an IdP's (the "automatic" set-up) and writing Portico's own SP
+//! metadata (samael's marks every key as a signing key and advertises ciphers it cannot
+//! decrypt, so Portico writes its own).
+
+use std::str::FromStr;
+
+use samael::metadata::EntityDescriptor;
+
+use super::certificate::Certificate;
+
+const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+
+/// Largest IdP metadata document read. Entra's federation metadata is about 20 KB.
+pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+/// What Portico takes from an IdP's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub certificates: Vec<Certificate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("the metadata is larger than {MAX_METADATA_BYTES} bytes")]
+    TooLarge,
+    #[error("the metadata contains a DOCTYPE, which SAML metadata never needs")]
+    Doctype,
+    #[error("this is not SAML metadata: {0}")]
+    Unreadable(String),
+    #[error("the metadata names no entity id")]
+    NoEntityId,
+    #[error("the metadata describes no identity provider (IDPSSODescriptor)")]
+    NotAnIdp,
+    #[error("the IdP offers no single sign-on service over HTTP-Redirect")]
+    NoRedirectBinding,
+    #[error("the IdP publishes no signing certificate")]
+    NoCertificate,
+}
+
+/// Reads an IdP's metadata document.
+pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
+    if xml.len() > MAX_METADATA_BYTES {
+        return Err(MetadataError::TooLarge);
+    }
+    let lower = xml.to_ascii_lowercase();
+    if lower.contains("<!doctype") || lower.contains("<!entity") {
+        return Err(MetadataError::Doctype);
+    }
+    if !xml.contains("EntityDescriptor") {
+        return Err(MetadataError::Unreadable(
+            "no EntityDescriptor element".into(),
+        ));
+    }
+    let doc =
+        EntityDescriptor::from_str(xml).map_err(|e| MetadataError::Unreadable(e.to_string()))?;
+    let entity_id = doc
+        .entity_id
+        .clone()
+        .filter(|e| !e.trim().is_empty())
+        .ok_or(MetadataError::NoEntityId)?;
+    let idps = doc.idp_sso_descriptors.unwrap_or_default();
+    if idps.is_empty() {
+        return Err(MetadataError::NotAnIdp);
+    }
+    let sso_url = idps
+        .iter()
+        .flat_map(|d| d.single_sign_on_services.iter())
+        .find(|e| e.binding == REDIRECT)
+        .map(|e| e.location.clone())
+        .ok_or(MetadataError::NoRedirectBinding)?;
+    let mut certificates: Vec<Certificate> = Vec::new();
+    for d in &idps {
+        for key in &d.key_descriptors {
+            if matches!(key.key_use.as_deref(), Some("encryption")) {
+                continue;
+            }
+            for b64 in key
+                .key_info
+                .x509_data
+                .iter()
+                .flat_map(|x| x.certificates.iter())
+            {
+                if let Ok(cert) = Certificate::parse(b64.as_bytes())
+                    && !certificates.contains(&cert)
+                {
+                    certificates.push(cert);
+                }
+            }
+        }
+    }
+    if certificates.is_empty() {
+        return Err(MetadataError::NoCertificate);
+    }
+    Ok(IdpMetadata {
+        entity_id,
+        sso_url,
+        certificates,
+    })
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Portico's SP metadata for one connection: entity id, the ACS (HTTP-POST), and signed
+/// assertions wanted.
+pub fn sp_metadata(entity_id: &str, acs_url: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"#,
+        entity = escape(entity_id),
+        acs = escape(acs_url),
+    )
+}

@@ -160,6 +160,11 @@ pub enum PageError {
     BadRequest(String),
     #[error("The page could not be shown.")]
     Render(#[from] askama::Error),
+    /// An SSO sign-in was refused; the reason is in the audit log, not on the page.
+    #[error(
+        "Your sign-in could not be completed. Ask your administrator for help and quote the operation id below."
+    )]
+    SignInRefused,
 }
 
 impl ResponseError for PageError {
@@ -170,6 +175,7 @@ impl ResponseError for PageError {
             PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PageError::SignInRefused => StatusCode::FORBIDDEN,
         }
     }
 
@@ -204,6 +210,7 @@ impl ResponseError for PageError {
                 ("Something went wrong", INTERNAL_DETAIL.into())
             }
             PageError::Csrf => ("Form expired", self.to_string()),
+            PageError::SignInRefused => ("Sign-in refused", self.to_string()),
             _ => ("Request refused", self.to_string()),
         };
         let page = ErrorPage {

@@ -13,7 +13,7 @@ use directory::Directory;
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
-use crate::{api, console, health, observe};
+use crate::{api, console, health, observe, signin};
 
 /// A bound, not yet running, Portico server.
 pub struct Application {
@@ -62,6 +62,7 @@ impl Application {
                 .configure(health::configure)
                 .configure(api::configure)
                 .configure(console::configure)
+                .configure(signin::configure)
         })
         .listen(listener)?
         .run();

@@ -9,3 +9,6 @@ pub mod identity;
 pub mod saml;
 
 pub use identity::{AttributeMapping, VerifiedIdentity};
+
+#[cfg(feature = "test-idp")]
+pub mod testing;

@@ -1,6 +1,7 @@
 //! The admin API under `/api/v1`: JSON in and out, authenticated by admin API keys, errors as
 //! RFC 9457 problem+json, described by the OpenAPI document at `/api/v1/openapi.json`.
 
+pub mod connections;
 pub mod enterprises;
 pub mod groups;
 pub mod openapi;
@@ -69,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(organizations::configure)
             .configure(groups::configure)
             .configure(users::configure)
+            .configure(connections::configure)
             .default_service(web::to(not_found)),
     );
 }

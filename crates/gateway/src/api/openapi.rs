@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{enterprises, groups, organizations, users};
+use super::{connections, enterprises, groups, organizations, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,8 @@ use super::{enterprises, groups, organizations, users};
         organizations::remove, organizations::appoint_admin,
         groups::create, groups::list,
         users::list, users::create,
+        connections::create, connections::list, connections::get_one, connections::update, connections::remove,
+        connections::enable, connections::disable, connections::test, connections::test_results,
     ),
     modifiers(&BearerKey),
     tags(
@@ -23,6 +25,7 @@ use super::{enterprises, groups, organizations, users};
         (name = "organizations", description = "Organizations of an enterprise"),
         (name = "groups", description = "Groups of an organization"),
         (name = "users", description = "People of an enterprise"),
+        (name = "connections", description = "SSO connections: set-up, test, enable"),
     )
 )]
 #[derive(Debug)]

@@ -43,7 +43,7 @@ fn landing(actor: &Actor, enterprise_key: Option<&str>) -> String {
 /// Only same-site paths are followed after sign-in (no open redirect): an absolute path, not
 /// `//host`, and no backslash, whitespace or control character anywhere (browsers drop tabs
 /// and newlines from URLs, so `/\t/evil.example` would become `//evil.example`).
-fn safe_next(next: &str) -> Option<&str> {
+pub fn safe_next(next: &str) -> Option<&str> {
     let clean = !next
         .chars()
         .any(|c| c == '\\' || c.is_whitespace() || c.is_control());

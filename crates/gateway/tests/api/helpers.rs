@@ -95,6 +95,21 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// A SAML connection (manual settings, a fresh test IdP) created with the operator key.
+    pub async fn create_saml_connection(&self, enterprise: &str) -> Value {
+        let idp = sso::testing::TestIdp::new("idp");
+        let res = self
+            .api(Method::POST, &format!("/api/v1/enterprises/{enterprise}/connections"), &self.operator_key)
+            .json(&json!({"protocol": "saml", "provider": "other", "saml": {
+                "sso_url": "https://idp.test/sso", "idp_entity_id": idp.entity_id, "certificates": [idp.cert_pem()]
+            }}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
     /// An admin API key for one enterprise.
     pub fn enterprise_key(&self, enterprise: &str) -> String {
         self.directory

@@ -15,9 +15,30 @@ fn valid_body(doc: &Value, operation: &Value) -> Option<Value> {
     let mut body = serde_json::Map::new();
     for field in schema["required"].as_array().into_iter().flatten() {
         let field = field.as_str()?;
-        body.insert(field.to_owned(), json!("intruder"));
+        body.insert(
+            field.to_owned(),
+            plausible(doc, &schema["properties"][field]),
+        );
     }
     Some(Value::Object(body))
+}
+
+/// A value of the right shape for a property schema: an enum's first value, a string, ...
+fn plausible(doc: &Value, property: &Value) -> Value {
+    let resolved = match property["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+        Some(name) => &doc["components"]["schemas"][name],
+        None => property,
+    };
+    if let Some(first) = resolved["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    match resolved["type"].as_str() {
+        Some("boolean") => json!(false),
+        Some("array") => json!([]),
+        Some("object") => json!({}),
+        Some("integer") | Some("number") => json!(1),
+        _ => json!("intruder"),
+    }
 }
 
 async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
@@ -26,6 +47,10 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
     app.create_organization("alpha", "a-org").await;
     app.create_organization("beta", "b-org").await;
     let key_a = app.enterprise_key("alpha");
+    let beta_connection = app.create_saml_connection("beta").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let doc: Value = app
         .client
@@ -43,7 +68,8 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
         }
         let path = template
             .replace("{key}", "beta")
-            .replace("{org_key}", "b-org");
+            .replace("{org_key}", "b-org")
+            .replace("{id}", &beta_connection);
         for method in ["get", "post", "put", "patch", "delete"] {
             if item.get(method).is_none() {
                 continue;
@@ -90,6 +116,19 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
     // Beta is untouched.
+    let c: Value = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/enterprises/beta/connections/{beta_connection}"),
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["status"], "draft");
     let beta: Value = app
         .api(Method::GET, "/api/v1/enterprises/beta", &app.operator_key)
         .send()

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod idp;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration, Utc};
@@ -14,7 +12,17 @@ use sso::saml::{
     authn_request_url, verify_response,
 };
 
-use idp::{ResponseSpec, SHA1, TestIdp};
+use sso::testing::{ResponseSpec, SHA1, TestIdp};
+
+trait Valid {
+    fn valid(idp: &TestIdp, now: chrono::DateTime<Utc>) -> ResponseSpec;
+}
+
+impl Valid for ResponseSpec {
+    fn valid(idp: &TestIdp, now: chrono::DateTime<Utc>) -> ResponseSpec {
+        ResponseSpec::answering(idp, now, ACS, SP_ENTITY, Some(REQUEST_ID))
+    }
+}
 
 pub const ACS: &str = "https://portico.test/sso/saml/acs/conn-1";
 pub const SP_ENTITY: &str = "https://portico.test/sso/saml/metadata/conn-1";

@@ -1,6 +1,8 @@
-//! A test identity provider: its own RSA key and certificate, generated per test run, and SAML
-//! responses signed by libxmlsec1 (through samael's signing code). Only the document around the
-//! signature is a template; every signature is real.
+//! A test identity provider (feature `test-idp`): its own RSA key and certificate, generated per
+//! test run, and SAML responses signed by libxmlsec1 (through samael's signing code). Only the
+//! document around the signature is a template; every signature is real.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -17,6 +19,7 @@ pub const SHA1: (&str, &str) = (
     "http://www.w3.org/2000/09/xmldsig#sha1",
 );
 
+#[derive(Debug)]
 pub struct TestIdp {
     pub key_der: Vec<u8>,
     pub cert_der: Vec<u8>,
@@ -156,7 +159,7 @@ pub fn ts(t: DateTime<Utc>) -> String {
 }
 
 /// Everything a response says, defaulting to a valid answer to request `REQUEST_ID`.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ResponseSpec {
     pub response_id: String,
     pub assertion_id: String,
@@ -177,15 +180,22 @@ pub struct ResponseSpec {
 }
 
 impl ResponseSpec {
-    pub fn valid(idp: &TestIdp, now: DateTime<Utc>) -> ResponseSpec {
+    /// A valid answer to `request_id` for the SP at `acs` / `audience`.
+    pub fn answering(
+        idp: &TestIdp,
+        now: DateTime<Utc>,
+        acs: &str,
+        audience: &str,
+        request_id: Option<&str>,
+    ) -> ResponseSpec {
         ResponseSpec {
             response_id: format!("_r{}", uuid::Uuid::new_v4().simple()),
             assertion_id: format!("_a{}", uuid::Uuid::new_v4().simple()),
-            in_response_to: Some(crate::REQUEST_ID.to_owned()),
+            in_response_to: request_id.map(str::to_owned),
             issuer: idp.entity_id.clone(),
-            destination: crate::ACS.to_owned(),
-            recipient: crate::ACS.to_owned(),
-            audience: crate::SP_ENTITY.to_owned(),
+            destination: acs.to_owned(),
+            recipient: acs.to_owned(),
+            audience: audience.to_owned(),
             name_id: "ada@acme.test".to_owned(),
             issue_instant: now,
             not_before: now - Duration::seconds(5),

@@ -1,0 +1,579 @@
+//! `/api/v1/enterprises/{key}/connections`: SSO connections, their set-up, test and enabling.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use directory::connection::{
+    Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings,
+    TestResult,
+};
+use directory::{DirectoryError, FieldErrors};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{resource, utc};
+use crate::auth::ApiCaller;
+use crate::config::Settings;
+use crate::error::{ApiError, Problem, blocking};
+use crate::signin::fetch::fetch_idp_metadata;
+use crate::signin::saml::{SpUrls, sp_urls};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/enterprises/{key}/connections", "GET, POST")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        resource("/enterprises/{key}/connections/{id}", "GET, PATCH, DELETE")
+            .route(web::get().to(get_one))
+            .route(web::patch().to(update))
+            .route(web::delete().to(remove)),
+    )
+    .service(
+        resource("/enterprises/{key}/connections/{id}/enable", "POST")
+            .route(web::post().to(enable)),
+    )
+    .service(
+        resource("/enterprises/{key}/connections/{id}/disable", "POST")
+            .route(web::post().to(disable)),
+    )
+    .service(
+        resource("/enterprises/{key}/connections/{id}/test", "POST").route(web::post().to(test)),
+    )
+    .service(
+        resource("/enterprises/{key}/connections/{id}/test-results", "GET")
+            .route(web::get().to(test_results)),
+    );
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolDto {
+    Saml,
+    Oidc,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderDto {
+    Okta,
+    Entra,
+    Jumpcloud,
+    Google,
+    Other,
+    Custom,
+}
+
+impl From<ProviderDto> for Provider {
+    fn from(p: ProviderDto) -> Self {
+        match p {
+            ProviderDto::Okta => Provider::Okta,
+            ProviderDto::Entra => Provider::Entra,
+            ProviderDto::Jumpcloud => Provider::JumpCloud,
+            ProviderDto::Google => Provider::Google,
+            ProviderDto::Other => Provider::Other,
+            ProviderDto::Custom => Provider::Custom,
+        }
+    }
+}
+
+/// The IdP side of a SAML connection: either `metadata_url` ("automatic": Portico reads the
+/// entity id, SSO URL and certificates from it) or `sso_url`, `idp_entity_id` and
+/// `certificates` ("manual"). Certificates may be PEM, or the bare base64 of DER.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamlInput {
+    pub metadata_url: Option<String>,
+    pub sso_url: Option<String>,
+    pub idp_entity_id: Option<String>,
+    pub certificates: Option<Vec<String>>,
+    /// Accept sign-ins the IdP starts on its own (off by default).
+    pub allow_idp_initiated: Option<bool>,
+    /// Sign AuthnRequests with an SP key (not available yet).
+    pub sign_requests: Option<bool>,
+    /// Ask the IdP to encrypt assertions to an SP key (not available yet).
+    pub encrypt_assertions: Option<bool>,
+}
+
+/// Attribute names; absent ones take the provider's defaults, empty strings clear them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingDto {
+    /// Attribute holding the login; absent means the provider default, null the NameID.
+    pub login: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    pub protocol: ProtocolDto,
+    pub provider: ProviderDto,
+    pub saml: Option<SamlInput>,
+    pub attribute_mapping: Option<MappingDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnection {
+    pub provider: Option<ProviderDto>,
+    pub saml: Option<SamlInput>,
+    pub attribute_mapping: Option<MappingDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateView {
+    pub subject: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    pub expired: bool,
+    /// Expires within 30 days.
+    pub expiring_soon: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SamlView {
+    pub metadata_url: Option<String>,
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    pub certificates: Vec<CertificateView>,
+    pub allow_idp_initiated: bool,
+    pub sign_requests: bool,
+    pub encrypt_assertions: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionView {
+    pub id: String,
+    pub protocol: ProtocolDto,
+    pub provider: ProviderDto,
+    /// `draft`, `tested`, `enabled` or `disabled`.
+    pub status: String,
+    /// The values to paste into the IdP.
+    pub sp: SpUrls,
+    pub saml: Option<SamlView>,
+    pub attribute_mapping: MappingDto,
+    pub tested_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn provider_dto(p: Provider) -> ProviderDto {
+    match p {
+        Provider::Okta => ProviderDto::Okta,
+        Provider::Entra => ProviderDto::Entra,
+        Provider::JumpCloud => ProviderDto::Jumpcloud,
+        Provider::Google => ProviderDto::Google,
+        Provider::Other => ProviderDto::Other,
+        Provider::Custom => ProviderDto::Custom,
+    }
+}
+
+pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
+    let now = Utc::now();
+    let saml = c.saml.map(|s| SamlView {
+        certificates: s
+            .certificates
+            .iter()
+            .filter_map(|b64| sso::saml::Certificate::parse(b64.as_bytes()).ok())
+            .map(|cert| CertificateView {
+                expired: cert.is_expired(now),
+                expiring_soon: cert.not_after < now + chrono::Duration::days(30),
+                subject: cert.subject,
+                not_before: cert.not_before,
+                not_after: cert.not_after,
+            })
+            .collect(),
+        metadata_url: s.metadata_url,
+        idp_entity_id: s.idp_entity_id,
+        sso_url: s.sso_url,
+        allow_idp_initiated: s.allow_idp_initiated,
+        sign_requests: s.sign_requests,
+        encrypt_assertions: s.encrypt_assertions,
+    });
+    ConnectionView {
+        sp: sp_urls(settings, &c.id),
+        id: c.id,
+        protocol: match c.protocol {
+            Protocol::Saml => ProtocolDto::Saml,
+            Protocol::Oidc => ProtocolDto::Oidc,
+        },
+        provider: provider_dto(c.provider),
+        status: c.status.as_str().to_owned(),
+        saml,
+        attribute_mapping: MappingDto {
+            login: c.mapping.login,
+            email: c.mapping.email,
+            name: c.mapping.name,
+            groups: c.mapping.groups,
+        },
+        tested_at: c.tested_at.map(utc),
+        created_at: utc(c.created_at),
+        updated_at: utc(c.updated_at),
+    }
+}
+
+/// Turns what the admin gave into stored settings: fetches metadata for the automatic set-up,
+/// reads every certificate. Field errors name the JSON path.
+pub async fn resolve_saml(input: SamlInput) -> Result<SamlSettings, DirectoryError> {
+    let mut errors = FieldErrors::default();
+    if input.sign_requests == Some(true) {
+        errors.add(
+            "saml.sign_requests",
+            "signed AuthnRequests are not available yet",
+        );
+    }
+    if input.encrypt_assertions == Some(true) {
+        errors.add(
+            "saml.encrypt_assertions",
+            "encrypted assertions are not available yet",
+        );
+    }
+    let mut settings = SamlSettings {
+        metadata_url: input
+            .metadata_url
+            .clone()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty()),
+        idp_entity_id: input
+            .idp_entity_id
+            .clone()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        sso_url: input.sso_url.clone().unwrap_or_default().trim().to_owned(),
+        certificates: Vec::new(),
+        allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
+        sign_requests: false,
+        encrypt_assertions: false,
+    };
+    if let Some(url) = &settings.metadata_url {
+        match fetch_idp_metadata(url).await {
+            Ok(m) => {
+                if settings.idp_entity_id.is_empty() {
+                    settings.idp_entity_id = m.entity_id;
+                }
+                if settings.sso_url.is_empty() {
+                    settings.sso_url = m.sso_url;
+                }
+                settings.certificates = m.certificates.iter().map(|c| c.base64()).collect();
+            }
+            Err(e) => errors.add("saml.metadata_url", e),
+        }
+    } else {
+        if settings.sso_url.is_empty() {
+            errors.add(
+                "saml.sso_url",
+                "give the IdP's single sign-on URL, or a metadata_url",
+            );
+        }
+        if settings.idp_entity_id.is_empty() {
+            errors.add(
+                "saml.idp_entity_id",
+                "give the IdP's entity id (Issuer), or a metadata_url",
+            );
+        }
+    }
+    for (i, pem) in input.certificates.unwrap_or_default().iter().enumerate() {
+        match sso::saml::Certificate::parse(pem.as_bytes()) {
+            Ok(c) => {
+                if !settings.certificates.contains(&c.base64()) {
+                    settings.certificates.push(c.base64());
+                }
+            }
+            Err(e) => errors.add(&format!("saml.certificates[{i}]"), e.to_string()),
+        }
+    }
+    if settings.certificates.is_empty() && settings.metadata_url.is_none() {
+        errors.add(
+            "saml.certificates",
+            "at least one IdP signing certificate is required",
+        );
+    }
+    errors.into_result()?;
+    Ok(settings)
+}
+
+fn mapping(m: Option<MappingDto>) -> Option<Mapping> {
+    m.map(|m| Mapping {
+        login: m.login,
+        email: m.email,
+        name: m.name,
+        groups: m.groups,
+    })
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/enterprises/{key}/connections", tag = "connections", request_body = CreateConnection,
+    params(("key" = String, Path, description = "Enterprise key")),
+    responses(
+        (status = 201, description = "Created as a draft; `sp` holds the values to paste into the IdP", body = ConnectionView),
+        (status = 400, description = "Invalid settings, unreachable metadata, unreadable certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such enterprise", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    body: web::Json<CreateConnection>,
+) -> Result<HttpResponse, ApiError> {
+    let key = path.into_inner();
+    let body = body.into_inner();
+    // Check access before contacting anything on the caller's behalf.
+    let (dir, k2, c2) = (state.directory.clone(), key.clone(), caller.clone());
+    blocking::<_, ApiError>(move || dir.get_enterprise(&c2.ctx(), &k2)).await?;
+    let saml = match (body.protocol, body.saml) {
+        (ProtocolDto::Saml, Some(input)) => Some(resolve_saml(input).await?),
+        (ProtocolDto::Saml, None) => {
+            return Err(FieldErrors::single("saml", "SAML settings are required").into());
+        }
+        (ProtocolDto::Oidc, _) => None,
+    };
+    let input = NewConnection {
+        protocol: match body.protocol {
+            ProtocolDto::Saml => Protocol::Saml,
+            ProtocolDto::Oidc => Protocol::Oidc,
+        },
+        provider: body.provider.into(),
+        saml,
+        mapping: mapping(body.attribute_mapping),
+    };
+    let dir = state.directory.clone();
+    let created =
+        blocking::<_, ApiError>(move || dir.create_connection(&caller.ctx(), &key, input)).await?;
+    Ok(HttpResponse::Created().json(view(&state.settings, created)))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/connections", tag = "connections",
+    params(("key" = String, Path, description = "Enterprise key")),
+    responses((status = 200, description = "The enterprise's connections, newest first", body = Vec<ConnectionView>)),
+    security(("admin_api_key" = []))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let all = blocking::<_, ApiError>(move || dir.list_connections(&caller.ctx(), &key)).await?;
+    Ok(HttpResponse::Ok().json(
+        all.into_iter()
+            .map(|c| view(&state.settings, c))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/connections/{id}", tag = "connections",
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "The connection", body = ConnectionView),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let c = blocking::<_, ApiError>(move || dir.get_connection(&caller.ctx(), &key, &id)).await?;
+    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/enterprises/{key}/connections/{id}", tag = "connections", request_body = UpdateConnection,
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "Updated; new IdP settings send a tested connection back to draft", body = ConnectionView),
+        (status = 400, description = "Invalid settings", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: web::Json<UpdateConnection>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let body = body.into_inner();
+    let (dir, k2, i2, c2) = (
+        state.directory.clone(),
+        key.clone(),
+        id.clone(),
+        caller.clone(),
+    );
+    blocking::<_, ApiError>(move || dir.get_connection(&c2.ctx(), &k2, &i2)).await?;
+    let saml = match body.saml {
+        Some(input) => Some(resolve_saml(input).await?),
+        None => None,
+    };
+    let changes = ConnectionChanges {
+        provider: body.provider.map(Into::into),
+        saml,
+        mapping: mapping(body.attribute_mapping),
+    };
+    let dir = state.directory.clone();
+    let c =
+        blocking::<_, ApiError>(move || dir.update_connection(&caller.ctx(), &key, &id, changes))
+            .await?;
+    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/enterprises/{key}/connections/{id}", tag = "connections",
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 204, description = "Deleted; if it was enabled, SSO sign-in stops for the enterprise"),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn remove(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    blocking::<_, ApiError>(move || dir.delete_connection(&caller.ctx(), &key, &id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/enterprises/{key}/connections/{id}/enable", tag = "connections",
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "Enabled: people of the enterprise sign in through it", body = ConnectionView),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not tested yet, or another connection is enabled", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn enable(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let c =
+        blocking::<_, ApiError>(move || dir.enable_connection(&caller.ctx(), &key, &id)).await?;
+    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/enterprises/{key}/connections/{id}/disable", tag = "connections",
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "Disabled", body = ConnectionView),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn disable(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let c =
+        blocking::<_, ApiError>(move || dir.disable_connection(&caller.ctx(), &key, &id)).await?;
+    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestStart {
+    /// Open this in a browser: it starts a test sign-in at the IdP. Valid for 10 minutes, once.
+    pub url: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/enterprises/{key}/connections/{id}/test", tag = "connections",
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "Where the admin's browser starts the test sign-in", body = TestStart),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn test(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let i2 = id.clone();
+    let request = blocking::<_, ApiError>(move || {
+        let c = dir.get_connection(&caller.ctx(), &key, &i2)?;
+        dir.begin_sso_request(&c.id, true, "/")
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(TestStart {
+        url: state
+            .settings
+            .url(&format!("/sso/saml/{id}/test/{request}")),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResultView {
+    pub id: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub result: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TestResult> for TestResultView {
+    fn from(t: TestResult) -> Self {
+        TestResultView {
+            id: t.id,
+            outcome: t.outcome,
+            reason: t.reason,
+            result: t.result,
+            created_at: utc(t.created_at),
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/connections/{id}/test-results", tag = "connections",
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "Recent test sign-ins, newest first: raw attributes, mapped identity, warnings", body = Vec<TestResultView>),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn test_results(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let results =
+        blocking::<_, ApiError>(move || dir.test_results(&caller.ctx(), &key, &id)).await?;
+    Ok(HttpResponse::Ok().json(
+        results
+            .into_iter()
+            .map(TestResultView::from)
+            .collect::<Vec<_>>(),
+    ))
+}

@@ -1,0 +1,447 @@
+//! SAML 2.0 endpoints of the service provider.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use chrono::{DateTime, Duration, Utc};
+use directory::DirectoryError;
+use directory::connection::{Connection, ConnectionStatus};
+use directory::sso_sign_in::Vouched;
+use serde::Deserialize;
+use sso::AttributeMapping;
+use sso::saml::{Certificate, IdentityProviderSettings, SamlConnection, ServiceProviderSettings};
+
+use crate::auth::{SESSION_COOKIE, client_address, cookie, operation_id};
+use crate::config::Settings;
+use crate::console::render_status;
+use crate::error::{PageError, blocking};
+use crate::observe::current_operation_id;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(start)
+        .service(metadata)
+        .service(acs)
+        .service(test_start);
+}
+
+/// The URLs an admin pastes into the IdP for one connection.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SpUrls {
+    /// Portico's entity id for this connection (the Audience of its assertions).
+    pub entity_id: String,
+    /// Where the IdP posts its responses: the Single Sign-On URL / ACS URL / Reply URL.
+    pub acs_url: String,
+    /// Portico's SP metadata document for this connection.
+    pub metadata_url: String,
+}
+
+pub fn sp_urls(settings: &Settings, connection_id: &str) -> SpUrls {
+    let metadata_url = settings.url(&format!("/sso/saml/{connection_id}/metadata"));
+    SpUrls {
+        entity_id: metadata_url.clone(),
+        acs_url: settings.url(&format!("/sso/saml/{connection_id}/acs")),
+        metadata_url,
+    }
+}
+
+/// Tolerated clock difference with the IdP.
+const CLOCK_SKEW_SECS: i64 = 120;
+
+/// The protocol engine's view of a stored connection.
+pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnection, String> {
+    let s = c
+        .saml
+        .as_ref()
+        .ok_or("this connection has no SAML settings")?;
+    let certificates = s
+        .certificates
+        .iter()
+        .map(|b64| Certificate::parse(b64.as_bytes()).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let urls = sp_urls(settings, &c.id);
+    Ok(SamlConnection {
+        sp: ServiceProviderSettings {
+            entity_id: urls.entity_id,
+            acs_url: urls.acs_url,
+        },
+        idp: IdentityProviderSettings {
+            entity_id: s.idp_entity_id.clone(),
+            sso_url: s.sso_url.clone(),
+            certificates,
+        },
+        mapping: AttributeMapping {
+            login: c.mapping.login.clone(),
+            email: c.mapping.email.clone(),
+            name: c.mapping.name.clone(),
+            groups: c.mapping.groups.clone(),
+        },
+        allow_idp_initiated: s.allow_idp_initiated,
+        clock_skew: Duration::seconds(CLOCK_SKEW_SECS),
+    })
+}
+
+fn redirect(url: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, url.to_owned()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+#[derive(Debug, Deserialize)]
+struct StartQuery {
+    enterprise_key: Option<String>,
+    /// Where to land after signing in (a local path).
+    next: Option<String>,
+}
+
+/// `GET /login/sso?enterprise_key=KEY`: sends the browser to the enterprise's IdP.
+#[get("/login/sso")]
+async fn start(
+    state: web::Data<AppState>,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, PageError> {
+    let query = query.into_inner();
+    let key = query.enterprise_key.unwrap_or_default().trim().to_owned();
+    if key.is_empty() {
+        return Err(PageError::BadRequest(
+            "Enter your enterprise key to sign in with your company's identity provider.".into(),
+        ));
+    }
+    let dir = state.directory.clone();
+    let connection = blocking::<_, PageError>(move || dir.enabled_connection(&key)).await.map_err(|e| match e {
+        PageError::Directory(DirectoryError::NotFound(_)) => PageError::BadRequest(
+            "Single sign-on is not available for this enterprise key. Check the key, or ask your administrator.".into(),
+        ),
+        other => other,
+    })?;
+    let next = query
+        .next
+        .filter(|n| crate::console::session::safe_next(n).is_some())
+        .unwrap_or_else(|| "/".into());
+    begin(&state, &connection, false, &next).await
+}
+
+/// Records a request and redirects to the IdP with it.
+async fn begin(
+    state: &AppState,
+    connection: &Connection,
+    test: bool,
+    next: &str,
+) -> Result<HttpResponse, PageError> {
+    let saml = saml_connection(&state.settings, connection)
+        .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
+    let dir = state.directory.clone();
+    let (cid, next) = (connection.id.clone(), next.to_owned());
+    let request_id =
+        blocking::<_, PageError>(move || dir.begin_sso_request(&cid, test, &next)).await?;
+    redirect_with(&saml, &request_id)
+}
+
+fn redirect_with(saml: &SamlConnection, request_id: &str) -> Result<HttpResponse, PageError> {
+    let url = sso::saml::authn_request_url(saml, request_id, "", Utc::now())
+        .map_err(|e| PageError::BadRequest(format!("The sign-in could not start: {e}")))?;
+    Ok(redirect(url.as_str()))
+}
+
+/// `GET /sso/saml/{id}/test/{request}`: the link `POST .../connections/{id}/test` hands out.
+#[get("/sso/saml/{id}/test/{request}")]
+async fn test_start(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (id, request) = path.into_inner();
+    let dir = state.directory.clone();
+    let (i2, r2) = (id.clone(), request.clone());
+    let (connection, pending) = blocking::<_, PageError>(move || {
+        Ok((
+            dir.connection_by_id(&i2)?,
+            dir.pending_sso_request(&i2, &r2)?,
+        ))
+    })
+    .await?;
+    match pending {
+        Some(p) if p.test => {
+            let saml = saml_connection(&state.settings, &connection).map_err(|e| {
+                PageError::BadRequest(format!("The connection cannot be used: {e}"))
+            })?;
+            redirect_with(&saml, &p.id)
+        }
+        _ => Err(PageError::BadRequest(
+            "This test link has expired or was already used. Start a new test.".into(),
+        )),
+    }
+}
+
+/// `GET /sso/saml/{id}/metadata`: Portico's SP metadata for the connection.
+#[get("/sso/saml/{id}/metadata")]
+async fn metadata(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let dir = state.directory.clone();
+    let i2 = id.clone();
+    blocking::<_, PageError>(move || dir.connection_by_id(&i2)).await?;
+    let urls = sp_urls(&state.settings, &id);
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .body(sso::saml::sp_metadata(&urls.entity_id, &urls.acs_url)))
+}
+
+#[derive(Debug, Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState", default)]
+    _relay_state: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sso_test_result.html")]
+struct TestResultPage {
+    success: bool,
+    reason: Option<String>,
+    provider: String,
+    mapped: Vec<(String, String)>,
+    raw: Vec<(String, String)>,
+    warnings: Vec<String>,
+    json: String,
+    operation_id: Option<String>,
+    enterprise_key: String,
+    connection_id: String,
+}
+
+/// Warnings an admin should act on before enabling a connection.
+fn warnings(
+    identity: &sso::VerifiedIdentity,
+    mapping: &AttributeMapping,
+    certs: &[Certificate],
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut w = Vec::new();
+    for (field, attr) in [
+        ("login", &mapping.login),
+        ("email", &mapping.email),
+        ("name", &mapping.name),
+        ("groups", &mapping.groups),
+    ] {
+        if let Some(a) = attr
+            && !identity.raw.contains_key(a)
+        {
+            w.push(format!(
+                "The IdP sent no attribute named `{a}`, which is mapped to {field}."
+            ));
+        }
+    }
+    if identity.email.is_none() {
+        w.push("No e-mail address came through: users will be created without one.".into());
+    }
+    if identity.groups.is_empty() {
+        w.push("No groups came through: group memberships will not be synchronised.".into());
+    }
+    for c in certs {
+        if c.not_after < now + Duration::days(30) {
+            w.push(format!(
+                "The IdP certificate `{}` expires on {}.",
+                c.subject,
+                c.not_after.format("%Y-%m-%d")
+            ));
+        }
+    }
+    w
+}
+
+/// `POST /sso/saml/{id}/acs`: the IdP's answer. Verifies it, then either shows the admin a
+/// test result or signs the person in.
+#[post("/sso/saml/{id}/acs")]
+async fn acs(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<AcsForm>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let body = form.into_inner().saml_response;
+    let dir = state.directory.clone();
+    let i2 = id.clone();
+    let claimed = sso::saml::in_response_to(&body);
+    let (connection, pending) = blocking::<_, PageError>(move || {
+        let c = dir.connection_by_id(&i2)?;
+        let p = match claimed {
+            Some(r) => dir.pending_sso_request(&i2, &r)?,
+            None => None,
+        };
+        Ok((c, p))
+    })
+    .await?;
+    let saml = saml_connection(&state.settings, &connection)
+        .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
+    let expected: Vec<&str> = pending.iter().map(|p| p.id.as_str()).collect();
+    let now = Utc::now();
+    let verdict = sso::saml::verify_response(&saml, &body, &expected, now);
+    let test = pending.as_ref().is_some_and(|p| p.test);
+    let op = operation_id(&req);
+
+    if test {
+        return test_outcome(&state, &connection, &saml, verdict, now, op).await;
+    }
+    let verified = match verdict {
+        Ok(v) => v,
+        Err(refusal) => {
+            tracing::warn!(connection = %connection.id, reason = refusal.code(), "SAML response refused");
+            let dir = state.directory.clone();
+            let (cid, pid) = (connection.id.clone(), pending.map(|p| p.id));
+            let (code, text) = (refusal.code(), refusal.to_string());
+            blocking::<_, PageError>(move || {
+                if let Some(pid) = pid {
+                    dir.abandon_sso_request(&pid)?;
+                }
+                dir.record_sso_failure(&cid, None, code, &text, op.as_deref())
+            })
+            .await?;
+            return Err(PageError::SignInRefused);
+        }
+    };
+    if connection.status != ConnectionStatus::Enabled {
+        return Err(PageError::SignInRefused);
+    }
+    let return_to = pending
+        .as_ref()
+        .map(|p| p.return_to.clone())
+        .unwrap_or_else(|| "/".into());
+    let vouched = Vouched {
+        connection_id: connection.id.clone(),
+        request_id: verified.in_response_to.clone(),
+        assertion_id: verified.assertion_id.clone(),
+        replay_until: verified.replay_until.naive_utc(),
+        subject: verified.identity.subject.clone(),
+        login: verified.identity.login.clone(),
+        login_attribute: connection
+            .mapping
+            .login
+            .clone()
+            .unwrap_or_else(|| "NameID".into()),
+        email: verified.identity.email.clone(),
+        name: verified.identity.name.clone(),
+        groups: verified.identity.groups.clone(),
+    };
+    let dir = state.directory.clone();
+    let address = client_address(&req);
+    let agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let outcome = blocking::<_, PageError>(move || {
+        dir.complete_sso_sign_in(&vouched, &address, &agent, op.as_deref())
+    })
+    .await?;
+    match outcome {
+        Ok(signed_in) => {
+            let target = crate::console::session::safe_next(&return_to)
+                .unwrap_or("/")
+                .to_owned();
+            let mut res = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .finish();
+            res.add_cookie(&cookie(&state, SESSION_COOKIE, signed_in.session_token))
+                .map_err(|e| PageError::BadRequest(e.to_string()))?;
+            Ok(res)
+        }
+        Err(refusal) => {
+            tracing::warn!(connection = %connection.id, reason = refusal.code(), "SSO sign-in refused");
+            Err(PageError::SignInRefused)
+        }
+    }
+}
+
+async fn test_outcome(
+    state: &AppState,
+    connection: &Connection,
+    saml: &SamlConnection,
+    verdict: Result<sso::saml::VerifiedAssertion, sso::saml::Refusal>,
+    now: DateTime<Utc>,
+    op: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let (success, reason, json, mapped, raw, warns) = match verdict {
+        Ok(v) => {
+            let vouched = Vouched {
+                connection_id: connection.id.clone(),
+                request_id: v.in_response_to.clone(),
+                assertion_id: v.assertion_id.clone(),
+                replay_until: v.replay_until.naive_utc(),
+                subject: v.identity.subject.clone(),
+                login: v.identity.login.clone(),
+                login_attribute: String::new(),
+                email: v.identity.email.clone(),
+                name: v.identity.name.clone(),
+                groups: v.identity.groups.clone(),
+            };
+            let dir = state.directory.clone();
+            let spent =
+                blocking::<_, PageError>(move || dir.consume_test_assertion(&vouched)).await?;
+            let warns = warnings(&v.identity, &saml.mapping, &saml.idp.certificates, now);
+            let mapped = vec![
+                ("Subject (NameID)".to_owned(), v.identity.subject.clone()),
+                (
+                    "Login".to_owned(),
+                    v.identity.login.clone().unwrap_or_default(),
+                ),
+                (
+                    "E-mail".to_owned(),
+                    v.identity.email.clone().unwrap_or_default(),
+                ),
+                (
+                    "Name".to_owned(),
+                    v.identity.name.clone().unwrap_or_default(),
+                ),
+                ("Groups".to_owned(), v.identity.groups.join(", ")),
+            ];
+            let raw: Vec<(String, String)> = v
+                .identity
+                .raw
+                .iter()
+                .map(|(k, vals)| (k.clone(), vals.join(", ")))
+                .collect();
+            let json = serde_json::json!({"identity": v.identity, "warnings": warns});
+            match spent {
+                Ok(()) => (true, None, json, mapped, raw, warns),
+                Err(r) => (false, Some(r.to_string()), json, mapped, raw, warns),
+            }
+        }
+        Err(r) => (
+            false,
+            Some(format!("{r} [{}]", r.code())),
+            serde_json::json!({"refusal": r.code(), "reason": r.to_string()}),
+            vec![],
+            vec![],
+            vec![],
+        ),
+    };
+    let dir = state.directory.clone();
+    let (cid, reason2, json2, op2) = (
+        connection.id.clone(),
+        reason.clone(),
+        json.clone(),
+        op.clone(),
+    );
+    blocking::<_, PageError>(move || {
+        dir.record_test_result(&cid, success, reason2.as_deref(), &json2, op2.as_deref())
+    })
+    .await?;
+    let page = TestResultPage {
+        success,
+        reason,
+        provider: connection.provider.label().to_owned(),
+        mapped,
+        raw,
+        warnings: warns,
+        json: serde_json::to_string_pretty(&json).unwrap_or_default(),
+        operation_id: current_operation_id(),
+        enterprise_key: connection.enterprise_key.clone(),
+        connection_id: connection.id.clone(),
+    };
+    render_status(&page, actix_web::http::StatusCode::OK)
+}

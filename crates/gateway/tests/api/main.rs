@@ -11,3 +11,4 @@ mod cli;
 mod console;
 mod health;
 mod isolation;
+mod saml;

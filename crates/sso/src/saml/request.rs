@@ -6,8 +6,9 @@ use url::Url;
 
 use super::{Refusal, SamlConnection};
 
-/// The URL that sends the browser to the IdP with an AuthnRequest whose id is `request_id`
-/// (a UUID the caller stores; samael's own ids carry only 32 random bits) and `relay_state`.
+/// The URL that sends the browser to the IdP with an AuthnRequest whose `ID` is `request_id`
+/// (random, stored by the caller, and a valid XML ID: samael's own ids carry only 32 random
+/// bits) and `relay_state`.
 pub fn authn_request_url(
     conn: &SamlConnection,
     request_id: &str,
@@ -15,7 +16,7 @@ pub fn authn_request_url(
     now: DateTime<Utc>,
 ) -> Result<Url, Refusal> {
     let request = AuthnRequest {
-        id: format!("_{request_id}"),
+        id: request_id.to_owned(),
         issue_instant: now,
         destination: Some(conn.idp.sso_url.clone()),
         assertion_consumer_service_url: Some(conn.sp.acs_url.clone()),

@@ -417,7 +417,7 @@ fn authn_request_url_carries_our_id_and_relay_state() {
     let idp = TestIdp::new("okta");
     let url = authn_request_url(
         &connection(&idp),
-        "0b3c2f0e-6a2d-4f8e-9d55-2f9f3c1f5a10",
+        "_0b3c2f0e-6a2d-4f8e-9d55-2f9f3c1f5a10",
         "state-123",
         Utc::now(),
     )

@@ -1,0 +1,458 @@
+//! SAML end to end over HTTP: set up a connection through the admin API, test it, enable it,
+//! sign someone in through `/login/sso` and the ACS, and refuse what must be refused. The IdP is
+//! the test IdP of the `sso` crate: real keys, real XML signatures.
+
+use std::io::Read;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use directory::{Actor, Ctx, PageRequest};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sso::testing::{ResponseSpec, TestIdp};
+
+use crate::helpers::TestApp;
+
+/// The AuthnRequest ID inside a redirect to the IdP.
+fn request_id(location: &str) -> String {
+    let url = url::Url::parse(location).unwrap();
+    let (_, saml_request) = url
+        .query_pairs()
+        .find(|(k, _)| k == "SAMLRequest")
+        .expect("SAMLRequest");
+    let deflated = STANDARD.decode(saml_request.as_bytes()).unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let start = xml.find(" ID=\"").unwrap() + 5;
+    xml[start..].split('"').next().unwrap().to_owned()
+}
+
+struct Setup {
+    idp: TestIdp,
+    id: String,
+    acs: String,
+    entity_id: String,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    app.create_enterprise("acme").await;
+    app.create_organization("acme", "eng").await;
+    for g in ["Developers", "developers"] {
+        let res = app
+            .api(
+                Method::POST,
+                "/api/v1/enterprises/acme/organizations/eng/groups",
+                &app.operator_key,
+            )
+            .json(&json!({"name": g}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let idp = TestIdp::new("okta");
+    let res = app
+        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
+        .json(&json!({"protocol": "saml", "provider": "okta", "saml": {
+            "sso_url": "https://idp.test/sso", "idp_entity_id": idp.entity_id, "certificates": [idp.cert_pem()]
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let c: Value = res.json().await.unwrap();
+    assert_eq!(c["status"], "draft");
+    assert_eq!(c["attribute_mapping"]["groups"], "groups", "Okta preset");
+    assert_eq!(c["saml"]["certificates"][0]["expired"], false);
+    let id = c["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c["sp"]["acs_url"],
+        format!("{}/sso/saml/{id}/acs", app.base)
+    );
+    Setup {
+        acs: c["sp"]["acs_url"].as_str().unwrap().to_owned(),
+        entity_id: c["sp"]["entity_id"].as_str().unwrap().to_owned(),
+        idp,
+        id,
+    }
+}
+
+fn answer(s: &Setup, request: Option<&str>, login: &str, groups: &[&str]) -> ResponseSpec {
+    let mut spec =
+        ResponseSpec::answering(&s.idp, chrono::Utc::now(), &s.acs, &s.entity_id, request);
+    spec.attributes = vec![
+        ("login".into(), vec![login.into()]),
+        ("email".into(), vec![format!("{login}@acme.test")]),
+        ("name".into(), vec!["Ada Lovelace".into()]),
+        (
+            "groups".into(),
+            groups.iter().map(|g| g.to_string()).collect(),
+        ),
+    ];
+    spec
+}
+
+async fn post_acs(app: &TestApp, s: &Setup, body: &str) -> reqwest::Response {
+    app.client
+        .post(&s.acs)
+        .form(&[("SAMLResponse", body), ("RelayState", "")])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
+    let s = setup(&app).await;
+
+    // Enabling an untested connection is refused.
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id),
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+
+    // Test connection: the admin's browser goes to the IdP and back; nobody is provisioned.
+    let t: Value = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/enterprises/acme/connections/{}/test", s.id),
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let start = app
+        .client
+        .get(t["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let location = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("https://idp.test/sso?SAMLRequest="),
+        "{location}"
+    );
+    let req = request_id(&location);
+    let page = post_acs(
+        &app,
+        &s,
+        &s.idp
+            .response(&answer(&s, Some(&req), "ada", &["Developers"])),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("it works") && html.contains("Ada Lovelace") && html.contains("Developers"),
+        "{html}"
+    );
+    let results: Value = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/enterprises/acme/connections/{}/test-results", s.id),
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results[0]["outcome"], "success");
+    assert_eq!(
+        results[0]["result"]["identity"]["groups"],
+        json!(["Developers"])
+    );
+    let users: Value = app
+        .api(
+            Method::GET,
+            "/api/v1/enterprises/acme/users",
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        users["items"].as_array().unwrap().is_empty(),
+        "a test provisions nobody"
+    );
+
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id),
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "enabled");
+
+    // Sign-in: /login/sso redirects to the IdP, the ACS provisions and opens a session.
+    let start = app
+        .client
+        .get(app.url("/login/sso?enterprise_key=acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let req = request_id(start.headers()["location"].to_str().unwrap());
+    let body = s
+        .idp
+        .response(&answer(&s, Some(&req), "ada", &["Developers"]));
+    let res = post_acs(&app, &s, &body).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("portico_session="))
+        .expect("session");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let me = app
+        .client
+        .get(app.url("/console/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(me.contains("Developers"), "{me}");
+    let users: Value = app
+        .api(
+            Method::GET,
+            "/api/v1/enterprises/acme/users",
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ada = &users["items"][0];
+    assert_eq!(ada["login"], "ada");
+    assert_eq!(ada["origin"], "jit");
+    assert_eq!(
+        ada["groups"],
+        json!([{"organization": "eng", "group": "Developers", "source": "sso"}])
+    );
+
+    // The same response again: refused, with a plain page for the person and the reason audited.
+    let again = post_acs(&app, &s, &body).await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    let text = again.text().await.unwrap();
+    assert!(text.contains("Sign-in refused") && text.contains("Operation id"));
+    assert!(
+        !text.contains("InResponseTo"),
+        "no internals for the end user"
+    );
+    let events = app
+        .directory
+        .list_audit_events(
+            &Ctx::new(&Actor::System, None),
+            Some("acme"),
+            &PageRequest::default(),
+        )
+        .unwrap()
+        .items;
+    assert!(
+        events.iter().any(|e| e.action == "sign_in"
+            && e.outcome == "failure"
+            && e.reason.as_deref().is_some_and(|r| r.contains("request"))),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "sign_in" && e.outcome == "success")
+    );
+}
+
+async fn idp_initiated_replay_is_caught_by_the_assertion_cache(app: TestApp) {
+    let s = setup(&app).await;
+    let res = app
+        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{}", s.id), &app.operator_key)
+        .json(&json!({"saml": {"sso_url": "https://idp.test/sso", "idp_entity_id": s.idp.entity_id, "certificates": [s.idp.cert_pem()], "allow_idp_initiated": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    app.directory
+        .record_test_result(&s.id, true, None, &json!({}), None)
+        .unwrap();
+    app.api(
+        Method::POST,
+        &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id),
+        &app.operator_key,
+    )
+    .send()
+    .await
+    .unwrap();
+    let body = s.idp.response(&answer(&s, None, "grace", &[]));
+    assert_eq!(
+        post_acs(&app, &s, &body).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post_acs(&app, &s, &body).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let events = app
+        .directory
+        .list_audit_events(
+            &Ctx::new(&Actor::System, None),
+            Some("acme"),
+            &PageRequest::default(),
+        )
+        .unwrap()
+        .items;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.outcome == "failure"
+                && e.reason.as_deref().is_some_and(|r| r.contains("replay"))),
+        "{events:?}"
+    );
+}
+
+async fn forged_or_foreign_responses_are_refused_and_audited(app: TestApp) {
+    let s = setup(&app).await;
+    app.directory
+        .record_test_result(&s.id, true, None, &json!({}), None)
+        .unwrap();
+    app.api(
+        Method::POST,
+        &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id),
+        &app.operator_key,
+    )
+    .send()
+    .await
+    .unwrap();
+    let start = app
+        .client
+        .get(app.url("/login/sso?enterprise_key=acme"))
+        .send()
+        .await
+        .unwrap();
+    let req = request_id(start.headers()["location"].to_str().unwrap());
+    let attacker = TestIdp {
+        entity_id: s.idp.entity_id.clone(),
+        ..TestIdp::new("attacker")
+    };
+    let forged = attacker.response(&answer(&s, Some(&req), "admin", &[]));
+    assert_eq!(
+        post_acs(&app, &s, &forged).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // The request was burnt by the refusal: the real answer to it no longer works either.
+    let real = s.idp.response(&answer(&s, Some(&req), "ada", &[]));
+    assert_eq!(
+        post_acs(&app, &s, &real).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post_acs(&app, &s, "%%%not base64").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let events = app
+        .directory
+        .list_audit_events(
+            &Ctx::new(&Actor::System, None),
+            Some("acme"),
+            &PageRequest::default(),
+        )
+        .unwrap()
+        .items;
+    let reasons: Vec<&str> = events
+        .iter()
+        .filter(|e| e.action == "sign_in")
+        .filter_map(|e| e.reason.as_deref())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("signature")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("base64")), "{reasons:?}");
+    let users: Value = app
+        .api(
+            Method::GET,
+            "/api/v1/enterprises/acme/users",
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(users["items"].as_array().unwrap().is_empty());
+}
+
+async fn sp_metadata_and_unknown_enterprises(app: TestApp) {
+    let s = setup(&app).await;
+    let res = app
+        .client
+        .get(format!("{}/sso/saml/{}/metadata", app.base, s.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let xml = res.text().await.unwrap();
+    assert!(xml.contains(&format!(r#"entityID="{}""#, s.entity_id)) && xml.contains(&s.acs));
+    // Not enabled yet: /login/sso says so plainly.
+    let res = app
+        .client
+        .get(app.url("/login/sso?enterprise_key=acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = app
+        .client
+        .get(app.url("/login/sso?enterprise_key=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Bad settings get field errors.
+    let res = app
+        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
+        .json(&json!({"protocol": "saml", "provider": "okta", "saml": {"sso_url": "ftp://x", "idp_entity_id": "x", "certificates": ["not a certificate"]}}))
+        .send()
+        .await
+        .unwrap();
+    let body = crate::helpers::problem(res, StatusCode::BAD_REQUEST).await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"saml.certificates[0]"), "{fields:?}");
+}
+
+crate::both_backends!(
+    test_enable_sign_in_and_refuse_replays,
+    idp_initiated_replay_is_caught_by_the_assertion_cache,
+    forged_or_foreign_responses_are_refused_and_audited,
+    sp_metadata_and_unknown_enterprises,
+);

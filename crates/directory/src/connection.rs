@@ -271,7 +271,22 @@ fn valid_url(errors: &mut FieldErrors, field: &str, value: &str) {
     }
 }
 
+impl SamlSettings {
+    /// Nothing about the IdP is known yet: a connection just created in the console's assistant,
+    /// whose SP values the admin is pasting into the IdP.
+    pub fn is_blank(&self) -> bool {
+        self.metadata_url.is_none()
+            && self.idp_entity_id.is_empty()
+            && self.sso_url.is_empty()
+            && self.certificates.is_empty()
+    }
+}
+
+/// Settings are either blank (a draft being set up) or complete.
 fn validate_saml(s: &SamlSettings) -> Result<()> {
+    if s.is_blank() {
+        return Ok(());
+    }
     let mut errors = FieldErrors::default();
     if s.idp_entity_id.trim().is_empty() || s.idp_entity_id.len() > 1024 {
         errors.add(

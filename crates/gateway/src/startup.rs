@@ -55,7 +55,8 @@ impl Application {
                         .add((header::REFERRER_POLICY, "same-origin"))
                         .add((
                             header::CONTENT_SECURITY_POLICY,
-                            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+                            // No form-action: sign-in forms lead to the enterprise's IdP by redirect.
+                            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
                         )),
                 )
                 .wrap(from_fn(observe::observe))

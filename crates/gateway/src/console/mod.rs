@@ -1,6 +1,7 @@
 //! The web console: server-rendered pages (askama templates in `web/templates`), one module per
 //! area. Every form carries a CSRF token; every page is usable with a keyboard alone.
 
+pub mod connections;
 pub mod enterprises;
 pub mod organizations;
 pub mod session;
@@ -26,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))
     .configure(session::configure)
     .configure(enterprises::configure)
-    .configure(organizations::configure);
+    .configure(organizations::configure)
+    .configure(connections::configure);
 }
 
 /// The signed-in user as the page header shows them.

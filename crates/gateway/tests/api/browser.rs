@@ -90,6 +90,20 @@ async fn shot(c: &Client, name: &str) {
     }
 }
 
+/// Clicks something that loads a new page, and waits until the old page is gone.
+async fn click_to_next_page(c: &Client, target: Locator<'_>) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(target).await.unwrap().click().await.unwrap();
+    for _ in 0..100 {
+        if old.tag_name().await.is_err() {
+            c.wait().for_element(Locator::Css("body")).await.unwrap();
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page did not change");
+}
+
 async fn fill(c: &Client, id: &str, value: &str) {
     let field = c.find(Locator::Id(id)).await.unwrap();
     field.clear().await.unwrap();
@@ -223,7 +237,185 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
     c.close().await.unwrap();
 }
 
+async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
+    let idp = crate::test_idp::IdpServer::start("ada", &["Developers", "Elsewhere"]).await;
+    app.create_enterprise("acme").await;
+    app.create_organization("acme", "eng").await;
+    let res = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/enterprises/acme/organizations/eng/groups",
+            &app.operator_key,
+        )
+        .json(&json!({"name": "Developers"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let appointed: serde_json::Value = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/enterprises/acme/admins",
+            &app.operator_key,
+        )
+        .json(&json!({"login": "root", "name": "Rita Root"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let driver = Driver::start();
+    let c = driver.connect().await;
+    // The enterprise admin chooses a password and lands on the enterprise.
+    c.goto(appointed["setup_url"].as_str().unwrap())
+        .await
+        .unwrap();
+    fill(&c, "f-password", "rita's long password").await;
+    submit(&c).await;
+    c.wait()
+        .for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("SSO & Provisioning"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Step 1: choose Okta (the default) and start.
+    c.wait()
+        .for_element(Locator::Css("form[action$='/sso/saml'] button"))
+        .await
+        .unwrap();
+    click_to_next_page(&c, Locator::Css("form[action$='/sso/saml'] button")).await;
+    let status = c
+        .wait()
+        .for_element(Locator::Id("connection-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "draft");
+    let acs = c
+        .find(Locator::Id("sp-acs-url"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(acs.starts_with(&app.base) && acs.ends_with("/acs"), "{acs}");
+    shot(&c, "10-saml-assistant").await;
+
+    // Step 2, automatic: Portico reads the IdP's metadata.
+    fill(&c, "f-metadata_url", &format!("{}/metadata", idp.base)).await;
+    click_to_next_page(&c, Locator::Css("form[action$='/idp'] button")).await;
+    c.find(Locator::XPath(
+        "//h2[contains(., '2. Configure')]/span[contains(., 'done')]",
+    ))
+    .await
+    .unwrap();
+
+    // Step 3 keeps Okta's defaults; step 4: test.
+    click_to_next_page(&c, Locator::Css("form[action$='/mapping'] button")).await;
+    c.find(Locator::Css("form[action$='/test'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    if c.wait()
+        .for_url(&url::Url::parse(&acs).unwrap())
+        .await
+        .is_err()
+    {
+        shot(&c, "99-failure").await;
+        panic!(
+            "did not reach the ACS; now at {}",
+            c.current_url().await.unwrap()
+        );
+    }
+    let heading = c
+        .wait()
+        .for_element(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(heading.contains("it works"), "{heading}");
+    let body = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("Ada Lovelace") && body.contains("Developers"),
+        "{body}"
+    );
+    shot(&c, "11-saml-test-result").await;
+
+    // Enable (the page asks first).
+    click_to_next_page(&c, Locator::LinkText("Back to the connection")).await;
+    c.find(Locator::Css("form[action$='/enable'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.accept_alert().await.unwrap();
+    c.wait()
+        .for_element(Locator::XPath(
+            "//span[@id='connection-status' and normalize-space(.)='enabled']",
+        ))
+        .await
+        .unwrap();
+
+    // Sign out; Ada signs in through the sign-in page's single sign-on form.
+    click_to_next_page(&c, Locator::Css("header form button")).await;
+    c.wait()
+        .for_element(Locator::Id("f-enterprise_key"))
+        .await
+        .unwrap();
+    fill(&c, "f-enterprise_key", "acme").await;
+    c.find(Locator::Css("form[action='/login/sso'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_url(&url::Url::parse(&app.url("/console/me")).unwrap())
+        .await
+        .unwrap();
+    let me = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(me.contains("eng") && me.contains("Developers"), "{me}");
+    shot(&c, "12-signed-in-through-saml").await;
+    c.close().await.unwrap();
+    idp.stop().await;
+}
+
 mod sqlite {
+    #[actix_web::test]
+    async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in() {
+        let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite)
+            .await
+            .unwrap();
+        super::admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app).await
+    }
+
     #[actix_web::test]
     async fn operator_signs_in_and_creates_enterprise_and_organization() {
         let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite)

@@ -12,3 +12,4 @@ mod console;
 mod health;
 mod isolation;
 mod saml;
+mod test_idp;

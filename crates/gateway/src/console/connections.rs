@@ -1,0 +1,491 @@
+//! The "SSO & Provisioning" page and the SAML setup assistant: 1 create the app in the IdP
+//! (values to copy, hints per IdP), 2 configure the connection (automatic from a metadata URL,
+//! or manual), 3 map attributes, 4 test, then enable. Each step saves on its own, so an admin can
+//! stop and come back; the connection's status says where it stands.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use directory::connection::{
+    Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings,
+};
+use directory::{Ctx, DirectoryError, FieldErrors};
+use serde::Deserialize;
+
+use super::{Chrome, CsrfOnly, render, render_status, see_other};
+use crate::api::connections::{SamlInput, resolve_saml};
+use crate::auth::{ConsoleSession, operation_id};
+use crate::error::{PageError, blocking};
+use crate::signin::saml::{SpUrls, sp_urls};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(overview)
+        .service(create)
+        .service(assistant)
+        .service(save_idp)
+        .service(save_mapping)
+        .service(start_test)
+        .service(enable)
+        .service(disable)
+        .service(delete);
+}
+
+struct ConnectionRow {
+    id: String,
+    provider: &'static str,
+    status: &'static str,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "sso.html")]
+struct SsoPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    mode: &'static str,
+    connections: Vec<ConnectionRow>,
+}
+
+#[get("/console/e/{key}/sso")]
+async fn overview(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let k2 = key.clone();
+    let (enterprise, connections) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        Ok((
+            dir.get_enterprise(&ctx, &k2)?,
+            dir.list_connections(&ctx, &k2)?,
+        ))
+    })
+    .await?;
+    render(&SsoPage {
+        chrome: Chrome::signed_in(&session, "enterprise"),
+        key,
+        enterprise_name: enterprise.name,
+        mode: match enterprise.provisioning_mode {
+            directory::enterprise::ProvisioningMode::Jit => "just-in-time at sign-in",
+            directory::enterprise::ProvisioningMode::Scim => {
+                "SCIM, pushed by the identity provider"
+            }
+        },
+        connections: connections
+            .into_iter()
+            .map(|c| ConnectionRow {
+                provider: c.provider.label(),
+                status: c.status.as_str(),
+                updated: c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+                id: c.id,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateForm {
+    csrf_token: String,
+    provider: String,
+}
+
+#[post("/console/e/{key}/sso/saml")]
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    form: web::Form<CreateForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let key = path.into_inner();
+    let provider = match Provider::parse(&form.provider) {
+        Some(p @ (Provider::Okta | Provider::Entra | Provider::JumpCloud | Provider::Other)) => p,
+        _ => {
+            return Err(PageError::BadRequest(
+                "Choose Okta, Microsoft Entra ID, JumpCloud or Other.".into(),
+            ));
+        }
+    };
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let k2 = key.clone();
+    let c = blocking::<_, PageError>(move || {
+        dir.create_connection(
+            &Ctx::new(&actor, op.as_deref()),
+            &k2,
+            NewConnection {
+                protocol: Protocol::Saml,
+                provider,
+                saml: Some(SamlSettings::default()),
+                mapping: None,
+            },
+        )
+    })
+    .await?;
+    Ok(see_other(&format!("/console/e/{key}/connections/{}", c.id)))
+}
+
+struct CertRow {
+    subject: String,
+    not_after: String,
+    expired: bool,
+    expiring_soon: bool,
+}
+
+#[derive(Template)]
+#[template(path = "connection.html")]
+struct AssistantPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    id: String,
+    provider: &'static str,
+    provider_key: &'static str,
+    status: &'static str,
+    sp: SpUrls,
+    configured: bool,
+    idp_entity_id: String,
+    sso_url: String,
+    metadata_url: String,
+    certificates: Vec<CertRow>,
+    manual_tab: bool,
+    idp_errors: FieldErrors,
+    idp_error: Option<String>,
+    mapping: Mapping,
+    last_test: Option<(bool, String, String)>,
+    notice: Option<String>,
+}
+
+fn page_for(
+    session: &ConsoleSession,
+    state: &AppState,
+    enterprise_name: String,
+    c: Connection,
+    tests: Vec<directory::connection::TestResult>,
+) -> AssistantPage {
+    let now = chrono::Utc::now();
+    let saml = c.saml.clone().unwrap_or_default();
+    let certificates = saml
+        .certificates
+        .iter()
+        .filter_map(|b64| sso::saml::Certificate::parse(b64.as_bytes()).ok())
+        .map(|cert| CertRow {
+            expired: cert.is_expired(now),
+            expiring_soon: cert.not_after < now + chrono::Duration::days(30),
+            not_after: cert.not_after.format("%Y-%m-%d").to_string(),
+            subject: cert.subject,
+        })
+        .collect();
+    AssistantPage {
+        chrome: Chrome::signed_in(session, "enterprise"),
+        key: c.enterprise_key.clone(),
+        enterprise_name,
+        sp: sp_urls(&state.settings, &c.id),
+        id: c.id.clone(),
+        provider: c.provider.label(),
+        provider_key: c.provider.as_str(),
+        status: c.status.as_str(),
+        configured: !saml.is_blank(),
+        idp_entity_id: saml.idp_entity_id.clone(),
+        sso_url: saml.sso_url.clone(),
+        metadata_url: saml.metadata_url.clone().unwrap_or_default(),
+        certificates,
+        manual_tab: saml.metadata_url.is_none() && !saml.is_blank(),
+        idp_errors: FieldErrors::default(),
+        idp_error: None,
+        mapping: c.mapping.clone(),
+        last_test: tests.into_iter().next().map(|t| {
+            (
+                t.outcome == "success",
+                t.reason.unwrap_or_default(),
+                t.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            )
+        }),
+        notice: None,
+    }
+}
+
+async fn load(
+    state: &AppState,
+    session: &ConsoleSession,
+    key: &str,
+    id: &str,
+) -> Result<AssistantPage, PageError> {
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let (k2, i2) = (key.to_owned(), id.to_owned());
+    let (enterprise, c, tests) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        Ok((
+            dir.get_enterprise(&ctx, &k2)?,
+            dir.get_connection(&ctx, &k2, &i2)?,
+            dir.test_results(&ctx, &k2, &i2)?,
+        ))
+    })
+    .await?;
+    Ok(page_for(session, state, enterprise.name, c, tests))
+}
+
+#[get("/console/e/{key}/connections/{id}")]
+async fn assistant(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (key, id) = path.into_inner();
+    render(&load(&state, &session, &key, &id).await?)
+}
+
+#[derive(Debug, Deserialize)]
+struct IdpForm {
+    csrf_token: String,
+    /// `automatic` or `manual`.
+    mode: String,
+    #[serde(default)]
+    metadata_url: String,
+    #[serde(default)]
+    sso_url: String,
+    #[serde(default)]
+    idp_entity_id: String,
+    #[serde(default)]
+    certificate: String,
+}
+
+#[post("/console/e/{key}/connections/{id}/idp")]
+async fn save_idp(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<IdpForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let (key, id) = path.into_inner();
+    let form = form.into_inner();
+    let manual = form.mode == "manual";
+    let input = if manual {
+        SamlInput {
+            sso_url: Some(form.sso_url.clone()),
+            idp_entity_id: Some(form.idp_entity_id.clone()),
+            certificates: Some(if form.certificate.trim().is_empty() {
+                vec![]
+            } else {
+                vec![form.certificate.clone()]
+            }),
+            ..SamlInput::default()
+        }
+    } else {
+        SamlInput {
+            metadata_url: Some(form.metadata_url.clone()),
+            ..SamlInput::default()
+        }
+    };
+    let resolved = resolve_saml(input).await;
+    let outcome = match resolved {
+        Ok(saml) => {
+            let dir = state.directory.clone();
+            let actor = session.actor().clone();
+            let op = operation_id(&req);
+            let (k2, i2) = (key.clone(), id.clone());
+            blocking::<_, PageError>(move || {
+                Ok(dir.update_connection(
+                    &Ctx::new(&actor, op.as_deref()),
+                    &k2,
+                    &i2,
+                    ConnectionChanges {
+                        saml: Some(saml),
+                        ..Default::default()
+                    },
+                ))
+            })
+            .await?
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/e/{key}/connections/{id}#step-3"
+        ))),
+        Err(DirectoryError::Validation(errors)) => {
+            let mut page = load(&state, &session, &key, &id).await?;
+            page.manual_tab = manual;
+            page.metadata_url = form.metadata_url;
+            page.sso_url = form.sso_url;
+            page.idp_entity_id = form.idp_entity_id;
+            page.idp_errors = errors;
+            render_status(&page, actix_web::http::StatusCode::BAD_REQUEST)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct MappingForm {
+    csrf_token: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    groups: String,
+}
+
+#[post("/console/e/{key}/connections/{id}/mapping")]
+async fn save_mapping(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<MappingForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let (key, id) = path.into_inner();
+    let form = form.into_inner();
+    let mapping = Mapping {
+        login: Some(form.login),
+        email: Some(form.email),
+        name: Some(form.name),
+        groups: Some(form.groups),
+    };
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let (k2, i2) = (key.clone(), id.clone());
+    blocking::<_, PageError>(move || {
+        dir.update_connection(
+            &Ctx::new(&actor, op.as_deref()),
+            &k2,
+            &i2,
+            ConnectionChanges {
+                mapping: Some(mapping),
+                ..Default::default()
+            },
+        )
+    })
+    .await?;
+    Ok(see_other(&format!(
+        "/console/e/{key}/connections/{id}#step-4"
+    )))
+}
+
+#[post("/console/e/{key}/connections/{id}/test")]
+async fn start_test(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let (k2, i2) = (key.clone(), id.clone());
+    let request = blocking::<_, PageError>(move || {
+        let c = dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)?;
+        if c.saml.as_ref().is_none_or(SamlSettings::is_blank) {
+            return Err(DirectoryError::Conflict(
+                "configure the identity provider (step 2) before testing".into(),
+            ));
+        }
+        dir.begin_sso_request(&c.id, true, "/")
+    })
+    .await;
+    match request {
+        Ok(r) => Ok(see_other(&format!("/sso/saml/{id}/test/{r}"))),
+        Err(PageError::Directory(DirectoryError::Conflict(m))) => {
+            let mut page = load(&state, &session, &key, &id).await?;
+            page.notice = Some(m);
+            render_status(&page, actix_web::http::StatusCode::CONFLICT)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn change_status(
+    state: &AppState,
+    req: &HttpRequest,
+    session: &ConsoleSession,
+    key: &str,
+    id: &str,
+    turn_on: bool,
+) -> Result<HttpResponse, PageError> {
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(req);
+    let (k2, i2) = (key.to_owned(), id.to_owned());
+    let outcome = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, op.as_deref());
+        Ok(if turn_on {
+            dir.enable_connection(&ctx, &k2, &i2)
+        } else {
+            dir.disable_connection(&ctx, &k2, &i2)
+        })
+    })
+    .await?;
+    match outcome {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/e/{key}/connections/{id}#step-4"
+        ))),
+        Err(DirectoryError::Conflict(m)) => {
+            let mut page = load(state, session, key, id).await?;
+            page.notice = Some(m);
+            render_status(&page, actix_web::http::StatusCode::CONFLICT)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[post("/console/e/{key}/connections/{id}/enable")]
+async fn enable(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let (key, id) = path.into_inner();
+    change_status(&state, &req, &session, &key, &id, true).await
+}
+
+#[post("/console/e/{key}/connections/{id}/disable")]
+async fn disable(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let (key, id) = path.into_inner();
+    change_status(&state, &req, &session, &key, &id, false).await
+}
+
+#[post("/console/e/{key}/connections/{id}/delete")]
+async fn delete(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let k2 = key.clone();
+    blocking::<_, PageError>(move || {
+        dir.delete_connection(&Ctx::new(&actor, op.as_deref()), &k2, &id)
+    })
+    .await?;
+    Ok(see_other(&format!("/console/e/{key}/sso")))
+}

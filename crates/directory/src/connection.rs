@@ -160,6 +160,12 @@ pub struct SamlSettings {
     pub sign_requests: bool,
     #[serde(default)]
     pub encrypt_assertions: bool,
+    /// The SP certificate the IdP encrypts assertions to (base64 DER), when encryption is on.
+    #[serde(default)]
+    pub sp_certificate: Option<String>,
+    /// Its private key, sealed by the gateway with `security.secret_key`: never stored in clear.
+    #[serde(default)]
+    pub sp_private_key: Option<String>,
 }
 
 /// An SSO connection.

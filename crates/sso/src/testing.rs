@@ -154,6 +154,122 @@ impl TestIdp {
     }
 }
 
+/// Content encryption of an encrypted assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enc {
+    Aes128Gcm,
+    Aes256Gcm,
+    Aes128Cbc,
+    Aes256Cbc,
+}
+
+impl Enc {
+    pub const ALL: [Enc; 4] = [
+        Enc::Aes128Gcm,
+        Enc::Aes256Gcm,
+        Enc::Aes128Cbc,
+        Enc::Aes256Cbc,
+    ];
+
+    fn uri(self) -> &'static str {
+        use crate::saml::decrypt::*;
+        match self {
+            Enc::Aes128Gcm => AES128_GCM,
+            Enc::Aes256Gcm => AES256_GCM,
+            Enc::Aes128Cbc => AES128_CBC,
+            Enc::Aes256Cbc => AES256_CBC,
+        }
+    }
+}
+
+/// An SP key pair, as a connection that receives encrypted assertions has.
+#[derive(Debug)]
+pub struct SpKey {
+    pub key: openssl::pkey::PKey<openssl::pkey::Private>,
+    pub cert_der: Vec<u8>,
+}
+
+impl SpKey {
+    pub fn new() -> SpKey {
+        let sp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).unwrap();
+        let cert = sp
+            .create_certificate(&CertificateParams {
+                common_name: "portico-sp",
+                issuer_name: "portico-sp",
+                days_until_expiration: 365,
+            })
+            .unwrap();
+        let key = openssl::pkey::PKey::private_key_from_der(&sp.export_private_key_der().unwrap())
+            .unwrap();
+        SpKey {
+            key,
+            cert_der: cert.der_data().to_vec(),
+        }
+    }
+}
+
+impl Default for SpKey {
+    fn default() -> Self {
+        SpKey::new()
+    }
+}
+
+impl TestIdp {
+    /// Encrypts `assertion_xml` to the SP certificate: RSA-OAEP (MGF1, SHA-1) for the content
+    /// key, `enc` for the content, as Okta and Entra do.
+    pub fn encrypt_assertion(&self, assertion_xml: &str, sp_cert_der: &[u8], enc: Enc) -> String {
+        use openssl::symm::{Cipher, encrypt, encrypt_aead};
+        let cert = openssl::x509::X509::from_der(sp_cert_der).unwrap();
+        let public = cert.public_key().unwrap();
+        let (cipher, key_len, gcm) = match enc {
+            Enc::Aes128Gcm => (Cipher::aes_128_gcm(), 16, true),
+            Enc::Aes256Gcm => (Cipher::aes_256_gcm(), 32, true),
+            Enc::Aes128Cbc => (Cipher::aes_128_cbc(), 16, false),
+            Enc::Aes256Cbc => (Cipher::aes_256_cbc(), 32, false),
+        };
+        let mut key = vec![0u8; key_len];
+        openssl::rand::rand_bytes(&mut key).unwrap();
+        let data = if gcm {
+            let mut iv = [0u8; 12];
+            openssl::rand::rand_bytes(&mut iv).unwrap();
+            let mut tag = [0u8; 16];
+            let ct = encrypt_aead(
+                cipher,
+                &key,
+                Some(&iv),
+                &[],
+                assertion_xml.as_bytes(),
+                &mut tag,
+            )
+            .unwrap();
+            [iv.as_slice(), &ct, &tag].concat()
+        } else {
+            let mut iv = [0u8; 16];
+            openssl::rand::rand_bytes(&mut iv).unwrap();
+            let ct = encrypt(cipher, &key, Some(&iv), assertion_xml.as_bytes()).unwrap();
+            [iv.as_slice(), &ct].concat()
+        };
+        let mut e = openssl::encrypt::Encrypter::new(&public).unwrap();
+        e.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP)
+            .unwrap();
+        let mut wrapped = vec![0; e.encrypt_len(&key).unwrap()];
+        let n = e.encrypt(&key, &mut wrapped).unwrap();
+        wrapped.truncate(n);
+        format!(
+            r#"<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="{alg}"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"><ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/></xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>{key}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{data}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>"#,
+            alg = enc.uri(),
+            key = STANDARD.encode(&wrapped),
+            data = STANDARD.encode(&data),
+        )
+    }
+
+    /// A response whose (signed) assertion is encrypted to `sp_cert_der`.
+    pub fn encrypted_response(&self, r: &ResponseSpec, sp_cert_der: &[u8], enc: Enc) -> String {
+        let encrypted = self.encrypt_assertion(&self.assertion_xml(r), sp_cert_der, enc);
+        STANDARD.encode(self.envelope(r, &encrypted))
+    }
+}
+
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

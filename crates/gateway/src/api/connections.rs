@@ -136,6 +136,8 @@ pub struct CertificateView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SamlView {
+    /// The SP certificate to upload to the IdP for encrypting assertions (PEM), when on.
+    pub encryption_certificate: Option<String>,
     pub metadata_url: Option<String>,
     pub idp_entity_id: String,
     pub sso_url: String,
@@ -172,9 +174,23 @@ fn provider_dto(p: Provider) -> ProviderDto {
     }
 }
 
+/// A base64 DER certificate as PEM, 64 characters a line.
+pub fn pem(b64: &str) -> String {
+    let lines: Vec<String> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
 pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
     let now = Utc::now();
     let saml = c.saml.map(|s| SamlView {
+        encryption_certificate: s.sp_certificate.as_deref().map(pem),
         certificates: s
             .certificates
             .iter()
@@ -216,20 +232,46 @@ pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
     }
 }
 
+/// The purpose SP private keys are sealed for.
+pub const SP_KEY_PURPOSE: &str = "saml sp private key";
+
+/// The SP key pair of a connection that receives encrypted assertions: the existing one, or a
+/// new one (sealed with `security.secret_key`).
+async fn sp_key_pair(
+    settings: &Settings,
+    existing: Option<&SamlSettings>,
+) -> Result<(String, String), DirectoryError> {
+    if let Some(e) = existing
+        && let (Some(cert), Some(key)) = (&e.sp_certificate, &e.sp_private_key)
+    {
+        return Ok((cert.clone(), key.clone()));
+    }
+    let generated = actix_web::web::block(|| sso::saml::sp_key::generate("Portico SAML SP"))
+        .await
+        .map_err(|e| DirectoryError::Internal(e.to_string()))?
+        .map_err(|e| DirectoryError::Internal(format!("cannot generate the SP key: {e}")))?;
+    let sealed = crate::secrets::seal(settings, SP_KEY_PURPOSE, &generated.private_key_pem)
+        .map_err(|e| DirectoryError::Internal(e.to_string()))?;
+    use base64::Engine;
+    Ok((
+        base64::engine::general_purpose::STANDARD.encode(&generated.certificate_der),
+        sealed,
+    ))
+}
+
 /// Turns what the admin gave into stored settings: fetches metadata for the automatic set-up,
-/// reads every certificate. Field errors name the JSON path.
-pub async fn resolve_saml(input: SamlInput) -> Result<SamlSettings, DirectoryError> {
+/// reads every certificate, and creates the SP key pair when assertions are to be encrypted.
+/// Field errors name the JSON path.
+pub async fn resolve_saml(
+    settings_: &Settings,
+    input: SamlInput,
+    existing: Option<&SamlSettings>,
+) -> Result<SamlSettings, DirectoryError> {
     let mut errors = FieldErrors::default();
     if input.sign_requests == Some(true) {
         errors.add(
             "saml.sign_requests",
             "signed AuthnRequests are not available yet",
-        );
-    }
-    if input.encrypt_assertions == Some(true) {
-        errors.add(
-            "saml.encrypt_assertions",
-            "encrypted assertions are not available yet",
         );
     }
     let mut settings = SamlSettings {
@@ -248,7 +290,9 @@ pub async fn resolve_saml(input: SamlInput) -> Result<SamlSettings, DirectoryErr
         certificates: Vec::new(),
         allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
         sign_requests: false,
-        encrypt_assertions: false,
+        encrypt_assertions: input.encrypt_assertions.unwrap_or(false),
+        sp_certificate: None,
+        sp_private_key: None,
     };
     if let Some(url) = &settings.metadata_url {
         match fetch_idp_metadata(url).await {
@@ -294,6 +338,11 @@ pub async fn resolve_saml(input: SamlInput) -> Result<SamlSettings, DirectoryErr
         );
     }
     errors.into_result()?;
+    if settings.encrypt_assertions {
+        let (cert, key) = sp_key_pair(settings_, existing).await?;
+        settings.sp_certificate = Some(cert);
+        settings.sp_private_key = Some(key);
+    }
     Ok(settings)
 }
 
@@ -328,7 +377,7 @@ pub async fn create(
     let (dir, k2, c2) = (state.directory.clone(), key.clone(), caller.clone());
     blocking::<_, ApiError>(move || dir.get_enterprise(&c2.ctx(), &k2)).await?;
     let saml = match (body.protocol, body.saml) {
-        (ProtocolDto::Saml, Some(input)) => Some(resolve_saml(input).await?),
+        (ProtocolDto::Saml, Some(input)) => Some(resolve_saml(&state.settings, input, None).await?),
         (ProtocolDto::Saml, None) => {
             return Err(FieldErrors::single("saml", "SAML settings are required").into());
         }
@@ -414,9 +463,9 @@ pub async fn update(
         id.clone(),
         caller.clone(),
     );
-    blocking::<_, ApiError>(move || dir.get_connection(&c2.ctx(), &k2, &i2)).await?;
+    let current = blocking::<_, ApiError>(move || dir.get_connection(&c2.ctx(), &k2, &i2)).await?;
     let saml = match body.saml {
-        Some(input) => Some(resolve_saml(input).await?),
+        Some(input) => Some(resolve_saml(&state.settings, input, current.saml.as_ref()).await?),
         None => None,
     };
     let changes = ConnectionChanges {

@@ -158,6 +158,8 @@ struct AssistantPage {
     idp_errors: FieldErrors,
     idp_error: Option<String>,
     mapping: Mapping,
+    encrypt_assertions: bool,
+    encryption_certificate: Option<String>,
     last_test: Option<(bool, String, String)>,
     notice: Option<String>,
 }
@@ -200,6 +202,12 @@ fn page_for(
         idp_errors: FieldErrors::default(),
         idp_error: None,
         mapping: c.mapping.clone(),
+        encrypt_assertions: saml.encrypt_assertions,
+        encryption_certificate: saml
+            .sp_certificate
+            .as_deref()
+            .filter(|_| saml.encrypt_assertions)
+            .map(crate::api::connections::pem),
         last_test: tests.into_iter().next().map(|t| {
             (
                 t.outcome == "success",
@@ -255,6 +263,9 @@ struct IdpForm {
     idp_entity_id: String,
     #[serde(default)]
     certificate: String,
+    /// Checkbox: present ("on") when ticked.
+    #[serde(default)]
+    encrypt_assertions: Option<String>,
 }
 
 #[post("/console/e/{key}/connections/{id}/idp")]
@@ -269,6 +280,7 @@ async fn save_idp(
     let (key, id) = path.into_inner();
     let form = form.into_inner();
     let manual = form.mode == "manual";
+    let encrypt = Some(form.encrypt_assertions.is_some());
     let input = if manual {
         SamlInput {
             sso_url: Some(form.sso_url.clone()),
@@ -278,15 +290,23 @@ async fn save_idp(
             } else {
                 vec![form.certificate.clone()]
             }),
+            encrypt_assertions: encrypt,
             ..SamlInput::default()
         }
     } else {
         SamlInput {
             metadata_url: Some(form.metadata_url.clone()),
+            encrypt_assertions: encrypt,
             ..SamlInput::default()
         }
     };
-    let resolved = resolve_saml(input).await;
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let (k3, i3) = (key.clone(), id.clone());
+    let current =
+        blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k3, &i3))
+            .await?;
+    let resolved = resolve_saml(&state.settings, input, current.saml.as_ref()).await;
     let outcome = match resolved {
         Ok(saml) => {
             let dir = state.directory.clone();

@@ -60,6 +60,21 @@ pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnec
         .map(|b64| Certificate::parse(b64.as_bytes()).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     let urls = sp_urls(settings, &c.id);
+    let decryption_key = match (&s.encrypt_assertions, &s.sp_private_key) {
+        (true, Some(sealed)) => {
+            let pem =
+                crate::secrets::open(settings, crate::api::connections::SP_KEY_PURPOSE, sealed)
+                    .map_err(|e| e.to_string())?;
+            Some(
+                sso::saml::sp_key::load(&pem)
+                    .map_err(|e| format!("the SP key is unreadable: {e}"))?,
+            )
+        }
+        (true, None) => {
+            return Err("encrypted assertions are on, but the connection has no SP key".into());
+        }
+        (false, _) => None,
+    };
     Ok(SamlConnection {
         sp: ServiceProviderSettings {
             entity_id: urls.entity_id,
@@ -78,6 +93,7 @@ pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnec
         },
         allow_idp_initiated: s.allow_idp_initiated,
         clock_skew: Duration::seconds(CLOCK_SKEW_SECS),
+        decryption_key,
     })
 }
 
@@ -182,11 +198,22 @@ async fn metadata(
     let id = path.into_inner();
     let dir = state.directory.clone();
     let i2 = id.clone();
-    blocking::<_, PageError>(move || dir.connection_by_id(&i2)).await?;
+    let c = blocking::<_, PageError>(move || dir.connection_by_id(&i2)).await?;
+    let encryption = c.saml.and_then(|s| {
+        if s.encrypt_assertions {
+            s.sp_certificate
+        } else {
+            None
+        }
+    });
     let urls = sp_urls(&state.settings, &id);
     Ok(HttpResponse::Ok()
         .content_type("application/samlmetadata+xml")
-        .body(sso::saml::sp_metadata(&urls.entity_id, &urls.acs_url)))
+        .body(sso::saml::sp_metadata(
+            &urls.entity_id,
+            &urls.acs_url,
+            encryption.as_deref(),
+        )))
 }
 
 #[derive(Debug, Deserialize)]

@@ -450,7 +450,86 @@ async fn sp_metadata_and_unknown_enterprises(app: TestApp) {
     assert!(fields.contains(&"saml.certificates[0]"), "{fields:?}");
 }
 
+async fn encrypted_assertions_end_to_end(app: TestApp) {
+    let s = setup(&app).await;
+    let res = app
+        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{}", s.id), &app.operator_key)
+        .json(&json!({"saml": {"sso_url": "https://idp.test/sso", "idp_entity_id": s.idp.entity_id, "certificates": [s.idp.cert_pem()], "encrypt_assertions": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let c: Value = res.json().await.unwrap();
+    let pem = c["saml"]["encryption_certificate"]
+        .as_str()
+        .expect("the SP certificate to upload to the IdP")
+        .to_owned();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    let sp_cert = sso::saml::Certificate::parse(pem.as_bytes()).unwrap();
+    let metadata = app
+        .client
+        .get(format!("{}/sso/saml/{}/metadata", app.base, s.id))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metadata.contains(r#"use="encryption""#) && metadata.contains(&sp_cert.base64()));
+    // The key pair survives later edits.
+    let again: Value = app
+        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{}", s.id), &app.operator_key)
+        .json(&json!({"saml": {"sso_url": "https://idp.test/sso2", "idp_entity_id": s.idp.entity_id, "certificates": [s.idp.cert_pem()], "encrypt_assertions": true}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["saml"]["encryption_certificate"].as_str(),
+        Some(pem.as_str())
+    );
+
+    for (enc, expect_ok) in [
+        (Some(sso::testing::Enc::Aes256Gcm), true),
+        (Some(sso::testing::Enc::Aes256Cbc), true),
+        (None, false),
+    ] {
+        let t: Value = app
+            .api(
+                Method::POST,
+                &format!("/api/v1/enterprises/acme/connections/{}/test", s.id),
+                &app.operator_key,
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let start = app
+            .client
+            .get(t["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let req = request_id(start.headers()["location"].to_str().unwrap());
+        let spec = answer(&s, Some(&req), "ada", &["Developers"]);
+        let body = match enc {
+            Some(enc) => s.idp.encrypted_response(&spec, &sp_cert.der, enc),
+            None => s.idp.response(&spec),
+        };
+        let html = post_acs(&app, &s, &body).await.text().await.unwrap();
+        assert_eq!(html.contains("it works"), expect_ok, "{enc:?}: {html}");
+        if !expect_ok {
+            assert!(html.contains("not_encrypted"), "{html}");
+        }
+    }
+}
+
 crate::both_backends!(
+    encrypted_assertions_end_to_end,
     test_enable_sign_in_and_refuse_replays,
     idp_initiated_replay_is_caught_by_the_assertion_cache,
     forged_or_foreign_responses_are_refused_and_audited,

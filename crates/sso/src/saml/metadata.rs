@@ -107,13 +107,34 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Portico's SP metadata for one connection: entity id, the ACS (HTTP-POST), and signed
-/// assertions wanted.
-pub fn sp_metadata(entity_id: &str, acs_url: &str) -> String {
+/// Portico's SP metadata for one connection: entity id, the ACS (HTTP-POST), signed assertions
+/// wanted, and, when the connection receives encrypted assertions, its encryption certificate
+/// with the algorithms Portico decrypts.
+pub fn sp_metadata(entity_id: &str, acs_url: &str, encryption_certificate: Option<&str>) -> String {
+    let encryption = encryption_certificate
+        .map(|cert| {
+            format!(
+                r#"
+    <md:KeyDescriptor use="encryption">
+      <ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+      <md:EncryptionMethod Algorithm="{}"/>
+      <md:EncryptionMethod Algorithm="{}"/>
+      <md:EncryptionMethod Algorithm="{}"/>
+      <md:EncryptionMethod Algorithm="{}"/>
+      <md:EncryptionMethod Algorithm="{}"/>
+    </md:KeyDescriptor>"#,
+                super::decrypt::AES256_GCM,
+                super::decrypt::AES128_GCM,
+                super::decrypt::AES256_CBC,
+                super::decrypt::AES128_CBC,
+                super::decrypt::RSA_OAEP_MGF1P,
+            )
+        })
+        .unwrap_or_default();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{encryption}
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>

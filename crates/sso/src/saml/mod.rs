@@ -8,9 +8,11 @@
 //! samael's non-`Send` errors become [`Refusal`] values here.
 
 pub mod certificate;
+pub mod decrypt;
 pub mod metadata;
 pub mod request;
 pub mod response;
+pub mod sp_key;
 
 use chrono::Duration;
 
@@ -49,6 +51,9 @@ pub struct SamlConnection {
     pub allow_idp_initiated: bool,
     /// Tolerated difference between the IdP's clock and ours.
     pub clock_skew: Duration,
+    /// The SP's private key, when the IdP encrypts assertions to this connection. With a key,
+    /// unencrypted assertions are refused: the admin asked for encryption.
+    pub decryption_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
 }
 
 /// Why a SAML response (or the connection's settings) was refused. `code()` is stable and goes to
@@ -104,6 +109,10 @@ pub enum Refusal {
     NoSubject,
     #[error("the assertion is encrypted, and this connection has no SP key to decrypt it")]
     EncryptedWithoutKey,
+    #[error("the assertion is not encrypted, but this connection requires encrypted assertions")]
+    NotEncrypted,
+    #[error("the encrypted assertion cannot be used: {0}")]
+    Decryption(String),
     #[error("the response was refused: {0}")]
     Other(String),
 }
@@ -131,6 +140,8 @@ impl Refusal {
             Refusal::NoAssertion => "no_assertion",
             Refusal::NoSubject => "no_subject",
             Refusal::EncryptedWithoutKey => "encrypted_without_key",
+            Refusal::NotEncrypted => "not_encrypted",
+            Refusal::Decryption(_) => "decryption_failed",
             Refusal::Other(_) => "other",
         }
     }

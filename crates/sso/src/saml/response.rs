@@ -236,11 +236,17 @@ pub fn verify_response(
         None if !conn.allow_idp_initiated => return Err(Refusal::Unsolicited),
         _ => {}
     }
-    if outer.encrypted_assertion.is_some() {
-        return Err(Refusal::EncryptedWithoutKey);
-    }
-    if outer.assertion.is_none() {
-        return Err(Refusal::NoAssertion);
+    let xml = match (&outer.encrypted_assertion, &conn.decryption_key) {
+        (Some(_), Some(key)) => super::decrypt::decrypt_in_place(&xml, key)?,
+        (Some(_), None) => return Err(Refusal::EncryptedWithoutKey),
+        (None, Some(_)) if outer.assertion.is_some() => return Err(Refusal::NotEncrypted),
+        (None, _) if outer.assertion.is_none() => return Err(Refusal::NoAssertion),
+        (None, _) => xml,
+    };
+    if let Some(weak) = WEAK.iter().find(|w| xml.contains(*w)) {
+        return Err(Refusal::WeakAlgorithm {
+            algorithm: (*weak).to_owned(),
+        });
     }
 
     let sp = ServiceProvider {

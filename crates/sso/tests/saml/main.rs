@@ -47,6 +47,7 @@ fn connection(idp: &TestIdp) -> SamlConnection {
         },
         allow_idp_initiated: false,
         clock_skew: Duration::seconds(60),
+        decryption_key: None,
     }
 }
 
@@ -506,7 +507,14 @@ fn certificates_parse_from_pem_der_and_bare_base64() {
 
 #[test]
 fn sp_metadata_names_the_acs() {
-    let xml = sso::saml::sp_metadata(SP_ENTITY, ACS);
+    let xml = sso::saml::sp_metadata(SP_ENTITY, ACS, None);
+    assert!(!xml.contains("encryption"));
+    let with_key = sso::saml::sp_metadata(SP_ENTITY, ACS, Some("MIIBcert"));
+    assert!(
+        with_key.contains(r#"use="encryption""#)
+            && with_key.contains("MIIBcert")
+            && with_key.contains("aes256-gcm")
+    );
     assert!(xml.contains(&format!(r#"entityID="{SP_ENTITY}""#)));
     assert!(xml.contains(&format!(r#"Location="{ACS}""#)));
     assert!(xml.contains(r#"WantAssertionsSigned="true""#));
@@ -521,4 +529,99 @@ fn in_response_to_is_read_without_trust() {
         Some(REQUEST_ID)
     );
     assert_eq!(sso::saml::in_response_to("garbage"), None);
+}
+
+mod encrypted {
+    use super::*;
+    use sso::testing::{Enc, SpKey};
+
+    fn with_key(idp: &TestIdp, sp: &SpKey) -> SamlConnection {
+        SamlConnection {
+            decryption_key: Some(sp.key.clone()),
+            ..connection(idp)
+        }
+    }
+
+    #[test]
+    fn every_content_cipher_is_decrypted_and_its_signature_checked() {
+        let idp = TestIdp::new("okta");
+        let sp = SpKey::new();
+        for enc in Enc::ALL {
+            let spec = ResponseSpec::valid(&idp, Utc::now());
+            let body = idp.encrypted_response(&spec, &sp.cert_der, enc);
+            let v = check(&with_key(&idp, &sp), &body).unwrap_or_else(|r| panic!("{enc:?}: {r}"));
+            assert_eq!(v.identity.subject, "ada@acme.test", "{enc:?}");
+            assert_eq!(v.identity.groups, vec!["Developers", "Admins"]);
+        }
+    }
+
+    #[test]
+    fn encrypted_but_unsigned_is_refused() {
+        let idp = TestIdp::new("okta");
+        let sp = SpKey::new();
+        let spec = ResponseSpec {
+            sign_assertion: false,
+            ..ResponseSpec::valid(&idp, Utc::now())
+        };
+        refused(
+            &with_key(&idp, &sp),
+            &idp.encrypted_response(&spec, &sp.cert_der, Enc::Aes256Gcm),
+            "signature_invalid",
+        );
+    }
+
+    #[test]
+    fn encrypted_to_another_key_is_refused() {
+        let idp = TestIdp::new("okta");
+        let (sp, other) = (SpKey::new(), SpKey::new());
+        let body = idp.encrypted_response(
+            &ResponseSpec::valid(&idp, Utc::now()),
+            &other.cert_der,
+            Enc::Aes256Gcm,
+        );
+        refused(&with_key(&idp, &sp), &body, "decryption_failed");
+    }
+
+    #[test]
+    fn tampered_ciphertext_is_refused() {
+        let idp = TestIdp::new("okta");
+        let sp = SpKey::new();
+        let xml = String::from_utf8(
+            STANDARD
+                .decode(idp.encrypted_response(
+                    &ResponseSpec::valid(&idp, Utc::now()),
+                    &sp.cert_der,
+                    Enc::Aes256Gcm,
+                ))
+                .unwrap(),
+        )
+        .unwrap();
+        // Flip one character of the content's base64, well inside the ciphertext.
+        let marker = "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>";
+        let at = xml.find(marker).unwrap() - 40;
+        let mut bytes = xml.into_bytes();
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        refused(
+            &with_key(&idp, &sp),
+            &STANDARD.encode(bytes),
+            "decryption_failed",
+        );
+    }
+
+    #[test]
+    fn plain_assertions_are_refused_when_encryption_is_required_and_vice_versa() {
+        let idp = TestIdp::new("okta");
+        let sp = SpKey::new();
+        refused(
+            &with_key(&idp, &sp),
+            &idp.response(&ResponseSpec::valid(&idp, Utc::now())),
+            "not_encrypted",
+        );
+        let body = idp.encrypted_response(
+            &ResponseSpec::valid(&idp, Utc::now()),
+            &sp.cert_der,
+            Enc::Aes128Cbc,
+        );
+        refused(&connection(&idp), &body, "encrypted_without_key");
+    }
 }

@@ -42,6 +42,13 @@ struct Raw {
     security: RawSecurity,
     log: RawLog,
     data: RawData,
+    sso: RawSso,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSso {
+    clock_skew_secs: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +109,8 @@ pub struct Settings {
     pub log_level: String,
     /// Where the SQLite database and the generated secret key live.
     pub data_dir: PathBuf,
+    /// Tolerated difference between an IdP's clock and Portico's when checking assertion times.
+    pub sso_clock_skew: chrono::Duration,
 }
 
 impl Settings {
@@ -120,7 +129,8 @@ impl Settings {
             .set_default("database.pool_size", 8)?
             .set_default("log.format", "pretty")?
             .set_default("log.level", "info")?
-            .set_default("data.dir", "data")?;
+            .set_default("data.dir", "data")?
+            .set_default("sso.clock_skew_secs", 120)?;
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::File {
@@ -218,7 +228,14 @@ impl Settings {
             }
             None => load_or_create_secret(&raw.data.dir)?,
         };
+        if !(0..=600).contains(&raw.sso.clock_skew_secs) {
+            return Err(invalid(
+                "sso.clock_skew_secs",
+                "must be between 0 and 600 seconds",
+            ));
+        }
         Ok(Settings {
+            sso_clock_skew: chrono::Duration::seconds(raw.sso.clock_skew_secs),
             bind,
             public_url,
             database_url,

@@ -45,9 +45,6 @@ pub fn sp_urls(settings: &Settings, connection_id: &str) -> SpUrls {
     }
 }
 
-/// Tolerated clock difference with the IdP.
-const CLOCK_SKEW_SECS: i64 = 120;
-
 /// The protocol engine's view of a stored connection.
 pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnection, String> {
     let s = c
@@ -92,7 +89,7 @@ pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnec
             groups: c.mapping.groups.clone(),
         },
         allow_idp_initiated: s.allow_idp_initiated,
-        clock_skew: Duration::seconds(CLOCK_SKEW_SECS),
+        clock_skew: settings.sso_clock_skew,
         decryption_key,
     })
 }
@@ -306,7 +303,15 @@ async fn acs(
         .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
     let expected: Vec<&str> = pending.iter().map(|p| p.id.as_str()).collect();
     let now = Utc::now();
-    let verdict = sso::saml::verify_response(&saml, &body, &expected, now);
+    // Signature checks are CPU work: off the async worker, like the database calls.
+    let expected: Vec<String> = expected.into_iter().map(str::to_owned).collect();
+    let s2 = saml.clone();
+    let verdict = actix_web::web::block(move || {
+        let ids: Vec<&str> = expected.iter().map(String::as_str).collect();
+        sso::saml::verify_response(&s2, &body, &ids, now)
+    })
+    .await
+    .map_err(|e| PageError::Directory(DirectoryError::Internal(e.to_string())))?;
     let test = pending.as_ref().is_some_and(|p| p.test);
     let op = operation_id(&req);
 

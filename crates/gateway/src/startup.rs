@@ -44,6 +44,7 @@ impl Application {
             directory,
             settings: Arc::new(settings),
             metrics: Metrics::new(),
+            saml: Default::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -12,4 +12,38 @@ pub struct AppState {
     pub directory: Directory,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    /// SAML connections made ready for verification, per connection id and version. Derived
+    /// from the database only (each instance builds its own), so nothing shared lives here.
+    pub saml: Arc<SamlCache>,
+}
+
+/// Prepared SAML connections, rebuilt when a connection's `updated_at` changes.
+#[derive(Debug, Default)]
+pub struct SamlCache(
+    std::sync::Mutex<
+        std::collections::HashMap<String, (chrono::NaiveDateTime, Arc<sso::saml::PreparedSaml>)>,
+    >,
+);
+
+impl SamlCache {
+    /// The prepared form of `c`, built by `build` when missing or stale.
+    pub fn get_or_build(
+        &self,
+        c: &directory::connection::Connection,
+        build: impl FnOnce() -> Result<sso::saml::PreparedSaml, sso::saml::Refusal>,
+    ) -> Result<Arc<sso::saml::PreparedSaml>, sso::saml::Refusal> {
+        if let Some((version, p)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&c.id)
+            && *version == c.updated_at
+        {
+            return Ok(p.clone());
+        }
+        let prepared = Arc::new(build()?);
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Connections are few; a bound keeps a flood of deleted ones from growing it.
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(c.id.clone(), (c.updated_at, prepared.clone()));
+        Ok(prepared)
+    }
 }

@@ -305,10 +305,10 @@ async fn acs(
     let now = Utc::now();
     // Signature checks are CPU work: off the async worker, like the database calls.
     let expected: Vec<String> = expected.into_iter().map(str::to_owned).collect();
-    let s2 = saml.clone();
+    let prepared = state.saml.get_or_build(&connection, || saml.prepare());
     let verdict = actix_web::web::block(move || {
         let ids: Vec<&str> = expected.iter().map(String::as_str).collect();
-        sso::saml::verify_response(&s2, &body, &ids, now)
+        prepared.and_then(|p| p.verify(&body, &ids, now))
     })
     .await
     .map_err(|e| PageError::Directory(DirectoryError::Internal(e.to_string())))?;

@@ -21,7 +21,7 @@ use crate::identity::AttributeMapping;
 pub use certificate::Certificate;
 pub use metadata::{IdpMetadata, parse_idp_metadata, sp_metadata};
 pub use request::authn_request_url;
-pub use response::{VerifiedAssertion, in_response_to, verify_response};
+pub use response::{PreparedSaml, VerifiedAssertion, in_response_to, verify_response};
 
 /// The SP's side of one connection: what Portico tells the IdP about itself.
 #[derive(Debug, Clone)]

@@ -16,18 +16,9 @@ pub enum Actor {
     /// A platform operator signed in to the console.
     Operator { id: String, login: String },
     /// An enterprise user signed in to the console, with their role grants.
-    User {
-        id: String,
-        enterprise_id: String,
-        login: String,
-        grants: Vec<Grant>,
-    },
+    User { id: String, enterprise_id: String, login: String, grants: Vec<Grant> },
     /// An admin API key: operator-wide when `enterprise_id` is `None`.
-    ApiKey {
-        id: String,
-        prefix: String,
-        enterprise_id: Option<String>,
-    },
+    ApiKey { id: String, prefix: String, enterprise_id: Option<String> },
     /// The `portico` command line on the server itself.
     System,
     /// Someone not (yet) identified, e.g. a sign-in attempt for an unknown login.
@@ -47,9 +38,7 @@ impl Actor {
 
     pub fn id(&self) -> Option<&str> {
         match self {
-            Actor::Operator { id, .. } | Actor::User { id, .. } | Actor::ApiKey { id, .. } => {
-                Some(id)
-            }
+            Actor::Operator { id, .. } | Actor::User { id, .. } | Actor::ApiKey { id, .. } => Some(id),
             Actor::System | Actor::Anonymous => None,
         }
     }
@@ -66,15 +55,7 @@ impl Actor {
 
     /// Operators, operator API keys and the command line.
     pub fn is_platform_admin(&self) -> bool {
-        matches!(
-            self,
-            Actor::Operator { .. }
-                | Actor::System
-                | Actor::ApiKey {
-                    enterprise_id: None,
-                    ..
-                }
-        )
+        matches!(self, Actor::Operator { .. } | Actor::System | Actor::ApiKey { enterprise_id: None, .. })
     }
 
     /// May change anything in enterprise `enterprise_id`.
@@ -83,15 +64,10 @@ impl Actor {
             return true;
         }
         match self {
-            Actor::ApiKey {
-                enterprise_id: Some(e),
-                ..
-            } => e == enterprise_id,
-            Actor::User {
-                enterprise_id: e,
-                grants,
-                ..
-            } => e == enterprise_id && grants.iter().any(|g| g.role == Role::EnterpriseAdmin),
+            Actor::ApiKey { enterprise_id: Some(e), .. } => e == enterprise_id,
+            Actor::User { enterprise_id: e, grants, .. } => {
+                e == enterprise_id && grants.iter().any(|g| g.role == Role::EnterpriseAdmin)
+            }
             _ => false,
         }
     }
@@ -145,19 +121,14 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(actor: &'a Actor, operation_id: Option<&'a str>) -> Self {
-        Ctx {
-            actor,
-            operation_id,
-        }
+        Ctx { actor, operation_id }
     }
 
     pub(crate) fn require_platform_admin(&self) -> Result<()> {
         if self.actor.is_platform_admin() {
             Ok(())
         } else {
-            Err(DirectoryError::Forbidden(
-                "only operators may do this".into(),
-            ))
+            Err(DirectoryError::Forbidden("only operators may do this".into()))
         }
     }
 
@@ -165,26 +136,15 @@ impl<'a> Ctx<'a> {
         if self.actor.can_administer_enterprise(enterprise_id) {
             Ok(())
         } else {
-            Err(DirectoryError::Forbidden(
-                "only enterprise admins may do this".into(),
-            ))
+            Err(DirectoryError::Forbidden("only enterprise admins may do this".into()))
         }
     }
 
-    pub(crate) fn require_org_admin(
-        &self,
-        enterprise_id: &str,
-        organization_id: &str,
-    ) -> Result<()> {
-        if self
-            .actor
-            .can_administer_organization(enterprise_id, organization_id)
-        {
+    pub(crate) fn require_org_admin(&self, enterprise_id: &str, organization_id: &str) -> Result<()> {
+        if self.actor.can_administer_organization(enterprise_id, organization_id) {
             Ok(())
         } else {
-            Err(DirectoryError::Forbidden(
-                "only admins of this organization may do this".into(),
-            ))
+            Err(DirectoryError::Forbidden("only admins of this organization may do this".into()))
         }
     }
 }
@@ -194,21 +154,12 @@ mod tests {
     use super::*;
 
     fn user(grants: Vec<Grant>) -> Actor {
-        Actor::User {
-            id: "u".into(),
-            enterprise_id: "e1".into(),
-            login: "ada".into(),
-            grants,
-        }
+        Actor::User { id: "u".into(), enterprise_id: "e1".into(), login: "ada".into(), grants }
     }
 
     #[test]
     fn enterprise_key_sees_only_its_enterprise() {
-        let key = Actor::ApiKey {
-            id: "k".into(),
-            prefix: "p".into(),
-            enterprise_id: Some("e1".into()),
-        };
+        let key = Actor::ApiKey { id: "k".into(), prefix: "p".into(), enterprise_id: Some("e1".into()) };
         assert!(key.can_administer_enterprise("e1"));
         assert!(!key.can_administer_enterprise("e2"));
         assert!(!key.can_view_enterprise("e2"));
@@ -217,11 +168,8 @@ mod tests {
 
     #[test]
     fn org_admin_administers_only_their_organizations() {
-        let a = user(vec![Grant {
-            role: Role::OrgAdmin,
-            enterprise_id: "e1".into(),
-            organization_id: Some("o1".into()),
-        }]);
+        let a =
+            user(vec![Grant { role: Role::OrgAdmin, enterprise_id: "e1".into(), organization_id: Some("o1".into()) }]);
         assert!(a.can_view_enterprise("e1"));
         assert!(!a.can_administer_enterprise("e1"));
         assert!(a.can_administer_organization("e1", "o1"));

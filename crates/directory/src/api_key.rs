@@ -39,8 +39,7 @@ pub struct CreatedApiKey {
 
 fn random_prefix() -> Result<String> {
     let mut buf = [0u8; PREFIX_HEX / 2];
-    getrandom::fill(&mut buf)
-        .map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -94,12 +93,7 @@ impl Directory {
                     api_keys::created_at.eq(now),
                 ))
                 .execute(conn)?;
-            let subject = Subject::new(
-                enterprise.as_ref().map(|e| e.id.as_str()),
-                "api_key",
-                &info.id,
-                &prefix,
-            );
+            let subject = Subject::new(enterprise.as_ref().map(|e| e.id.as_str()), "api_key", &info.id, &prefix);
             Ok((CreatedApiKey { info, token }, subject))
         })
     }
@@ -115,12 +109,7 @@ impl Directory {
         let row: Option<(String, Option<String>, String, Option<NaiveDateTime>)> = api_keys::table
             .filter(api_keys::prefix.eq(prefix))
             .filter(api_keys::revoked_at.is_null())
-            .select((
-                api_keys::id,
-                api_keys::enterprise_id,
-                api_keys::secret_hash,
-                api_keys::last_used_at,
-            ))
+            .select((api_keys::id, api_keys::enterprise_id, api_keys::secret_hash, api_keys::last_used_at))
             .first(&mut conn)
             .optional()?;
         let Some((id, enterprise_id, secret_hash, last_used)) = row else {
@@ -134,11 +123,7 @@ impl Directory {
                 .set(api_keys::last_used_at.eq(now))
                 .execute(&mut conn)?;
         }
-        Ok(Some(Actor::ApiKey {
-            id,
-            prefix: prefix.to_owned(),
-            enterprise_id,
-        }))
+        Ok(Some(Actor::ApiKey { id, prefix: prefix.to_owned(), enterprise_id }))
     }
 }
 
@@ -149,10 +134,7 @@ mod tests {
     #[test]
     fn parse_accepts_only_our_shape() {
         let secret = "a".repeat(43);
-        assert_eq!(
-            parse(&format!("portico_0123456789ab_{secret}")),
-            Some("0123456789ab")
-        );
+        assert_eq!(parse(&format!("portico_0123456789ab_{secret}")), Some("0123456789ab"));
         assert_eq!(parse(&format!("portico_0123456789zz_{secret}")), None);
         assert_eq!(parse(&format!("portico_0123456789ab{secret}")), None);
         assert_eq!(parse("portico_0123456789ab_short"), None);

@@ -91,10 +91,7 @@ pub(crate) fn record(
     reason: Option<&str>,
 ) -> Result<()> {
     let actor_name = ctx.actor.display_name();
-    let enterprise_id = subject
-        .enterprise_id
-        .as_deref()
-        .or_else(|| ctx.actor.home_enterprise());
+    let enterprise_id = subject.enterprise_id.as_deref().or_else(|| ctx.actor.home_enterprise());
     diesel::insert_into(audit_events::table)
         .values(NewEvent {
             id: new_id(),
@@ -110,11 +107,7 @@ pub(crate) fn record(
             outcome: outcome.as_str(),
             reason,
             operation_id: ctx.operation_id,
-            details: subject
-                .details
-                .as_ref()
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "{}".into()),
+            details: subject.details.as_ref().map(|d| d.to_string()).unwrap_or_else(|| "{}".into()),
         })
         .execute(conn)?;
     Ok(())
@@ -163,9 +156,7 @@ impl Directory {
             }
             None if ctx.actor.is_platform_admin() => {}
             None => {
-                return Err(DirectoryError::Forbidden(
-                    "only operators see every event".into(),
-                ));
+                return Err(DirectoryError::Forbidden("only operators see every event".into()));
             }
         }
         if let Some(after) = &page.after {

@@ -160,7 +160,11 @@ pub struct SamlSettings {
     pub sign_requests: bool,
     #[serde(default)]
     pub encrypt_assertions: bool,
-    /// The SP certificate the IdP encrypts assertions to (base64 DER), when encryption is on.
+    /// Refuse assertions that are not signed themselves (a signed response is not enough).
+    #[serde(default)]
+    pub require_signed_assertions: bool,
+    /// The SP certificate (base64 DER) the IdP encrypts assertions to and checks signed
+    /// AuthnRequests with, when either is on.
     #[serde(default)]
     pub sp_certificate: Option<String>,
     /// Its private key, sealed by the gateway with `security.secret_key`: never stored in clear.
@@ -204,17 +208,10 @@ struct Row {
 
 impl Row {
     fn into_connection(self, enterprise_key: String) -> Result<Connection> {
-        let protocol = if self.protocol == "oidc" {
-            Protocol::Oidc
-        } else {
-            Protocol::Saml
-        };
+        let protocol = if self.protocol == "oidc" { Protocol::Oidc } else { Protocol::Saml };
         let saml = match protocol {
             Protocol::Saml => Some(serde_json::from_str(&self.settings).map_err(|e| {
-                DirectoryError::Internal(format!(
-                    "stored SAML settings of connection {} are unreadable: {e}",
-                    self.id
-                ))
+                DirectoryError::Internal(format!("stored SAML settings of connection {} are unreadable: {e}", self.id))
             })?),
             Protocol::Oidc => None,
         };
@@ -295,20 +292,14 @@ fn validate_saml(s: &SamlSettings) -> Result<()> {
     }
     let mut errors = FieldErrors::default();
     if s.idp_entity_id.trim().is_empty() || s.idp_entity_id.len() > 1024 {
-        errors.add(
-            "saml.idp_entity_id",
-            "the IdP entity id (Issuer) is required",
-        );
+        errors.add("saml.idp_entity_id", "the IdP entity id (Issuer) is required");
     }
     valid_url(&mut errors, "saml.sso_url", &s.sso_url);
     if let Some(url) = &s.metadata_url {
         valid_url(&mut errors, "saml.metadata_url", url);
     }
     if s.certificates.is_empty() {
-        errors.add(
-            "saml.certificates",
-            "at least one IdP signing certificate is required",
-        );
+        errors.add("saml.certificates", "at least one IdP signing certificate is required");
     }
     errors.into_result()
 }
@@ -342,32 +333,17 @@ fn load(conn: &mut DbConnection, enterprise: &Enterprise, id: &str) -> Result<Co
         .into_connection(enterprise.key.clone())
 }
 
-fn set_status(
-    conn: &mut DbConnection,
-    id: &str,
-    status: ConnectionStatus,
-    now: NaiveDateTime,
-) -> Result<()> {
+fn set_status(conn: &mut DbConnection, id: &str, status: ConnectionStatus, now: NaiveDateTime) -> Result<()> {
     diesel::update(sso_connections::table.filter(sso_connections::id.eq(id)))
-        .set((
-            sso_connections::status.eq(status.as_str()),
-            sso_connections::updated_at.eq(now),
-        ))
+        .set((sso_connections::status.eq(status.as_str()), sso_connections::updated_at.eq(now)))
         .execute(conn)
-        .map_err(conflict_on_unique(
-            "another connection of this enterprise is enabled: disable it first",
-        ))?;
+        .map_err(conflict_on_unique("another connection of this enterprise is enabled: disable it first"))?;
     Ok(())
 }
 
 impl Directory {
     /// Creates a connection in `draft` (enterprise admins).
-    pub fn create_connection(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        input: NewConnection,
-    ) -> Result<Connection> {
+    pub fn create_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, input: NewConnection) -> Result<Connection> {
         self.audited(ctx, "connection.create", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
@@ -380,10 +356,7 @@ impl Directory {
                     return Err(FieldErrors::single("saml", "SAML settings are required"));
                 }
                 (Protocol::Oidc, _) => {
-                    return Err(FieldErrors::single(
-                        "protocol",
-                        "OpenID Connect connections are not available yet",
-                    ));
+                    return Err(FieldErrors::single("protocol", "OpenID Connect connections are not available yet"));
                 }
             };
             let mapping = mapping_or_default(input.provider, input.mapping);
@@ -405,12 +378,7 @@ impl Directory {
                 ))
                 .execute(conn)?;
             let created = load(conn, &enterprise, &id)?;
-            let subject = Subject::new(
-                Some(&enterprise.id),
-                "connection",
-                &id,
-                input.provider.label(),
-            );
+            let subject = Subject::new(Some(&enterprise.id), "connection", &id, input.provider.label());
             Ok((created, subject))
         })
     }
@@ -430,12 +398,7 @@ impl Directory {
             .collect()
     }
 
-    pub fn get_connection(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        id: &str,
-    ) -> Result<Connection> {
+    pub fn get_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &str) -> Result<Connection> {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         ctx.require_enterprise_admin(&enterprise.id)?;
@@ -473,9 +436,7 @@ impl Directory {
                 s => s,
             };
             let settings = match &saml {
-                Some(s) => {
-                    serde_json::to_string(s).map_err(|e| DirectoryError::Internal(e.to_string()))?
-                }
+                Some(s) => serde_json::to_string(s).map_err(|e| DirectoryError::Internal(e.to_string()))?,
                 None => "{}".to_owned(),
             };
             diesel::update(sso_connections::table.filter(sso_connections::id.eq(&current.id)))
@@ -503,64 +464,36 @@ impl Directory {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;
-            diesel::delete(sso_connections::table.filter(sso_connections::id.eq(&current.id)))
-                .execute(conn)?;
-            let subject = Subject::new(
-                Some(&enterprise.id),
-                "connection",
-                id,
-                current.provider.label(),
-            )
-            .with_details(serde_json::json!({"was": current.status.as_str()}));
+            diesel::delete(sso_connections::table.filter(sso_connections::id.eq(&current.id))).execute(conn)?;
+            let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label())
+                .with_details(serde_json::json!({"was": current.status.as_str()}));
             Ok(((), subject))
         })
     }
 
     /// Enables a tested connection; people of the enterprise sign in through it from now on.
-    pub fn enable_connection(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        id: &str,
-    ) -> Result<Connection> {
+    pub fn enable_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &str) -> Result<Connection> {
         self.audited(ctx, "connection.enable", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;
             if current.tested_at.is_none() || current.status == ConnectionStatus::Draft {
-                return Err(DirectoryError::Conflict(
-                    "test the connection successfully before enabling it".into(),
-                ));
+                return Err(DirectoryError::Conflict("test the connection successfully before enabling it".into()));
             }
             set_status(conn, id, ConnectionStatus::Enabled, now)?;
-            let subject = Subject::new(
-                Some(&enterprise.id),
-                "connection",
-                id,
-                current.provider.label(),
-            );
+            let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label());
             Ok((load(conn, &enterprise, id)?, subject))
         })
     }
 
     /// Disables a connection: SSO sign-in through it stops at once.
-    pub fn disable_connection(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        id: &str,
-    ) -> Result<Connection> {
+    pub fn disable_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &str) -> Result<Connection> {
         self.audited(ctx, "connection.disable", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;
             set_status(conn, id, ConnectionStatus::Disabled, now)?;
-            let subject = Subject::new(
-                Some(&enterprise.id),
-                "connection",
-                id,
-                current.provider.label(),
-            );
+            let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label());
             Ok((load(conn, &enterprise, id)?, subject))
         })
     }
@@ -581,8 +514,8 @@ impl Directory {
     /// The enabled connection of an enterprise, for `/login/sso`.
     pub fn enabled_connection(&self, enterprise_key: &str) -> Result<Connection> {
         let mut conn = self.conn()?;
-        let enterprise = enterprise::find_by_key(&mut conn, enterprise_key)?
-            .ok_or(DirectoryError::NotFound("enterprise"))?;
+        let enterprise =
+            enterprise::find_by_key(&mut conn, enterprise_key)?.ok_or(DirectoryError::NotFound("enterprise"))?;
         sso_connections::table
             .filter(sso_connections::enterprise_id.eq(&enterprise.id))
             .filter(sso_connections::status.eq(ConnectionStatus::Enabled.as_str()))
@@ -627,38 +560,19 @@ impl Directory {
                     ConnectionStatus::Enabled => ConnectionStatus::Enabled,
                     _ => ConnectionStatus::Tested,
                 };
-                diesel::update(
-                    sso_connections::table.filter(sso_connections::id.eq(connection_id)),
-                )
-                .set((
-                    sso_connections::status.eq(new_status.as_str()),
-                    sso_connections::tested_at.eq(now),
-                    sso_connections::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+                diesel::update(sso_connections::table.filter(sso_connections::id.eq(connection_id)))
+                    .set((
+                        sso_connections::status.eq(new_status.as_str()),
+                        sso_connections::tested_at.eq(now),
+                        sso_connections::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
             }
             let actor = crate::Actor::Anonymous;
             let ctx = Ctx::new(&actor, operation_id);
-            let subject = Subject::new(
-                Some(&enterprise_id),
-                "connection",
-                connection_id,
-                "test sign-in",
-            );
-            let outcome = if success {
-                crate::audit::Outcome::Success
-            } else {
-                crate::audit::Outcome::Failure
-            };
-            crate::audit::record(
-                conn,
-                now,
-                &ctx,
-                "connection.test",
-                &subject,
-                outcome,
-                reason,
-            )?;
+            let subject = Subject::new(Some(&enterprise_id), "connection", connection_id, "test sign-in");
+            let outcome = if success { crate::audit::Outcome::Success } else { crate::audit::Outcome::Failure };
+            crate::audit::record(conn, now, &ctx, "connection.test", &subject, outcome, reason)?;
             Ok(TestResult {
                 id,
                 connection_id: connection_id.to_owned(),
@@ -671,12 +585,7 @@ impl Directory {
     }
 
     /// The latest test results of a connection, newest first (enterprise admins).
-    pub fn test_results(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        connection_id: &str,
-    ) -> Result<Vec<TestResult>> {
+    pub fn test_results(&self, ctx: &Ctx<'_>, enterprise_key: &str, connection_id: &str) -> Result<Vec<TestResult>> {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         ctx.require_enterprise_admin(&enterprise.id)?;
@@ -695,24 +604,19 @@ impl Directory {
     }
 }
 
-fn test_results_of(
-    conn: &mut DbConnection,
-    connection_id: &str,
-    limit: i64,
-) -> Result<Vec<TestResult>> {
-    let rows: Vec<(String, String, Option<String>, String, NaiveDateTime)> =
-        sso_test_results::table
-            .filter(sso_test_results::connection_id.eq(connection_id))
-            .select((
-                sso_test_results::id,
-                sso_test_results::outcome,
-                sso_test_results::reason,
-                sso_test_results::result,
-                sso_test_results::created_at,
-            ))
-            .order(sso_test_results::id.desc())
-            .limit(limit)
-            .load(conn)?;
+fn test_results_of(conn: &mut DbConnection, connection_id: &str, limit: i64) -> Result<Vec<TestResult>> {
+    let rows: Vec<(String, String, Option<String>, String, NaiveDateTime)> = sso_test_results::table
+        .filter(sso_test_results::connection_id.eq(connection_id))
+        .select((
+            sso_test_results::id,
+            sso_test_results::outcome,
+            sso_test_results::reason,
+            sso_test_results::result,
+            sso_test_results::created_at,
+        ))
+        .order(sso_test_results::id.desc())
+        .limit(limit)
+        .load(conn)?;
     Ok(rows
         .into_iter()
         .map(|(id, outcome, reason, result, created_at)| TestResult {

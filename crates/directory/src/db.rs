@@ -55,20 +55,14 @@ impl DatabaseUrl {
     /// `sqlite:path`.
     pub fn parse(url: &str) -> Result<Self, String> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DatabaseUrl {
-                backend: Backend::Postgres,
-                target: url.to_owned(),
-            });
+            return Ok(DatabaseUrl { backend: Backend::Postgres, target: url.to_owned() });
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
                 return Err("a sqlite URL needs a file path, e.g. sqlite://data/portico.db".into());
             }
-            return Ok(DatabaseUrl {
-                backend: Backend::Sqlite,
-                target: path.to_owned(),
-            });
+            return Ok(DatabaseUrl { backend: Backend::Sqlite, target: path.to_owned() });
         }
         Err("the database URL must start with postgres://, postgresql:// or sqlite://".into())
     }
@@ -126,9 +120,7 @@ pub type PooledDb = PooledConnection<ConnectionManager>;
 /// Opens a pool. Fails fast (with the driver's own message) when the database is unreachable.
 pub fn open_pool(url: &DatabaseUrl, size: u32, connect_timeout: Duration) -> Result<DbPool> {
     let sqlite_parent = match url.backend {
-        Backend::Sqlite => std::path::Path::new(&url.target)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty()),
+        Backend::Sqlite => std::path::Path::new(&url.target).parent().filter(|p| !p.as_os_str().is_empty()),
         Backend::Postgres => None,
     };
     if let Some(parent) = sqlite_parent {
@@ -142,9 +134,7 @@ pub fn open_pool(url: &DatabaseUrl, size: u32, connect_timeout: Duration) -> Res
     let manager = ConnectionManager { url: url.clone() };
     // Establish one connection first, so the operator sees the driver's message rather than
     // r2d2's generic time-out.
-    manager
-        .connect()
-        .map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
+    manager.connect().map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
     Pool::builder()
         .max_size(size)
         .connection_timeout(connect_timeout)
@@ -175,17 +165,10 @@ pub fn migrations_complete(conn: &mut DbConnection) -> Result<bool> {
 /// Runs `f` in a write transaction: committed when it returns `Ok`, rolled back otherwise.
 /// On SQLite the transaction takes the write lock up front (`BEGIN IMMEDIATE`), so concurrent
 /// writers queue on the busy timeout instead of failing half-way.
-pub fn write_tx<T>(
-    conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T>,
-) -> Result<T> {
+pub fn write_tx<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> Result<T>) -> Result<T> {
     match conn {
-        DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
-        }
-        DbConnection::Postgresql(_) => {
-            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
-        }
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgresql(_) => <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?,
     }
     match f(conn) {
         Ok(value) => {
@@ -193,9 +176,7 @@ pub fn write_tx<T>(
             Ok(value)
         }
         Err(e) => {
-            if let Err(rollback) =
-                <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)
-            {
+            if let Err(rollback) = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
                 tracing::error!(error = %rollback, "rollback failed");
             }
             Err(e)

@@ -67,8 +67,7 @@ impl From<EnterpriseRow> for Enterprise {
             key: r.key,
             name: r.name,
             // The schema's CHECK allows only the two values.
-            provisioning_mode: ProvisioningMode::parse(&r.provisioning_mode)
-                .unwrap_or(ProvisioningMode::Jit),
+            provisioning_mode: ProvisioningMode::parse(&r.provisioning_mode).unwrap_or(ProvisioningMode::Jit),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -103,12 +102,7 @@ pub(crate) fn find_by_key(conn: &mut DbConnection, key: &str) -> Result<Option<E
 impl Directory {
     /// The enterprise `key` if `ctx` may see it; `NotFound` otherwise, so other tenants' keys
     /// stay secret.
-    pub(crate) fn visible_enterprise(
-        &self,
-        conn: &mut DbConnection,
-        ctx: &Ctx<'_>,
-        key: &str,
-    ) -> Result<Enterprise> {
+    pub(crate) fn visible_enterprise(&self, conn: &mut DbConnection, ctx: &Ctx<'_>, key: &str) -> Result<Enterprise> {
         match find_by_key(conn, key)? {
             Some(e) if ctx.actor.can_view_enterprise(&e.id) => Ok(e),
             _ => Err(DirectoryError::NotFound("enterprise")),
@@ -128,11 +122,7 @@ impl Directory {
                 id: new_id(),
                 key: input.key.clone(),
                 name,
-                provisioning_mode: input
-                    .provisioning_mode
-                    .unwrap_or(ProvisioningMode::Jit)
-                    .as_str()
-                    .into(),
+                provisioning_mode: input.provisioning_mode.unwrap_or(ProvisioningMode::Jit).as_str().into(),
                 created_at: now,
                 updated_at: now,
             };
@@ -146,9 +136,7 @@ impl Directory {
                     enterprises::updated_at.eq(row.updated_at),
                 ))
                 .execute(conn)
-                .map_err(conflict_on_unique(
-                    "an enterprise with this key already exists",
-                ))?;
+                .map_err(conflict_on_unique("an enterprise with this key already exists"))?;
             let subject = Subject::new(Some(&row.id), "enterprise", &row.id, &row.key);
             Ok((Enterprise::from(row), subject))
         })
@@ -168,21 +156,14 @@ impl Directory {
                     query = query.filter(enterprises::id.eq(eid.to_owned()));
                 }
                 _ => {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        next: None,
-                    });
+                    return Ok(Page { items: Vec::new(), next: None });
                 }
             }
         }
         if let Some(after) = &page.after {
             query = query.filter(enterprises::key.gt(after.clone()));
         }
-        let rows: Vec<Enterprise> = query
-            .load(&mut conn)?
-            .into_iter()
-            .map(Enterprise::from)
-            .collect();
+        let rows: Vec<Enterprise> = query.load(&mut conn)?.into_iter().map(Enterprise::from).collect();
         Ok(Page::from_rows(rows, page, |e| e.key.clone()))
     }
 
@@ -193,12 +174,7 @@ impl Directory {
     }
 
     /// Renames an enterprise or switches its provisioning mode (enterprise admins).
-    pub fn update_enterprise(
-        &self,
-        ctx: &Ctx<'_>,
-        key: &str,
-        changes: EnterpriseChanges,
-    ) -> Result<Enterprise> {
+    pub fn update_enterprise(&self, ctx: &Ctx<'_>, key: &str, changes: EnterpriseChanges) -> Result<Enterprise> {
         self.audited(ctx, "enterprise.update", |conn, now| {
             let current = self.visible_enterprise(conn, ctx, key)?;
             ctx.require_enterprise_admin(&current.id)?;
@@ -217,17 +193,13 @@ impl Directory {
                     enterprises::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            let subject = Subject::new(Some(&current.id), "enterprise", &current.id, &current.key)
-                .with_details(serde_json::json!({
+            let subject = Subject::new(Some(&current.id), "enterprise", &current.id, &current.key).with_details(
+                serde_json::json!({
                     "name": {"from": current.name, "to": new_name},
                     "provisioning_mode": {"from": current.provisioning_mode.as_str(), "to": new_mode.as_str()},
-                }));
-            let updated = Enterprise {
-                name: new_name,
-                provisioning_mode: new_mode,
-                updated_at: now,
-                ..current
-            };
+                }),
+            );
+            let updated = Enterprise { name: new_name, provisioning_mode: new_mode, updated_at: now, ..current };
             Ok((updated, subject))
         })
     }
@@ -237,12 +209,8 @@ impl Directory {
         self.audited(ctx, "enterprise.delete", |conn, _now| {
             let current = self.visible_enterprise(conn, ctx, key)?;
             ctx.require_platform_admin()?;
-            diesel::delete(enterprises::table.filter(enterprises::id.eq(&current.id)))
-                .execute(conn)?;
-            Ok((
-                (),
-                Subject::new(Some(&current.id), "enterprise", &current.id, &current.key),
-            ))
+            diesel::delete(enterprises::table.filter(enterprises::id.eq(&current.id))).execute(conn)?;
+            Ok(((), Subject::new(Some(&current.id), "enterprise", &current.id, &current.key)))
         })
     }
 }

@@ -16,10 +16,7 @@ pub struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        });
+        self.0.push(FieldError { field: field.to_owned(), message: message.into() });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -28,19 +25,12 @@ impl FieldErrors {
 
     /// The message for `field`, if it failed.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
+        self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
     }
 
     /// `Ok(())` when nothing failed, so validators can end with `errors.into_result()?`.
     pub fn into_result(self) -> Result<(), DirectoryError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(DirectoryError::Validation(self))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(DirectoryError::Validation(self)) }
     }
 
     /// A single-field failure.
@@ -53,11 +43,7 @@ impl FieldErrors {
 
 impl fmt::Display for FieldErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
+        let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
         f.write_str(&parts.join("; "))
     }
 }
@@ -96,14 +82,11 @@ impl From<diesel::r2d2::PoolError> for DirectoryError {
 
 /// Turns a unique-constraint violation into a `Conflict` with a message the admin understands;
 /// any other database error passes through.
-pub(crate) fn conflict_on_unique(
-    message: &str,
-) -> impl FnOnce(diesel::result::Error) -> DirectoryError + '_ {
+pub(crate) fn conflict_on_unique(message: &str) -> impl FnOnce(diesel::result::Error) -> DirectoryError + '_ {
     move |e| match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => DirectoryError::Conflict(message.to_owned()),
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+            DirectoryError::Conflict(message.to_owned())
+        }
         other => DirectoryError::Database(other),
     }
 }

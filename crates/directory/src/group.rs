@@ -96,9 +96,7 @@ pub(crate) fn insert_group(
             org_groups::updated_at.eq(now),
         ))
         .execute(conn)
-        .map_err(conflict_on_unique(
-            "a group with this name already exists in this organization",
-        ))?;
+        .map_err(conflict_on_unique("a group with this name already exists in this organization"))?;
     Ok(group)
 }
 
@@ -155,21 +153,14 @@ impl Directory {
         input: NewGroup,
     ) -> Result<OrgGroup> {
         self.audited(ctx, "group.create", |conn, now| {
-            let (enterprise, org) =
-                self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let name = input.name.trim().to_owned();
             let description = input.description.unwrap_or_default().trim().to_owned();
             let mut errors = FieldErrors::default();
             validate::name(&mut errors, "name", &name, validate::GROUP_NAME_MAX);
             if description.chars().count() > validate::DESCRIPTION_MAX {
-                errors.add(
-                    "description",
-                    format!(
-                        "must be at most {} characters long",
-                        validate::DESCRIPTION_MAX
-                    ),
-                );
+                errors.add("description", format!("must be at most {} characters long", validate::DESCRIPTION_MAX));
             }
             errors.into_result()?;
             let group = insert_group(conn, now, &org, &name, &description, false)?;
@@ -217,24 +208,12 @@ impl Directory {
             .inner_join(users::table)
             .filter(org_group_members::group_id.eq(&group.id))
             .filter(users::enterprise_id.eq(&org.enterprise_id))
-            .select((
-                users::id,
-                users::login,
-                users::name,
-                users::email,
-                org_group_members::source,
-            ))
+            .select((users::id, users::login, users::name, users::email, org_group_members::source))
             .order((users::login_key.asc(), org_group_members::source.asc()))
             .load(&mut conn)?;
         Ok(rows
             .into_iter()
-            .map(|(user_id, login, name, email, source)| GroupMember {
-                user_id,
-                login,
-                name,
-                email,
-                source,
-            })
+            .map(|(user_id, login, name, email, source)| GroupMember { user_id, login, name, email, source })
             .collect())
     }
 
@@ -249,14 +228,11 @@ impl Directory {
         login: &str,
     ) -> Result<()> {
         self.audited(ctx, "group.member.add", |conn, now| {
-            let (enterprise, org) =
-                self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let group = find_group(conn, &org, group_name)?;
-            let user =
-                crate::user::find_by_login(conn, &enterprise.id, login)?.ok_or_else(|| {
-                    FieldErrors::single("login", "no user with this login in the enterprise")
-                })?;
+            let user = crate::user::find_by_login(conn, &enterprise.id, login)?
+                .ok_or_else(|| FieldErrors::single("login", "no user with this login in the enterprise"))?;
             insert_membership(conn, now, &group.id, &user.id, MembershipSource::Local)?;
             let subject = Subject::new(Some(&enterprise.id), "group", &group.id, &group.name)
                 .with_details(serde_json::json!({"organization": org.key, "user": user.login}));
@@ -274,12 +250,11 @@ impl Directory {
         login: &str,
     ) -> Result<()> {
         self.audited(ctx, "group.member.remove", |conn, _now| {
-            let (enterprise, org) =
-                self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let group = find_group(conn, &org, group_name)?;
-            let user = crate::user::find_by_login(conn, &enterprise.id, login)?
-                .ok_or(DirectoryError::NotFound("user"))?;
+            let user =
+                crate::user::find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
             diesel::delete(
                 org_group_members::table
                     .filter(org_group_members::group_id.eq(&group.id))

@@ -53,9 +53,7 @@ pub struct Directory {
 
 impl std::fmt::Debug for Directory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Directory")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
+        f.debug_struct("Directory").field("backend", &self.backend).finish_non_exhaustive()
     }
 }
 
@@ -64,16 +62,9 @@ impl Directory {
     pub fn connect(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> Result<Self> {
         let url = DatabaseUrl::parse(url).map_err(DirectoryError::Unavailable)?;
         let pool = db::open_pool(&url, pool_size, Duration::from_secs(10))?;
-        let cores = std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let passwords = Arc::new(password::PasswordGate::new(cores));
-        Ok(Directory {
-            pool,
-            clock,
-            backend: url.backend,
-            passwords,
-        })
+        Ok(Directory { pool, clock, backend: url.backend, passwords })
     }
 
     pub fn backend(&self) -> Backend {
@@ -101,10 +92,7 @@ impl Directory {
     }
 
     /// A write transaction with the current time.
-    pub(crate) fn write<T>(
-        &self,
-        f: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<T>,
-    ) -> Result<T> {
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<T>) -> Result<T> {
         let now = self.now();
         let mut conn = self.conn()?;
         db::write_tx(&mut conn, |c| f(c, now))
@@ -121,39 +109,19 @@ impl Directory {
     ) -> Result<T> {
         let result = self.write(|conn, now| {
             let (value, subject) = f(conn, now)?;
-            audit::record(
-                conn,
-                now,
-                ctx,
-                action,
-                &subject,
-                audit::Outcome::Success,
-                None,
-            )?;
+            audit::record(conn, now, ctx, action, &subject, audit::Outcome::Success, None)?;
             Ok(value)
         });
         if let Err(e) = &result {
             let outcome = match e {
-                DirectoryError::Forbidden(_) | DirectoryError::NotFound(_) => {
-                    Some(audit::Outcome::Denied)
-                }
-                DirectoryError::Validation(_) | DirectoryError::Conflict(_) => {
-                    Some(audit::Outcome::Failure)
-                }
+                DirectoryError::Forbidden(_) | DirectoryError::NotFound(_) => Some(audit::Outcome::Denied),
+                DirectoryError::Validation(_) | DirectoryError::Conflict(_) => Some(audit::Outcome::Failure),
                 _ => None,
             };
             if let Some(outcome) = outcome {
                 let reason = e.to_string();
                 let logged = self.write(|conn, now| {
-                    audit::record(
-                        conn,
-                        now,
-                        ctx,
-                        action,
-                        &audit::Subject::none(),
-                        outcome,
-                        Some(&reason),
-                    )
+                    audit::record(conn, now, ctx, action, &audit::Subject::none(), outcome, Some(&reason))
                 });
                 if let Err(log_err) = logged {
                     tracing::error!(error = %log_err, action, "could not audit a refused change");

@@ -58,9 +58,7 @@ impl Directory {
             .first(conn)
             .optional()?;
         match org {
-            Some(o) if ctx.actor.can_administer_organization(&enterprise.id, &o.id) => {
-                Ok((enterprise, o))
-            }
+            Some(o) if ctx.actor.can_administer_organization(&enterprise.id, &o.id) => Ok((enterprise, o)),
             _ => Err(DirectoryError::NotFound("organization")),
         }
     }
@@ -98,17 +96,8 @@ impl Directory {
                     organizations::updated_at.eq(now),
                 ))
                 .execute(conn)
-                .map_err(conflict_on_unique(
-                    "an organization with this key already exists in this enterprise",
-                ))?;
-            group::insert_group(
-                conn,
-                now,
-                &org,
-                MEMBERS_GROUP,
-                "Everyone in the organization",
-                true,
-            )?;
+                .map_err(conflict_on_unique("an organization with this key already exists in this enterprise"))?;
+            group::insert_group(conn, now, &org, MEMBERS_GROUP, "Everyone in the organization", true)?;
             let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key);
             Ok((org, subject))
         })
@@ -130,12 +119,7 @@ impl Directory {
             .limit(page.fetch())
             .into_boxed();
         if !ctx.actor.can_administer_enterprise(&enterprise.id) {
-            let own: Vec<String> = ctx
-                .actor
-                .administered_organizations()
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
+            let own: Vec<String> = ctx.actor.administered_organizations().into_iter().map(str::to_owned).collect();
             query = query.filter(organizations::id.eq_any(own));
         }
         if let Some(after) = &page.after {
@@ -145,16 +129,9 @@ impl Directory {
         Ok(Page::from_rows(rows, page, |o| o.key.clone()))
     }
 
-    pub fn get_organization(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        org_key: &str,
-    ) -> Result<Organization> {
+    pub fn get_organization(&self, ctx: &Ctx<'_>, enterprise_key: &str, org_key: &str) -> Result<Organization> {
         let mut conn = self.conn()?;
-        Ok(self
-            .visible_organization(&mut conn, ctx, enterprise_key, org_key)?
-            .1)
+        Ok(self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?.1)
     }
 
     /// Renames an organization (its admins).
@@ -166,8 +143,7 @@ impl Directory {
         changes: OrganizationChanges,
     ) -> Result<Organization> {
         self.audited(ctx, "organization.update", |conn, now| {
-            let (enterprise, org) =
-                self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let mut errors = FieldErrors::default();
             let name = changes.name.as_ref().map(|n| n.trim().to_owned());
@@ -177,41 +153,21 @@ impl Directory {
             errors.into_result()?;
             let new_name = name.unwrap_or_else(|| org.name.clone());
             diesel::update(organizations::table.filter(organizations::id.eq(&org.id)))
-                .set((
-                    organizations::name.eq(&new_name),
-                    organizations::updated_at.eq(now),
-                ))
+                .set((organizations::name.eq(&new_name), organizations::updated_at.eq(now)))
                 .execute(conn)?;
             let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)
                 .with_details(serde_json::json!({"name": {"from": org.name, "to": new_name}}));
-            Ok((
-                Organization {
-                    name: new_name,
-                    updated_at: now,
-                    ..org
-                },
-                subject,
-            ))
+            Ok((Organization { name: new_name, updated_at: now, ..org }, subject))
         })
     }
 
     /// Deletes an organization with its groups and memberships (enterprise admins).
-    pub fn delete_organization(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        org_key: &str,
-    ) -> Result<()> {
+    pub fn delete_organization(&self, ctx: &Ctx<'_>, enterprise_key: &str, org_key: &str) -> Result<()> {
         self.audited(ctx, "organization.delete", |conn, _now| {
-            let (enterprise, org) =
-                self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
-            diesel::delete(organizations::table.filter(organizations::id.eq(&org.id)))
-                .execute(conn)?;
-            Ok((
-                (),
-                Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key),
-            ))
+            diesel::delete(organizations::table.filter(organizations::id.eq(&org.id))).execute(conn)?;
+            Ok(((), Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)))
         })
     }
 }

@@ -15,10 +15,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn first(limit: u32) -> Self {
-        PageRequest {
-            limit: Some(limit),
-            after: None,
-        }
+        PageRequest { limit: Some(limit), after: None }
     }
 
     /// The effective limit, clamped to 1..=MAX_LIMIT.
@@ -41,11 +38,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from `fetch()` rows, using `cursor` to name the last item kept.
-    pub(crate) fn from_rows(
-        mut rows: Vec<T>,
-        req: &PageRequest,
-        cursor: impl Fn(&T) -> String,
-    ) -> Self {
+    pub(crate) fn from_rows(mut rows: Vec<T>, req: &PageRequest, cursor: impl Fn(&T) -> String) -> Self {
         let limit = req.limit() as usize;
         let next = if rows.len() > limit {
             rows.truncate(limit);
@@ -57,9 +50,6 @@ impl<T> Page<T> {
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next: self.next,
-        }
+        Page { items: self.items.into_iter().map(f).collect(), next: self.next }
     }
 }

@@ -14,16 +14,10 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub fn hash_new_password(password: &str) -> Result<String> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(FieldErrors::single(
-            "password",
-            format!("use at least {MIN_PASSWORD_CHARS} characters"),
-        ));
+        return Err(FieldErrors::single("password", format!("use at least {MIN_PASSWORD_CHARS} characters")));
     }
     if chars > MAX_PASSWORD_CHARS {
-        return Err(FieldErrors::single(
-            "password",
-            format!("use at most {MAX_PASSWORD_CHARS} characters"),
-        ));
+        return Err(FieldErrors::single("password", format!("use at most {MAX_PASSWORD_CHARS} characters")));
     }
     Argon2::default()
         .hash_password(password.as_bytes())
@@ -34,9 +28,7 @@ pub fn hash_new_password(password: &str) -> Result<String> {
 /// True when `password` matches `stored`. A malformed stored hash never matches.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -65,11 +57,7 @@ pub struct PasswordGate {
 
 impl PasswordGate {
     pub fn new(limit: usize) -> Self {
-        PasswordGate {
-            running: Mutex::new(0),
-            freed: Condvar::new(),
-            limit: limit.max(1),
-        }
+        PasswordGate { running: Mutex::new(0), freed: Condvar::new(), limit: limit.max(1) }
     }
 
     /// Runs `f` once a slot is free.

@@ -67,32 +67,17 @@ pub struct AdminListing {
 }
 
 /// login, name, email, role, organization id, granted at.
-type AdminRow = (
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    NaiveDateTime,
-);
+type AdminRow = (String, String, Option<String>, String, Option<String>, NaiveDateTime);
 
 pub(crate) fn grants_of(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Grant>> {
     let rows: Vec<(String, String, Option<String>)> = role_grants::table
         .filter(role_grants::user_id.eq(user_id))
-        .select((
-            role_grants::role,
-            role_grants::enterprise_id,
-            role_grants::organization_id,
-        ))
+        .select((role_grants::role, role_grants::enterprise_id, role_grants::organization_id))
         .load(conn)?;
     Ok(rows
         .into_iter()
         .filter_map(|(role, enterprise_id, organization_id)| {
-            Role::parse(&role).map(|role| Grant {
-                role,
-                enterprise_id,
-                organization_id,
-            })
+            Role::parse(&role).map(|role| Grant { role, enterprise_id, organization_id })
         })
         .collect())
 }
@@ -124,10 +109,7 @@ impl Directory {
         };
         let exists: i64 = same.count().get_result(conn)?;
         if exists > 0 {
-            return Err(DirectoryError::Conflict(format!(
-                "{} already has this role",
-                user.login
-            )));
+            return Err(DirectoryError::Conflict(format!("{} already has this role", user.login)));
         }
         diesel::insert_into(role_grants::table)
             .values((
@@ -140,11 +122,8 @@ impl Directory {
             ))
             .execute(conn)
             .map_err(conflict_on_unique("this user already has this role"))?;
-        let has_password: Option<Option<String>> = users::table
-            .filter(users::id.eq(&user.id))
-            .select(users::password_hash)
-            .first(conn)
-            .optional()?;
+        let has_password: Option<Option<String>> =
+            users::table.filter(users::id.eq(&user.id)).select(users::password_hash).first(conn).optional()?;
         let setup_token = match has_password.flatten() {
             Some(_) => None,
             None if user.origin == "local" => Some(setup::issue_password_link(
@@ -169,21 +148,9 @@ impl Directory {
         self.audited(ctx, "role.enterprise_admin.grant", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
-            let appointment = self.appoint(
-                conn,
-                now,
-                &enterprise.id,
-                None,
-                Role::EnterpriseAdmin,
-                &person,
-            )?;
-            let subject = Subject::new(
-                Some(&enterprise.id),
-                "user",
-                &appointment.user.id,
-                &appointment.user.login,
-            )
-            .with_details(serde_json::json!({"role": "enterprise_admin"}));
+            let appointment = self.appoint(conn, now, &enterprise.id, None, Role::EnterpriseAdmin, &person)?;
+            let subject = Subject::new(Some(&enterprise.id), "user", &appointment.user.id, &appointment.user.login)
+                .with_details(serde_json::json!({"role": "enterprise_admin"}));
             Ok((appointment, subject))
         })
     }
@@ -197,24 +164,11 @@ impl Directory {
         person: NewUser,
     ) -> Result<Appointment> {
         self.audited(ctx, "role.org_admin.grant", |conn, now| {
-            let (enterprise, org) =
-                self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
-            let appointment = self.appoint(
-                conn,
-                now,
-                &enterprise.id,
-                Some(&org.id),
-                Role::OrgAdmin,
-                &person,
-            )?;
-            let subject = Subject::new(
-                Some(&enterprise.id),
-                "user",
-                &appointment.user.id,
-                &appointment.user.login,
-            )
-            .with_details(serde_json::json!({"role": "org_admin", "organization": org.key}));
+            let appointment = self.appoint(conn, now, &enterprise.id, Some(&org.id), Role::OrgAdmin, &person)?;
+            let subject = Subject::new(Some(&enterprise.id), "user", &appointment.user.id, &appointment.user.login)
+                .with_details(serde_json::json!({"role": "org_admin", "organization": org.key}));
             Ok((appointment, subject))
         })
     }
@@ -226,10 +180,7 @@ impl Directory {
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         let rows: Vec<AdminRow> = role_grants::table
             .inner_join(users::table)
-            .left_join(
-                organizations::table
-                    .on(role_grants::organization_id.eq(organizations::id.nullable())),
-            )
+            .left_join(organizations::table.on(role_grants::organization_id.eq(organizations::id.nullable())))
             .filter(role_grants::enterprise_id.eq(&enterprise.id))
             .select((
                 users::login,
@@ -252,20 +203,9 @@ impl Directory {
                 Some(o) => ctx.actor.can_administer_organization(&enterprise.id, o),
             })
             .filter_map(|(login, name, email, role, org_id, granted_at)| {
-                let organization_key = org_id.and_then(|id| {
-                    org_keys
-                        .iter()
-                        .find(|(oid, _)| *oid == id)
-                        .map(|(_, k)| k.clone())
-                });
-                Role::parse(&role).map(|role| AdminListing {
-                    login,
-                    name,
-                    email,
-                    role,
-                    organization_key,
-                    granted_at,
-                })
+                let organization_key =
+                    org_id.and_then(|id| org_keys.iter().find(|(oid, _)| *oid == id).map(|(_, k)| k.clone()));
+                Role::parse(&role).map(|role| AdminListing { login, name, email, role, organization_key, granted_at })
             })
             .collect())
     }

@@ -11,8 +11,7 @@ use crate::error::{DirectoryError, Result};
 /// `bytes` random bytes from the operating system, URL-safe base64 without padding.
 pub fn random_token(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
@@ -28,10 +27,7 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Compares a presented secret with a stored hash without leaking where they differ.
 pub fn secret_matches(presented: &str, stored_hash: &str) -> bool {
-    hash_secret(presented)
-        .as_bytes()
-        .ct_eq(stored_hash.as_bytes())
-        .into()
+    hash_secret(presented).as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
 /// A new UUID v7 string: ids sort by creation time on both backends.

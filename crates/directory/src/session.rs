@@ -36,12 +36,7 @@ pub struct SessionInfo {
 
 impl Directory {
     /// Opens a session and returns the cookie value (shown to nobody else, stored hashed).
-    pub fn create_session(
-        &self,
-        subject: &SessionSubject,
-        address: &str,
-        user_agent: &str,
-    ) -> Result<String> {
+    pub fn create_session(&self, subject: &SessionSubject, address: &str, user_agent: &str) -> Result<String> {
         let token = random_token(32)?;
         let ua: String = user_agent.chars().take(400).collect();
         self.write(|conn, now| {
@@ -77,11 +72,7 @@ impl Directory {
             .filter(sessions::id_hash.eq(&id_hash))
             .filter(sessions::expires_at.gt(now))
             .filter(sessions::last_seen_at.gt(now - Duration::hours(IDLE_TIMEOUT_HOURS)))
-            .select((
-                sessions::operator_id,
-                sessions::user_id,
-                sessions::last_seen_at,
-            ))
+            .select((sessions::operator_id, sessions::user_id, sessions::last_seen_at))
             .first(&mut conn)
             .optional()?;
         let Some((operator_id, user_id, last_seen)) = row else {
@@ -95,10 +86,7 @@ impl Directory {
                 .optional()?;
             match op {
                 Some((login, name, true)) => SessionInfo {
-                    actor: Actor::Operator {
-                        id: oid,
-                        login: login.clone(),
-                    },
+                    actor: Actor::Operator { id: oid, login: login.clone() },
                     login,
                     name,
                     enterprise_key: None,
@@ -109,25 +97,14 @@ impl Directory {
             let user: Option<(String, String, bool, String, String)> = users::table
                 .inner_join(enterprises::table)
                 .filter(users::id.eq(&uid))
-                .select((
-                    users::login,
-                    users::name,
-                    users::active,
-                    users::enterprise_id,
-                    enterprises::key,
-                ))
+                .select((users::login, users::name, users::active, users::enterprise_id, enterprises::key))
                 .first(&mut conn)
                 .optional()?;
             match user {
                 Some((login, name, true, enterprise_id, key)) => {
                     let grants = role::grants_of(&mut conn, &uid)?;
                     SessionInfo {
-                        actor: Actor::User {
-                            id: uid,
-                            enterprise_id,
-                            login: login.clone(),
-                            grants,
-                        },
+                        actor: Actor::User { id: uid, enterprise_id, login: login.clone(), grants },
                         login,
                         name,
                         enterprise_key: Some(key),
@@ -149,8 +126,7 @@ impl Directory {
     /// Ends one session (sign-out). Ending an unknown session is not an error.
     pub fn end_session(&self, token: &str) -> Result<()> {
         let mut conn = self.conn()?;
-        diesel::delete(sessions::table.filter(sessions::id_hash.eq(hash_secret(token))))
-            .execute(&mut conn)?;
+        diesel::delete(sessions::table.filter(sessions::id_hash.eq(hash_secret(token)))).execute(&mut conn)?;
         Ok(())
     }
 }

@@ -39,16 +39,11 @@ pub(crate) fn issue_password_link(
     let (user_id, operator_id): (Option<&str>, Option<&str>) = match account {
         Account::User(id) => (Some(id), None),
     };
-    let earlier = setup_tokens::table
-        .filter(setup_tokens::purpose.eq(SET_PASSWORD))
-        .filter(setup_tokens::used_at.is_null());
+    let earlier =
+        setup_tokens::table.filter(setup_tokens::purpose.eq(SET_PASSWORD)).filter(setup_tokens::used_at.is_null());
     match (user_id, operator_id) {
-        (Some(u), _) => {
-            diesel::delete(earlier.filter(setup_tokens::user_id.eq(u))).execute(conn)?
-        }
-        (None, Some(o)) => {
-            diesel::delete(earlier.filter(setup_tokens::operator_id.eq(o))).execute(conn)?
-        }
+        (Some(u), _) => diesel::delete(earlier.filter(setup_tokens::user_id.eq(u))).execute(conn)?,
+        (None, Some(o)) => diesel::delete(earlier.filter(setup_tokens::operator_id.eq(o))).execute(conn)?,
         (None, None) => 0,
     };
     diesel::insert_into(setup_tokens::table)
@@ -70,11 +65,7 @@ pub enum SetupLink {
     /// Create the first operator account.
     FirstOperator { expires_at: NaiveDateTime },
     /// Choose a password for an existing account.
-    SetPassword {
-        login: String,
-        enterprise_key: Option<String>,
-        expires_at: NaiveDateTime,
-    },
+    SetPassword { login: String, enterprise_key: Option<String>, expires_at: NaiveDateTime },
 }
 
 /// What the visitor of a set-up link submits.
@@ -94,17 +85,10 @@ fn live_token(conn: &mut DbConnection, token: &str, now: NaiveDateTime) -> Resul
         .filter(setup_tokens::token_hash.eq(hash_secret(token)))
         .filter(setup_tokens::used_at.is_null())
         .filter(setup_tokens::expires_at.gt(now))
-        .select((
-            setup_tokens::purpose,
-            setup_tokens::user_id,
-            setup_tokens::operator_id,
-            setup_tokens::expires_at,
-        ))
+        .select((setup_tokens::purpose, setup_tokens::user_id, setup_tokens::operator_id, setup_tokens::expires_at))
         .first(conn)
         .optional()?;
-    row.ok_or(DirectoryError::NotFound(
-        "set-up link (it may have been used or have expired)",
-    ))
+    row.ok_or(DirectoryError::NotFound("set-up link (it may have been used or have expired)"))
 }
 
 impl Directory {
@@ -115,16 +99,14 @@ impl Directory {
             if operator::count(conn)? > 0 {
                 return Ok(None);
             }
-            diesel::delete(setup_tokens::table.filter(setup_tokens::purpose.eq(FIRST_OPERATOR)))
-                .execute(conn)?;
+            diesel::delete(setup_tokens::table.filter(setup_tokens::purpose.eq(FIRST_OPERATOR))).execute(conn)?;
             let token = random_token(32)?;
             diesel::insert_into(setup_tokens::table)
                 .values((
                     setup_tokens::token_hash.eq(hash_secret(&token)),
                     setup_tokens::purpose.eq(FIRST_OPERATOR),
                     setup_tokens::created_at.eq(now),
-                    setup_tokens::expires_at
-                        .eq(now + Duration::minutes(FIRST_OPERATOR_TTL_MINUTES)),
+                    setup_tokens::expires_at.eq(now + Duration::minutes(FIRST_OPERATOR_TTL_MINUTES)),
                 ))
                 .execute(conn)?;
             Ok(Some(token))
@@ -138,9 +120,7 @@ impl Directory {
         let (purpose, user_id, operator_id, expires_at) = live_token(&mut conn, token, now)?;
         if purpose == FIRST_OPERATOR {
             if operator::count(&mut conn)? > 0 {
-                return Err(DirectoryError::NotFound(
-                    "set-up link (Portico already has an operator)",
-                ));
+                return Err(DirectoryError::NotFound("set-up link (Portico already has an operator)"));
             }
             return Ok(SetupLink::FirstOperator { expires_at });
         }
@@ -150,21 +130,13 @@ impl Directory {
                 .filter(users::id.eq(uid))
                 .select((users::login, enterprises::key))
                 .first(&mut conn)?;
-            return Ok(SetupLink::SetPassword {
-                login,
-                enterprise_key: Some(key),
-                expires_at,
-            });
+            return Ok(SetupLink::SetPassword { login, enterprise_key: Some(key), expires_at });
         }
         let login: String = operators::table
             .filter(operators::id.eq(operator_id.unwrap_or_default()))
             .select(operators::login)
             .first(&mut conn)?;
-        Ok(SetupLink::SetPassword {
-            login,
-            enterprise_key: None,
-            expires_at,
-        })
+        Ok(SetupLink::SetPassword { login, enterprise_key: None, expires_at })
     }
 
     /// Uses a link: creates the first operator or sets the account's password, and returns
@@ -182,9 +154,7 @@ impl Directory {
             live_token(&mut conn, token, now)?;
         }
         // Hash outside the transaction: it costs tens of milliseconds.
-        let password_hash = self
-            .passwords
-            .run(|| password::hash_new_password(&form.password))?;
+        let password_hash = self.passwords.run(|| password::hash_new_password(&form.password))?;
         self.write(|conn, now| {
             let (purpose, user_id, operator_id, _) = live_token(conn, token, now)?;
             // Spend the link first: of two requests racing with one link, only one gets a row.
@@ -197,15 +167,11 @@ impl Directory {
             .set(setup_tokens::used_at.eq(now))
             .execute(conn)?;
             if spent != 1 {
-                return Err(DirectoryError::NotFound(
-                    "set-up link (it may have been used or have expired)",
-                ));
+                return Err(DirectoryError::NotFound("set-up link (it may have been used or have expired)"));
             }
             let (subject, actor, audit_subject) = if purpose == FIRST_OPERATOR {
                 if operator::count(conn)? > 0 {
-                    return Err(DirectoryError::Conflict(
-                        "Portico already has an operator".into(),
-                    ));
+                    return Err(DirectoryError::Conflict("Portico already has an operator".into()));
                 }
                 let login = form.login.clone().unwrap_or_default().trim().to_owned();
                 let email = validate::optional(form.email.clone());
@@ -216,10 +182,7 @@ impl Directory {
                     validate::email(&mut errors, "email", email);
                 }
                 if name.chars().count() > validate::NAME_MAX {
-                    errors.add(
-                        "name",
-                        format!("must be at most {} characters long", validate::NAME_MAX),
-                    );
+                    errors.add("name", format!("must be at most {} characters long", validate::NAME_MAX));
                 }
                 errors.into_result()?;
                 let id = new_id();
@@ -236,87 +199,43 @@ impl Directory {
                         operators::updated_at.eq(now),
                     ))
                     .execute(conn)
-                    .map_err(conflict_on_unique(
-                        "an operator with this login already exists",
-                    ))?;
-                let actor = Actor::Operator {
-                    id: id.clone(),
-                    login: login.clone(),
-                };
+                    .map_err(conflict_on_unique("an operator with this login already exists"))?;
+                let actor = Actor::Operator { id: id.clone(), login: login.clone() };
                 let subj = Subject::new(None, "operator", &id, &login);
-                (
-                    SessionSubject::Operator(id),
-                    actor,
-                    ("operator.create", subj),
-                )
+                (SessionSubject::Operator(id), actor, ("operator.create", subj))
             } else if let Some(uid) = user_id {
-                let (login, enterprise_id): (String, String) = users::table
-                    .filter(users::id.eq(&uid))
-                    .select((users::login, users::enterprise_id))
-                    .first(conn)?;
+                let (login, enterprise_id): (String, String) =
+                    users::table.filter(users::id.eq(&uid)).select((users::login, users::enterprise_id)).first(conn)?;
                 diesel::update(users::table.filter(users::id.eq(&uid)))
-                    .set((
-                        users::password_hash.eq(&password_hash),
-                        users::updated_at.eq(now),
-                    ))
+                    .set((users::password_hash.eq(&password_hash), users::updated_at.eq(now)))
                     .execute(conn)?;
                 let grants = crate::role::grants_of(conn, &uid)?;
-                let actor = Actor::User {
-                    id: uid.clone(),
-                    enterprise_id: enterprise_id.clone(),
-                    login: login.clone(),
-                    grants,
-                };
+                let actor =
+                    Actor::User { id: uid.clone(), enterprise_id: enterprise_id.clone(), login: login.clone(), grants };
                 let subj = Subject::new(Some(&enterprise_id), "user", &uid, &login);
-                (
-                    SessionSubject::User(uid),
-                    actor,
-                    ("user.password.set", subj),
-                )
+                (SessionSubject::User(uid), actor, ("user.password.set", subj))
             } else {
                 let oid = operator_id.unwrap_or_default();
-                let login: String = operators::table
-                    .filter(operators::id.eq(&oid))
-                    .select(operators::login)
-                    .first(conn)?;
+                let login: String =
+                    operators::table.filter(operators::id.eq(&oid)).select(operators::login).first(conn)?;
                 diesel::update(operators::table.filter(operators::id.eq(&oid)))
-                    .set((
-                        operators::password_hash.eq(&password_hash),
-                        operators::updated_at.eq(now),
-                    ))
+                    .set((operators::password_hash.eq(&password_hash), operators::updated_at.eq(now)))
                     .execute(conn)?;
-                let actor = Actor::Operator {
-                    id: oid.clone(),
-                    login: login.clone(),
-                };
+                let actor = Actor::Operator { id: oid.clone(), login: login.clone() };
                 let subj = Subject::new(None, "operator", &oid, &login);
-                (
-                    SessionSubject::Operator(oid),
-                    actor,
-                    ("operator.password.set", subj),
-                )
+                (SessionSubject::Operator(oid), actor, ("operator.password.set", subj))
             };
             // A new password ends every session the account had.
             match &subject {
                 SessionSubject::User(id) => {
-                    diesel::delete(sessions::table.filter(sessions::user_id.eq(id)))
-                        .execute(conn)?
+                    diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?
                 }
                 SessionSubject::Operator(id) => {
-                    diesel::delete(sessions::table.filter(sessions::operator_id.eq(id)))
-                        .execute(conn)?
+                    diesel::delete(sessions::table.filter(sessions::operator_id.eq(id))).execute(conn)?
                 }
             };
             let ctx = Ctx::new(&actor, operation_id);
-            audit::record(
-                conn,
-                now,
-                &ctx,
-                audit_subject.0,
-                &audit_subject.1,
-                Outcome::Success,
-                None,
-            )?;
+            audit::record(conn, now, &ctx, audit_subject.0, &audit_subject.1, Outcome::Success, None)?;
             Ok(subject)
         })
     }

@@ -58,18 +58,14 @@ fn failures_since(
     account_key: Option<&str>,
     address: Option<&str>,
 ) -> Result<Vec<NaiveDateTime>> {
-    let mut q = sign_in_failures::table
-        .filter(sign_in_failures::at.gt(since))
-        .into_boxed();
+    let mut q = sign_in_failures::table.filter(sign_in_failures::at.gt(since)).into_boxed();
     if let Some(key) = account_key {
         q = q.filter(sign_in_failures::account_key.eq(key.to_owned()));
     }
     if let Some(address) = address {
         q = q.filter(sign_in_failures::address.eq(address.to_owned()));
     }
-    Ok(q.select(sign_in_failures::at)
-        .order(sign_in_failures::at.asc())
-        .load(conn)?)
+    Ok(q.select(sign_in_failures::at).order(sign_in_failures::at.asc()).load(conn)?)
 }
 
 fn find_account(conn: &mut DbConnection, creds: &Credentials<'_>) -> Result<Option<Account>> {
@@ -77,12 +73,7 @@ fn find_account(conn: &mut DbConnection, creds: &Credentials<'_>) -> Result<Opti
     Ok(match creds.enterprise_key {
         None => operators::table
             .filter(operators::login_key.eq(&login_key))
-            .select((
-                operators::id,
-                operators::login,
-                operators::password_hash,
-                operators::active,
-            ))
+            .select((operators::id, operators::login, operators::password_hash, operators::active))
             .first::<(String, String, Option<String>, bool)>(conn)
             .optional()?
             .map(|(id, login, password_hash, active)| Account {
@@ -118,11 +109,7 @@ impl Directory {
     /// Each attempt is first recorded as a failure, in a transaction that also checks the
     /// limits, and only then is the password checked; success erases the record. So attempts
     /// sent in parallel cannot slip past the limit.
-    pub fn sign_in(
-        &self,
-        creds: &Credentials<'_>,
-        operation_id: Option<&str>,
-    ) -> Result<SessionSubject> {
+    pub fn sign_in(&self, creds: &Credentials<'_>, operation_id: Option<&str>) -> Result<SessionSubject> {
         let account_key = match creds.enterprise_key {
             Some(e) => format!("enterprise:{e}:{}", validate::login_key(creds.login)),
             None => format!("operator:{}", validate::login_key(creds.login)),
@@ -131,21 +118,13 @@ impl Directory {
             lock_account(conn, &account_key)?;
             let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
             let checks = [
-                (
-                    failures_since(conn, since, Some(&account_key), None)?,
-                    MAX_FAILURES_PER_ACCOUNT,
-                ),
-                (
-                    failures_since(conn, since, None, Some(creds.address))?,
-                    MAX_FAILURES_PER_ADDRESS,
-                ),
+                (failures_since(conn, since, Some(&account_key), None)?, MAX_FAILURES_PER_ACCOUNT),
+                (failures_since(conn, since, None, Some(creds.address))?, MAX_FAILURES_PER_ADDRESS),
             ];
             for (times, limit) in checks {
                 if times.len() as i64 >= limit {
                     let oldest = times.first().copied().unwrap_or(now);
-                    let retry = (oldest + Duration::minutes(FAILURE_WINDOW_MINUTES) - now)
-                        .num_seconds()
-                        .max(1);
+                    let retry = (oldest + Duration::minutes(FAILURE_WINDOW_MINUTES) - now).num_seconds().max(1);
                     return Ok(Err(retry as u64));
                 }
             }
@@ -166,9 +145,7 @@ impl Directory {
                 let ctx = Ctx::new(&actor, operation_id);
                 let subject = Subject {
                     kind: Some("account"),
-                    details: Some(
-                        serde_json::json!({"address": creds.address, "method": "password"}),
-                    ),
+                    details: Some(serde_json::json!({"address": creds.address, "method": "password"})),
                     ..Subject::none()
                 };
                 self.write(|conn, now| {
@@ -187,26 +164,15 @@ impl Directory {
         };
 
         let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
-        let matches = self.passwords.run(|| {
-            password::verify_password(creds.password, stored.unwrap_or(password::decoy_hash()))
-        });
+        let matches =
+            self.passwords.run(|| password::verify_password(creds.password, stored.unwrap_or(password::decoy_hash())));
         let ok = matches && stored.is_some() && account.as_ref().is_some_and(|a| a.active);
 
         let actor = match &account {
-            Some(Account {
-                subject: SessionSubject::Operator(id),
-                login,
-                ..
-            }) => Actor::Operator {
-                id: id.clone(),
-                login: login.clone(),
-            },
-            Some(Account {
-                subject: SessionSubject::User(id),
-                login,
-                enterprise_id,
-                ..
-            }) => Actor::User {
+            Some(Account { subject: SessionSubject::Operator(id), login, .. }) => {
+                Actor::Operator { id: id.clone(), login: login.clone() }
+            }
+            Some(Account { subject: SessionSubject::User(id), login, enterprise_id, .. }) => Actor::User {
                 id: id.clone(),
                 enterprise_id: enterprise_id.clone().unwrap_or_default(),
                 login: login.clone(),
@@ -225,10 +191,8 @@ impl Directory {
         };
         self.write(|conn, now| {
             if ok {
-                diesel::delete(
-                    sign_in_failures::table.filter(sign_in_failures::account_key.eq(&account_key)),
-                )
-                .execute(conn)?;
+                diesel::delete(sign_in_failures::table.filter(sign_in_failures::account_key.eq(&account_key)))
+                    .execute(conn)?;
                 match account.as_ref().map(|a| &a.subject) {
                     Some(SessionSubject::Operator(id)) => {
                         diesel::update(operators::table.filter(operators::id.eq(id)))
@@ -244,26 +208,15 @@ impl Directory {
                 }
                 audit::record(conn, now, &ctx, "sign_in", &subject, Outcome::Success, None)
             } else {
-                diesel::delete(
-                    sign_in_failures::table
-                        .filter(sign_in_failures::at.lt(now - Duration::days(1))),
-                )
-                .execute(conn)?;
+                diesel::delete(sign_in_failures::table.filter(sign_in_failures::at.lt(now - Duration::days(1))))
+                    .execute(conn)?;
                 let reason = match &account {
                     None => "unknown login",
                     Some(a) if !a.active => "account deactivated",
                     Some(a) if a.password_hash.is_none() => "no password set",
                     Some(_) => "wrong password",
                 };
-                audit::record(
-                    conn,
-                    now,
-                    &ctx,
-                    "sign_in",
-                    &subject,
-                    Outcome::Failure,
-                    Some(reason),
-                )
+                audit::record(conn, now, &ctx, "sign_in", &subject, Outcome::Failure, Some(reason))
             }
         })?;
         match account {

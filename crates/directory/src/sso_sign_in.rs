@@ -18,9 +18,7 @@ use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, Result};
 use crate::group::{MembershipSource, insert_membership};
-use crate::schema::{
-    enterprises, org_group_members, org_groups, sessions, sso_requests, sso_seen_assertions, users,
-};
+use crate::schema::{enterprises, org_group_members, org_groups, sessions, sso_requests, sso_seen_assertions, users};
 use crate::secret::{hash_secret, new_id, random_token};
 use crate::session::ABSOLUTE_TIMEOUT_DAYS;
 use crate::user::User;
@@ -33,9 +31,7 @@ pub const REQUEST_TTL_MINUTES: i64 = 10;
 /// end users get a plain message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignInRefusal {
-    #[error(
-        "the response answers a sign-in Portico did not start, already finished, or gave up on"
-    )]
+    #[error("the response answers a sign-in Portico did not start, already finished, or gave up on")]
     UnknownRequest,
     #[error("this assertion was already used (replay)")]
     Replay,
@@ -128,9 +124,7 @@ fn tx<T>(
     match (outcome, refusal) {
         (_, Some(r)) => Err(Failure::Refused(r)),
         (Ok(Some(v)), None) => Ok(v),
-        (Ok(None), None) => Err(Failure::Error(DirectoryError::Internal(
-            "empty transaction result".into(),
-        ))),
+        (Ok(None), None) => Err(Failure::Error(DirectoryError::Internal("empty transaction result".into()))),
         (Err(e), None) => Err(Failure::Error(e)),
     }
 }
@@ -172,16 +166,10 @@ fn sync_jit_groups(
 
 impl Directory {
     /// Records a sign-in Portico starts (SAML AuthnRequest id) and returns its id.
-    pub fn begin_sso_request(
-        &self,
-        connection_id: &str,
-        test: bool,
-        return_to: &str,
-    ) -> Result<String> {
+    pub fn begin_sso_request(&self, connection_id: &str, test: bool, return_to: &str) -> Result<String> {
         let id = uuid::Uuid::new_v4().to_string();
         self.write(|conn, now| {
-            diesel::delete(sso_requests::table.filter(sso_requests::expires_at.lt(now)))
-                .execute(conn)?;
+            diesel::delete(sso_requests::table.filter(sso_requests::expires_at.lt(now))).execute(conn)?;
             diesel::insert_into(sso_requests::table)
                 .values((
                     sso_requests::id.eq(&id),
@@ -198,22 +186,14 @@ impl Directory {
     }
 
     /// The pending, unexpired request `id` of `connection_id`, if any.
-    pub fn pending_sso_request(
-        &self,
-        connection_id: &str,
-        id: &str,
-    ) -> Result<Option<PendingRequest>> {
+    pub fn pending_sso_request(&self, connection_id: &str, id: &str) -> Result<Option<PendingRequest>> {
         let now = self.now();
         let mut conn = self.conn()?;
         let row: Option<(String, String, String)> = sso_requests::table
             .filter(sso_requests::id.eq(id))
             .filter(sso_requests::connection_id.eq(connection_id))
             .filter(sso_requests::expires_at.gt(now))
-            .select((
-                sso_requests::id,
-                sso_requests::mode,
-                sso_requests::return_to,
-            ))
+            .select((sso_requests::id, sso_requests::mode, sso_requests::return_to))
             .first(&mut conn)
             .optional()?;
         Ok(row.map(|(id, mode, return_to)| PendingRequest {
@@ -233,10 +213,7 @@ impl Directory {
 
     /// Spends a test request and remembers its assertion, so test responses cannot be replayed
     /// either. Nobody is provisioned and no session opens.
-    pub fn consume_test_assertion(
-        &self,
-        v: &Vouched,
-    ) -> Result<std::result::Result<(), SignInRefusal>> {
+    pub fn consume_test_assertion(&self, v: &Vouched) -> Result<std::result::Result<(), SignInRefusal>> {
         let mut conn = self.conn()?;
         let now = self.now();
         match tx(&mut conn, |c| {
@@ -264,21 +241,15 @@ impl Directory {
         let outcome = tx(&mut conn, |c| {
             let (enterprise_id, status): (String, String) = crate::schema::sso_connections::table
                 .filter(crate::schema::sso_connections::id.eq(&v.connection_id))
-                .select((
-                    crate::schema::sso_connections::enterprise_id,
-                    crate::schema::sso_connections::status,
-                ))
+                .select((crate::schema::sso_connections::enterprise_id, crate::schema::sso_connections::status))
                 .first(c)?;
             if status != "enabled" {
                 return Err(Failure::Refused(SignInRefusal::ConnectionNotEnabled));
             }
             consume(c, now, v)?;
-            let key: String = enterprises::table
-                .filter(enterprises::id.eq(&enterprise_id))
-                .select(enterprises::key)
-                .first(c)?;
-            let enterprise =
-                enterprise::find_by_key(c, &key)?.ok_or(DirectoryError::NotFound("enterprise"))?;
+            let key: String =
+                enterprises::table.filter(enterprises::id.eq(&enterprise_id)).select(enterprises::key).first(c)?;
+            let enterprise = enterprise::find_by_key(c, &key)?.ok_or(DirectoryError::NotFound("enterprise"))?;
             let user = provision(c, now, &enterprise.id, enterprise.provisioning_mode, v)?;
             let token = random_token(32)?;
             diesel::insert_into(sessions::table)
@@ -299,25 +270,17 @@ impl Directory {
                 grants: Vec::new(),
             };
             let ctx = Ctx::new(&actor, operation_id);
-            let subject = Subject::new(Some(&enterprise.id), "account", &user.id, &user.login).with_details(serde_json::json!({
-                "method": "saml", "connection": v.connection_id, "address": address, "groups": v.groups,
-            }));
+            let subject =
+                Subject::new(Some(&enterprise.id), "account", &user.id, &user.login).with_details(serde_json::json!({
+                    "method": "saml", "connection": v.connection_id, "address": address, "groups": v.groups,
+                }));
             audit::record(c, now, &ctx, "sign_in", &subject, Outcome::Success, None)?;
-            Ok(SignedIn {
-                session_token: token,
-                user,
-            })
+            Ok(SignedIn { session_token: token, user })
         });
         match outcome {
             Ok(signed_in) => Ok(Ok(signed_in)),
             Err(Failure::Refused(r)) => {
-                self.record_sso_failure(
-                    &v.connection_id,
-                    Some(&v.subject),
-                    r.code(),
-                    &r.to_string(),
-                    operation_id,
-                )?;
+                self.record_sso_failure(&v.connection_id, Some(&v.subject), r.code(), &r.to_string(), operation_id)?;
                 Ok(Err(r))
             }
             Err(Failure::Error(e)) => Err(e),
@@ -354,11 +317,7 @@ impl Directory {
     }
 }
 
-fn consume(
-    c: &mut DbConnection,
-    now: NaiveDateTime,
-    v: &Vouched,
-) -> std::result::Result<(), Failure> {
+fn consume(c: &mut DbConnection, now: NaiveDateTime, v: &Vouched) -> std::result::Result<(), Failure> {
     if let Some(request_id) = &v.request_id {
         let spent = diesel::delete(
             sso_requests::table
@@ -371,8 +330,7 @@ fn consume(
             return Err(Failure::Refused(SignInRefusal::UnknownRequest));
         }
     }
-    diesel::delete(sso_seen_assertions::table.filter(sso_seen_assertions::expires_at.lt(now)))
-        .execute(c)?;
+    diesel::delete(sso_seen_assertions::table.filter(sso_seen_assertions::expires_at.lt(now))).execute(c)?;
     let seen: i64 = sso_seen_assertions::table
         .filter(sso_seen_assertions::connection_id.eq(&v.connection_id))
         .filter(sso_seen_assertions::assertion_id.eq(&v.assertion_id))
@@ -391,20 +349,14 @@ fn consume(
     match inserted {
         Ok(_) => Ok(()),
         // Two instances racing with the same assertion: the loser sees the winner's row.
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Err(Failure::Refused(SignInRefusal::Replay)),
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(Failure::Refused(SignInRefusal::Replay))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-fn find_user(
-    c: &mut DbConnection,
-    enterprise_id: &str,
-    login: &str,
-    subject: &str,
-) -> Result<Option<User>> {
+fn find_user(c: &mut DbConnection, enterprise_id: &str, login: &str, subject: &str) -> Result<Option<User>> {
     let by_subject: Option<User> = users::table
         .filter(users::enterprise_id.eq(enterprise_id))
         .filter(users::external_id.eq(subject))
@@ -433,45 +385,24 @@ fn provision(
     let mut errors = crate::FieldErrors::default();
     validate::login(&mut errors, "login", &login);
     if !errors.is_empty() {
-        return Err(Failure::Refused(SignInRefusal::NoLogin {
-            attribute: v.login_attribute.clone(),
-        }));
+        return Err(Failure::Refused(SignInRefusal::NoLogin { attribute: v.login_attribute.clone() }));
     }
     let email = v.email.clone().filter(|e| {
         let mut errs = crate::FieldErrors::default();
         validate::email(&mut errs, "email", e);
         errs.is_empty()
     });
-    let name: String = v
-        .name
-        .clone()
-        .unwrap_or_default()
-        .chars()
-        .take(validate::NAME_MAX)
-        .collect();
+    let name: String = v.name.clone().unwrap_or_default().chars().take(validate::NAME_MAX).collect();
     let existing = find_user(c, enterprise_id, &login, &v.subject)?;
     match (mode, existing) {
-        (_, Some(u)) if !u.active => Err(Failure::Refused(SignInRefusal::Deactivated {
-            login: u.login,
-        })),
-        (ProvisioningMode::Scim, None) => {
-            Err(Failure::Refused(SignInRefusal::NotProvisioned { login }))
-        }
+        (_, Some(u)) if !u.active => Err(Failure::Refused(SignInRefusal::Deactivated { login: u.login })),
+        (ProvisioningMode::Scim, None) => Err(Failure::Refused(SignInRefusal::NotProvisioned { login })),
         (ProvisioningMode::Scim, Some(u)) => {
-            diesel::update(users::table.filter(users::id.eq(&u.id)))
-                .set(users::last_sign_in_at.eq(now))
-                .execute(c)?;
-            Ok(User {
-                last_sign_in_at: Some(now),
-                ..u
-            })
+            diesel::update(users::table.filter(users::id.eq(&u.id))).set(users::last_sign_in_at.eq(now)).execute(c)?;
+            Ok(User { last_sign_in_at: Some(now), ..u })
         }
         (ProvisioningMode::Jit, Some(u)) => {
-            let new_name = if name.is_empty() {
-                u.name.clone()
-            } else {
-                name
-            };
+            let new_name = if name.is_empty() { u.name.clone() } else { name };
             let new_email = email.or(u.email.clone());
             diesel::update(users::table.filter(users::id.eq(&u.id)))
                 .set((

@@ -28,19 +28,13 @@ impl TestDatabase {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite://{}", dir.path().join("portico.db").display());
-        TestDatabase {
-            url,
-            backend: Backend::Sqlite,
-            _dir: Some(dir),
-            pg: None,
-        }
+        TestDatabase { url, backend: Backend::Sqlite, _dir: Some(dir), pg: None }
     }
 
     /// A new, empty PostgreSQL database, or `None` (after saying why) when PostgreSQL is not
     /// reachable and not required.
     pub fn postgres() -> Option<Self> {
-        let admin_url = std::env::var("PORTICO_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let admin_url = std::env::var("PORTICO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
         let required = std::env::var("PORTICO_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
         let mut admin = match PgConnection::establish(&admin_url) {
             Ok(c) => c,
@@ -51,19 +45,10 @@ impl TestDatabase {
             Err(e) => panic!("PostgreSQL required but unreachable at {admin_url}: {e}"),
         };
         let name = format!("portico_test_{}", uuid::Uuid::new_v4().simple());
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .expect("create test database");
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .expect("PostgreSQL URL with a database name");
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+        let (base, _) = admin_url.rsplit_once('/').expect("PostgreSQL URL with a database name");
         let url = format!("{base}/{name}");
-        Some(TestDatabase {
-            url,
-            backend: Backend::Postgres,
-            _dir: None,
-            pg: Some((admin_url, name)),
-        })
+        Some(TestDatabase { url, backend: Backend::Postgres, _dir: None, pg: Some((admin_url, name)) })
     }
 
     /// The database for `backend`, or `None` when PostgreSQL is skipped.
@@ -80,8 +65,7 @@ impl Drop for TestDatabase {
         if let Some((admin_url, name)) = &self.pg
             && let Ok(mut admin) = PgConnection::establish(admin_url)
         {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin);
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
         }
     }
 }

@@ -72,11 +72,7 @@ pub struct NewUser {
     pub name: Option<String>,
 }
 
-pub(crate) fn find_by_login(
-    conn: &mut DbConnection,
-    enterprise_id: &str,
-    login: &str,
-) -> Result<Option<User>> {
+pub(crate) fn find_by_login(conn: &mut DbConnection, enterprise_id: &str, login: &str) -> Result<Option<User>> {
     Ok(users::table
         .filter(users::enterprise_id.eq(enterprise_id))
         .filter(users::login_key.eq(validate::login_key(login)))
@@ -101,10 +97,7 @@ pub(crate) fn insert_local_user(
         validate::email(&mut errors, "email", email);
     }
     if name.chars().count() > validate::NAME_MAX {
-        errors.add(
-            "name",
-            format!("must be at most {} characters long", validate::NAME_MAX),
-        );
+        errors.add("name", format!("must be at most {} characters long", validate::NAME_MAX));
     }
     errors.into_result()?;
     let user = User {
@@ -134,20 +127,13 @@ pub(crate) fn insert_local_user(
             users::updated_at.eq(now),
         ))
         .execute(conn)
-        .map_err(conflict_on_unique(
-            "a user with this login already exists in this enterprise",
-        ))?;
+        .map_err(conflict_on_unique("a user with this login already exists in this enterprise"))?;
     Ok(user)
 }
 
 impl Directory {
     /// Creates a local user (enterprise admins).
-    pub fn create_local_user(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        input: NewUser,
-    ) -> Result<User> {
+    pub fn create_local_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, input: NewUser) -> Result<User> {
         self.audited(ctx, "user.create", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
@@ -158,12 +144,7 @@ impl Directory {
     }
 
     /// Users of an enterprise with their org groups, ordered by login (enterprise admins).
-    pub fn list_users(
-        &self,
-        ctx: &Ctx<'_>,
-        enterprise_key: &str,
-        page: &PageRequest,
-    ) -> Result<Page<UserWithGroups>> {
+    pub fn list_users(&self, ctx: &Ctx<'_>, enterprise_key: &str, page: &PageRequest) -> Result<Page<UserWithGroups>> {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         ctx.require_enterprise_admin(&enterprise.id)?;
@@ -183,12 +164,7 @@ impl Directory {
             .inner_join(org_groups::table.inner_join(organizations::table))
             .filter(org_group_members::user_id.eq_any(&ids))
             .filter(org_groups::enterprise_id.eq(&enterprise.id))
-            .select((
-                org_group_members::user_id,
-                organizations::key,
-                org_groups::name,
-                org_group_members::source,
-            ))
+            .select((org_group_members::user_id, organizations::key, org_groups::name, org_group_members::source))
             .order((organizations::key.asc(), org_groups::name.asc()))
             .load(&mut conn)?;
         Ok(page.map(|(_, user)| {
@@ -210,18 +186,14 @@ impl Directory {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         ctx.require_enterprise_admin(&enterprise.id)?;
-        find_by_login(&mut conn, &enterprise.id, login)?
-            .ok_or(crate::DirectoryError::NotFound("user"))
+        find_by_login(&mut conn, &enterprise.id, login)?.ok_or(crate::DirectoryError::NotFound("user"))
     }
 }
 
 impl Directory {
     /// The org groups of the signed-in user themself (empty for anyone else).
     pub fn own_groups(&self, ctx: &Ctx<'_>) -> Result<Vec<UserGroup>> {
-        let crate::Actor::User {
-            id, enterprise_id, ..
-        } = ctx.actor
-        else {
+        let crate::Actor::User { id, enterprise_id, .. } = ctx.actor else {
             return Ok(Vec::new());
         };
         let mut conn = self.conn()?;
@@ -229,20 +201,9 @@ impl Directory {
             .inner_join(org_groups::table.inner_join(organizations::table))
             .filter(org_group_members::user_id.eq(id))
             .filter(org_groups::enterprise_id.eq(enterprise_id))
-            .select((
-                organizations::name,
-                org_groups::name,
-                org_group_members::source,
-            ))
+            .select((organizations::name, org_groups::name, org_group_members::source))
             .order((organizations::name.asc(), org_groups::name.asc()))
             .load(&mut conn)?;
-        Ok(rows
-            .into_iter()
-            .map(|(organization, group, source)| UserGroup {
-                organization,
-                group,
-                source,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|(organization, group, source)| UserGroup { organization, group, source }).collect())
     }
 }

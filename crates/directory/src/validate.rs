@@ -15,20 +15,12 @@ pub const DESCRIPTION_MAX: usize = 1000;
 pub fn key(errors: &mut FieldErrors, field: &str, value: &str) {
     let len = value.chars().count();
     if !(KEY_MIN..=KEY_MAX).contains(&len) {
-        errors.add(
-            field,
-            format!("must be {KEY_MIN} to {KEY_MAX} characters long"),
-        );
+        errors.add(field, format!("must be {KEY_MIN} to {KEY_MAX} characters long"));
         return;
     }
-    let allowed = value
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let allowed = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !allowed || value.starts_with('-') || value.ends_with('-') {
-        errors.add(
-            field,
-            "use lower-case letters, digits and hyphens, not starting or ending with a hyphen",
-        );
+        errors.add(field, "use lower-case letters, digits and hyphens, not starting or ending with a hyphen");
     }
 }
 
@@ -49,10 +41,7 @@ pub fn login(errors: &mut FieldErrors, field: &str, value: &str) {
     if len == 0 {
         errors.add(field, "must not be empty");
     } else if len > LOGIN_MAX {
-        errors.add(
-            field,
-            format!("must be at most {LOGIN_MAX} characters long"),
-        );
+        errors.add(field, format!("must be at most {LOGIN_MAX} characters long"));
     } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         errors.add(field, "must not contain spaces or control characters");
     }

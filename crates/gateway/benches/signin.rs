@@ -31,14 +31,11 @@ struct Commits {
 
 fn commits(url: &str) -> Option<i64> {
     let mut c = diesel::PgConnection::establish(url).ok()?;
-    diesel::sql_query("SELECT pg_stat_clear_snapshot()")
-        .execute(&mut c)
-        .ok()?;
-    let rows: Vec<Commits> = diesel::sql_query(
-        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
-    )
-    .load(&mut c)
-    .ok()?;
+    diesel::sql_query("SELECT pg_stat_clear_snapshot()").execute(&mut c).ok()?;
+    let rows: Vec<Commits> =
+        diesel::sql_query("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+            .load(&mut c)
+            .ok()?;
     rows.first().map(|r| r.xact_commit)
 }
 
@@ -47,19 +44,11 @@ async fn bench(db: TestDatabase) {
     let env = vec![
         ("PORTICO__SERVER__BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("PORTICO__DATABASE__URL".to_owned(), db.url.clone()),
-        (
-            "PORTICO__DATA__DIR".to_owned(),
-            data.path().display().to_string(),
-        ),
+        ("PORTICO__DATA__DIR".to_owned(), data.path().display().to_string()),
         ("PORTICO__LOG__LEVEL".to_owned(), "error".to_owned()),
     ];
     let settings = Settings::load_from(None, env).unwrap();
-    let dir = Directory::connect(
-        &settings.database_url,
-        settings.pool_size,
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let dir = Directory::connect(&settings.database_url, settings.pool_size, Arc::new(SystemClock)).unwrap();
     dir.migrate().unwrap();
     let app = Application::build(settings, dir.clone()).unwrap();
     let base = app.public_url().trim_end_matches('/').to_owned();
@@ -67,34 +56,17 @@ async fn bench(db: TestDatabase) {
 
     let actor = Actor::System;
     let ctx = Ctx::new(&actor, None);
-    dir.create_enterprise(
-        &ctx,
-        NewEnterprise {
-            key: "acme".into(),
-            name: "Acme".into(),
-            provisioning_mode: None,
-        },
-    )
-    .unwrap();
-    for o in 0..5 {
-        dir.create_organization(
-            &ctx,
-            "acme",
-            NewOrganization {
-                key: format!("org-{o}"),
-                name: format!("Org {o}"),
-            },
-        )
+    dir.create_enterprise(&ctx, NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None })
         .unwrap();
+    for o in 0..5 {
+        dir.create_organization(&ctx, "acme", NewOrganization { key: format!("org-{o}"), name: format!("Org {o}") })
+            .unwrap();
         for g in 0..10 {
             dir.create_group(
                 &ctx,
                 "acme",
                 &format!("org-{o}"),
-                NewGroup {
-                    name: format!("Team {g}"),
-                    description: None,
-                },
+                NewGroup { name: format!("Team {g}"), description: None },
             )
             .unwrap();
         }
@@ -110,19 +82,14 @@ async fn bench(db: TestDatabase) {
                 saml: Some(SamlSettings {
                     idp_entity_id: idp.entity_id.clone(),
                     sso_url: "https://idp.example/sso".into(),
-                    certificates: vec![
-                        sso::saml::Certificate::parse(&idp.cert_der)
-                            .unwrap()
-                            .base64(),
-                    ],
+                    certificates: vec![sso::saml::Certificate::parse(&idp.cert_der).unwrap().base64()],
                     ..SamlSettings::default()
                 }),
                 mapping: None,
             },
         )
         .unwrap();
-    dir.record_test_result(&c.id, true, None, &serde_json::json!({}), None)
-        .unwrap();
+    dir.record_test_result(&c.id, true, None, &serde_json::json!({}), None).unwrap();
     dir.enable_connection(&ctx, "acme", &c.id).unwrap();
     let acs = format!("{base}/sso/saml/{}/acs", c.id);
     let entity = format!("{base}/sso/saml/{}/metadata", c.id);
@@ -130,33 +97,21 @@ async fn bench(db: TestDatabase) {
     let mut bodies = Vec::with_capacity(SIGN_INS);
     for i in 0..SIGN_INS {
         let request = dir.begin_sso_request(&c.id, false, "/").unwrap();
-        let mut spec =
-            ResponseSpec::answering(&idp, chrono::Utc::now(), &acs, &entity, Some(&request));
+        let mut spec = ResponseSpec::answering(&idp, chrono::Utc::now(), &acs, &entity, Some(&request));
         let login = format!("user{}", i % (SIGN_INS / 2));
         spec.attributes = vec![
             ("login".into(), vec![login.clone()]),
             ("email".into(), vec![format!("{login}@acme.example")]),
             ("name".into(), vec![format!("User {i}")]),
-            (
-                "groups".into(),
-                (0..10).map(|g| format!("Team {g}")).collect(),
-            ),
+            ("groups".into(), (0..10).map(|g| format!("Team {g}")).collect()),
         ];
         bodies.push(idp.response(&spec));
     }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let before = commits(&db.url);
     let start = Instant::now();
     for body in &bodies {
-        let res = client
-            .post(&acs)
-            .form(&[("SAMLResponse", body.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let res = client.post(&acs).form(&[("SAMLResponse", body.as_str())]).send().await.unwrap();
         assert_eq!(res.status(), 303, "every sign-in succeeds");
     }
     let elapsed = start.elapsed();

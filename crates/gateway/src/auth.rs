@@ -30,9 +30,7 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// The CSRF token for forms shown to the holder of `binding`.
 pub fn csrf_token(state: &AppState, binding: &str) -> String {
-    let Ok(mut mac) =
-        HmacSha256::new_from_slice(state.settings.secret_key.expose_secret().as_bytes())
-    else {
+    let Ok(mut mac) = HmacSha256::new_from_slice(state.settings.secret_key.expose_secret().as_bytes()) else {
         return String::new();
     };
     mac.update(b"portico csrf v1\0");
@@ -43,9 +41,7 @@ pub fn csrf_token(state: &AppState, binding: &str) -> String {
 /// True when `presented` is the CSRF token for `binding`.
 pub fn csrf_matches(state: &AppState, binding: &str, presented: &str) -> bool {
     let expected = csrf_token(state, binding);
-    !binding.is_empty()
-        && !expected.is_empty()
-        && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+    !binding.is_empty() && !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
 }
 
 /// A cookie with Portico's defaults: HttpOnly, SameSite=Lax, path `/`, Secure over HTTPS.
@@ -60,10 +56,7 @@ pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'st
 
 /// The CSRF binding of a visitor who is not signed in, and the cookie to set when they had
 /// none yet.
-pub fn anon_binding(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<(String, Option<Cookie<'static>>), PageError> {
+pub fn anon_binding(state: &AppState, req: &HttpRequest) -> Result<(String, Option<Cookie<'static>>), PageError> {
     if let Some(c) = req.cookie(ANON_COOKIE)
         && c.value().len() >= 32
     {
@@ -75,9 +68,7 @@ pub fn anon_binding(
 
 /// The client's address as seen by this process (proxies are handled by the deployment).
 pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
 }
 
 pub fn operation_id(req: &HttpRequest) -> Option<String> {
@@ -100,19 +91,13 @@ impl ConsoleSession {
 
     /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, state: &AppState, presented: &str) -> Result<(), PageError> {
-        if csrf_matches(state, &self.token, presented) {
-            Ok(())
-        } else {
-            Err(PageError::Csrf)
-        }
+        if csrf_matches(state, &self.token, presented) { Ok(()) } else { Err(PageError::Csrf) }
     }
 }
 
 async fn load_session(req: &HttpRequest) -> Result<Option<ConsoleSession>, PageError> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Err(PageError::Directory(directory::DirectoryError::Internal(
-            "application state missing".into(),
-        )));
+        return Err(PageError::Directory(directory::DirectoryError::Internal("application state missing".into())));
     };
     let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
@@ -137,10 +122,7 @@ impl FromRequest for ConsoleSession {
                 Some(s) => Ok(s),
                 None => {
                     let next = if req.method() == actix_web::http::Method::GET {
-                        req.uri()
-                            .path_and_query()
-                            .map(|p| p.to_string())
-                            .unwrap_or_else(|| "/".into())
+                        req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into())
                     } else {
                         "/".into()
                     };
@@ -186,29 +168,20 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or(ApiError::Unauthorized)?;
+            let state = req.app_data::<web::Data<AppState>>().cloned().ok_or(ApiError::Unauthorized)?;
             let header = req
                 .headers()
                 .get(actix_web::http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             let token = match header.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                    token.trim().to_owned()
-                }
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim().to_owned(),
                 _ => return Err(ApiError::Unauthorized),
             };
             let directory = state.directory.clone();
-            let actor =
-                blocking::<_, ApiError>(move || directory.authenticate_api_key(&token)).await?;
+            let actor = blocking::<_, ApiError>(move || directory.authenticate_api_key(&token)).await?;
             match actor {
-                Some(actor) => Ok(ApiCaller {
-                    actor,
-                    operation_id: operation_id(&req),
-                }),
+                Some(actor) => Ok(ApiCaller { actor, operation_id: operation_id(&req) }),
                 None => Err(ApiError::Unauthorized),
             }
         })

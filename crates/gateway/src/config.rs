@@ -19,17 +19,11 @@ pub enum ConfigError {
     #[error("configuration file {path}: {message}")]
     File { path: String, message: String },
     #[error("secret key file {path}: {source}")]
-    SecretFile {
-        path: String,
-        source: std::io::Error,
-    },
+    SecretFile { path: String, source: std::io::Error },
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        message: message.into(),
-    }
+    ConfigError::Invalid { key, message: message.into() }
 }
 
 /// The raw shape of the configuration, as the file and the environment give it.
@@ -133,22 +127,13 @@ impl Settings {
             .set_default("sso.clock_skew_secs", 120)?;
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(ConfigError::File {
-                    path: path.display().to_string(),
-                    message: "not found".into(),
-                });
+                return Err(ConfigError::File { path: path.display().to_string(), message: "not found".into() });
             }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
-        let env: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("PORTICO__"))
-            .collect();
+        let env: config::Map<String, String> = env.into_iter().filter(|(k, _)| k.starts_with("PORTICO__")).collect();
         builder = builder.add_source(
-            config::Environment::with_prefix("PORTICO")
-                .prefix_separator("__")
-                .separator("__")
-                .source(Some(env)),
+            config::Environment::with_prefix("PORTICO").prefix_separator("__").separator("__").source(Some(env)),
         );
         let raw: Raw = builder.build()?.try_deserialize()?;
         Self::validate(raw)
@@ -156,44 +141,20 @@ impl Settings {
 
     fn validate(raw: Raw) -> Result<Settings, ConfigError> {
         let bind: SocketAddr = raw.server.bind.parse().map_err(|_| {
-            invalid(
-                "server.bind",
-                format!(
-                    "`{}` is not an address and port such as 127.0.0.1:8080",
-                    raw.server.bind
-                ),
-            )
+            invalid("server.bind", format!("`{}` is not an address and port such as 127.0.0.1:8080", raw.server.bind))
         })?;
         let public_url_text = raw.server.public_url.unwrap_or_else(|| {
-            let host = if bind.ip().is_unspecified() {
-                "127.0.0.1".to_owned()
-            } else {
-                bind.ip().to_string()
-            };
-            let host = if bind.is_ipv6() && !bind.ip().is_unspecified() {
-                format!("[{host}]")
-            } else {
-                host
-            };
+            let host = if bind.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind.ip().to_string() };
+            let host = if bind.is_ipv6() && !bind.ip().is_unspecified() { format!("[{host}]") } else { host };
             format!("http://{host}:{}", bind.port())
         });
-        let public_url = Url::parse(&public_url_text).map_err(|e| {
-            invalid(
-                "server.public_url",
-                format!("`{public_url_text}` is not a URL: {e}"),
-            )
-        })?;
+        let public_url = Url::parse(&public_url_text)
+            .map_err(|e| invalid("server.public_url", format!("`{public_url_text}` is not a URL: {e}")))?;
         if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
-            return Err(invalid(
-                "server.public_url",
-                "must be an http:// or https:// URL with a host",
-            ));
+            return Err(invalid("server.public_url", "must be an http:// or https:// URL with a host"));
         }
         if public_url.query().is_some() || public_url.fragment().is_some() {
-            return Err(invalid(
-                "server.public_url",
-                "must not have a query or fragment",
-            ));
+            return Err(invalid("server.public_url", "must not have a query or fragment"));
         }
         let database_url = match raw.database.url {
             Some(url) => url,
@@ -208,10 +169,7 @@ impl Settings {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
             other => {
-                return Err(invalid(
-                    "log.format",
-                    format!("`{other}` is not one of: pretty, json"),
-                ));
+                return Err(invalid("log.format", format!("`{other}` is not one of: pretty, json")));
             }
         };
         tracing_subscriber::EnvFilter::try_new(&raw.log.level)
@@ -219,20 +177,14 @@ impl Settings {
         let secret_key = match raw.security.secret_key {
             Some(key) => {
                 if key.expose_secret().len() < 32 {
-                    return Err(invalid(
-                        "security.secret_key",
-                        "must be at least 32 characters long",
-                    ));
+                    return Err(invalid("security.secret_key", "must be at least 32 characters long"));
                 }
                 key
             }
             None => load_or_create_secret(&raw.data.dir)?,
         };
         if !(0..=600).contains(&raw.sso.clock_skew_secs) {
-            return Err(invalid(
-                "sso.clock_skew_secs",
-                "must be between 0 and 600 seconds",
-            ));
+            return Err(invalid("sso.clock_skew_secs", "must be between 0 and 600 seconds"));
         }
         Ok(Settings {
             sso_clock_skew: chrono::Duration::seconds(raw.sso.clock_skew_secs),
@@ -261,10 +213,7 @@ impl Settings {
 /// Reads `secret.key` from the data folder, creating it (mode 0600) on first start.
 fn load_or_create_secret(dir: &Path) -> Result<SecretString, ConfigError> {
     let path = dir.join("secret.key");
-    let err = |source| ConfigError::SecretFile {
-        path: path.display().to_string(),
-        source,
-    };
+    let err = |source| ConfigError::SecretFile { path: path.display().to_string(), source };
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let key = text.trim().to_owned();
@@ -278,8 +227,7 @@ fn load_or_create_secret(dir: &Path) -> Result<SecretString, ConfigError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir).map_err(err)?;
-            let key =
-                directory::secret::random_token(32).map_err(|e| err(std::io::Error::other(e)))?;
+            let key = directory::secret::random_token(32).map_err(|e| err(std::io::Error::other(e)))?;
             write_private(&path, &key).map_err(err)?;
             Ok(SecretString::from(key))
         }
@@ -291,11 +239,7 @@ fn load_or_create_secret(dir: &Path) -> Result<SecretString, ConfigError> {
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(contents.as_bytes())?;
     file.write_all(b"\n")
 }
@@ -311,10 +255,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)], dir: &Path) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut v: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         v.push(("PORTICO__DATA__DIR".into(), dir.display().to_string()));
         v
     }
@@ -330,17 +271,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
         }
         // The second start reads the same key.
         let again = Settings::load_from(None, env(&[], dir.path())).unwrap();
-        assert_eq!(
-            again.secret_key.expose_secret(),
-            s.secret_key.expose_secret()
-        );
+        assert_eq!(again.secret_key.expose_secret(), s.secret_key.expose_secret());
     }
 
     #[test]
@@ -348,11 +283,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("portico.toml");
         std::fs::write(&file, "[server]\nbind = \"127.0.0.1:9000\"\npublic_url = \"https://sso.example.com\"\n[database]\npool_size = 3\n").unwrap();
-        let s = Settings::load_from(
-            Some(&file),
-            env(&[("PORTICO__DATABASE__POOL_SIZE", "5")], dir.path()),
-        )
-        .unwrap();
+        let s = Settings::load_from(Some(&file), env(&[("PORTICO__DATABASE__POOL_SIZE", "5")], dir.path())).unwrap();
         assert_eq!(s.bind.port(), 9000);
         assert_eq!(s.pool_size, 5);
         assert!(s.secure_cookies());
@@ -366,34 +297,19 @@ mod tests {
             ("PORTICO__SERVER__BINDD", "x", "bindd"),
             ("PORTICO__NOPE__X", "1", "nope"),
             ("PORTICO__SERVER__BIND", "not-an-address", "server.bind"),
-            (
-                "PORTICO__SERVER__PUBLIC_URL",
-                "ftp://x",
-                "server.public_url",
-            ),
+            ("PORTICO__SERVER__PUBLIC_URL", "ftp://x", "server.public_url"),
             ("PORTICO__DATABASE__POOL_SIZE", "0", "database.pool_size"),
             ("PORTICO__DATABASE__URL", "mysql://x", "database.url"),
             ("PORTICO__LOG__FORMAT", "xml", "log.format"),
-            (
-                "PORTICO__SECURITY__SECRET_KEY",
-                "short",
-                "security.secret_key",
-            ),
+            ("PORTICO__SECURITY__SECRET_KEY", "short", "security.secret_key"),
         ];
         for (key, value, named) in cases {
-            let err = Settings::load_from(None, env(&[(key, value)], dir.path()))
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains(named),
-                "{key}={value}: `{err}` should name {named}"
-            );
+            let err = Settings::load_from(None, env(&[(key, value)], dir.path())).unwrap_err().to_string();
+            assert!(err.contains(named), "{key}={value}: `{err}` should name {named}");
         }
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "[server]\nport = 1\n").unwrap();
-        let err = Settings::load_from(Some(&file), env(&[], dir.path()))
-            .unwrap_err()
-            .to_string();
+        let err = Settings::load_from(Some(&file), env(&[], dir.path())).unwrap_err().to_string();
         assert!(err.contains("port"), "{err}");
     }
 }

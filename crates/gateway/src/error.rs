@@ -12,18 +12,14 @@ use serde::Serialize;
 use crate::observe::current_operation_id;
 
 /// Runs blocking directory work (database, password hashing) off the async workers.
-pub async fn blocking<T, E>(
-    f: impl FnOnce() -> Result<T, DirectoryError> + Send + 'static,
-) -> Result<T, E>
+pub async fn blocking<T, E>(f: impl FnOnce() -> Result<T, DirectoryError> + Send + 'static) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<DirectoryError>,
 {
     match actix_web::web::block(f).await {
         Ok(result) => result.map_err(E::from),
-        Err(_) => Err(E::from(DirectoryError::Unavailable(
-            "the worker pool is gone".into(),
-        ))),
+        Err(_) => Err(E::from(DirectoryError::Unavailable("the worker pool is gone".into()))),
     }
 }
 
@@ -44,8 +40,7 @@ fn classify(e: &DirectoryError) -> (StatusCode, &'static str) {
     }
 }
 
-const INTERNAL_DETAIL: &str =
-    "Portico could not complete this request. Quote the operation id when you report it.";
+const INTERNAL_DETAIL: &str = "Portico could not complete this request. Quote the operation id when you report it.";
 
 /// An admin API error, rendered as `application/problem+json`.
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +83,7 @@ impl ApiError {
         match self {
             ApiError::Directory(e) => classify(e),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -152,18 +145,14 @@ pub enum PageError {
     Directory(#[from] DirectoryError),
     #[error("sign-in required")]
     SignInRequired { next: String },
-    #[error(
-        "This form has expired or did not come from Portico. Go back, reload the page and try again."
-    )]
+    #[error("This form has expired or did not come from Portico. Go back, reload the page and try again.")]
     Csrf,
     #[error("{0}")]
     BadRequest(String),
     #[error("The page could not be shown.")]
     Render(#[from] askama::Error),
     /// An SSO sign-in was refused; the reason is in the audit log, not on the page.
-    #[error(
-        "Your sign-in could not be completed. Ask your administrator for help and quote the operation id below."
-    )]
+    #[error("Your sign-in could not be completed. Ask your administrator for help and quote the operation id below.")]
     SignInRefused,
 }
 
@@ -181,26 +170,19 @@ impl ResponseError for PageError {
 
     fn error_response(&self) -> HttpResponse {
         if let PageError::SignInRequired { next } = self {
-            let target = format!(
-                "/login?next={}",
-                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-            );
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, target))
-                .finish();
+            let target =
+                format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
         }
         let status = self.status_code();
         let (title, message) = match self {
-            PageError::Directory(DirectoryError::NotFound(what)) => (
-                "Not found",
-                format!("This {what} does not exist, or you may not see it."),
-            ),
+            PageError::Directory(DirectoryError::NotFound(what)) => {
+                ("Not found", format!("This {what} does not exist, or you may not see it."))
+            }
             PageError::Directory(DirectoryError::Forbidden(why)) => {
                 ("Not allowed", format!("You may not do this: {why}."))
             }
-            PageError::Directory(DirectoryError::RateLimited { .. }) => {
-                ("Too many attempts", self.to_string())
-            }
+            PageError::Directory(DirectoryError::RateLimited { .. }) => ("Too many attempts", self.to_string()),
             PageError::Directory(DirectoryError::Unavailable(_)) => (
                 "Temporarily unavailable",
                 "Portico cannot reach its database right now. Try again in a moment.".into(),
@@ -213,15 +195,8 @@ impl ResponseError for PageError {
             PageError::SignInRefused => ("Sign-in refused", self.to_string()),
             _ => ("Request refused", self.to_string()),
         };
-        let page = ErrorPage {
-            title,
-            message: &message,
-            operation_id: current_operation_id(),
-            signed_in: false,
-        };
+        let page = ErrorPage { title, message: &message, operation_id: current_operation_id(), signed_in: false };
         let body = page.render().unwrap_or_else(|_| message.clone());
-        HttpResponse::build(status)
-            .content_type(ContentType::html())
-            .body(body)
+        HttpResponse::build(status).content_type(ContentType::html()).body(body)
     }
 }

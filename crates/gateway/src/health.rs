@@ -8,11 +8,7 @@ use crate::error::blocking;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz)
-        .service(readyz)
-        .service(metrics)
-        .service(css)
-        .service(js);
+    cfg.service(healthz).service(readyz).service(metrics).service(css).service(js);
 }
 
 /// The process is up and answering.
@@ -27,9 +23,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let dir = state.directory.clone();
     match blocking::<_, directory::DirectoryError>(move || dir.is_ready()).await {
         Ok(true) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Ok(false) => {
-            HttpResponse::ServiceUnavailable().json(json!({"status": "migrations pending"}))
-        }
+        Ok(false) => HttpResponse::ServiceUnavailable().json(json!({"status": "migrations pending"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             HttpResponse::ServiceUnavailable().json(json!({"status": "database unreachable"}))

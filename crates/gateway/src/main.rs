@@ -60,15 +60,9 @@ struct CreateKey {
 }
 
 fn open_directory(settings: &Settings) -> anyhow::Result<Directory> {
-    let directory = Directory::connect(
-        &settings.database_url,
-        settings.pool_size,
-        Arc::new(SystemClock),
-    )
-    .with_context(|| "cannot open the database (database.url)")?;
-    let applied = directory
-        .migrate()
-        .context("cannot apply database migrations")?;
+    let directory = Directory::connect(&settings.database_url, settings.pool_size, Arc::new(SystemClock))
+        .with_context(|| "cannot open the database (database.url)")?;
+    let applied = directory.migrate().context("cannot apply database migrations")?;
     for version in applied {
         tracing::info!(version, "applied migration");
     }
@@ -90,11 +84,7 @@ fn main() -> anyhow::Result<()> {
             let directory = open_directory(&settings)?;
             let actor = Actor::System;
             let created = directory
-                .create_api_key(
-                    &Ctx::new(&actor, None),
-                    args.scope.enterprise.as_deref(),
-                    &args.description,
-                )
+                .create_api_key(&Ctx::new(&actor, None), args.scope.enterprise.as_deref(), &args.description)
                 .context("cannot create the API key")?;
             println!("{}", created.token);
             eprintln!(
@@ -111,9 +101,7 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let directory = open_directory(&settings)?;
-    let first_operator = directory
-        .issue_first_operator_link()
-        .context("cannot prepare the first operator link")?;
+    let first_operator = directory.issue_first_operator_link().context("cannot prepare the first operator link")?;
     actix_web::rt::System::new().block_on(async move {
         let bind = settings.bind;
         let app = Application::build(settings, directory)

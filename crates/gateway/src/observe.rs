@@ -39,9 +39,7 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let op_id = new_operation_id();
     req.extensions_mut().insert(OperationId(op_id.clone()));
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.metrics.clone());
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
     // Clients choose the method: anything non-standard is counted as OTHER, so made-up
     // methods cannot grow the metrics without bound.
     let method = match req.method().as_str() {
@@ -58,22 +56,11 @@ pub async fn observe(
     let started = Instant::now();
     // Handlers' errors arrive here already rendered as responses, inside the scope, so their
     // bodies can carry the operation id.
-    let result = OPERATION_ID
-        .scope(op_id.clone(), next.call(req))
-        .instrument(span.clone())
-        .await;
+    let result = OPERATION_ID.scope(op_id.clone(), next.call(req)).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let (status, route) = match &result {
-        Ok(res) => (
-            res.status().as_u16(),
-            res.request()
-                .match_pattern()
-                .unwrap_or_else(|| "(unmatched)".to_owned()),
-        ),
-        Err(e) => (
-            e.as_response_error().status_code().as_u16(),
-            "(failed)".to_owned(),
-        ),
+        Ok(res) => (res.status().as_u16(), res.request().match_pattern().unwrap_or_else(|| "(unmatched)".to_owned())),
+        Err(e) => (e.as_response_error().status_code().as_u16(), "(failed)".to_owned()),
     };
     span.record("route", route.as_str());
     span.record("status", status);
@@ -85,19 +72,11 @@ pub async fn observe(
         }
     });
     if let Some(metrics) = metrics {
-        metrics.observe(
-            RequestLabels {
-                method,
-                route,
-                status,
-            },
-            elapsed.as_secs_f64(),
-        );
+        metrics.observe(RequestLabels { method, route, status }, elapsed.as_secs_f64());
     }
     let mut res = result?;
     if let Ok(value) = HeaderValue::from_str(&op_id) {
-        res.headers_mut()
-            .insert(HeaderName::from_static(OPERATION_ID_HEADER), value);
+        res.headers_mut().insert(HeaderName::from_static(OPERATION_ID_HEADER), value);
     }
     Ok(res)
 }

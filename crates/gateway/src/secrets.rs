@@ -35,39 +35,21 @@ pub fn seal(settings: &Settings, purpose: &str, plain: &[u8]) -> Result<String, 
     let mut nonce = [0u8; 12];
     openssl::rand::rand_bytes(&mut nonce).map_err(|e| SealError::Seal(e.to_string()))?;
     let mut tag = [0u8; 16];
-    let ct = encrypt_aead(
-        Cipher::aes_256_gcm(),
-        &key(settings, purpose),
-        Some(&nonce),
-        purpose.as_bytes(),
-        plain,
-        &mut tag,
-    )
-    .map_err(|e| SealError::Seal(e.to_string()))?;
-    Ok(format!(
-        "{PREFIX}{}",
-        STANDARD.encode([nonce.as_slice(), &ct, &tag].concat())
-    ))
+    let ct =
+        encrypt_aead(Cipher::aes_256_gcm(), &key(settings, purpose), Some(&nonce), purpose.as_bytes(), plain, &mut tag)
+            .map_err(|e| SealError::Seal(e.to_string()))?;
+    Ok(format!("{PREFIX}{}", STANDARD.encode([nonce.as_slice(), &ct, &tag].concat())))
 }
 
 pub fn open(settings: &Settings, purpose: &str, sealed: &str) -> Result<Vec<u8>, SealError> {
-    let raw = STANDARD
-        .decode(sealed.strip_prefix(PREFIX).ok_or(SealError::Open)?)
-        .map_err(|_| SealError::Open)?;
+    let raw = STANDARD.decode(sealed.strip_prefix(PREFIX).ok_or(SealError::Open)?).map_err(|_| SealError::Open)?;
     if raw.len() < 12 + 16 {
         return Err(SealError::Open);
     }
     let (nonce, rest) = raw.split_at(12);
     let (ct, tag) = rest.split_at(rest.len() - 16);
-    decrypt_aead(
-        Cipher::aes_256_gcm(),
-        &key(settings, purpose),
-        Some(nonce),
-        purpose.as_bytes(),
-        ct,
-        tag,
-    )
-    .map_err(|_| SealError::Open)
+    decrypt_aead(Cipher::aes_256_gcm(), &key(settings, purpose), Some(nonce), purpose.as_bytes(), ct, tag)
+        .map_err(|_| SealError::Open)
 }
 
 #[cfg(test)]
@@ -77,14 +59,8 @@ mod tests {
     fn settings(secret: &str) -> Settings {
         let dir = tempfile::tempdir().unwrap();
         let env = vec![
-            (
-                "PORTICO__DATA__DIR".to_owned(),
-                dir.path().display().to_string(),
-            ),
-            (
-                "PORTICO__SECURITY__SECRET_KEY".to_owned(),
-                secret.to_owned(),
-            ),
+            ("PORTICO__DATA__DIR".to_owned(), dir.path().display().to_string()),
+            ("PORTICO__SECURITY__SECRET_KEY".to_owned(), secret.to_owned()),
         ];
         Settings::load_from(None, env).unwrap()
     }
@@ -98,10 +74,6 @@ mod tests {
         assert_eq!(open(&a, "saml sp key", &sealed).unwrap(), b"private");
         assert!(open(&b, "saml sp key", &sealed).is_err());
         assert!(open(&a, "oidc client secret", &sealed).is_err());
-        assert_ne!(
-            seal(&a, "saml sp key", b"private").unwrap(),
-            sealed,
-            "fresh nonce each time"
-        );
+        assert_ne!(seal(&a, "saml sp key", b"private").unwrap(), sealed, "fresh nonce each time");
     }
 }

@@ -24,9 +24,7 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("port", &self.port)
-            .finish_non_exhaustive()
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
     }
 }
 
@@ -68,11 +66,7 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application {
-            server,
-            port,
-            public_url,
-        })
+        Ok(Application { server, port, public_url })
     }
 
     pub fn port(&self) -> u16 {

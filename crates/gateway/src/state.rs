@@ -20,9 +20,7 @@ pub struct AppState {
 /// Prepared SAML connections, rebuilt when a connection's `updated_at` changes.
 #[derive(Debug, Default)]
 pub struct SamlCache(
-    std::sync::Mutex<
-        std::collections::HashMap<String, (chrono::NaiveDateTime, Arc<sso::saml::PreparedSaml>)>,
-    >,
+    std::sync::Mutex<std::collections::HashMap<String, (chrono::NaiveDateTime, Arc<sso::saml::PreparedSaml>)>>,
 );
 
 impl SamlCache {

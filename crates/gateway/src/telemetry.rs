@@ -16,15 +16,9 @@ use crate::config::{LogFormat, Settings};
 /// Installs the global tracing subscriber (once per process; later calls are ignored).
 pub fn init_logging(settings: &Settings) {
     let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(FmtSpan::NONE);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE);
     let _ = match settings.log_format {
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }
@@ -51,21 +45,13 @@ impl Metrics {
         let durations = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.001, 2.0, 15))) as fn() -> Histogram,
         );
-        registry.register(
-            "portico_http_requests",
-            "HTTP requests answered, by route and status",
-            requests.clone(),
-        );
+        registry.register("portico_http_requests", "HTTP requests answered, by route and status", requests.clone());
         registry.register(
             "portico_http_request_duration_seconds",
             "Time to answer HTTP requests, by route and status",
             durations.clone(),
         );
-        Arc::new(Metrics {
-            registry,
-            requests,
-            durations,
-        })
+        Arc::new(Metrics { registry, requests, durations })
     }
 
     pub fn observe(&self, labels: RequestLabels, seconds: f64) {

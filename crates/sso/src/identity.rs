@@ -31,11 +31,7 @@ pub struct VerifiedIdentity {
 
 impl VerifiedIdentity {
     /// Applies `mapping` to the subject and raw attributes.
-    pub fn map(
-        subject: String,
-        raw: BTreeMap<String, Vec<String>>,
-        mapping: &AttributeMapping,
-    ) -> Self {
+    pub fn map(subject: String, raw: BTreeMap<String, Vec<String>>, mapping: &AttributeMapping) -> Self {
         let first = |attr: &Option<String>| {
             attr.as_ref()
                 .and_then(|a| raw.get(a))
@@ -52,13 +48,6 @@ impl VerifiedIdentity {
             .and_then(|a| raw.get(a))
             .map(|values| values.iter().filter(|v| !v.is_empty()).cloned().collect())
             .unwrap_or_default();
-        VerifiedIdentity {
-            login,
-            email: first(&mapping.email),
-            name: first(&mapping.name),
-            groups,
-            subject,
-            raw,
-        }
+        VerifiedIdentity { login, email: first(&mapping.email), name: first(&mapping.name), groups, subject, raw }
     }
 }

@@ -10,14 +10,9 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use samael::crypto::{Crypto, CryptoProvider};
 use samael::idp::{CertificateParams, IdentityProvider, KeyType, Rsa};
 
-pub const SHA256: (&str, &str) = (
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmlenc#sha256",
-);
-pub const SHA1: (&str, &str) = (
-    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-    "http://www.w3.org/2000/09/xmldsig#sha1",
-);
+pub const SHA256: (&str, &str) =
+    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "http://www.w3.org/2001/04/xmlenc#sha256");
+pub const SHA1: (&str, &str) = ("http://www.w3.org/2000/09/xmldsig#rsa-sha1", "http://www.w3.org/2000/09/xmldsig#sha1");
 
 #[derive(Debug)]
 pub struct TestIdp {
@@ -30,11 +25,7 @@ impl TestIdp {
     pub fn new(name: &str) -> TestIdp {
         let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).unwrap();
         let cert = idp
-            .create_certificate(&CertificateParams {
-                common_name: name,
-                issuer_name: name,
-                days_until_expiration: 365,
-            })
+            .create_certificate(&CertificateParams { common_name: name, issuer_name: name, days_until_expiration: 365 })
             .unwrap();
         TestIdp {
             key_der: idp.export_private_key_der().unwrap(),
@@ -45,15 +36,8 @@ impl TestIdp {
 
     pub fn cert_pem(&self) -> String {
         let b64 = STANDARD.encode(&self.cert_der);
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-            lines.join("\n")
-        )
+        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
     }
 
     fn signature_template(&self, reference: &str, algorithms: (&str, &str)) -> String {
@@ -67,11 +51,7 @@ impl TestIdp {
 
     fn sign(&self, xml: &str) -> String {
         let signed = Crypto::sign_xml(xml, &self.key_der).expect("xmlsec signs the template");
-        signed.trim_start_matches(|c| c != '<').to_owned().replacen(
-            "<?xml version=\"1.0\"?>\n",
-            "",
-            1,
-        )
+        signed.trim_start_matches(|c| c != '<').to_owned().replacen("<?xml version=\"1.0\"?>\n", "", 1)
     }
 
     /// The assertion of `r`, signed when `r.sign_assertion`.
@@ -87,16 +67,9 @@ impl TestIdp {
                 format!(r#"<saml:Attribute Name="{name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">{vals}</saml:Attribute>"#)
             })
             .collect();
-        let irt = r
-            .in_response_to
-            .as_ref()
-            .map(|i| format!(r#" InResponseTo="{i}""#))
-            .unwrap_or_default();
-        let signature = if r.sign_assertion {
-            self.signature_template(&r.assertion_id, r.algorithms)
-        } else {
-            String::new()
-        };
+        let irt = r.in_response_to.as_ref().map(|i| format!(r#" InResponseTo="{i}""#)).unwrap_or_default();
+        let signature =
+            if r.sign_assertion { self.signature_template(&r.assertion_id, r.algorithms) } else { String::new() };
         let xml = format!(
             r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" IssueInstant="{ii}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{irt} NotOnOrAfter="{noa}" Recipient="{recipient}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{noa}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{ii}" SessionIndex="{aid}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attrs}</saml:AttributeStatement></saml:Assertion>"#,
             aid = r.assertion_id,
@@ -108,11 +81,7 @@ impl TestIdp {
             recipient = r.recipient,
             audience = r.audience,
         );
-        if r.sign_assertion {
-            self.sign(&xml)
-        } else {
-            xml
-        }
+        if r.sign_assertion { self.sign(&xml) } else { xml }
     }
 
     /// A complete response as XML, signed as `r` says.
@@ -123,16 +92,9 @@ impl TestIdp {
 
     /// Wraps any assertion XML in a response envelope (signed when `r.sign_response`).
     pub fn envelope(&self, r: &ResponseSpec, assertion: &str) -> String {
-        let irt = r
-            .in_response_to
-            .as_ref()
-            .map(|i| format!(r#" InResponseTo="{i}""#))
-            .unwrap_or_default();
-        let signature = if r.sign_response {
-            self.signature_template(&r.response_id, r.algorithms)
-        } else {
-            String::new()
-        };
+        let irt = r.in_response_to.as_ref().map(|i| format!(r#" InResponseTo="{i}""#)).unwrap_or_default();
+        let signature =
+            if r.sign_response { self.signature_template(&r.response_id, r.algorithms) } else { String::new() };
         let xml = format!(
             r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{ii}" Destination="{destination}"{irt}><saml:Issuer>{issuer}</saml:Issuer>{signature}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{assertion}</samlp:Response>"#,
             rid = r.response_id,
@@ -141,11 +103,7 @@ impl TestIdp {
             issuer = r.issuer,
             status = r.status,
         );
-        if r.sign_response {
-            self.sign(&xml)
-        } else {
-            xml
-        }
+        if r.sign_response { self.sign(&xml) } else { xml }
     }
 
     /// The base64 `SAMLResponse` form value.
@@ -164,12 +122,7 @@ pub enum Enc {
 }
 
 impl Enc {
-    pub const ALL: [Enc; 4] = [
-        Enc::Aes128Gcm,
-        Enc::Aes256Gcm,
-        Enc::Aes128Cbc,
-        Enc::Aes256Cbc,
-    ];
+    pub const ALL: [Enc; 4] = [Enc::Aes128Gcm, Enc::Aes256Gcm, Enc::Aes128Cbc, Enc::Aes256Cbc];
 
     fn uri(self) -> &'static str {
         use crate::saml::decrypt::*;
@@ -199,12 +152,8 @@ impl SpKey {
                 days_until_expiration: 365,
             })
             .unwrap();
-        let key = openssl::pkey::PKey::private_key_from_der(&sp.export_private_key_der().unwrap())
-            .unwrap();
-        SpKey {
-            key,
-            cert_der: cert.der_data().to_vec(),
-        }
+        let key = openssl::pkey::PKey::private_key_from_der(&sp.export_private_key_der().unwrap()).unwrap();
+        SpKey { key, cert_der: cert.der_data().to_vec() }
     }
 }
 
@@ -233,15 +182,7 @@ impl TestIdp {
             let mut iv = [0u8; 12];
             openssl::rand::rand_bytes(&mut iv).unwrap();
             let mut tag = [0u8; 16];
-            let ct = encrypt_aead(
-                cipher,
-                &key,
-                Some(&iv),
-                &[],
-                assertion_xml.as_bytes(),
-                &mut tag,
-            )
-            .unwrap();
+            let ct = encrypt_aead(cipher, &key, Some(&iv), &[], assertion_xml.as_bytes(), &mut tag).unwrap();
             [iv.as_slice(), &ct, &tag].concat()
         } else {
             let mut iv = [0u8; 16];
@@ -250,8 +191,7 @@ impl TestIdp {
             [iv.as_slice(), &ct].concat()
         };
         let mut e = openssl::encrypt::Encrypter::new(&public).unwrap();
-        e.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP)
-            .unwrap();
+        e.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP).unwrap();
         let mut wrapped = vec![0; e.encrypt_len(&key).unwrap()];
         let n = e.encrypt(&key, &mut wrapped).unwrap();
         wrapped.truncate(n);

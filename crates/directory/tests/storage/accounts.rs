@@ -14,12 +14,7 @@ use crate::{open, operator};
 const PASSWORD: &str = "correct horse battery staple";
 
 fn form(login: &str) -> SetupForm {
-    SetupForm {
-        login: Some(login.into()),
-        name: Some("Olive Operator".into()),
-        email: None,
-        password: PASSWORD.into(),
-    }
+    SetupForm { login: Some(login.into()), name: Some("Olive Operator".into()), email: None, password: PASSWORD.into() }
 }
 
 fn first_operator_link_works_once(db: TestDatabase) {
@@ -27,48 +22,26 @@ fn first_operator_link_works_once(db: TestDatabase) {
     let old = dir.issue_first_operator_link().unwrap().unwrap();
     let token = dir.issue_first_operator_link().unwrap().unwrap();
     assert!(
-        matches!(
-            dir.inspect_setup_link(&old),
-            Err(DirectoryError::NotFound(_))
-        ),
+        matches!(dir.inspect_setup_link(&old), Err(DirectoryError::NotFound(_))),
         "a new link replaces the old one"
     );
-    assert!(matches!(
-        dir.inspect_setup_link(&token).unwrap(),
-        SetupLink::FirstOperator { .. }
-    ));
+    assert!(matches!(dir.inspect_setup_link(&token).unwrap(), SetupLink::FirstOperator { .. }));
 
-    let short = SetupForm {
-        password: "short".into(),
-        ..form("olive")
-    };
-    assert!(matches!(
-        dir.redeem_setup_link(&token, short, None),
-        Err(DirectoryError::Validation(_))
-    ));
+    let short = SetupForm { password: "short".into(), ..form("olive") };
+    assert!(matches!(dir.redeem_setup_link(&token, short, None), Err(DirectoryError::Validation(_))));
 
     let subject = dir.redeem_setup_link(&token, form("olive"), None).unwrap();
     assert!(matches!(subject, SessionSubject::Operator(_)));
     assert_eq!(dir.operator_count().unwrap(), 1);
-    assert!(
-        dir.redeem_setup_link(&token, form("mallory"), None)
-            .is_err(),
-        "used links stop working"
-    );
-    assert!(
-        dir.issue_first_operator_link().unwrap().is_none(),
-        "no more first-operator links once one exists"
-    );
+    assert!(dir.redeem_setup_link(&token, form("mallory"), None).is_err(), "used links stop working");
+    assert!(dir.issue_first_operator_link().unwrap().is_none(), "no more first-operator links once one exists");
 }
 
 fn first_operator_link_expires(db: TestDatabase) {
     let (dir, clock) = open(&db);
     let token = dir.issue_first_operator_link().unwrap().unwrap();
     clock.advance(Duration::minutes(61));
-    assert!(matches!(
-        dir.redeem_setup_link(&token, form("olive"), None),
-        Err(DirectoryError::NotFound(_))
-    ));
+    assert!(matches!(dir.redeem_setup_link(&token, form("olive"), None), Err(DirectoryError::NotFound(_))));
     assert_eq!(dir.operator_count().unwrap(), 0);
 }
 
@@ -76,108 +49,63 @@ fn sign_in_sessions_and_limits(db: TestDatabase) {
     let (dir, clock) = open(&db);
     let token = dir.issue_first_operator_link().unwrap().unwrap();
     dir.redeem_setup_link(&token, form("olive"), None).unwrap();
-    let creds = |password: &'static str| Credentials {
-        enterprise_key: None,
-        login: "OLIVE",
-        password,
-        address: "10.0.0.1",
-    };
+    let creds =
+        |password: &'static str| Credentials { enterprise_key: None, login: "OLIVE", password, address: "10.0.0.1" };
 
     let subject = dir.sign_in(&creds(PASSWORD), None).unwrap();
     let session = dir.create_session(&subject, "10.0.0.1", "test").unwrap();
-    let info = dir
-        .resolve_session(&session)
-        .unwrap()
-        .expect("live session");
+    let info = dir.resolve_session(&session).unwrap().expect("live session");
     assert!(matches!(info.actor, Actor::Operator { .. }));
     assert!(dir.resolve_session("not-a-session").unwrap().is_none());
 
     for _ in 0..MAX_FAILURES_PER_ACCOUNT {
-        assert!(matches!(
-            dir.sign_in(&creds("wrong password!"), None),
-            Err(DirectoryError::Unauthorized(_))
-        ));
+        assert!(matches!(dir.sign_in(&creds("wrong password!"), None), Err(DirectoryError::Unauthorized(_))));
     }
     // Locked now, even with the right password.
-    assert!(matches!(
-        dir.sign_in(&creds(PASSWORD), None),
-        Err(DirectoryError::RateLimited { .. })
-    ));
+    assert!(matches!(dir.sign_in(&creds(PASSWORD), None), Err(DirectoryError::RateLimited { .. })));
     clock.advance(Duration::minutes(16));
     dir.sign_in(&creds(PASSWORD), None).unwrap();
 
     // Idle sessions end; sign-out ends a session at once.
     clock.advance(Duration::hours(13));
-    assert!(
-        dir.resolve_session(&session).unwrap().is_none(),
-        "idle session expired"
-    );
+    assert!(dir.resolve_session(&session).unwrap().is_none(), "idle session expired");
     let again = dir.create_session(&subject, "10.0.0.1", "test").unwrap();
     assert!(dir.resolve_session(&again).unwrap().is_some());
     dir.end_session(&again).unwrap();
     assert!(dir.resolve_session(&again).unwrap().is_none());
 
-    let events = dir
-        .list_audit_events(&Ctx::new(&operator(), None), None, &PageRequest::first(200))
-        .unwrap()
-        .items;
-    assert!(events.iter().any(|e| e.action == "sign_in"
-        && e.outcome == "failure"
-        && e.reason.as_deref() == Some("wrong password")));
+    let events = dir.list_audit_events(&Ctx::new(&operator(), None), None, &PageRequest::first(200)).unwrap().items;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "sign_in" && e.outcome == "failure" && e.reason.as_deref() == Some("wrong password"))
+    );
 }
 
 fn appointed_admin_sets_password_and_signs_in(db: TestDatabase) {
     let (dir, _) = open(&db);
     let op = operator();
     let ctx = Ctx::new(&op, None);
-    dir.create_enterprise(
-        &ctx,
-        NewEnterprise {
-            key: "acme".into(),
-            name: "Acme".into(),
-            provisioning_mode: None,
-        },
-    )
-    .unwrap();
+    dir.create_enterprise(&ctx, NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None })
+        .unwrap();
     let a = dir
         .appoint_enterprise_admin(
             &ctx,
             "acme",
-            NewUser {
-                login: "ada".into(),
-                email: Some("ada@acme.test".into()),
-                name: Some("Ada".into()),
-            },
+            NewUser { login: "ada".into(), email: Some("ada@acme.test".into()), name: Some("Ada".into()) },
         )
         .unwrap();
     let link = a.setup_token.expect("link for a new admin");
     match dir.inspect_setup_link(&link).unwrap() {
-        SetupLink::SetPassword {
-            login,
-            enterprise_key,
-            ..
-        } => {
+        SetupLink::SetPassword { login, enterprise_key, .. } => {
             assert_eq!(login, "ada");
             assert_eq!(enterprise_key.as_deref(), Some("acme"));
         }
         other => panic!("{other:?}"),
     }
-    let creds = Credentials {
-        enterprise_key: Some("acme"),
-        login: "ada",
-        password: PASSWORD,
-        address: "10.0.0.2",
-    };
+    let creds = Credentials { enterprise_key: Some("acme"), login: "ada", password: PASSWORD, address: "10.0.0.2" };
     assert!(dir.sign_in(&creds, None).is_err(), "no password yet");
-    dir.redeem_setup_link(
-        &link,
-        SetupForm {
-            password: PASSWORD.into(),
-            ..Default::default()
-        },
-        None,
-    )
-    .unwrap();
+    dir.redeem_setup_link(&link, SetupForm { password: PASSWORD.into(), ..Default::default() }, None).unwrap();
     let subject = dir.sign_in(&creds, None).unwrap();
     let session = dir.create_session(&subject, "10.0.0.2", "").unwrap();
     let info = dir.resolve_session(&session).unwrap().unwrap();
@@ -185,14 +113,8 @@ fn appointed_admin_sets_password_and_signs_in(db: TestDatabase) {
     let enterprise_id = dir.get_enterprise(&ctx, "acme").unwrap().id;
     assert!(info.actor.can_administer_enterprise(&enterprise_id));
     // The wrong enterprise key does not find her.
-    let wrong = Credentials {
-        enterprise_key: Some("globex"),
-        ..creds
-    };
-    assert!(matches!(
-        dir.sign_in(&wrong, None),
-        Err(DirectoryError::Unauthorized(_))
-    ));
+    let wrong = Credentials { enterprise_key: Some("globex"), ..creds };
+    assert!(matches!(dir.sign_in(&wrong, None), Err(DirectoryError::Unauthorized(_))));
 }
 
 fn parallel_attempts_cannot_pass_the_limit(db: TestDatabase) {
@@ -217,18 +139,9 @@ fn parallel_attempts_cannot_pass_the_limit(db: TestDatabase) {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let checked = results
-        .iter()
-        .filter(|r| matches!(r, Err(DirectoryError::Unauthorized(_))))
-        .count();
-    let limited = results
-        .iter()
-        .filter(|r| matches!(r, Err(DirectoryError::RateLimited { .. })))
-        .count();
-    assert_eq!(
-        checked as i64, MAX_FAILURES_PER_ACCOUNT,
-        "only the allowed number of guesses reach the password check"
-    );
+    let checked = results.iter().filter(|r| matches!(r, Err(DirectoryError::Unauthorized(_)))).count();
+    let limited = results.iter().filter(|r| matches!(r, Err(DirectoryError::RateLimited { .. }))).count();
+    assert_eq!(checked as i64, MAX_FAILURES_PER_ACCOUNT, "only the allowed number of guesses reach the password check");
     assert_eq!(checked + limited, 16);
 }
 
@@ -251,63 +164,27 @@ fn a_link_works_once_even_when_raced(db: TestDatabase) {
 
 fn unknown_logins_are_audited_as_anonymous(db: TestDatabase) {
     let (dir, _) = open(&db);
-    let creds = Credentials {
-        enterprise_key: None,
-        login: "my-secret-password",
-        password: "x",
-        address: "10.0.0.9",
-    };
+    let creds = Credentials { enterprise_key: None, login: "my-secret-password", password: "x", address: "10.0.0.9" };
     assert!(dir.sign_in(&creds, None).is_err());
-    let events = dir
-        .list_audit_events(&Ctx::new(&operator(), None), None, &PageRequest::default())
-        .unwrap()
-        .items;
+    let events = dir.list_audit_events(&Ctx::new(&operator(), None), None, &PageRequest::default()).unwrap().items;
     let e = events.iter().find(|e| e.action == "sign_in").unwrap();
     assert_eq!(e.actor_kind, "anonymous");
     assert_eq!(e.reason.as_deref(), Some("unknown login"));
-    assert!(
-        e.target_name.is_none(),
-        "a typed login that matches nobody is not kept"
-    );
+    assert!(e.target_name.is_none(), "a typed login that matches nobody is not kept");
 }
 
 fn setting_a_password_ends_the_accounts_sessions(db: TestDatabase) {
     let (dir, _) = open(&db);
     let op = operator();
     let ctx = Ctx::new(&op, None);
-    dir.create_enterprise(
-        &ctx,
-        NewEnterprise {
-            key: "acme".into(),
-            name: "Acme".into(),
-            provisioning_mode: None,
-        },
-    )
-    .unwrap();
-    let a = dir
-        .appoint_enterprise_admin(
-            &ctx,
-            "acme",
-            NewUser {
-                login: "ada".into(),
-                email: None,
-                name: None,
-            },
-        )
+    dir.create_enterprise(&ctx, NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None })
         .unwrap();
-    let earlier = dir
-        .create_session(&SessionSubject::User(a.user.id.clone()), "10.0.0.3", "")
-        .unwrap();
+    let a =
+        dir.appoint_enterprise_admin(&ctx, "acme", NewUser { login: "ada".into(), email: None, name: None }).unwrap();
+    let earlier = dir.create_session(&SessionSubject::User(a.user.id.clone()), "10.0.0.3", "").unwrap();
     assert!(dir.resolve_session(&earlier).unwrap().is_some());
-    dir.redeem_setup_link(
-        &a.setup_token.unwrap(),
-        SetupForm {
-            password: PASSWORD.into(),
-            ..Default::default()
-        },
-        None,
-    )
-    .unwrap();
+    dir.redeem_setup_link(&a.setup_token.unwrap(), SetupForm { password: PASSWORD.into(), ..Default::default() }, None)
+        .unwrap();
     assert!(dir.resolve_session(&earlier).unwrap().is_none());
 }
 

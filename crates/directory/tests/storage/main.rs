@@ -16,10 +16,7 @@ use directory::{Actor, Directory, ManualClock};
 
 /// A migrated directory on `db` with a hand-driven clock.
 pub fn open(db: &TestDatabase) -> (Directory, Arc<ManualClock>) {
-    let start = NaiveDate::from_ymd_opt(2026, 11, 22)
-        .unwrap()
-        .and_hms_opt(9, 0, 0)
-        .unwrap();
+    let start = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap().and_hms_opt(9, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(start));
     let dir = Directory::connect(&db.url, 4, clock.clone()).unwrap();
     dir.migrate().unwrap();

@@ -20,17 +20,11 @@ fn both_backends_have_the_same_migrations() {
     let sqlite = names(&root.join("sqlite"));
     let postgres = names(&root.join("postgres"));
     assert!(!sqlite.is_empty());
-    assert_eq!(
-        sqlite, postgres,
-        "migrations/sqlite and migrations/postgres must hold the same migration names"
-    );
+    assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres must hold the same migration names");
     for name in &sqlite {
         for backend in ["sqlite", "postgres"] {
             for file in ["up.sql", "down.sql"] {
-                assert!(
-                    root.join(backend).join(name).join(file).is_file(),
-                    "{backend}/{name}/{file} is missing"
-                );
+                assert!(root.join(backend).join(name).join(file).is_file(), "{backend}/{name}/{file} is missing");
             }
         }
     }
@@ -38,16 +32,10 @@ fn both_backends_have_the_same_migrations() {
 
 fn migrate_is_idempotent_and_ready(db: TestDatabase) {
     let dir = Directory::connect(&db.url, 2, Arc::new(SystemClock)).unwrap();
-    assert!(
-        !dir.is_ready().unwrap(),
-        "a fresh database is not ready before migrations"
-    );
+    assert!(!dir.is_ready().unwrap(), "a fresh database is not ready before migrations");
     let first = dir.migrate().unwrap();
     assert!(!first.is_empty());
-    assert!(
-        dir.migrate().unwrap().is_empty(),
-        "a second run applies nothing"
-    );
+    assert!(dir.migrate().unwrap().is_empty(), "a second run applies nothing");
     assert!(dir.is_ready().unwrap());
 }
 
@@ -55,17 +43,9 @@ directory::both_backends!(migrate_is_idempotent_and_ready);
 
 #[test]
 fn unreachable_postgres_names_the_real_cause() {
-    let err = Directory::connect(
-        "postgres://nobody@127.0.0.1:1/none",
-        1,
-        Arc::new(SystemClock),
-    )
-    .unwrap_err();
+    let err = Directory::connect("postgres://nobody@127.0.0.1:1/none", 1, Arc::new(SystemClock)).unwrap_err();
     let text = err.to_string();
-    assert!(
-        text.contains("127.0.0.1") || text.to_lowercase().contains("connect"),
-        "{text}"
-    );
+    assert!(text.contains("127.0.0.1") || text.to_lowercase().contains("connect"), "{text}");
 }
 
 #[test]

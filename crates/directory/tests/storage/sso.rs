@@ -2,9 +2,7 @@
 //! replay, SCIM-mode refusals.
 
 use chrono::Duration;
-use directory::connection::{
-    ConnectionChanges, ConnectionStatus, NewConnection, Protocol, Provider, SamlSettings,
-};
+use directory::connection::{ConnectionChanges, ConnectionStatus, NewConnection, Protocol, Provider, SamlSettings};
 use directory::enterprise::{EnterpriseChanges, NewEnterprise, ProvisioningMode};
 use directory::group::{MEMBERS_GROUP, NewGroup};
 use directory::organization::NewOrganization;
@@ -28,68 +26,26 @@ fn saml() -> SamlSettings {
 fn setup(dir: &Directory) -> String {
     let op = operator();
     let ctx = Ctx::new(&op, None);
-    dir.create_enterprise(
-        &ctx,
-        NewEnterprise {
-            key: "acme".into(),
-            name: "Acme".into(),
-            provisioning_mode: None,
-        },
-    )
-    .unwrap();
-    for (org, groups) in [
-        ("eng", vec!["Developers", "developers", "Admins"]),
-        ("ops", vec!["Developers", "Oncall"]),
-    ] {
-        dir.create_organization(
-            &ctx,
-            "acme",
-            NewOrganization {
-                key: org.into(),
-                name: org.into(),
-            },
-        )
+    dir.create_enterprise(&ctx, NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None })
         .unwrap();
+    for (org, groups) in [("eng", vec!["Developers", "developers", "Admins"]), ("ops", vec!["Developers", "Oncall"])] {
+        dir.create_organization(&ctx, "acme", NewOrganization { key: org.into(), name: org.into() }).unwrap();
         for g in groups {
-            dir.create_group(
-                &ctx,
-                "acme",
-                org,
-                NewGroup {
-                    name: g.into(),
-                    description: None,
-                },
-            )
-            .unwrap();
+            dir.create_group(&ctx, "acme", org, NewGroup { name: g.into(), description: None }).unwrap();
         }
     }
     let c = dir
         .create_connection(
             &ctx,
             "acme",
-            NewConnection {
-                protocol: Protocol::Saml,
-                provider: Provider::Okta,
-                saml: Some(saml()),
-                mapping: None,
-            },
+            NewConnection { protocol: Protocol::Saml, provider: Provider::Okta, saml: Some(saml()), mapping: None },
         )
         .unwrap();
     assert_eq!(c.status, ConnectionStatus::Draft);
     assert_eq!(c.mapping.groups.as_deref(), Some("groups"), "Okta defaults");
-    assert!(
-        matches!(
-            dir.enable_connection(&ctx, "acme", &c.id),
-            Err(DirectoryError::Conflict(_))
-        ),
-        "untested"
-    );
-    dir.record_test_result(&c.id, true, None, &serde_json::json!({}), None)
-        .unwrap();
-    assert_eq!(
-        dir.enable_connection(&ctx, "acme", &c.id).unwrap().status,
-        ConnectionStatus::Enabled
-    );
+    assert!(matches!(dir.enable_connection(&ctx, "acme", &c.id), Err(DirectoryError::Conflict(_))), "untested");
+    dir.record_test_result(&c.id, true, None, &serde_json::json!({}), None).unwrap();
+    assert_eq!(dir.enable_connection(&ctx, "acme", &c.id).unwrap().status, ConnectionStatus::Enabled);
     c.id
 }
 
@@ -115,10 +71,7 @@ fn uuid_like() -> String {
 
 fn groups_of(dir: &Directory, login: &str) -> Vec<(String, String, String)> {
     let op = operator();
-    let users = dir
-        .list_users(&Ctx::new(&op, None), "acme", &Default::default())
-        .unwrap()
-        .items;
+    let users = dir.list_users(&Ctx::new(&op, None), "acme", &Default::default()).unwrap().items;
     let mut v: Vec<(String, String, String)> = users
         .into_iter()
         .find(|u| u.user.login == login)
@@ -135,48 +88,30 @@ fn jit_creates_then_updates_and_resets_groups(db: TestDatabase) {
     let (dir, _) = open(&db);
     let conn = setup(&dir);
     let first = dir
-        .complete_sso_sign_in(
-            &vouched(&dir, &conn, "ada", &["Developers"]),
-            "10.0.0.1",
-            "ua",
-            None,
-        )
+        .complete_sso_sign_in(&vouched(&dir, &conn, "ada", &["Developers"]), "10.0.0.1", "ua", None)
         .unwrap()
         .unwrap();
     assert_eq!(first.user.origin, "jit");
     assert!(dir.resolve_session(&first.session_token).unwrap().is_some());
     let s = |o: &str, g: &str, src: &str| (o.to_owned(), g.to_owned(), src.to_owned());
     // Case-sensitive: "developers" is another group.
-    assert_eq!(
-        groups_of(&dir, "ada"),
-        vec![s("eng", "Developers", "sso"), s("ops", "Developers", "sso")]
-    );
+    assert_eq!(groups_of(&dir, "ada"), vec![s("eng", "Developers", "sso"), s("ops", "Developers", "sso")]);
 
     // Admins add her by hand to Members, to Oncall (not sent by the IdP) and to Admins (sent next time).
     let op = operator();
     let ctx = Ctx::new(&op, None);
-    dir.add_group_member(&ctx, "acme", "eng", MEMBERS_GROUP, "ada")
-        .unwrap();
-    dir.add_group_member(&ctx, "acme", "ops", "Oncall", "ada")
-        .unwrap();
-    dir.add_group_member(&ctx, "acme", "eng", "Admins", "ada")
-        .unwrap();
+    dir.add_group_member(&ctx, "acme", "eng", MEMBERS_GROUP, "ada").unwrap();
+    dir.add_group_member(&ctx, "acme", "ops", "Oncall", "ada").unwrap();
+    dir.add_group_member(&ctx, "acme", "eng", "Admins", "ada").unwrap();
 
     let mut next = vouched(&dir, &conn, "ada", &["Admins"]);
     next.email = Some("ada.lovelace@acme.test".into());
-    let second = dir
-        .complete_sso_sign_in(&next, "10.0.0.1", "ua", None)
-        .unwrap()
-        .unwrap();
+    let second = dir.complete_sso_sign_in(&next, "10.0.0.1", "ua", None).unwrap().unwrap();
     assert_eq!(second.user.id, first.user.id);
     assert_eq!(second.user.email.as_deref(), Some("ada.lovelace@acme.test"));
     assert_eq!(
         groups_of(&dir, "ada"),
-        vec![
-            s("eng", "Admins", "local"),
-            s("eng", "Admins", "sso"),
-            s("eng", MEMBERS_GROUP, "local")
-        ],
+        vec![s("eng", "Admins", "local"), s("eng", "Admins", "sso"), s("eng", MEMBERS_GROUP, "local")],
         "sso memberships follow the IdP, Members stays, a hand-added membership the IdP does not send goes"
     );
 }
@@ -187,35 +122,12 @@ fn replayed_assertion_is_refused(db: TestDatabase) {
     let v = vouched(&dir, &conn, "ada", &[]);
     dir.complete_sso_sign_in(&v, "", "", None).unwrap().unwrap();
     // Same assertion again, even answering a fresh request.
-    let again = Vouched {
-        request_id: Some(dir.begin_sso_request(&conn, false, "/").unwrap()),
-        ..v.clone()
-    };
-    assert_eq!(
-        dir.complete_sso_sign_in(&again, "", "", None)
-            .unwrap()
-            .unwrap_err(),
-        SignInRefusal::Replay
-    );
+    let again = Vouched { request_id: Some(dir.begin_sso_request(&conn, false, "/").unwrap()), ..v.clone() };
+    assert_eq!(dir.complete_sso_sign_in(&again, "", "", None).unwrap().unwrap_err(), SignInRefusal::Replay);
     // A request is used once.
-    let reused = Vouched {
-        assertion_id: "_other".into(),
-        ..v
-    };
-    assert_eq!(
-        dir.complete_sso_sign_in(&reused, "", "", None)
-            .unwrap()
-            .unwrap_err(),
-        SignInRefusal::UnknownRequest
-    );
-    let events = dir
-        .list_audit_events(
-            &Ctx::new(&operator(), None),
-            Some("acme"),
-            &Default::default(),
-        )
-        .unwrap()
-        .items;
+    let reused = Vouched { assertion_id: "_other".into(), ..v };
+    assert_eq!(dir.complete_sso_sign_in(&reused, "", "", None).unwrap().unwrap_err(), SignInRefusal::UnknownRequest);
+    let events = dir.list_audit_events(&Ctx::new(&operator(), None), Some("acme"), &Default::default()).unwrap().items;
     assert!(events.iter().any(|e| e.action == "sign_in"
         && e.outcome == "failure"
         && e.reason.as_deref().is_some_and(|r| r.contains("replay"))));
@@ -229,23 +141,12 @@ fn scim_mode_admits_only_provisioned_active_users(db: TestDatabase) {
     dir.update_enterprise(
         &ctx,
         "acme",
-        EnterpriseChanges {
-            name: None,
-            provisioning_mode: Some(ProvisioningMode::Scim),
-        },
+        EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim) },
     )
     .unwrap();
-    let r = dir
-        .complete_sso_sign_in(&vouched(&dir, &conn, "nobody", &[]), "", "", None)
-        .unwrap();
+    let r = dir.complete_sso_sign_in(&vouched(&dir, &conn, "nobody", &[]), "", "", None).unwrap();
     assert!(matches!(r, Err(SignInRefusal::NotProvisioned { .. })));
-    assert!(
-        dir.list_users(&ctx, "acme", &Default::default())
-            .unwrap()
-            .items
-            .is_empty(),
-        "nothing was created"
-    );
+    assert!(dir.list_users(&ctx, "acme", &Default::default()).unwrap().items.is_empty(), "nothing was created");
 }
 
 fn disabled_connection_refuses_and_editing_resets_tested(db: TestDatabase) {
@@ -258,44 +159,26 @@ fn disabled_connection_refuses_and_editing_resets_tested(db: TestDatabase) {
         .create_connection(
             &ctx,
             "acme",
-            NewConnection {
-                protocol: Protocol::Saml,
-                provider: Provider::Entra,
-                saml: Some(saml()),
-                mapping: None,
-            },
+            NewConnection { protocol: Protocol::Saml, provider: Provider::Entra, saml: Some(saml()), mapping: None },
         )
         .unwrap();
-    dir.record_test_result(&other.id, true, None, &serde_json::json!({}), None)
-        .unwrap();
-    assert!(matches!(
-        dir.enable_connection(&ctx, "acme", &other.id),
-        Err(DirectoryError::Conflict(_))
-    ));
+    dir.record_test_result(&other.id, true, None, &serde_json::json!({}), None).unwrap();
+    assert!(matches!(dir.enable_connection(&ctx, "acme", &other.id), Err(DirectoryError::Conflict(_))));
     let changed = dir
         .update_connection(
             &ctx,
             "acme",
             &other.id,
             ConnectionChanges {
-                saml: Some(SamlSettings {
-                    sso_url: "https://idp.test/other".into(),
-                    ..saml()
-                }),
+                saml: Some(SamlSettings { sso_url: "https://idp.test/other".into(), ..saml() }),
                 ..Default::default()
             },
         )
         .unwrap();
-    assert_eq!(
-        changed.status,
-        ConnectionStatus::Draft,
-        "what was tested is no longer what would be enabled"
-    );
+    assert_eq!(changed.status, ConnectionStatus::Draft, "what was tested is no longer what would be enabled");
 
     dir.disable_connection(&ctx, "acme", &conn).unwrap();
-    let r = dir
-        .complete_sso_sign_in(&vouched(&dir, &conn, "ada", &[]), "", "", None)
-        .unwrap();
+    let r = dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &[]), "", "", None).unwrap();
     assert_eq!(r.unwrap_err(), SignInRefusal::ConnectionNotEnabled);
     let bad = dir.create_connection(
         &ctx,
@@ -303,17 +186,11 @@ fn disabled_connection_refuses_and_editing_resets_tested(db: TestDatabase) {
         NewConnection {
             protocol: Protocol::Saml,
             provider: Provider::Other,
-            saml: Some(SamlSettings {
-                certificates: vec![],
-                ..saml()
-            }),
+            saml: Some(SamlSettings { certificates: vec![], ..saml() }),
             mapping: None,
         },
     );
-    assert!(
-        matches!(bad, Err(DirectoryError::Validation(_))),
-        "no certificate, no connection"
-    );
+    assert!(matches!(bad, Err(DirectoryError::Validation(_))), "no certificate, no connection");
 }
 
 directory::both_backends!(

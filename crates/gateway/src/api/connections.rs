@@ -3,8 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use directory::connection::{
-    Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings,
-    TestResult,
+    Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings, TestResult,
 };
 use directory::{DirectoryError, FieldErrors};
 use serde::{Deserialize, Serialize};
@@ -30,21 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update))
             .route(web::delete().to(remove)),
     )
-    .service(
-        resource("/enterprises/{key}/connections/{id}/enable", "POST")
-            .route(web::post().to(enable)),
-    )
-    .service(
-        resource("/enterprises/{key}/connections/{id}/disable", "POST")
-            .route(web::post().to(disable)),
-    )
-    .service(
-        resource("/enterprises/{key}/connections/{id}/test", "POST").route(web::post().to(test)),
-    )
-    .service(
-        resource("/enterprises/{key}/connections/{id}/test-results", "GET")
-            .route(web::get().to(test_results)),
-    );
+    .service(resource("/enterprises/{key}/connections/{id}/enable", "POST").route(web::post().to(enable)))
+    .service(resource("/enterprises/{key}/connections/{id}/disable", "POST").route(web::post().to(disable)))
+    .service(resource("/enterprises/{key}/connections/{id}/test", "POST").route(web::post().to(test)))
+    .service(resource("/enterprises/{key}/connections/{id}/test-results", "GET").route(web::get().to(test_results)));
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -90,10 +78,12 @@ pub struct SamlInput {
     pub certificates: Option<Vec<String>>,
     /// Accept sign-ins the IdP starts on its own (off by default).
     pub allow_idp_initiated: Option<bool>,
-    /// Sign AuthnRequests with an SP key (not available yet).
+    /// Sign AuthnRequests with the connection's SP key (RSA-SHA256).
     pub sign_requests: Option<bool>,
-    /// Ask the IdP to encrypt assertions to an SP key (not available yet).
+    /// Have the IdP encrypt assertions to the connection's SP key.
     pub encrypt_assertions: Option<bool>,
+    /// Refuse assertions that are not signed themselves (a signed response is not enough).
+    pub require_signed_assertions: Option<bool>,
 }
 
 /// Attribute names; absent ones take the provider's defaults, empty strings clear them.
@@ -138,6 +128,9 @@ pub struct CertificateView {
 pub struct SamlView {
     /// The SP certificate to upload to the IdP for encrypting assertions (PEM), when on.
     pub encryption_certificate: Option<String>,
+    /// The SP certificate the IdP checks signed AuthnRequests with (PEM), when on.
+    pub signing_certificate: Option<String>,
+    pub require_signed_assertions: bool,
     pub metadata_url: Option<String>,
     pub idp_entity_id: String,
     pub sso_url: String,
@@ -176,21 +169,16 @@ fn provider_dto(p: Provider) -> ProviderDto {
 
 /// A base64 DER certificate as PEM, 64 characters a line.
 pub fn pem(b64: &str) -> String {
-    let lines: Vec<String> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
+    let lines: Vec<String> = b64.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
 }
 
 pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
     let now = Utc::now();
     let saml = c.saml.map(|s| SamlView {
-        encryption_certificate: s.sp_certificate.as_deref().map(pem),
+        encryption_certificate: s.sp_certificate.as_deref().filter(|_| s.encrypt_assertions).map(pem),
+        signing_certificate: s.sp_certificate.as_deref().filter(|_| s.sign_requests).map(pem),
+        require_signed_assertions: s.require_signed_assertions,
         certificates: s
             .certificates
             .iter()
@@ -237,10 +225,7 @@ pub const SP_KEY_PURPOSE: &str = "saml sp private key";
 
 /// The SP key pair of a connection that receives encrypted assertions: the existing one, or a
 /// new one (sealed with `security.secret_key`).
-async fn sp_key_pair(
-    settings: &Settings,
-    existing: Option<&SamlSettings>,
-) -> Result<(String, String), DirectoryError> {
+async fn sp_key_pair(settings: &Settings, existing: Option<&SamlSettings>) -> Result<(String, String), DirectoryError> {
     if let Some(e) = existing
         && let (Some(cert), Some(key)) = (&e.sp_certificate, &e.sp_private_key)
     {
@@ -253,10 +238,7 @@ async fn sp_key_pair(
     let sealed = crate::secrets::seal(settings, SP_KEY_PURPOSE, &generated.private_key_pem)
         .map_err(|e| DirectoryError::Internal(e.to_string()))?;
     use base64::Engine;
-    Ok((
-        base64::engine::general_purpose::STANDARD.encode(&generated.certificate_der),
-        sealed,
-    ))
+    Ok((base64::engine::general_purpose::STANDARD.encode(&generated.certificate_der), sealed))
 }
 
 /// Turns what the admin gave into stored settings: fetches metadata for the automatic set-up,
@@ -268,29 +250,15 @@ pub async fn resolve_saml(
     existing: Option<&SamlSettings>,
 ) -> Result<SamlSettings, DirectoryError> {
     let mut errors = FieldErrors::default();
-    if input.sign_requests == Some(true) {
-        errors.add(
-            "saml.sign_requests",
-            "signed AuthnRequests are not available yet",
-        );
-    }
     let mut settings = SamlSettings {
-        metadata_url: input
-            .metadata_url
-            .clone()
-            .map(|u| u.trim().to_owned())
-            .filter(|u| !u.is_empty()),
-        idp_entity_id: input
-            .idp_entity_id
-            .clone()
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
+        metadata_url: input.metadata_url.clone().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()),
+        idp_entity_id: input.idp_entity_id.clone().unwrap_or_default().trim().to_owned(),
         sso_url: input.sso_url.clone().unwrap_or_default().trim().to_owned(),
         certificates: Vec::new(),
         allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
-        sign_requests: false,
+        sign_requests: input.sign_requests.unwrap_or(false),
         encrypt_assertions: input.encrypt_assertions.unwrap_or(false),
+        require_signed_assertions: input.require_signed_assertions.unwrap_or(false),
         sp_certificate: None,
         sp_private_key: None,
     };
@@ -309,16 +277,10 @@ pub async fn resolve_saml(
         }
     } else {
         if settings.sso_url.is_empty() {
-            errors.add(
-                "saml.sso_url",
-                "give the IdP's single sign-on URL, or a metadata_url",
-            );
+            errors.add("saml.sso_url", "give the IdP's single sign-on URL, or a metadata_url");
         }
         if settings.idp_entity_id.is_empty() {
-            errors.add(
-                "saml.idp_entity_id",
-                "give the IdP's entity id (Issuer), or a metadata_url",
-            );
+            errors.add("saml.idp_entity_id", "give the IdP's entity id (Issuer), or a metadata_url");
         }
     }
     for (i, pem) in input.certificates.unwrap_or_default().iter().enumerate() {
@@ -332,13 +294,10 @@ pub async fn resolve_saml(
         }
     }
     if settings.certificates.is_empty() && settings.metadata_url.is_none() {
-        errors.add(
-            "saml.certificates",
-            "at least one IdP signing certificate is required",
-        );
+        errors.add("saml.certificates", "at least one IdP signing certificate is required");
     }
     errors.into_result()?;
-    if settings.encrypt_assertions {
+    if settings.encrypt_assertions || settings.sign_requests {
         let (cert, key) = sp_key_pair(settings_, existing).await?;
         settings.sp_certificate = Some(cert);
         settings.sp_private_key = Some(key);
@@ -347,12 +306,7 @@ pub async fn resolve_saml(
 }
 
 fn mapping(m: Option<MappingDto>) -> Option<Mapping> {
-    m.map(|m| Mapping {
-        login: m.login,
-        email: m.email,
-        name: m.name,
-        groups: m.groups,
-    })
+    m.map(|m| Mapping { login: m.login, email: m.email, name: m.name, groups: m.groups })
 }
 
 #[utoipa::path(
@@ -393,8 +347,7 @@ pub async fn create(
         mapping: mapping(body.attribute_mapping),
     };
     let dir = state.directory.clone();
-    let created =
-        blocking::<_, ApiError>(move || dir.create_connection(&caller.ctx(), &key, input)).await?;
+    let created = blocking::<_, ApiError>(move || dir.create_connection(&caller.ctx(), &key, input)).await?;
     Ok(HttpResponse::Created().json(view(&state.settings, created)))
 }
 
@@ -412,11 +365,7 @@ pub async fn list(
     let key = path.into_inner();
     let dir = state.directory.clone();
     let all = blocking::<_, ApiError>(move || dir.list_connections(&caller.ctx(), &key)).await?;
-    Ok(HttpResponse::Ok().json(
-        all.into_iter()
-            .map(|c| view(&state.settings, c))
-            .collect::<Vec<_>>(),
-    ))
+    Ok(HttpResponse::Ok().json(all.into_iter().map(|c| view(&state.settings, c)).collect::<Vec<_>>()))
 }
 
 #[utoipa::path(
@@ -457,26 +406,16 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let body = body.into_inner();
-    let (dir, k2, i2, c2) = (
-        state.directory.clone(),
-        key.clone(),
-        id.clone(),
-        caller.clone(),
-    );
+    let (dir, k2, i2, c2) = (state.directory.clone(), key.clone(), id.clone(), caller.clone());
     let current = blocking::<_, ApiError>(move || dir.get_connection(&c2.ctx(), &k2, &i2)).await?;
     let saml = match body.saml {
         Some(input) => Some(resolve_saml(&state.settings, input, current.saml.as_ref()).await?),
         None => None,
     };
-    let changes = ConnectionChanges {
-        provider: body.provider.map(Into::into),
-        saml,
-        mapping: mapping(body.attribute_mapping),
-    };
+    let changes =
+        ConnectionChanges { provider: body.provider.map(Into::into), saml, mapping: mapping(body.attribute_mapping) };
     let dir = state.directory.clone();
-    let c =
-        blocking::<_, ApiError>(move || dir.update_connection(&caller.ctx(), &key, &id, changes))
-            .await?;
+    let c = blocking::<_, ApiError>(move || dir.update_connection(&caller.ctx(), &key, &id, changes)).await?;
     Ok(HttpResponse::Ok().json(view(&state.settings, c)))
 }
 
@@ -517,8 +456,7 @@ pub async fn enable(
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
-    let c =
-        blocking::<_, ApiError>(move || dir.enable_connection(&caller.ctx(), &key, &id)).await?;
+    let c = blocking::<_, ApiError>(move || dir.enable_connection(&caller.ctx(), &key, &id)).await?;
     Ok(HttpResponse::Ok().json(view(&state.settings, c)))
 }
 
@@ -538,8 +476,7 @@ pub async fn disable(
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
-    let c =
-        blocking::<_, ApiError>(move || dir.disable_connection(&caller.ctx(), &key, &id)).await?;
+    let c = blocking::<_, ApiError>(move || dir.disable_connection(&caller.ctx(), &key, &id)).await?;
     Ok(HttpResponse::Ok().json(view(&state.settings, c)))
 }
 
@@ -571,11 +508,7 @@ pub async fn test(
         dir.begin_sso_request(&c.id, true, "/")
     })
     .await?;
-    Ok(HttpResponse::Ok().json(TestStart {
-        url: state
-            .settings
-            .url(&format!("/sso/saml/{id}/test/{request}")),
-    }))
+    Ok(HttpResponse::Ok().json(TestStart { url: state.settings.url(&format!("/sso/saml/{id}/test/{request}")) }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -617,12 +550,6 @@ pub async fn test_results(
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
-    let results =
-        blocking::<_, ApiError>(move || dir.test_results(&caller.ctx(), &key, &id)).await?;
-    Ok(HttpResponse::Ok().json(
-        results
-            .into_iter()
-            .map(TestResultView::from)
-            .collect::<Vec<_>>(),
-    ))
+    let results = blocking::<_, ApiError>(move || dir.test_results(&caller.ctx(), &key, &id)).await?;
+    Ok(HttpResponse::Ok().json(results.into_iter().map(TestResultView::from).collect::<Vec<_>>()))
 }

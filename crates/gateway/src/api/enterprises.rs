@@ -15,18 +15,14 @@ use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/enterprises", "GET, POST")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        resource("/enterprises/{key}", "GET, PATCH, DELETE")
-            .route(web::get().to(get_one))
-            .route(web::patch().to(update))
-            .route(web::delete().to(remove)),
-    )
-    .service(resource("/enterprises/{key}/admins", "POST").route(web::post().to(appoint_admin)));
+    cfg.service(resource("/enterprises", "GET, POST").route(web::post().to(create)).route(web::get().to(list)))
+        .service(
+            resource("/enterprises/{key}", "GET, PATCH, DELETE")
+                .route(web::get().to(get_one))
+                .route(web::patch().to(update))
+                .route(web::delete().to(remove)),
+        )
+        .service(resource("/enterprises/{key}/admins", "POST").route(web::post().to(appoint_admin)));
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -141,11 +137,7 @@ async fn create(
     let created = blocking::<_, ApiError>(move || {
         dir.create_enterprise(
             &caller.ctx(),
-            NewEnterprise {
-                key: body.key,
-                name: body.name,
-                provisioning_mode: body.provisioning_mode.map(Into::into),
-            },
+            NewEnterprise { key: body.key, name: body.name, provisioning_mode: body.provisioning_mode.map(Into::into) },
         )
     })
     .await?;
@@ -166,12 +158,9 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page: PageRequest = query.into_inner().into();
     let dir = state.directory.clone();
-    let result =
-        blocking::<_, ApiError>(move || dir.list_enterprises(&caller.ctx(), &page)).await?;
-    Ok(HttpResponse::Ok().json(EnterprisePage {
-        items: result.items.into_iter().map(Into::into).collect(),
-        next: result.next,
-    }))
+    let result = blocking::<_, ApiError>(move || dir.list_enterprises(&caller.ctx(), &page)).await?;
+    Ok(HttpResponse::Ok()
+        .json(EnterprisePage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
 }
 
 #[utoipa::path(
@@ -217,10 +206,7 @@ async fn update(
         dir.update_enterprise(
             &caller.ctx(),
             &key,
-            EnterpriseChanges {
-                name: body.name,
-                provisioning_mode: body.provisioning_mode.map(Into::into),
-            },
+            EnterpriseChanges { name: body.name, provisioning_mode: body.provisioning_mode.map(Into::into) },
         )
     })
     .await?;
@@ -272,18 +258,12 @@ async fn appoint_admin(
         dir.appoint_enterprise_admin(
             &caller.ctx(),
             &key,
-            NewUser {
-                login: body.login,
-                email: body.email,
-                name: body.name,
-            },
+            NewUser { login: body.login, email: body.email, name: body.name },
         )
     })
     .await?;
     Ok(HttpResponse::Created().json(Appointed {
         login: a.user.login,
-        setup_url: a
-            .setup_token
-            .map(|t| state.settings.url(&format!("/setup/{t}"))),
+        setup_url: a.setup_token.map(|t| state.settings.url(&format!("/setup/{t}"))),
     }))
 }

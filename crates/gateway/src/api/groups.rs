@@ -14,12 +14,9 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        resource(
-            "/enterprises/{key}/organizations/{org_key}/groups",
-            "GET, POST",
-        )
-        .route(web::post().to(create))
-        .route(web::get().to(list)),
+        resource("/enterprises/{key}/organizations/{org_key}/groups", "GET, POST")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
     );
 }
 
@@ -81,15 +78,7 @@ async fn create(
     let body = body.into_inner();
     let dir = state.directory.clone();
     let group = blocking::<_, ApiError>(move || {
-        dir.create_group(
-            &caller.ctx(),
-            &key,
-            &org_key,
-            NewGroup {
-                name: body.name,
-                description: body.description,
-            },
-        )
+        dir.create_group(&caller.ctx(), &key, &org_key, NewGroup { name: body.name, description: body.description })
     })
     .await?;
     Ok(HttpResponse::Created().json(GroupView::from(group)))
@@ -113,11 +102,7 @@ async fn list(
     let (key, org_key) = path.into_inner();
     let page: PageRequest = query.into_inner().into();
     let dir = state.directory.clone();
-    let result =
-        blocking::<_, ApiError>(move || dir.list_groups(&caller.ctx(), &key, &org_key, &page))
-            .await?;
-    Ok(HttpResponse::Ok().json(GroupPage {
-        items: result.items.into_iter().map(Into::into).collect(),
-        next: result.next,
-    }))
+    let result = blocking::<_, ApiError>(move || dir.list_groups(&caller.ctx(), &key, &org_key, &page)).await?;
+    Ok(HttpResponse::Ok()
+        .json(GroupPage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
 }

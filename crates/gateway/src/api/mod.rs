@@ -22,48 +22,27 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(MAX_JSON_BYTES)
-                    .error_handler(|err, _req: &HttpRequest| {
-                        let api = match &err {
-                            error::JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
-                                "send the body as JSON with `Content-Type: application/json`"
-                                    .into(),
-                            ),
-                            error::JsonPayloadError::Overflow { limit }
-                            | error::JsonPayloadError::OverflowKnownLength { limit, .. } => {
-                                ApiError::PayloadTooLarge(format!(
-                                    "the body is larger than {limit} bytes"
-                                ))
-                            }
-                            error::JsonPayloadError::Deserialize(e) => {
-                                ApiError::BadRequest(format!("invalid JSON body: {e}"))
-                            }
-                            other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
-                        };
-                        error::InternalError::from_response(
-                            err,
-                            actix_web::ResponseError::error_response(&api),
-                        )
-                        .into()
-                    }),
-            )
+            .app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|err, _req: &HttpRequest| {
+                let api = match &err {
+                    error::JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+                        "send the body as JSON with `Content-Type: application/json`".into(),
+                    ),
+                    error::JsonPayloadError::Overflow { limit }
+                    | error::JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                        ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"))
+                    }
+                    error::JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON body: {e}")),
+                    other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+                };
+                error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+            }))
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 let api = ApiError::BadRequest(format!("invalid query parameters: {err}"));
-                error::InternalError::from_response(
-                    err,
-                    actix_web::ResponseError::error_response(&api),
-                )
-                .into()
+                error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
             }))
             .app_data(web::PathConfig::default().error_handler(|err, _| {
                 let api = ApiError::BadRequest(format!("invalid path: {err}"));
-                error::InternalError::from_response(
-                    err,
-                    actix_web::ResponseError::error_response(&api),
-                )
-                .into()
+                error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
             }))
             .service(resource("/openapi.json", "GET").route(web::get().to(openapi::document)))
             .configure(enterprises::configure)
@@ -80,8 +59,7 @@ pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {
         let mut res = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed(allow));
         if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
-            res.headers_mut()
-                .insert(actix_web::http::header::ALLOW, value);
+            res.headers_mut().insert(actix_web::http::header::ALLOW, value);
         }
         res
     }))
@@ -110,10 +88,7 @@ pub struct PageQuery {
 
 impl From<PageQuery> for directory::PageRequest {
     fn from(q: PageQuery) -> Self {
-        directory::PageRequest {
-            limit: q.limit,
-            after: q.after,
-        }
+        directory::PageRequest { limit: q.limit, after: q.after }
     }
 }
 

@@ -21,17 +21,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list)),
     )
     .service(
-        resource(
-            "/enterprises/{key}/organizations/{org_key}",
-            "GET, PATCH, DELETE",
-        )
-        .route(web::get().to(get_one))
-        .route(web::patch().to(update))
-        .route(web::delete().to(remove)),
+        resource("/enterprises/{key}/organizations/{org_key}", "GET, PATCH, DELETE")
+            .route(web::get().to(get_one))
+            .route(web::patch().to(update))
+            .route(web::delete().to(remove)),
     )
     .service(
-        resource("/enterprises/{key}/organizations/{org_key}/admins", "POST")
-            .route(web::post().to(appoint_admin)),
+        resource("/enterprises/{key}/organizations/{org_key}/admins", "POST").route(web::post().to(appoint_admin)),
     );
 }
 
@@ -99,14 +95,7 @@ async fn create(
     let body = body.into_inner();
     let dir = state.directory.clone();
     let org = blocking::<_, ApiError>(move || {
-        dir.create_organization(
-            &caller.ctx(),
-            &key,
-            NewOrganization {
-                key: body.key,
-                name: body.name,
-            },
-        )
+        dir.create_organization(&caller.ctx(), &key, NewOrganization { key: body.key, name: body.name })
     })
     .await?;
     Ok(HttpResponse::Created().json(OrganizationView::from(org)))
@@ -130,12 +119,9 @@ async fn list(
     let key = path.into_inner();
     let page: PageRequest = query.into_inner().into();
     let dir = state.directory.clone();
-    let result =
-        blocking::<_, ApiError>(move || dir.list_organizations(&caller.ctx(), &key, &page)).await?;
-    Ok(HttpResponse::Ok().json(OrganizationPage {
-        items: result.items.into_iter().map(Into::into).collect(),
-        next: result.next,
-    }))
+    let result = blocking::<_, ApiError>(move || dir.list_organizations(&caller.ctx(), &key, &page)).await?;
+    Ok(HttpResponse::Ok()
+        .json(OrganizationPage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
 }
 
 #[utoipa::path(
@@ -154,8 +140,7 @@ async fn get_one(
 ) -> Result<HttpResponse, ApiError> {
     let (key, org_key) = path.into_inner();
     let dir = state.directory.clone();
-    let org = blocking::<_, ApiError>(move || dir.get_organization(&caller.ctx(), &key, &org_key))
-        .await?;
+    let org = blocking::<_, ApiError>(move || dir.get_organization(&caller.ctx(), &key, &org_key)).await?;
     Ok(HttpResponse::Ok().json(OrganizationView::from(org)))
 }
 
@@ -179,12 +164,7 @@ async fn update(
     let body = body.into_inner();
     let dir = state.directory.clone();
     let org = blocking::<_, ApiError>(move || {
-        dir.update_organization(
-            &caller.ctx(),
-            &key,
-            &org_key,
-            OrganizationChanges { name: body.name },
-        )
+        dir.update_organization(&caller.ctx(), &key, &org_key, OrganizationChanges { name: body.name })
     })
     .await?;
     Ok(HttpResponse::Ok().json(OrganizationView::from(org)))
@@ -236,18 +216,12 @@ async fn appoint_admin(
             &caller.ctx(),
             &key,
             &org_key,
-            NewUser {
-                login: body.login,
-                email: body.email,
-                name: body.name,
-            },
+            NewUser { login: body.login, email: body.email, name: body.name },
         )
     })
     .await?;
     Ok(HttpResponse::Created().json(Appointed {
         login: a.user.login,
-        setup_url: a
-            .setup_token
-            .map(|t| state.settings.url(&format!("/setup/{t}"))),
+        setup_url: a.setup_token.map(|t| state.settings.url(&format!("/setup/{t}"))),
     }))
 }

@@ -14,9 +14,7 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        resource("/enterprises/{key}/users", "GET, POST")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
+        resource("/enterprises/{key}/users", "GET, POST").route(web::get().to(list)).route(web::post().to(create)),
     );
 }
 
@@ -74,11 +72,7 @@ impl From<UserWithGroups> for UserView {
         let groups = u
             .groups
             .into_iter()
-            .map(|g| UserGroupView {
-                organization: g.organization,
-                group: g.group,
-                source: g.source,
-            })
+            .map(|g| UserGroupView { organization: g.organization, group: g.group, source: g.source })
             .collect();
         UserView::new(u.user, groups)
     }
@@ -108,12 +102,9 @@ async fn list(
     let key = path.into_inner();
     let page: PageRequest = query.into_inner().into();
     let dir = state.directory.clone();
-    let result =
-        blocking::<_, ApiError>(move || dir.list_users(&caller.ctx(), &key, &page)).await?;
-    Ok(HttpResponse::Ok().json(UserPage {
-        items: result.items.into_iter().map(Into::into).collect(),
-        next: result.next,
-    }))
+    let result = blocking::<_, ApiError>(move || dir.list_users(&caller.ctx(), &key, &page)).await?;
+    Ok(HttpResponse::Ok()
+        .json(UserPage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
 }
 
 #[utoipa::path(
@@ -137,15 +128,7 @@ async fn create(
     let body = body.into_inner();
     let dir = state.directory.clone();
     let user = blocking::<_, ApiError>(move || {
-        dir.create_local_user(
-            &caller.ctx(),
-            &key,
-            NewUser {
-                login: body.login,
-                email: body.email,
-                name: body.name,
-            },
-        )
+        dir.create_local_user(&caller.ctx(), &key, NewUser { login: body.login, email: body.email, name: body.name })
     })
     .await?;
     Ok(HttpResponse::Created().json(UserView::new(user, Vec::new())))

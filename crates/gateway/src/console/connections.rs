@@ -5,9 +5,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use directory::connection::{
-    Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings,
-};
+use directory::connection::{Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings};
 use directory::{Ctx, DirectoryError, FieldErrors};
 use serde::Deserialize;
 
@@ -59,10 +57,7 @@ async fn overview(
     let k2 = key.clone();
     let (enterprise, connections) = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
-        Ok((
-            dir.get_enterprise(&ctx, &k2)?,
-            dir.list_connections(&ctx, &k2)?,
-        ))
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_connections(&ctx, &k2)?))
     })
     .await?;
     render(&SsoPage {
@@ -71,9 +66,7 @@ async fn overview(
         enterprise_name: enterprise.name,
         mode: match enterprise.provisioning_mode {
             directory::enterprise::ProvisioningMode::Jit => "just-in-time at sign-in",
-            directory::enterprise::ProvisioningMode::Scim => {
-                "SCIM, pushed by the identity provider"
-            }
+            directory::enterprise::ProvisioningMode::Scim => "SCIM, pushed by the identity provider",
         },
         connections: connections
             .into_iter()
@@ -106,9 +99,7 @@ async fn create(
     let provider = match Provider::parse(&form.provider) {
         Some(p @ (Provider::Okta | Provider::Entra | Provider::JumpCloud | Provider::Other)) => p,
         _ => {
-            return Err(PageError::BadRequest(
-                "Choose Okta, Microsoft Entra ID, JumpCloud or Other.".into(),
-            ));
+            return Err(PageError::BadRequest("Choose Okta, Microsoft Entra ID, JumpCloud or Other.".into()));
         }
     };
     let dir = state.directory.clone();
@@ -119,12 +110,7 @@ async fn create(
         dir.create_connection(
             &Ctx::new(&actor, op.as_deref()),
             &k2,
-            NewConnection {
-                protocol: Protocol::Saml,
-                provider,
-                saml: Some(SamlSettings::default()),
-                mapping: None,
-            },
+            NewConnection { protocol: Protocol::Saml, provider, saml: Some(SamlSettings::default()), mapping: None },
         )
     })
     .await?;
@@ -159,7 +145,10 @@ struct AssistantPage {
     idp_error: Option<String>,
     mapping: Mapping,
     encrypt_assertions: bool,
+    sign_requests: bool,
+    require_signed_assertions: bool,
     encryption_certificate: Option<String>,
+    signing_certificate: Option<String>,
     last_test: Option<(bool, String, String)>,
     notice: Option<String>,
 }
@@ -203,6 +192,13 @@ fn page_for(
         idp_error: None,
         mapping: c.mapping.clone(),
         encrypt_assertions: saml.encrypt_assertions,
+        sign_requests: saml.sign_requests,
+        require_signed_assertions: saml.require_signed_assertions,
+        signing_certificate: saml
+            .sp_certificate
+            .as_deref()
+            .filter(|_| saml.sign_requests)
+            .map(crate::api::connections::pem),
         encryption_certificate: saml
             .sp_certificate
             .as_deref()
@@ -219,22 +215,13 @@ fn page_for(
     }
 }
 
-async fn load(
-    state: &AppState,
-    session: &ConsoleSession,
-    key: &str,
-    id: &str,
-) -> Result<AssistantPage, PageError> {
+async fn load(state: &AppState, session: &ConsoleSession, key: &str, id: &str) -> Result<AssistantPage, PageError> {
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let (k2, i2) = (key.to_owned(), id.to_owned());
     let (enterprise, c, tests) = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
-        Ok((
-            dir.get_enterprise(&ctx, &k2)?,
-            dir.get_connection(&ctx, &k2, &i2)?,
-            dir.test_results(&ctx, &k2, &i2)?,
-        ))
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.get_connection(&ctx, &k2, &i2)?, dir.test_results(&ctx, &k2, &i2)?))
     })
     .await?;
     Ok(page_for(session, state, enterprise.name, c, tests))
@@ -263,9 +250,13 @@ struct IdpForm {
     idp_entity_id: String,
     #[serde(default)]
     certificate: String,
-    /// Checkbox: present ("on") when ticked.
+    /// Checkboxes: present ("on") when ticked.
     #[serde(default)]
     encrypt_assertions: Option<String>,
+    #[serde(default)]
+    sign_requests: Option<String>,
+    #[serde(default)]
+    require_signed_assertions: Option<String>,
 }
 
 #[post("/console/e/{key}/connections/{id}/idp")]
@@ -281,6 +272,8 @@ async fn save_idp(
     let form = form.into_inner();
     let manual = form.mode == "manual";
     let encrypt = Some(form.encrypt_assertions.is_some());
+    let sign = Some(form.sign_requests.is_some());
+    let require = Some(form.require_signed_assertions.is_some());
     let input = if manual {
         SamlInput {
             sso_url: Some(form.sso_url.clone()),
@@ -291,21 +284,17 @@ async fn save_idp(
                 vec![form.certificate.clone()]
             }),
             encrypt_assertions: encrypt,
+            sign_requests: sign,
+            require_signed_assertions: require,
             ..SamlInput::default()
         }
     } else {
-        SamlInput {
-            metadata_url: Some(form.metadata_url.clone()),
-            encrypt_assertions: encrypt,
-            ..SamlInput::default()
-        }
+        SamlInput { metadata_url: Some(form.metadata_url.clone()), encrypt_assertions: encrypt, ..SamlInput::default() }
     };
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let (k3, i3) = (key.clone(), id.clone());
-    let current =
-        blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k3, &i3))
-            .await?;
+    let current = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k3, &i3)).await?;
     let resolved = resolve_saml(&state.settings, input, current.saml.as_ref()).await;
     let outcome = match resolved {
         Ok(saml) => {
@@ -318,10 +307,7 @@ async fn save_idp(
                     &Ctx::new(&actor, op.as_deref()),
                     &k2,
                     &i2,
-                    ConnectionChanges {
-                        saml: Some(saml),
-                        ..Default::default()
-                    },
+                    ConnectionChanges { saml: Some(saml), ..Default::default() },
                 ))
             })
             .await?
@@ -329,9 +315,7 @@ async fn save_idp(
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(_) => Ok(see_other(&format!(
-            "/console/e/{key}/connections/{id}#step-3"
-        ))),
+        Ok(_) => Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-3"))),
         Err(DirectoryError::Validation(errors)) => {
             let mut page = load(&state, &session, &key, &id).await?;
             page.manual_tab = manual;
@@ -369,12 +353,8 @@ async fn save_mapping(
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, id) = path.into_inner();
     let form = form.into_inner();
-    let mapping = Mapping {
-        login: Some(form.login),
-        email: Some(form.email),
-        name: Some(form.name),
-        groups: Some(form.groups),
-    };
+    let mapping =
+        Mapping { login: Some(form.login), email: Some(form.email), name: Some(form.name), groups: Some(form.groups) };
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let op = operation_id(&req);
@@ -384,16 +364,11 @@ async fn save_mapping(
             &Ctx::new(&actor, op.as_deref()),
             &k2,
             &i2,
-            ConnectionChanges {
-                mapping: Some(mapping),
-                ..Default::default()
-            },
+            ConnectionChanges { mapping: Some(mapping), ..Default::default() },
         )
     })
     .await?;
-    Ok(see_other(&format!(
-        "/console/e/{key}/connections/{id}#step-4"
-    )))
+    Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-4")))
 }
 
 #[post("/console/e/{key}/connections/{id}/test")]
@@ -411,9 +386,7 @@ async fn start_test(
     let request = blocking::<_, PageError>(move || {
         let c = dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)?;
         if c.saml.as_ref().is_none_or(SamlSettings::is_blank) {
-            return Err(DirectoryError::Conflict(
-                "configure the identity provider (step 2) before testing".into(),
-            ));
+            return Err(DirectoryError::Conflict("configure the identity provider (step 2) before testing".into()));
         }
         dir.begin_sso_request(&c.id, true, "/")
     })
@@ -443,17 +416,11 @@ async fn change_status(
     let (k2, i2) = (key.to_owned(), id.to_owned());
     let outcome = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, op.as_deref());
-        Ok(if turn_on {
-            dir.enable_connection(&ctx, &k2, &i2)
-        } else {
-            dir.disable_connection(&ctx, &k2, &i2)
-        })
+        Ok(if turn_on { dir.enable_connection(&ctx, &k2, &i2) } else { dir.disable_connection(&ctx, &k2, &i2) })
     })
     .await?;
     match outcome {
-        Ok(_) => Ok(see_other(&format!(
-            "/console/e/{key}/connections/{id}#step-4"
-        ))),
+        Ok(_) => Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-4"))),
         Err(DirectoryError::Conflict(m)) => {
             let mut page = load(state, session, key, id).await?;
             page.notice = Some(m);
@@ -503,9 +470,6 @@ async fn delete(
     let actor = session.actor().clone();
     let op = operation_id(&req);
     let k2 = key.clone();
-    blocking::<_, PageError>(move || {
-        dir.delete_connection(&Ctx::new(&actor, op.as_deref()), &k2, &id)
-    })
-    .await?;
+    blocking::<_, PageError>(move || dir.delete_connection(&Ctx::new(&actor, op.as_deref()), &k2, &id)).await?;
     Ok(see_other(&format!("/console/e/{key}/sso")))
 }

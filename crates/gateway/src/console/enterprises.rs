@@ -57,13 +57,8 @@ async fn list(
 ) -> Result<HttpResponse, PageError> {
     let dir = state.directory.clone();
     let actor = session.actor().clone();
-    let page = PageRequest {
-        limit: Some(100),
-        after: query.into_inner().after,
-    };
-    let result =
-        blocking::<_, PageError>(move || dir.list_enterprises(&Ctx::new(&actor, None), &page))
-            .await?;
+    let page = PageRequest { limit: Some(100), after: query.into_inner().after };
+    let result = blocking::<_, PageError>(move || dir.list_enterprises(&Ctx::new(&actor, None), &page)).await?;
     render(&EnterprisesPage {
         chrome: Chrome::signed_in(&session, "enterprises"),
         enterprises: result
@@ -87,21 +82,13 @@ fn enterprise_form(session: &ConsoleSession, key: &str, name: &str) -> FormPage 
     FormPage {
         chrome: Chrome::signed_in(session, "enterprises"),
         title: "New enterprise".into(),
-        intro:
-            "An enterprise is one customer: its people sign in through its own identity provider."
-                .into(),
+        intro: "An enterprise is one customer: its people sign in through its own identity provider.".into(),
         crumbs: vec![("Enterprises".into(), "/console/enterprises".into())],
         action: "/console/enterprises/new".into(),
         cancel: "/console/enterprises".into(),
         submit: "Create enterprise",
         fields: vec![
-            Field::text(
-                "name",
-                "Name",
-                name,
-                "How admins and users will see it, e.g. Acme Corporation.",
-                true,
-            ),
+            Field::text("name", "Name", name, "How admins and users will see it, e.g. Acme Corporation.", true),
             Field::text(
                 "key",
                 "Key",
@@ -117,10 +104,7 @@ fn enterprise_form(session: &ConsoleSession, key: &str, name: &str) -> FormPage 
 #[get("/console/enterprises/new")]
 async fn new_form(session: ConsoleSession) -> Result<HttpResponse, PageError> {
     if !session.actor().is_platform_admin() {
-        return Err(directory::DirectoryError::Forbidden(
-            "only operators create enterprises".into(),
-        )
-        .into());
+        return Err(directory::DirectoryError::Forbidden("only operators create enterprises".into()).into());
     }
     render(&enterprise_form(&session, "", ""))
 }
@@ -144,15 +128,9 @@ async fn create(
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let op = operation_id(&req);
-    let input = NewEnterprise {
-        key: form.key.trim().to_owned(),
-        name: form.name.clone(),
-        provisioning_mode: None,
-    };
-    let outcome = blocking::<_, PageError>(move || {
-        Ok(dir.create_enterprise(&Ctx::new(&actor, op.as_deref()), input))
-    })
-    .await?;
+    let input = NewEnterprise { key: form.key.trim().to_owned(), name: form.name.clone(), provisioning_mode: None };
+    let outcome =
+        blocking::<_, PageError>(move || Ok(dir.create_enterprise(&Ctx::new(&actor, op.as_deref()), input))).await?;
     match outcome {
         Ok(e) => Ok(see_other(&format!("/console/e/{}", e.key))),
         Err(err) => enterprise_form(&session, &form.key, &form.name).refused(err),
@@ -216,11 +194,7 @@ async fn overview(
     render(&EnterprisePage {
         chrome: Chrome::signed_in(
             &session,
-            if session.actor().is_platform_admin() {
-                "enterprises"
-            } else {
-                "enterprise"
-            },
+            if session.actor().is_platform_admin() { "enterprises" } else { "enterprise" },
         ),
         key: enterprise.key,
         name: enterprise.name,
@@ -230,14 +204,7 @@ async fn overview(
         },
         is_operator: matches!(session.actor(), Actor::Operator { .. }),
         can_admin,
-        organizations: orgs
-            .items
-            .into_iter()
-            .map(|o| OrgRow {
-                key: o.key,
-                name: o.name,
-            })
-            .collect(),
+        organizations: orgs.items.into_iter().map(|o| OrgRow { key: o.key, name: o.name }).collect(),
         admins: admins.into_iter().map(admin_row).collect(),
     })
 }
@@ -280,10 +247,7 @@ pub struct AppointedPage {
 }
 
 #[get("/console/e/{key}/admins/new")]
-async fn appoint_form(
-    session: ConsoleSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn appoint_form(session: ConsoleSession, path: web::Path<String>) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
     render(&appoint_form_page(
         &session,
@@ -320,11 +284,7 @@ async fn appoint(
     let op = operation_id(&req);
     let (k2, person) = (
         key.clone(),
-        NewUser {
-            login: form.login.clone(),
-            email: Some(form.email.clone()),
-            name: Some(form.name.clone()),
-        },
+        NewUser { login: form.login.clone(), email: Some(form.email.clone()), name: Some(form.name.clone()) },
     );
     let outcome = blocking::<_, PageError>(move || {
         Ok(dir.appoint_enterprise_admin(&Ctx::new(&actor, op.as_deref()), &k2, person))
@@ -336,9 +296,7 @@ async fn appoint(
             crumbs: vec![("Back".into(), format!("/console/e/{key}"))],
             login: a.user.login,
             role: "an enterprise admin".into(),
-            setup_url: a
-                .setup_token
-                .map(|t| state.settings.url(&format!("/setup/{t}"))),
+            setup_url: a.setup_token.map(|t| state.settings.url(&format!("/setup/{t}"))),
             back: format!("/console/e/{key}"),
         }),
         Err(err) => appoint_form_page(
@@ -381,17 +339,11 @@ async fn users(
     let key = path.into_inner();
     let dir = state.directory.clone();
     let actor = session.actor().clone();
-    let page = PageRequest {
-        limit: Some(100),
-        after: query.into_inner().after,
-    };
+    let page = PageRequest { limit: Some(100), after: query.into_inner().after };
     let k2 = key.clone();
     let (enterprise, result) = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
-        Ok((
-            dir.get_enterprise(&ctx, &k2)?,
-            dir.list_users(&ctx, &k2, &page)?,
-        ))
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_users(&ctx, &k2, &page)?))
     })
     .await?;
     render(&UsersPage {
@@ -407,11 +359,7 @@ async fn users(
                 email: u.user.email.unwrap_or_default(),
                 origin: u.user.origin,
                 active: u.user.active,
-                groups: u
-                    .groups
-                    .into_iter()
-                    .map(|g| format!("{}/{}", g.organization, g.group))
-                    .collect(),
+                groups: u.groups.into_iter().map(|g| format!("{}/{}", g.organization, g.group)).collect(),
             })
             .collect(),
         next: result.next,
@@ -447,17 +395,11 @@ async fn audit(
     let key = path.into_inner();
     let dir = state.directory.clone();
     let actor = session.actor().clone();
-    let page = PageRequest {
-        limit: Some(100),
-        after: query.into_inner().after,
-    };
+    let page = PageRequest { limit: Some(100), after: query.into_inner().after };
     let k2 = key.clone();
     let (enterprise, result) = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
-        Ok((
-            dir.get_enterprise(&ctx, &k2)?,
-            dir.list_audit_events(&ctx, Some(&k2), &page)?,
-        ))
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_audit_events(&ctx, Some(&k2), &page)?))
     })
     .await?;
     render(&AuditPage {

@@ -15,16 +15,10 @@ use crate::auth::ConsoleSession;
 use crate::error::PageError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::FormConfig::default().limit(16 * 1024).error_handler(
-        |err, _req: &HttpRequest| {
-            let page = PageError::BadRequest(format!("The form could not be read: {err}"));
-            error::InternalError::from_response(
-                err,
-                actix_web::ResponseError::error_response(&page),
-            )
-            .into()
-        },
-    ))
+    cfg.app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|err, _req: &HttpRequest| {
+        let page = PageError::BadRequest(format!("The form could not be read: {err}"));
+        error::InternalError::from_response(err, actix_web::ResponseError::error_response(&page)).into()
+    }))
     .configure(session::configure)
     .configure(enterprises::configure)
     .configure(organizations::configure)
@@ -53,11 +47,7 @@ impl Chrome {
         let info = &session.info;
         Chrome {
             user: Some(NavUser {
-                display: if info.name.is_empty() {
-                    info.login.clone()
-                } else {
-                    info.name.clone()
-                },
+                display: if info.name.is_empty() { info.login.clone() } else { info.name.clone() },
                 is_operator: matches!(info.actor, directory::Actor::Operator { .. }),
                 enterprise_key: info.enterprise_key.clone(),
             }),
@@ -67,11 +57,7 @@ impl Chrome {
     }
 
     pub fn anonymous(csrf: String) -> Self {
-        Chrome {
-            user: None,
-            csrf,
-            section: "",
-        }
+        Chrome { user: None, csrf, section: "" }
     }
 }
 
@@ -80,10 +66,7 @@ pub fn render(page: &impl Template) -> Result<HttpResponse, PageError> {
     render_status(page, actix_web::http::StatusCode::OK)
 }
 
-pub fn render_status(
-    page: &impl Template,
-    status: actix_web::http::StatusCode,
-) -> Result<HttpResponse, PageError> {
+pub fn render_status(page: &impl Template, status: actix_web::http::StatusCode) -> Result<HttpResponse, PageError> {
     Ok(HttpResponse::build(status)
         .content_type(ContentType::html())
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -92,9 +75,7 @@ pub fn render_status(
 
 /// A 303 redirect after a successful form.
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_owned()))
-        .finish()
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_owned())).finish()
 }
 
 /// One input of a [`FormPage`].
@@ -112,13 +93,7 @@ pub struct Field {
 }
 
 impl Field {
-    pub fn text(
-        name: &'static str,
-        label: &'static str,
-        value: &str,
-        hint: &str,
-        required: bool,
-    ) -> Self {
+    pub fn text(name: &'static str, label: &'static str, value: &str, hint: &str, required: bool) -> Self {
         Field {
             name,
             label,
@@ -180,16 +155,10 @@ impl FormPage {
     pub fn refused(self, err: directory::DirectoryError) -> Result<HttpResponse, PageError> {
         use actix_web::http::StatusCode;
         match err {
-            directory::DirectoryError::Validation(f) => {
-                render_status(&self.with_errors(&f), StatusCode::BAD_REQUEST)
+            directory::DirectoryError::Validation(f) => render_status(&self.with_errors(&f), StatusCode::BAD_REQUEST),
+            directory::DirectoryError::Conflict(m) => {
+                render_status(&FormPage { error: Some(m), ..self }, StatusCode::CONFLICT)
             }
-            directory::DirectoryError::Conflict(m) => render_status(
-                &FormPage {
-                    error: Some(m),
-                    ..self
-                },
-                StatusCode::CONFLICT,
-            ),
             other => Err(PageError::Directory(other)),
         }
     }

@@ -33,24 +33,29 @@ fn org_form(session: &ConsoleSession, enterprise: &str, key: &str, name: &str) -
     FormPage {
         chrome: Chrome::signed_in(session, "enterprise"),
         title: "New organization".into(),
-        intro: "People belong to organizations through their groups. Each new organization starts with a Members group.".into(),
+        intro:
+            "People belong to organizations through their groups. Each new organization starts with a Members group."
+                .into(),
         crumbs: vec![(enterprise.to_owned(), format!("/console/e/{enterprise}"))],
         action: format!("/console/e/{enterprise}/organizations/new"),
         cancel: format!("/console/e/{enterprise}"),
         submit: "Create organization",
         fields: vec![
             Field::text("name", "Name", name, "e.g. Engineering", true),
-            Field::text("key", "Key", key, "Lower-case letters, digits and hyphens, unique in this enterprise. It cannot change later.", true),
+            Field::text(
+                "key",
+                "Key",
+                key,
+                "Lower-case letters, digits and hyphens, unique in this enterprise. It cannot change later.",
+                true,
+            ),
         ],
         error: None,
     }
 }
 
 #[get("/console/e/{key}/organizations/new")]
-async fn new_form(
-    session: ConsoleSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn new_form(session: ConsoleSession, path: web::Path<String>) -> Result<HttpResponse, PageError> {
     render(&org_form(&session, &path.into_inner(), "", ""))
 }
 
@@ -75,17 +80,11 @@ async fn create(
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let op = operation_id(&req);
-    let (e2, input) = (
-        enterprise.clone(),
-        NewOrganization {
-            key: form.key.trim().to_owned(),
-            name: form.name.clone(),
-        },
-    );
-    let outcome = blocking::<_, PageError>(move || {
-        Ok(dir.create_organization(&Ctx::new(&actor, op.as_deref()), &e2, input))
-    })
-    .await?;
+    let (e2, input) =
+        (enterprise.clone(), NewOrganization { key: form.key.trim().to_owned(), name: form.name.clone() });
+    let outcome =
+        blocking::<_, PageError>(move || Ok(dir.create_organization(&Ctx::new(&actor, op.as_deref()), &e2, input)))
+            .await?;
     match outcome {
         Ok(org) => Ok(see_other(&format!("/console/e/{enterprise}/o/{}", org.key))),
         Err(err) => org_form(&session, &enterprise, &form.key, &form.name).refused(err),
@@ -129,12 +128,7 @@ async fn page(
         let mut blocks = Vec::new();
         for g in groups.items {
             let members = dir.list_group_members(&ctx, &k2, &o2, &g.name)?;
-            blocks.push(GroupBlock {
-                name: g.name,
-                description: g.description,
-                builtin: g.builtin,
-                members,
-            });
+            blocks.push(GroupBlock { name: g.name, description: g.description, builtin: g.builtin, members });
         }
         Ok((e, org, blocks))
     })
@@ -150,13 +144,7 @@ async fn page(
     })
 }
 
-fn group_form_page(
-    session: &ConsoleSession,
-    key: &str,
-    org: &str,
-    name: &str,
-    description: &str,
-) -> FormPage {
+fn group_form_page(session: &ConsoleSession, key: &str, org: &str, name: &str, description: &str) -> FormPage {
     FormPage {
         chrome: Chrome::signed_in(session, "enterprise"),
         title: "New group".into(),
@@ -174,10 +162,7 @@ fn group_form_page(
 }
 
 #[get("/console/e/{key}/o/{org}/groups/new")]
-async fn group_form(
-    session: ConsoleSession,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+async fn group_form(session: ConsoleSession, path: web::Path<(String, String)>) -> Result<HttpResponse, PageError> {
     let (key, org) = path.into_inner();
     render(&group_form_page(&session, &key, &org, "", ""))
 }
@@ -205,19 +190,13 @@ async fn create_group(
     let actor = session.actor().clone();
     let op = operation_id(&req);
     let (k2, o2) = (key.clone(), org.clone());
-    let input = NewGroup {
-        name: form.name.clone(),
-        description: Some(form.description.clone()),
-    };
-    let outcome = blocking::<_, PageError>(move || {
-        Ok(dir.create_group(&Ctx::new(&actor, op.as_deref()), &k2, &o2, input))
-    })
-    .await?;
+    let input = NewGroup { name: form.name.clone(), description: Some(form.description.clone()) };
+    let outcome =
+        blocking::<_, PageError>(move || Ok(dir.create_group(&Ctx::new(&actor, op.as_deref()), &k2, &o2, input)))
+            .await?;
     match outcome {
         Ok(_) => Ok(see_other(&format!("/console/e/{key}/o/{org}"))),
-        Err(err) => {
-            group_form_page(&session, &key, &org, &form.name, &form.description).refused(err)
-        }
+        Err(err) => group_form_page(&session, &key, &org, &form.name, &form.description).refused(err),
     }
 }
 
@@ -232,15 +211,10 @@ async fn member_form_page(
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let (k2, o2) = (key.to_owned(), org.to_owned());
-    let groups = blocking::<_, PageError>(move || {
-        dir.list_groups(&Ctx::new(&actor, None), &k2, &o2, &PageRequest::first(200))
-    })
-    .await?;
-    let options = groups
-        .items
-        .into_iter()
-        .map(|g| (g.name.clone(), g.name))
-        .collect();
+    let groups =
+        blocking::<_, PageError>(move || dir.list_groups(&Ctx::new(&actor, None), &k2, &o2, &PageRequest::first(200)))
+            .await?;
+    let options = groups.items.into_iter().map(|g| (g.name.clone(), g.name)).collect();
     Ok(FormPage {
         chrome: Chrome::signed_in(session, "enterprise"),
         title: "Add a member".into(),
@@ -264,17 +238,7 @@ async fn member_form(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (key, org) = path.into_inner();
-    render(
-        &member_form_page(
-            &state,
-            &session,
-            &key,
-            &org,
-            "",
-            directory::group::MEMBERS_GROUP,
-        )
-        .await?,
-    )
+    render(&member_form_page(&state, &session, &key, &org, "", directory::group::MEMBERS_GROUP).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,21 +262,14 @@ async fn add_member(
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let op = operation_id(&req);
-    let (k2, o2, g2, l2) = (
-        key.clone(),
-        org.clone(),
-        form.group.clone(),
-        form.login.trim().to_owned(),
-    );
+    let (k2, o2, g2, l2) = (key.clone(), org.clone(), form.group.clone(), form.login.trim().to_owned());
     let outcome = blocking::<_, PageError>(move || {
         Ok(dir.add_group_member(&Ctx::new(&actor, op.as_deref()), &k2, &o2, &g2, &l2))
     })
     .await?;
     match outcome {
         Ok(()) => Ok(see_other(&format!("/console/e/{key}/o/{org}"))),
-        Err(err) => member_form_page(&state, &session, &key, &org, &form.login, &form.group)
-            .await?
-            .refused(err),
+        Err(err) => member_form_page(&state, &session, &key, &org, &form.login, &form.group).await?.refused(err),
     }
 }
 
@@ -339,23 +296,14 @@ async fn remove_member(
     let op = operation_id(&req);
     let (k2, o2) = (key.clone(), org.clone());
     blocking::<_, PageError>(move || {
-        dir.remove_group_member(
-            &Ctx::new(&actor, op.as_deref()),
-            &k2,
-            &o2,
-            &form.group,
-            &form.login,
-        )
+        dir.remove_group_member(&Ctx::new(&actor, op.as_deref()), &k2, &o2, &form.group, &form.login)
     })
     .await?;
     Ok(see_other(&format!("/console/e/{key}/o/{org}")))
 }
 
 #[get("/console/e/{key}/o/{org}/admins/new")]
-async fn appoint_form(
-    session: ConsoleSession,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+async fn appoint_form(session: ConsoleSession, path: web::Path<(String, String)>) -> Result<HttpResponse, PageError> {
     let (key, org) = path.into_inner();
     render(&appoint_form_page(
         &session,
@@ -381,15 +329,10 @@ async fn appoint(
     let actor = session.actor().clone();
     let op = operation_id(&req);
     let (k2, o2) = (key.clone(), org.clone());
-    let person = NewUser {
-        login: form.login.clone(),
-        email: Some(form.email.clone()),
-        name: Some(form.name.clone()),
-    };
-    let outcome = blocking::<_, PageError>(move || {
-        Ok(dir.appoint_org_admin(&Ctx::new(&actor, op.as_deref()), &k2, &o2, person))
-    })
-    .await?;
+    let person = NewUser { login: form.login.clone(), email: Some(form.email.clone()), name: Some(form.name.clone()) };
+    let outcome =
+        blocking::<_, PageError>(move || Ok(dir.appoint_org_admin(&Ctx::new(&actor, op.as_deref()), &k2, &o2, person)))
+            .await?;
     let back = format!("/console/e/{key}/o/{org}");
     match outcome {
         Ok(a) => render(&AppointedPage {
@@ -397,9 +340,7 @@ async fn appoint(
             crumbs: vec![(org.clone(), back.clone())],
             login: a.user.login,
             role: format!("an admin of {org}"),
-            setup_url: a
-                .setup_token
-                .map(|t| state.settings.url(&format!("/setup/{t}"))),
+            setup_url: a.setup_token.map(|t| state.settings.url(&format!("/setup/{t}"))),
             back,
         }),
         Err(err) => appoint_form_page(
@@ -427,9 +368,6 @@ async fn delete(
     let actor = session.actor().clone();
     let op = operation_id(&req);
     let k2 = key.clone();
-    blocking::<_, PageError>(move || {
-        dir.delete_organization(&Ctx::new(&actor, op.as_deref()), &k2, &org)
-    })
-    .await?;
+    blocking::<_, PageError>(move || dir.delete_organization(&Ctx::new(&actor, op.as_deref()), &k2, &org)).await?;
     Ok(see_other(&format!("/console/e/{key}")))
 }

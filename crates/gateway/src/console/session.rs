@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, render_status, see_other};
 use crate::auth::{
-    ANON_COOKIE, ConsoleSession, MaybeSession, SESSION_COOKIE, anon_binding, client_address,
-    cookie, csrf_matches, csrf_token, operation_id,
+    ANON_COOKIE, ConsoleSession, MaybeSession, SESSION_COOKIE, anon_binding, client_address, cookie, csrf_matches,
+    csrf_token, operation_id,
 };
 use crate::error::{PageError, blocking};
 use crate::state::AppState;
@@ -44,9 +44,7 @@ fn landing(actor: &Actor, enterprise_key: Option<&str>) -> String {
 /// `//host`, and no backslash, whitespace or control character anywhere (browsers drop tabs
 /// and newlines from URLs, so `/\t/evil.example` would become `//evil.example`).
 pub fn safe_next(next: &str) -> Option<&str> {
-    let clean = !next
-        .chars()
-        .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    let clean = !next.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control());
     (clean && next.starts_with('/') && !next.starts_with("//")).then_some(next)
 }
 
@@ -82,10 +80,7 @@ async fn sign_in_page(
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
     if let Some(s) = session.0 {
-        return Ok(see_other(&landing(
-            &s.info.actor,
-            s.info.enterprise_key.as_deref(),
-        )));
+        return Ok(see_other(&landing(&s.info.actor, s.info.enterprise_key.as_deref())));
     }
     let (binding, new_cookie) = anon_binding(&state, &req)?;
     let dir = state.directory.clone();
@@ -102,8 +97,7 @@ async fn sign_in_page(
     };
     let mut res = render(&page)?;
     if let Some(c) = new_cookie {
-        res.add_cookie(&c)
-            .map_err(|e| PageError::BadRequest(e.to_string()))?;
+        res.add_cookie(&c).map_err(|e| PageError::BadRequest(e.to_string()))?;
     }
     Ok(res)
 }
@@ -120,15 +114,8 @@ struct SignInForm {
 }
 
 fn anon_csrf_ok(state: &AppState, req: &HttpRequest, presented: &str) -> Result<(), PageError> {
-    let binding = req
-        .cookie(ANON_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if csrf_matches(state, &binding, presented) {
-        Ok(())
-    } else {
-        Err(PageError::Csrf)
-    }
+    let binding = req.cookie(ANON_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    if csrf_matches(state, &binding, presented) { Ok(()) } else { Err(PageError::Csrf) }
 }
 
 /// Opens a session for `subject` and answers with the cookie and a redirect.
@@ -146,8 +133,7 @@ async fn start_session(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let token =
-        blocking::<_, PageError>(move || dir.create_session(&subject, &address, &agent)).await?;
+    let token = blocking::<_, PageError>(move || dir.create_session(&subject, &address, &agent)).await?;
     let dir = state.directory.clone();
     let lookup = token.clone();
     let info = blocking::<_, PageError>(move || dir.resolve_session(&lookup)).await?;
@@ -159,10 +145,8 @@ async fn start_session(
     let mut res = see_other(&target);
     let mut gone = cookie(state, ANON_COOKIE, String::new());
     gone.make_removal();
-    res.add_cookie(&cookie(state, SESSION_COOKIE, token))
-        .map_err(|e| PageError::BadRequest(e.to_string()))?;
-    res.add_cookie(&gone)
-        .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    res.add_cookie(&cookie(state, SESSION_COOKIE, token)).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    res.add_cookie(&gone).map_err(|e| PageError::BadRequest(e.to_string()))?;
     Ok(res)
 }
 
@@ -206,10 +190,7 @@ async fn sign_in(
                 DirectoryError::RateLimited { .. } => e.to_string(),
                 _ => "Wrong enterprise, login or password.".to_owned(),
             };
-            let binding = req
-                .cookie(ANON_COOKIE)
-                .map(|c| c.value().to_owned())
-                .unwrap_or_default();
+            let binding = req.cookie(ANON_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
             let page = SignInPage {
                 chrome: Chrome::anonymous(csrf_token(&state, &binding)),
                 notice: None,
@@ -222,8 +203,7 @@ async fn sign_in(
             if let Some(secs) = retry_after
                 && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string())
             {
-                res.headers_mut()
-                    .insert(actix_web::http::header::RETRY_AFTER, v);
+                res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
             }
             Ok(res)
         }
@@ -244,8 +224,7 @@ async fn sign_out(
     let mut res = see_other("/login");
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();
-    res.add_cookie(&gone)
-        .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    res.add_cookie(&gone).map_err(|e| PageError::BadRequest(e.to_string()))?;
     Ok(res)
 }
 
@@ -267,11 +246,9 @@ impl SetupPage {
     fn new(chrome: Chrome, link: &SetupLink) -> Self {
         let (first_operator, login, enterprise_key, expires_at) = match link {
             SetupLink::FirstOperator { expires_at } => (true, String::new(), None, *expires_at),
-            SetupLink::SetPassword {
-                login,
-                enterprise_key,
-                expires_at,
-            } => (false, login.clone(), enterprise_key.clone(), *expires_at),
+            SetupLink::SetPassword { login, enterprise_key, expires_at } => {
+                (false, login.clone(), enterprise_key.clone(), *expires_at)
+            }
         };
         SetupPage {
             chrome,
@@ -297,13 +274,9 @@ async fn setup_page(
     let dir = state.directory.clone();
     let link = blocking::<_, PageError>(move || dir.inspect_setup_link(&token)).await?;
     let (binding, new_cookie) = anon_binding(&state, &req)?;
-    let mut res = render(&SetupPage::new(
-        Chrome::anonymous(csrf_token(&state, &binding)),
-        &link,
-    ))?;
+    let mut res = render(&SetupPage::new(Chrome::anonymous(csrf_token(&state, &binding)), &link))?;
     if let Some(c) = new_cookie {
-        res.add_cookie(&c)
-            .map_err(|e| PageError::BadRequest(e.to_string()))?;
+        res.add_cookie(&c).map_err(|e| PageError::BadRequest(e.to_string()))?;
     }
     Ok(res)
 }
@@ -338,17 +311,13 @@ async fn setup(
             password: form.password,
         },
     );
-    let outcome =
-        blocking::<_, PageError>(move || Ok(dir.redeem_setup_link(&t2, f2, op.as_deref()))).await?;
+    let outcome = blocking::<_, PageError>(move || Ok(dir.redeem_setup_link(&t2, f2, op.as_deref()))).await?;
     match outcome {
         Ok(subject) => start_session(&state, &req, subject, None).await,
         Err(e @ (DirectoryError::Validation(_) | DirectoryError::Conflict(_))) => {
             let dir = state.directory.clone();
             let link = blocking::<_, PageError>(move || dir.inspect_setup_link(&token)).await?;
-            let binding = req
-                .cookie(ANON_COOKIE)
-                .map(|c| c.value().to_owned())
-                .unwrap_or_default();
+            let binding = req.cookie(ANON_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
             let mut page = SetupPage::new(Chrome::anonymous(csrf_token(&state, &binding)), &link);
             if page.first_operator {
                 page.login = form.login.unwrap_or_default();
@@ -380,10 +349,7 @@ struct MePage {
 }
 
 #[get("/console/me")]
-async fn me(
-    state: web::Data<AppState>,
-    session: ConsoleSession,
-) -> Result<HttpResponse, PageError> {
+async fn me(state: web::Data<AppState>, session: ConsoleSession) -> Result<HttpResponse, PageError> {
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let groups = blocking::<_, PageError>(move || dir.own_groups(&Ctx::new(&actor, None))).await?;

@@ -25,33 +25,19 @@ pub async fn fetch_idp_metadata(url: &str) -> Result<IdpMetadata, String> {
         }))
         .build()
         .map_err(|e| format!("cannot prepare the request: {e}"))?;
-    let mut res = client
-        .get(parsed)
-        .send()
-        .await
-        .map_err(|e| format!("Portico could not reach the metadata URL: {e}"))?;
+    let mut res =
+        client.get(parsed).send().await.map_err(|e| format!("Portico could not reach the metadata URL: {e}"))?;
     if !res.status().is_success() {
         return Err(format!("the metadata URL answered HTTP {}", res.status()));
     }
-    if res
-        .content_length()
-        .is_some_and(|n| n as usize > MAX_METADATA_BYTES)
-    {
-        return Err(format!(
-            "the metadata is larger than {MAX_METADATA_BYTES} bytes"
-        ));
+    if res.content_length().is_some_and(|n| n as usize > MAX_METADATA_BYTES) {
+        return Err(format!("the metadata is larger than {MAX_METADATA_BYTES} bytes"));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = res
-        .chunk()
-        .await
-        .map_err(|e| format!("reading the metadata failed: {e}"))?
-    {
+    while let Some(chunk) = res.chunk().await.map_err(|e| format!("reading the metadata failed: {e}"))? {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_METADATA_BYTES {
-            return Err(format!(
-                "the metadata is larger than {MAX_METADATA_BYTES} bytes"
-            ));
+            return Err(format!("the metadata is larger than {MAX_METADATA_BYTES} bytes"));
         }
     }
     let text = String::from_utf8(body).map_err(|_| "the metadata is not UTF-8 text".to_owned())?;

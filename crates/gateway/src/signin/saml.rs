@@ -19,10 +19,7 @@ use crate::observe::current_operation_id;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(start)
-        .service(metadata)
-        .service(acs)
-        .service(test_start);
+    cfg.service(start).service(metadata).service(acs).service(test_start);
 }
 
 /// The URLs an admin pastes into the IdP for one connection.
@@ -47,41 +44,29 @@ pub fn sp_urls(settings: &Settings, connection_id: &str) -> SpUrls {
 
 /// The protocol engine's view of a stored connection.
 pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnection, String> {
-    let s = c
-        .saml
-        .as_ref()
-        .ok_or("this connection has no SAML settings")?;
+    let s = c.saml.as_ref().ok_or("this connection has no SAML settings")?;
     let certificates = s
         .certificates
         .iter()
         .map(|b64| Certificate::parse(b64.as_bytes()).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     let urls = sp_urls(settings, &c.id);
-    let decryption_key = match (&s.encrypt_assertions, &s.sp_private_key) {
+    let sp_key = match (s.encrypt_assertions || s.sign_requests, &s.sp_private_key) {
         (true, Some(sealed)) => {
-            let pem =
-                crate::secrets::open(settings, crate::api::connections::SP_KEY_PURPOSE, sealed)
-                    .map_err(|e| e.to_string())?;
-            Some(
-                sso::saml::sp_key::load(&pem)
-                    .map_err(|e| format!("the SP key is unreadable: {e}"))?,
-            )
+            let pem = crate::secrets::open(settings, crate::api::connections::SP_KEY_PURPOSE, sealed)
+                .map_err(|e| e.to_string())?;
+            Some(sso::saml::sp_key::load(&pem).map_err(|e| format!("the SP key is unreadable: {e}"))?)
         }
         (true, None) => {
-            return Err("encrypted assertions are on, but the connection has no SP key".into());
+            return Err("the connection needs an SP key pair and has none; save its settings again".into());
         }
         (false, _) => None,
     };
+    let decryption_key = sp_key.clone().filter(|_| s.encrypt_assertions);
+    let signing_key = sp_key.filter(|_| s.sign_requests);
     Ok(SamlConnection {
-        sp: ServiceProviderSettings {
-            entity_id: urls.entity_id,
-            acs_url: urls.acs_url,
-        },
-        idp: IdentityProviderSettings {
-            entity_id: s.idp_entity_id.clone(),
-            sso_url: s.sso_url.clone(),
-            certificates,
-        },
+        sp: ServiceProviderSettings { entity_id: urls.entity_id, acs_url: urls.acs_url },
+        idp: IdentityProviderSettings { entity_id: s.idp_entity_id.clone(), sso_url: s.sso_url.clone(), certificates },
         mapping: AttributeMapping {
             login: c.mapping.login.clone(),
             email: c.mapping.email.clone(),
@@ -91,6 +76,8 @@ pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnec
         allow_idp_initiated: s.allow_idp_initiated,
         clock_skew: settings.sso_clock_skew,
         decryption_key,
+        signing_key,
+        require_signed_assertion: s.require_signed_assertions,
     })
 }
 
@@ -110,10 +97,7 @@ struct StartQuery {
 
 /// `GET /login/sso?enterprise_key=KEY`: sends the browser to the enterprise's IdP.
 #[get("/login/sso")]
-async fn start(
-    state: web::Data<AppState>,
-    query: web::Query<StartQuery>,
-) -> Result<HttpResponse, PageError> {
+async fn start(state: web::Data<AppState>, query: web::Query<StartQuery>) -> Result<HttpResponse, PageError> {
     let query = query.into_inner();
     let key = query.enterprise_key.unwrap_or_default().trim().to_owned();
     if key.is_empty() {
@@ -128,26 +112,17 @@ async fn start(
         ),
         other => other,
     })?;
-    let next = query
-        .next
-        .filter(|n| crate::console::session::safe_next(n).is_some())
-        .unwrap_or_else(|| "/".into());
+    let next = query.next.filter(|n| crate::console::session::safe_next(n).is_some()).unwrap_or_else(|| "/".into());
     begin(&state, &connection, false, &next).await
 }
 
 /// Records a request and redirects to the IdP with it.
-async fn begin(
-    state: &AppState,
-    connection: &Connection,
-    test: bool,
-    next: &str,
-) -> Result<HttpResponse, PageError> {
+async fn begin(state: &AppState, connection: &Connection, test: bool, next: &str) -> Result<HttpResponse, PageError> {
     let saml = saml_connection(&state.settings, connection)
         .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
     let dir = state.directory.clone();
     let (cid, next) = (connection.id.clone(), next.to_owned());
-    let request_id =
-        blocking::<_, PageError>(move || dir.begin_sso_request(&cid, test, &next)).await?;
+    let request_id = blocking::<_, PageError>(move || dir.begin_sso_request(&cid, test, &next)).await?;
     redirect_with(&saml, &request_id)
 }
 
@@ -159,58 +134,40 @@ fn redirect_with(saml: &SamlConnection, request_id: &str) -> Result<HttpResponse
 
 /// `GET /sso/saml/{id}/test/{request}`: the link `POST .../connections/{id}/test` hands out.
 #[get("/sso/saml/{id}/test/{request}")]
-async fn test_start(
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+async fn test_start(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, PageError> {
     let (id, request) = path.into_inner();
     let dir = state.directory.clone();
     let (i2, r2) = (id.clone(), request.clone());
-    let (connection, pending) = blocking::<_, PageError>(move || {
-        Ok((
-            dir.connection_by_id(&i2)?,
-            dir.pending_sso_request(&i2, &r2)?,
-        ))
-    })
-    .await?;
+    let (connection, pending) =
+        blocking::<_, PageError>(move || Ok((dir.connection_by_id(&i2)?, dir.pending_sso_request(&i2, &r2)?))).await?;
     match pending {
         Some(p) if p.test => {
-            let saml = saml_connection(&state.settings, &connection).map_err(|e| {
-                PageError::BadRequest(format!("The connection cannot be used: {e}"))
-            })?;
+            let saml = saml_connection(&state.settings, &connection)
+                .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
             redirect_with(&saml, &p.id)
         }
-        _ => Err(PageError::BadRequest(
-            "This test link has expired or was already used. Start a new test.".into(),
-        )),
+        _ => Err(PageError::BadRequest("This test link has expired or was already used. Start a new test.".into())),
     }
 }
 
 /// `GET /sso/saml/{id}/metadata`: Portico's SP metadata for the connection.
 #[get("/sso/saml/{id}/metadata")]
-async fn metadata(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn metadata(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
     let dir = state.directory.clone();
     let i2 = id.clone();
     let c = blocking::<_, PageError>(move || dir.connection_by_id(&i2)).await?;
-    let encryption = c.saml.and_then(|s| {
-        if s.encrypt_assertions {
-            s.sp_certificate
-        } else {
-            None
-        }
-    });
+    let saml = c.saml.unwrap_or_default();
+    let cert = saml.sp_certificate.as_deref();
     let urls = sp_urls(&state.settings, &id);
-    Ok(HttpResponse::Ok()
-        .content_type("application/samlmetadata+xml")
-        .body(sso::saml::sp_metadata(
-            &urls.entity_id,
-            &urls.acs_url,
-            encryption.as_deref(),
-        )))
+    let metadata = sso::saml::SpMetadata {
+        entity_id: &urls.entity_id,
+        acs_url: &urls.acs_url,
+        encryption_certificate: cert.filter(|_| saml.encrypt_assertions),
+        signing_certificate: cert.filter(|_| saml.sign_requests),
+        want_assertions_signed: saml.require_signed_assertions,
+    };
+    Ok(HttpResponse::Ok().content_type("application/samlmetadata+xml").body(sso::saml::sp_metadata(&metadata)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -244,18 +201,13 @@ fn warnings(
     now: DateTime<Utc>,
 ) -> Vec<String> {
     let mut w = Vec::new();
-    for (field, attr) in [
-        ("login", &mapping.login),
-        ("email", &mapping.email),
-        ("name", &mapping.name),
-        ("groups", &mapping.groups),
-    ] {
+    for (field, attr) in
+        [("login", &mapping.login), ("email", &mapping.email), ("name", &mapping.name), ("groups", &mapping.groups)]
+    {
         if let Some(a) = attr
             && !identity.raw.contains_key(a)
         {
-            w.push(format!(
-                "The IdP sent no attribute named `{a}`, which is mapped to {field}."
-            ));
+            w.push(format!("The IdP sent no attribute named `{a}`, which is mapped to {field}."));
         }
     }
     if identity.email.is_none() {
@@ -266,11 +218,7 @@ fn warnings(
     }
     for c in certs {
         if c.not_after < now + Duration::days(30) {
-            w.push(format!(
-                "The IdP certificate `{}` expires on {}.",
-                c.subject,
-                c.not_after.format("%Y-%m-%d")
-            ));
+            w.push(format!("The IdP certificate `{}` expires on {}.", c.subject, c.not_after.format("%Y-%m-%d")));
         }
     }
     w
@@ -338,10 +286,7 @@ async fn acs(
     if connection.status != ConnectionStatus::Enabled {
         return Err(PageError::SignInRefused);
     }
-    let return_to = pending
-        .as_ref()
-        .map(|p| p.return_to.clone())
-        .unwrap_or_else(|| "/".into());
+    let return_to = pending.as_ref().map(|p| p.return_to.clone()).unwrap_or_else(|| "/".into());
     let vouched = Vouched {
         connection_id: connection.id.clone(),
         request_id: verified.in_response_to.clone(),
@@ -349,35 +294,20 @@ async fn acs(
         replay_until: verified.replay_until.naive_utc(),
         subject: verified.identity.subject.clone(),
         login: verified.identity.login.clone(),
-        login_attribute: connection
-            .mapping
-            .login
-            .clone()
-            .unwrap_or_else(|| "NameID".into()),
+        login_attribute: connection.mapping.login.clone().unwrap_or_else(|| "NameID".into()),
         email: verified.identity.email.clone(),
         name: verified.identity.name.clone(),
         groups: verified.identity.groups.clone(),
     };
     let dir = state.directory.clone();
     let address = client_address(&req);
-    let agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let outcome = blocking::<_, PageError>(move || {
-        dir.complete_sso_sign_in(&vouched, &address, &agent, op.as_deref())
-    })
-    .await?;
+    let agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let outcome =
+        blocking::<_, PageError>(move || dir.complete_sso_sign_in(&vouched, &address, &agent, op.as_deref())).await?;
     match outcome {
         Ok(signed_in) => {
-            let target = crate::console::session::safe_next(&return_to)
-                .unwrap_or("/")
-                .to_owned();
-            let mut res = HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, target))
-                .finish();
+            let target = crate::console::session::safe_next(&return_to).unwrap_or("/").to_owned();
+            let mut res = HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
             res.add_cookie(&cookie(&state, SESSION_COOKIE, signed_in.session_token))
                 .map_err(|e| PageError::BadRequest(e.to_string()))?;
             Ok(res)
@@ -412,31 +342,17 @@ async fn test_outcome(
                 groups: v.identity.groups.clone(),
             };
             let dir = state.directory.clone();
-            let spent =
-                blocking::<_, PageError>(move || dir.consume_test_assertion(&vouched)).await?;
+            let spent = blocking::<_, PageError>(move || dir.consume_test_assertion(&vouched)).await?;
             let warns = warnings(&v.identity, &saml.mapping, &saml.idp.certificates, now);
             let mapped = vec![
                 ("Subject (NameID)".to_owned(), v.identity.subject.clone()),
-                (
-                    "Login".to_owned(),
-                    v.identity.login.clone().unwrap_or_default(),
-                ),
-                (
-                    "E-mail".to_owned(),
-                    v.identity.email.clone().unwrap_or_default(),
-                ),
-                (
-                    "Name".to_owned(),
-                    v.identity.name.clone().unwrap_or_default(),
-                ),
+                ("Login".to_owned(), v.identity.login.clone().unwrap_or_default()),
+                ("E-mail".to_owned(), v.identity.email.clone().unwrap_or_default()),
+                ("Name".to_owned(), v.identity.name.clone().unwrap_or_default()),
                 ("Groups".to_owned(), v.identity.groups.join(", ")),
             ];
-            let raw: Vec<(String, String)> = v
-                .identity
-                .raw
-                .iter()
-                .map(|(k, vals)| (k.clone(), vals.join(", ")))
-                .collect();
+            let raw: Vec<(String, String)> =
+                v.identity.raw.iter().map(|(k, vals)| (k.clone(), vals.join(", "))).collect();
             let json = serde_json::json!({"identity": v.identity, "warnings": warns});
             match spent {
                 Ok(()) => (true, None, json, mapped, raw, warns),
@@ -453,16 +369,9 @@ async fn test_outcome(
         ),
     };
     let dir = state.directory.clone();
-    let (cid, reason2, json2, op2) = (
-        connection.id.clone(),
-        reason.clone(),
-        json.clone(),
-        op.clone(),
-    );
-    blocking::<_, PageError>(move || {
-        dir.record_test_result(&cid, success, reason2.as_deref(), &json2, op2.as_deref())
-    })
-    .await?;
+    let (cid, reason2, json2, op2) = (connection.id.clone(), reason.clone(), json.clone(), op.clone());
+    blocking::<_, PageError>(move || dir.record_test_result(&cid, success, reason2.as_deref(), &json2, op2.as_deref()))
+        .await?;
     let page = TestResultPage {
         success,
         reason,

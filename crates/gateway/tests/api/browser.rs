@@ -24,11 +24,7 @@ impl Driver {
             std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
             "browser tests need Debian's chromium and chromium-driver: run ./dev test, which installs them"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
@@ -111,12 +107,7 @@ async fn fill(c: &Client, id: &str, value: &str) {
 }
 
 async fn submit(c: &Client) {
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
 }
 
 async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp) {
@@ -130,108 +121,47 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
     fill(&c, "f-name", "Olive Operator").await;
     fill(&c, "f-password", "a long operator password").await;
     submit(&c).await;
-    c.wait()
-        .for_url(&url::Url::parse(&app.url("/console/enterprises")).unwrap())
-        .await
-        .unwrap();
+    c.wait().for_url(&url::Url::parse(&app.url("/console/enterprises")).unwrap()).await.unwrap();
 
     // Sign out and in again through the sign-in page.
-    c.find(Locator::Css("header form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Id("f-login")).await.unwrap();
     shot(&c, "02-sign-in").await;
     fill(&c, "f-login", "olive").await;
     fill(&c, "f-password", "a long operator password").await;
     submit(&c).await;
-    c.wait()
-        .for_url(&url::Url::parse(&app.url("/console/enterprises")).unwrap())
-        .await
-        .unwrap();
-    c.find(Locator::LinkText("New enterprise"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.wait().for_url(&url::Url::parse(&app.url("/console/enterprises")).unwrap()).await.unwrap();
+    c.find(Locator::LinkText("New enterprise")).await.unwrap().click().await.unwrap();
 
     c.wait().for_element(Locator::Id("f-name")).await.unwrap();
     // A mistake first: the form says what is wrong, field by field.
     fill(&c, "f-key", "Acme Corp").await;
     submit(&c).await;
-    c.wait()
-        .for_element(Locator::Css("[aria-invalid=true]"))
-        .await
-        .unwrap();
+    c.wait().for_element(Locator::Css("[aria-invalid=true]")).await.unwrap();
     shot(&c, "03-enterprise-form-errors").await;
     fill(&c, "f-name", "Acme Corporation").await;
     fill(&c, "f-key", "acme").await;
     submit(&c).await;
-    c.wait()
-        .for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap())
-        .await
-        .unwrap();
-    c.find(Locator::LinkText("New organization"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap()).await.unwrap();
+    c.find(Locator::LinkText("New organization")).await.unwrap().click().await.unwrap();
 
     c.wait().for_element(Locator::Id("f-name")).await.unwrap();
     fill(&c, "f-name", "Engineering").await;
     fill(&c, "f-key", "eng").await;
     submit(&c).await;
-    c.wait()
-        .for_url(&url::Url::parse(&app.url("/console/e/acme/o/eng")).unwrap())
-        .await
-        .unwrap();
-    let heading = c
-        .wait()
-        .for_element(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme/o/eng")).unwrap()).await.unwrap();
+    let heading = c.wait().for_element(Locator::Css("h1")).await.unwrap().text().await.unwrap();
     assert_eq!(heading, "Engineering");
-    let body = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
     assert!(body.contains("Members"), "{body}");
     shot(&c, "04-organization").await;
 
     c.goto(&app.url("/console/e/acme")).await.unwrap();
-    let orgs = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        orgs.contains("Engineering") && orgs.contains("eng"),
-        "{orgs}"
-    );
+    let orgs = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(orgs.contains("Engineering") && orgs.contains("eng"), "{orgs}");
     c.goto(&app.url("/console/enterprises")).await.unwrap();
-    let list = c
-        .find(Locator::Css("table"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        list.contains("Acme Corporation") && list.contains("acme"),
-        "{list}"
-    );
+    let list = c.find(Locator::Css("table")).await.unwrap().text().await.unwrap();
+    assert!(list.contains("Acme Corporation") && list.contains("acme"), "{list}");
 
     shot(&c, "05-enterprises").await;
     c.close().await.unwrap();
@@ -242,22 +172,14 @@ async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
     app.create_enterprise("acme").await;
     app.create_organization("acme", "eng").await;
     let res = app
-        .api(
-            reqwest::Method::POST,
-            "/api/v1/enterprises/acme/organizations/eng/groups",
-            &app.operator_key,
-        )
+        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/organizations/eng/groups", &app.operator_key)
         .json(&json!({"name": "Developers"}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
     let appointed: serde_json::Value = app
-        .api(
-            reqwest::Method::POST,
-            "/api/v1/enterprises/acme/admins",
-            &app.operator_key,
-        )
+        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/admins", &app.operator_key)
         .json(&json!({"login": "root", "name": "Rita Root"}))
         .send()
         .await
@@ -269,138 +191,55 @@ async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
     let driver = Driver::start();
     let c = driver.connect().await;
     // The enterprise admin chooses a password and lands on the enterprise.
-    c.goto(appointed["setup_url"].as_str().unwrap())
-        .await
-        .unwrap();
+    c.goto(appointed["setup_url"].as_str().unwrap()).await.unwrap();
     fill(&c, "f-password", "rita's long password").await;
     submit(&c).await;
-    c.wait()
-        .for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap())
-        .await
-        .unwrap();
-    c.find(Locator::LinkText("SSO & Provisioning"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap()).await.unwrap();
+    c.find(Locator::LinkText("SSO & Provisioning")).await.unwrap().click().await.unwrap();
 
     // Step 1: choose Okta (the default) and start.
-    c.wait()
-        .for_element(Locator::Css("form[action$='/sso/saml'] button"))
-        .await
-        .unwrap();
+    c.wait().for_element(Locator::Css("form[action$='/sso/saml'] button")).await.unwrap();
     click_to_next_page(&c, Locator::Css("form[action$='/sso/saml'] button")).await;
-    let status = c
-        .wait()
-        .for_element(Locator::Id("connection-status"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = c.wait().for_element(Locator::Id("connection-status")).await.unwrap().text().await.unwrap();
     assert_eq!(status, "draft");
-    let acs = c
-        .find(Locator::Id("sp-acs-url"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let acs = c.find(Locator::Id("sp-acs-url")).await.unwrap().prop("value").await.unwrap().unwrap();
     assert!(acs.starts_with(&app.base) && acs.ends_with("/acs"), "{acs}");
     shot(&c, "10-saml-assistant").await;
 
     // Step 2, automatic: Portico reads the IdP's metadata.
     fill(&c, "f-metadata_url", &format!("{}/metadata", idp.base)).await;
     click_to_next_page(&c, Locator::Css("form[action$='/idp'] button")).await;
-    c.find(Locator::XPath(
-        "//h2[contains(., '2. Configure')]/span[contains(., 'done')]",
-    ))
-    .await
-    .unwrap();
+    c.find(Locator::XPath("//h2[contains(., '2. Configure')]/span[contains(., 'done')]")).await.unwrap();
 
     // Step 3 keeps Okta's defaults; step 4: test.
     click_to_next_page(&c, Locator::Css("form[action$='/mapping'] button")).await;
-    c.find(Locator::Css("form[action$='/test'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    if c.wait()
-        .for_url(&url::Url::parse(&acs).unwrap())
-        .await
-        .is_err()
-    {
+    c.find(Locator::Css("form[action$='/test'] button")).await.unwrap().click().await.unwrap();
+    if c.wait().for_url(&url::Url::parse(&acs).unwrap()).await.is_err() {
         shot(&c, "99-failure").await;
-        panic!(
-            "did not reach the ACS; now at {}",
-            c.current_url().await.unwrap()
-        );
+        panic!("did not reach the ACS; now at {}", c.current_url().await.unwrap());
     }
-    let heading = c
-        .wait()
-        .for_element(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let heading = c.wait().for_element(Locator::Css("h1")).await.unwrap().text().await.unwrap();
     assert!(heading.contains("it works"), "{heading}");
-    let body = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        body.contains("Ada Lovelace") && body.contains("Developers"),
-        "{body}"
-    );
+    let body = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(body.contains("Ada Lovelace") && body.contains("Developers"), "{body}");
     shot(&c, "11-saml-test-result").await;
 
     // Enable (the page asks first).
     click_to_next_page(&c, Locator::LinkText("Back to the connection")).await;
-    c.find(Locator::Css("form[action$='/enable'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css("form[action$='/enable'] button")).await.unwrap().click().await.unwrap();
     c.accept_alert().await.unwrap();
     c.wait()
-        .for_element(Locator::XPath(
-            "//span[@id='connection-status' and normalize-space(.)='enabled']",
-        ))
+        .for_element(Locator::XPath("//span[@id='connection-status' and normalize-space(.)='enabled']"))
         .await
         .unwrap();
 
     // Sign out; Ada signs in through the sign-in page's single sign-on form.
     click_to_next_page(&c, Locator::Css("header form button")).await;
-    c.wait()
-        .for_element(Locator::Id("f-enterprise_key"))
-        .await
-        .unwrap();
+    c.wait().for_element(Locator::Id("f-enterprise_key")).await.unwrap();
     fill(&c, "f-enterprise_key", "acme").await;
-    c.find(Locator::Css("form[action='/login/sso'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_url(&url::Url::parse(&app.url("/console/me")).unwrap())
-        .await
-        .unwrap();
-    let me = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    c.find(Locator::Css("form[action='/login/sso'] button")).await.unwrap().click().await.unwrap();
+    c.wait().for_url(&url::Url::parse(&app.url("/console/me")).unwrap()).await.unwrap();
+    let me = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
     assert!(me.contains("eng") && me.contains("Developers"), "{me}");
     shot(&c, "12-signed-in-through-saml").await;
     c.close().await.unwrap();
@@ -410,17 +249,13 @@ async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
 mod sqlite {
     #[actix_web::test]
     async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in() {
-        let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite)
-            .await
-            .unwrap();
+        let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite).await.unwrap();
         super::admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app).await
     }
 
     #[actix_web::test]
     async fn operator_signs_in_and_creates_enterprise_and_organization() {
-        let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite)
-            .await
-            .unwrap();
+        let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite).await.unwrap();
         super::operator_signs_in_and_creates_enterprise_and_organization(app).await
     }
 }

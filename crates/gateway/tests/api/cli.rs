@@ -39,31 +39,16 @@ async fn api_key_create_serve_and_use_it(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
 
     let out = portico(&db, data.path()).arg("migrate").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let out = portico(&db, data.path())
-        .args(["api-key", "create", "--operator"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = portico(&db, data.path()).args(["api-key", "create", "--operator"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(key.starts_with("portico_"), "{key}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("shown only now"));
 
-    let mut child = portico(&db, data.path())
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        portico(&db, data.path()).arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let server = Server(child);
     let (tx, rx) = mpsc::channel();
@@ -77,9 +62,7 @@ async fn api_key_create_serve_and_use_it(backend: Backend) {
     let mut base = None;
     let mut setup_link = None;
     while base.is_none() || setup_link.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("portico serve prints its URL and set-up link");
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("portico serve prints its URL and set-up link");
         if let Some(url) = line.strip_prefix("Portico is running at ") {
             base = Some(url.trim_end_matches('/').to_owned());
         } else if line.trim_start().contains("/setup/") {
@@ -101,10 +84,7 @@ async fn api_key_create_serve_and_use_it(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let res = client
-        .request(
-            Method::POST,
-            format!("{base}/api/v1/enterprises/acme/organizations"),
-        )
+        .request(Method::POST, format!("{base}/api/v1/enterprises/acme/organizations"))
         .bearer_auth(&key)
         .json(&json!({"key": "eng", "name": "Engineering"}))
         .send()
@@ -136,19 +116,12 @@ fn bad_configuration_stops_start_up_naming_the_key() {
         ("PORTICO__LOG__FORMAT", "xml", "log.format"),
         ("PORTICO__SERVER__COLOUR", "blue", "colour"),
     ] {
-        let out = portico(&db, data.path())
-            .env(key, value)
-            .arg("migrate")
-            .output()
-            .unwrap();
+        let out = portico(&db, data.path()).env(key, value).arg("migrate").output().unwrap();
         assert!(!out.status.success(), "{key}={value} should stop start-up");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "{key}={value}: {stderr}");
     }
-    let out = portico(&db, data.path())
-        .args(["--config", "/nonexistent/portico.toml", "migrate"])
-        .output()
-        .unwrap();
+    let out = portico(&db, data.path()).args(["--config", "/nonexistent/portico.toml", "migrate"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/portico.toml"));
 }
@@ -158,17 +131,11 @@ fn unreachable_database_is_named() {
     let db = TestDatabase::sqlite();
     let data = tempfile::tempdir().unwrap();
     let out = portico(&db, data.path())
-        .env(
-            "PORTICO__DATABASE__URL",
-            "postgres://nobody@127.0.0.1:1/portico",
-        )
+        .env("PORTICO__DATABASE__URL", "postgres://nobody@127.0.0.1:1/portico")
         .arg("migrate")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("database.url") && stderr.contains("127.0.0.1"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("database.url") && stderr.contains("127.0.0.1"), "{stderr}");
 }

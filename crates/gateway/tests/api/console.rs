@@ -7,11 +7,7 @@ use crate::helpers::{TestApp, csrf_of};
 const PASSWORD: &str = "a long operator password";
 
 fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// Creates the first operator through the set-up link and returns a signed-in browser.
@@ -21,10 +17,7 @@ async fn first_operator(app: &TestApp) -> Client {
     let link = app.url(&format!("/setup/{token}"));
     let page = b.get(&link).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Welcome to Portico"));
-    assert!(
-        page.contains("name=\"name\" type=\"text\" value=\"\""),
-        "fields start empty"
-    );
+    assert!(page.contains("name=\"name\" type=\"text\" value=\"\""), "fields start empty");
     let res = b
         .post(&link)
         .form(&[
@@ -39,37 +32,14 @@ async fn first_operator(app: &TestApp) -> Client {
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/console/enterprises");
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect::<Vec<_>>();
-    let session = cookie
-        .iter()
-        .find(|c| c.starts_with("portico_session="))
-        .expect("session cookie");
-    assert!(
-        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
-        "{session}"
-    );
+    let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let session = cookie.iter().find(|c| c.starts_with("portico_session=")).expect("session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
     b
 }
 
-async fn post_form(
-    b: &Client,
-    app: &TestApp,
-    page_path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = b
-        .get(app.url(page_path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+async fn post_form(b: &Client, app: &TestApp, page_path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let page = b.get(app.url(page_path)).send().await.unwrap().text().await.unwrap();
     let csrf = csrf_of(&page);
     let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
     form.extend_from_slice(fields);
@@ -78,96 +48,36 @@ async fn post_form(
 
 async fn operator_creates_enterprise_and_organization(app: TestApp) {
     let b = first_operator(&app).await;
-    let res = post_form(
-        &b,
-        &app,
-        "/console/enterprises/new",
-        &[("name", "Acme Corporation"), ("key", "acme")],
-    )
-    .await;
+    let res = post_form(&b, &app, "/console/enterprises/new", &[("name", "Acme Corporation"), ("key", "acme")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/console/e/acme");
-    let list = b
-        .get(app.url("/console/enterprises"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = b.get(app.url("/console/enterprises")).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("Acme Corporation") && list.contains("acme"));
 
-    let res = post_form(
-        &b,
-        &app,
-        "/console/e/acme/organizations/new",
-        &[("name", "Engineering"), ("key", "eng")],
-    )
-    .await;
+    let res =
+        post_form(&b, &app, "/console/e/acme/organizations/new", &[("name", "Engineering"), ("key", "eng")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let org = b
-        .get(app.url("/console/e/acme/o/eng"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let org = b.get(app.url("/console/e/acme/o/eng")).send().await.unwrap().text().await.unwrap();
     assert!(org.contains("Engineering") && org.contains("Members"));
-    let overview = b
-        .get(app.url("/console/e/acme"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let overview = b.get(app.url("/console/e/acme")).send().await.unwrap().text().await.unwrap();
     assert!(overview.contains("/console/e/acme/o/eng"));
 }
 
 async fn forms_show_field_errors_and_change_nothing(app: TestApp) {
     let b = first_operator(&app).await;
-    let res = post_form(
-        &b,
-        &app,
-        "/console/enterprises/new",
-        &[("name", ""), ("key", "Not A Key")],
-    )
-    .await;
+    let res = post_form(&b, &app, "/console/enterprises/new", &[("name", ""), ("key", "Not A Key")]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let page = res.text().await.unwrap();
     assert!(page.contains("aria-invalid=\"true\""));
     assert!(page.contains("must not be empty"));
     assert!(page.contains("lower-case letters"));
-    assert!(
-        page.contains("value=\"Not A Key\""),
-        "the form keeps what was typed"
-    );
+    assert!(page.contains("value=\"Not A Key\""), "the form keeps what was typed");
 
-    post_form(
-        &b,
-        &app,
-        "/console/enterprises/new",
-        &[("name", "Acme"), ("key", "acme")],
-    )
-    .await;
-    let res = post_form(
-        &b,
-        &app,
-        "/console/enterprises/new",
-        &[("name", "Acme again"), ("key", "acme")],
-    )
-    .await;
+    post_form(&b, &app, "/console/enterprises/new", &[("name", "Acme"), ("key", "acme")]).await;
+    let res = post_form(&b, &app, "/console/enterprises/new", &[("name", "Acme again"), ("key", "acme")]).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert!(res.text().await.unwrap().contains("already exists"));
-    let list = b
-        .get(app.url("/console/enterprises"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = b.get(app.url("/console/enterprises")).send().await.unwrap().text().await.unwrap();
     assert!(!list.contains("Acme again"));
 }
 
@@ -182,33 +92,15 @@ async fn forms_without_the_csrf_token_are_refused(app: TestApp) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let page = res.text().await.unwrap();
     assert!(page.contains("Operation id"));
-    let list = b
-        .get(app.url("/console/enterprises"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = b.get(app.url("/console/enterprises")).send().await.unwrap().text().await.unwrap();
     assert!(!list.contains("Evil"));
 
     // A token taken from another browser's page is worthless here.
     let other = browser();
-    let login_page = other
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login_page = other.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
     let res = b
         .post(app.url("/console/enterprises/new"))
-        .form(&[
-            ("csrf_token", csrf_of(&login_page).as_str()),
-            ("name", "Evil"),
-            ("key", "evil"),
-        ])
+        .form(&[("csrf_token", csrf_of(&login_page).as_str()), ("name", "Evil"), ("key", "evil")])
         .send()
         .await
         .unwrap();
@@ -217,58 +109,24 @@ async fn forms_without_the_csrf_token_are_refused(app: TestApp) {
 
 async fn sign_in_sign_out_and_wrong_passwords(app: TestApp) {
     let b = first_operator(&app).await;
-    let page = b
-        .get(app.url("/console/enterprises"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = b
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", csrf_of(&page))])
-        .send()
-        .await
-        .unwrap();
+    let page = b.get(app.url("/console/enterprises")).send().await.unwrap().text().await.unwrap();
+    let res = b.post(app.url("/logout")).form(&[("csrf_token", csrf_of(&page))]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = b.get(app.url("/console/enterprises")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        res.headers()["location"],
-        "/login?next=%2Fconsole%2Fenterprises"
-    );
+    assert_eq!(res.headers()["location"], "/login?next=%2Fconsole%2Fenterprises");
 
-    let wrong = post_form(
-        &b,
-        &app,
-        "/login",
-        &[
-            ("enterprise", ""),
-            ("login", "olive"),
-            ("password", "not the password"),
-        ],
-    )
-    .await;
+    let wrong =
+        post_form(&b, &app, "/login", &[("enterprise", ""), ("login", "olive"), ("password", "not the password")])
+            .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        wrong
-            .text()
-            .await
-            .unwrap()
-            .contains("Wrong enterprise, login or password")
-    );
+    assert!(wrong.text().await.unwrap().contains("Wrong enterprise, login or password"));
 
     let res = post_form(
         &b,
         &app,
         "/login",
-        &[
-            ("enterprise", ""),
-            ("login", "OLIVE"),
-            ("password", PASSWORD),
-            ("next", "/console/me"),
-        ],
+        &[("enterprise", ""), ("login", "OLIVE"), ("password", PASSWORD), ("next", "/console/me")],
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -278,46 +136,21 @@ async fn sign_in_sign_out_and_wrong_passwords(app: TestApp) {
         &fresh,
         &app,
         "/login",
-        &[
-            ("enterprise", ""),
-            ("login", "olive"),
-            ("password", PASSWORD),
-            ("next", "//evil.example"),
-        ],
+        &[("enterprise", ""), ("login", "olive"), ("password", PASSWORD), ("next", "//evil.example")],
     )
     .await;
-    assert_eq!(
-        res.headers()["location"],
-        "/console/enterprises",
-        "no open redirect"
-    );
+    assert_eq!(res.headers()["location"], "/console/enterprises", "no open redirect");
 }
 
 async fn appointed_enterprise_admin_manages_only_their_enterprise(app: TestApp) {
     let op = first_operator(&app).await;
-    post_form(
-        &op,
-        &app,
-        "/console/enterprises/new",
-        &[("name", "Acme"), ("key", "acme")],
-    )
-    .await;
-    post_form(
-        &op,
-        &app,
-        "/console/enterprises/new",
-        &[("name", "Globex"), ("key", "globex")],
-    )
-    .await;
+    post_form(&op, &app, "/console/enterprises/new", &[("name", "Acme"), ("key", "acme")]).await;
+    post_form(&op, &app, "/console/enterprises/new", &[("name", "Globex"), ("key", "globex")]).await;
     let res = post_form(
         &op,
         &app,
         "/console/e/acme/admins/new",
-        &[
-            ("login", "ada"),
-            ("email", "ada@acme.test"),
-            ("name", "Ada"),
-        ],
+        &[("login", "ada"), ("email", "ada@acme.test"), ("name", "Ada")],
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -325,66 +158,25 @@ async fn appointed_enterprise_admin_manages_only_their_enterprise(app: TestApp) 
     let marker = "id=\"setup-link\" type=\"text\" readonly value=\"";
     let start = page.find(marker).expect("set-password link shown") + marker.len();
     let link = page[start..].split('"').next().unwrap().to_owned();
-    assert!(
-        page.contains("data-copy-target=\"setup-link\""),
-        "copy button"
-    );
+    assert!(page.contains("data-copy-target=\"setup-link\""), "copy button");
 
     let ada = browser();
     let setup = ada.get(&link).send().await.unwrap().text().await.unwrap();
     let res = ada
         .post(&link)
-        .form(&[
-            ("csrf_token", csrf_of(&setup).as_str()),
-            ("password", "ada's long password"),
-        ])
+        .form(&[("csrf_token", csrf_of(&setup).as_str()), ("password", "ada's long password")])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/console/e/acme");
-    let home = ada
-        .get(app.url("/console/e/acme"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = ada.get(app.url("/console/e/acme")).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("New organization"));
-    assert_eq!(
-        ada.get(app.url("/console/e/globex"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        ada.get(app.url("/console/enterprises/new"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::FORBIDDEN
-    );
-    let users = ada
-        .get(app.url("/console/e/acme/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(ada.get(app.url("/console/e/globex")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(ada.get(app.url("/console/enterprises/new")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let users = ada.get(app.url("/console/e/acme/users")).send().await.unwrap().text().await.unwrap();
     assert!(users.contains("ada@acme.test"));
-    let audit = ada
-        .get(app.url("/console/e/acme/audit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let audit = ada.get(app.url("/console/e/acme/audit")).send().await.unwrap().text().await.unwrap();
     assert!(audit.contains("role.enterprise_admin.grant"));
 }
 

@@ -28,35 +28,18 @@ impl TestApp {
             ("PORTICO__SERVER__BIND".to_owned(), "127.0.0.1:0".to_owned()),
             ("PORTICO__DATABASE__URL".to_owned(), db.url.clone()),
             ("PORTICO__DATABASE__POOL_SIZE".to_owned(), "4".to_owned()),
-            (
-                "PORTICO__DATA__DIR".to_owned(),
-                data.path().display().to_string(),
-            ),
+            ("PORTICO__DATA__DIR".to_owned(), data.path().display().to_string()),
             ("PORTICO__LOG__LEVEL".to_owned(), "warn".to_owned()),
         ];
         let settings = Settings::load_from(None, env).unwrap();
-        let directory =
-            Directory::connect(&settings.database_url, 4, Arc::new(SystemClock)).unwrap();
+        let directory = Directory::connect(&settings.database_url, 4, Arc::new(SystemClock)).unwrap();
         directory.migrate().unwrap();
         let app = Application::build(settings, directory.clone()).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        let operator_key = directory
-            .create_api_key(&Ctx::new(&Actor::System, None), None, "tests")
-            .unwrap()
-            .token;
-        let client = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Some(TestApp {
-            base,
-            directory,
-            operator_key,
-            client,
-            _db: db,
-            _data: data,
-        })
+        let operator_key = directory.create_api_key(&Ctx::new(&Actor::System, None), None, "tests").unwrap().token;
+        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Some(TestApp { base, directory, operator_key, client, _db: db, _data: data })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -82,11 +65,7 @@ impl TestApp {
 
     pub async fn create_organization(&self, enterprise: &str, key: &str) -> Value {
         let res = self
-            .api(
-                Method::POST,
-                &format!("/api/v1/enterprises/{enterprise}/organizations"),
-                &self.operator_key,
-            )
+            .api(Method::POST, &format!("/api/v1/enterprises/{enterprise}/organizations"), &self.operator_key)
             .json(&json!({"key": key, "name": format!("{key} team")}))
             .send()
             .await
@@ -112,10 +91,7 @@ impl TestApp {
 
     /// An admin API key for one enterprise.
     pub fn enterprise_key(&self, enterprise: &str) -> String {
-        self.directory
-            .create_api_key(&Ctx::new(&Actor::System, None), Some(enterprise), "tests")
-            .unwrap()
-            .token
+        self.directory.create_api_key(&Ctx::new(&Actor::System, None), Some(enterprise), "tests").unwrap().token
     }
 }
 
@@ -125,10 +101,7 @@ pub async fn problem(res: Response, status: StatusCode) -> Value {
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], status.as_u16());
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{body}"
-    );
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
     assert!(body["operation_id"].as_str().is_some(), "{body}");
     body
 }

@@ -15,10 +15,7 @@ fn valid_body(doc: &Value, operation: &Value) -> Option<Value> {
     let mut body = serde_json::Map::new();
     for field in schema["required"].as_array().into_iter().flatten() {
         let field = field.as_str()?;
-        body.insert(
-            field.to_owned(),
-            plausible(doc, &schema["properties"][field]),
-        );
+        body.insert(field.to_owned(), plausible(doc, &schema["properties"][field]));
     }
     Some(Value::Object(body))
 }
@@ -47,29 +44,15 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
     app.create_organization("alpha", "a-org").await;
     app.create_organization("beta", "b-org").await;
     let key_a = app.enterprise_key("alpha");
-    let beta_connection = app.create_saml_connection("beta").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let beta_connection = app.create_saml_connection("beta").await["id"].as_str().unwrap().to_owned();
 
-    let doc: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     let mut walked = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {
         if !template.contains("{key}") {
             continue;
         }
-        let path = template
-            .replace("{key}", "beta")
-            .replace("{org_key}", "b-org")
-            .replace("{id}", &beta_connection);
+        let path = template.replace("{key}", "beta").replace("{org_key}", "b-org").replace("{id}", &beta_connection);
         for method in ["get", "post", "put", "patch", "delete"] {
             if item.get(method).is_none() {
                 continue;
@@ -92,20 +75,8 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
     assert!(walked >= 10, "walked only {walked} operations");
 
     // Routes without an enterprise in the path.
-    let list: Value = app
-        .api(Method::GET, "/api/v1/enterprises", &key_a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let keys: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["key"].as_str().unwrap())
-        .collect();
+    let list: Value = app.api(Method::GET, "/api/v1/enterprises", &key_a).send().await.unwrap().json().await.unwrap();
+    let keys: Vec<&str> = list["items"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
     assert_eq!(keys, vec!["alpha"]);
     let res = app
         .api(Method::POST, "/api/v1/enterprises", &key_a)
@@ -117,11 +88,7 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
 
     // Beta is untouched.
     let c: Value = app
-        .api(
-            Method::GET,
-            &format!("/api/v1/enterprises/beta/connections/{beta_connection}"),
-            &app.operator_key,
-        )
+        .api(Method::GET, &format!("/api/v1/enterprises/beta/connections/{beta_connection}"), &app.operator_key)
         .send()
         .await
         .unwrap()
@@ -129,21 +96,11 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(c["status"], "draft");
-    let beta: Value = app
-        .api(Method::GET, "/api/v1/enterprises/beta", &app.operator_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let beta: Value =
+        app.api(Method::GET, "/api/v1/enterprises/beta", &app.operator_key).send().await.unwrap().json().await.unwrap();
     assert_eq!(beta["name"], "beta corporation");
     let orgs: Value = app
-        .api(
-            Method::GET,
-            "/api/v1/enterprises/beta/organizations",
-            &app.operator_key,
-        )
+        .api(Method::GET, "/api/v1/enterprises/beta/organizations", &app.operator_key)
         .send()
         .await
         .unwrap()
@@ -152,11 +109,7 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
         .unwrap();
     assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
     let users: Value = app
-        .api(
-            Method::GET,
-            "/api/v1/enterprises/beta/users",
-            &app.operator_key,
-        )
+        .api(Method::GET, "/api/v1/enterprises/beta/users", &app.operator_key)
         .send()
         .await
         .unwrap()
@@ -166,15 +119,7 @@ async fn enterprise_key_cannot_reach_another_enterprise(app: TestApp) {
     assert!(users["items"].as_array().unwrap().is_empty());
 
     // While A's own routes work with A's key.
-    let res = app
-        .api(
-            Method::GET,
-            "/api/v1/enterprises/alpha/organizations/a-org",
-            &key_a,
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = app.api(Method::GET, "/api/v1/enterprises/alpha/organizations/a-org", &key_a).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
 

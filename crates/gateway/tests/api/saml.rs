@@ -16,15 +16,10 @@ use crate::helpers::TestApp;
 /// The AuthnRequest ID inside a redirect to the IdP.
 fn request_id(location: &str) -> String {
     let url = url::Url::parse(location).unwrap();
-    let (_, saml_request) = url
-        .query_pairs()
-        .find(|(k, _)| k == "SAMLRequest")
-        .expect("SAMLRequest");
+    let (_, saml_request) = url.query_pairs().find(|(k, _)| k == "SAMLRequest").expect("SAMLRequest");
     let deflated = STANDARD.decode(saml_request.as_bytes()).unwrap();
     let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(&deflated[..])
-        .read_to_string(&mut xml)
-        .unwrap();
+    flate2::read::DeflateDecoder::new(&deflated[..]).read_to_string(&mut xml).unwrap();
     let start = xml.find(" ID=\"").unwrap() + 5;
     xml[start..].split('"').next().unwrap().to_owned()
 }
@@ -41,11 +36,7 @@ async fn setup(app: &TestApp) -> Setup {
     app.create_organization("acme", "eng").await;
     for g in ["Developers", "developers"] {
         let res = app
-            .api(
-                Method::POST,
-                "/api/v1/enterprises/acme/organizations/eng/groups",
-                &app.operator_key,
-            )
+            .api(Method::POST, "/api/v1/enterprises/acme/organizations/eng/groups", &app.operator_key)
             .json(&json!({"name": g}))
             .send()
             .await
@@ -67,10 +58,7 @@ async fn setup(app: &TestApp) -> Setup {
     assert_eq!(c["attribute_mapping"]["groups"], "groups", "Okta preset");
     assert_eq!(c["saml"]["certificates"][0]["expired"], false);
     let id = c["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        c["sp"]["acs_url"],
-        format!("{}/sso/saml/{id}/acs", app.base)
-    );
+    assert_eq!(c["sp"]["acs_url"], format!("{}/sso/saml/{id}/acs", app.base));
     Setup {
         acs: c["sp"]["acs_url"].as_str().unwrap().to_owned(),
         entity_id: c["sp"]["entity_id"].as_str().unwrap().to_owned(),
@@ -80,27 +68,18 @@ async fn setup(app: &TestApp) -> Setup {
 }
 
 fn answer(s: &Setup, request: Option<&str>, login: &str, groups: &[&str]) -> ResponseSpec {
-    let mut spec =
-        ResponseSpec::answering(&s.idp, chrono::Utc::now(), &s.acs, &s.entity_id, request);
+    let mut spec = ResponseSpec::answering(&s.idp, chrono::Utc::now(), &s.acs, &s.entity_id, request);
     spec.attributes = vec![
         ("login".into(), vec![login.into()]),
         ("email".into(), vec![format!("{login}@acme.test")]),
         ("name".into(), vec!["Ada Lovelace".into()]),
-        (
-            "groups".into(),
-            groups.iter().map(|g| g.to_string()).collect(),
-        ),
+        ("groups".into(), groups.iter().map(|g| g.to_string()).collect()),
     ];
     spec
 }
 
 async fn post_acs(app: &TestApp, s: &Setup, body: &str) -> reqwest::Response {
-    app.client
-        .post(&s.acs)
-        .form(&[("SAMLResponse", body), ("RelayState", "")])
-        .send()
-        .await
-        .unwrap()
+    app.client.post(&s.acs).form(&[("SAMLResponse", body), ("RelayState", "")]).send().await.unwrap()
 }
 
 async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
@@ -108,11 +87,7 @@ async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
 
     // Enabling an untested connection is refused.
     let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id),
-            &app.operator_key,
-        )
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await
         .unwrap();
@@ -120,49 +95,24 @@ async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
 
     // Test connection: the admin's browser goes to the IdP and back; nobody is provisioned.
     let t: Value = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/enterprises/acme/connections/{}/test", s.id),
-            &app.operator_key,
-        )
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/test", s.id), &app.operator_key)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let start = app
-        .client
-        .get(t["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let start = app.client.get(t["url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(start.status(), StatusCode::FOUND);
     let location = start.headers()["location"].to_str().unwrap().to_owned();
-    assert!(
-        location.starts_with("https://idp.test/sso?SAMLRequest="),
-        "{location}"
-    );
+    assert!(location.starts_with("https://idp.test/sso?SAMLRequest="), "{location}");
     let req = request_id(&location);
-    let page = post_acs(
-        &app,
-        &s,
-        &s.idp
-            .response(&answer(&s, Some(&req), "ada", &["Developers"])),
-    )
-    .await;
+    let page = post_acs(&app, &s, &s.idp.response(&answer(&s, Some(&req), "ada", &["Developers"]))).await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(
-        html.contains("it works") && html.contains("Ada Lovelace") && html.contains("Developers"),
-        "{html}"
-    );
+    assert!(html.contains("it works") && html.contains("Ada Lovelace") && html.contains("Developers"), "{html}");
     let results: Value = app
-        .api(
-            Method::GET,
-            &format!("/api/v1/enterprises/acme/connections/{}/test-results", s.id),
-            &app.operator_key,
-        )
+        .api(Method::GET, &format!("/api/v1/enterprises/acme/connections/{}/test-results", s.id), &app.operator_key)
         .send()
         .await
         .unwrap()
@@ -170,33 +120,19 @@ async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(results[0]["outcome"], "success");
-    assert_eq!(
-        results[0]["result"]["identity"]["groups"],
-        json!(["Developers"])
-    );
+    assert_eq!(results[0]["result"]["identity"]["groups"], json!(["Developers"]));
     let users: Value = app
-        .api(
-            Method::GET,
-            "/api/v1/enterprises/acme/users",
-            &app.operator_key,
-        )
+        .api(Method::GET, "/api/v1/enterprises/acme/users", &app.operator_key)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert!(
-        users["items"].as_array().unwrap().is_empty(),
-        "a test provisions nobody"
-    );
+    assert!(users["items"].as_array().unwrap().is_empty(), "a test provisions nobody");
 
     let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id),
-            &app.operator_key,
-        )
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await
         .unwrap();
@@ -204,17 +140,10 @@ async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "enabled");
 
     // Sign-in: /login/sso redirects to the IdP, the ACS provisions and opens a session.
-    let start = app
-        .client
-        .get(app.url("/login/sso?enterprise_key=acme"))
-        .send()
-        .await
-        .unwrap();
+    let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
     assert_eq!(start.status(), StatusCode::FOUND);
     let req = request_id(start.headers()["location"].to_str().unwrap());
-    let body = s
-        .idp
-        .response(&answer(&s, Some(&req), "ada", &["Developers"]));
+    let body = s.idp.response(&answer(&s, Some(&req), "ada", &["Developers"]));
     let res = post_acs(&app, &s, &body).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let cookie = res
@@ -225,23 +154,11 @@ async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
         .find(|c| c.starts_with("portico_session="))
         .expect("session");
     let session = cookie.split(';').next().unwrap().to_owned();
-    let me = app
-        .client
-        .get(app.url("/console/me"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let me =
+        app.client.get(app.url("/console/me")).header("cookie", &session).send().await.unwrap().text().await.unwrap();
     assert!(me.contains("Developers"), "{me}");
     let users: Value = app
-        .api(
-            Method::GET,
-            "/api/v1/enterprises/acme/users",
-            &app.operator_key,
-        )
+        .api(Method::GET, "/api/v1/enterprises/acme/users", &app.operator_key)
         .send()
         .await
         .unwrap()
@@ -251,27 +168,17 @@ async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
     let ada = &users["items"][0];
     assert_eq!(ada["login"], "ada");
     assert_eq!(ada["origin"], "jit");
-    assert_eq!(
-        ada["groups"],
-        json!([{"organization": "eng", "group": "Developers", "source": "sso"}])
-    );
+    assert_eq!(ada["groups"], json!([{"organization": "eng", "group": "Developers", "source": "sso"}]));
 
     // The same response again: refused, with a plain page for the person and the reason audited.
     let again = post_acs(&app, &s, &body).await;
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
     let text = again.text().await.unwrap();
     assert!(text.contains("Sign-in refused") && text.contains("Operation id"));
-    assert!(
-        !text.contains("InResponseTo"),
-        "no internals for the end user"
-    );
+    assert!(!text.contains("InResponseTo"), "no internals for the end user");
     let events = app
         .directory
-        .list_audit_events(
-            &Ctx::new(&Actor::System, None),
-            Some("acme"),
-            &PageRequest::default(),
-        )
+        .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
         .unwrap()
         .items;
     assert!(
@@ -280,11 +187,7 @@ async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
             && e.reason.as_deref().is_some_and(|r| r.contains("request"))),
         "{events:?}"
     );
-    assert!(
-        events
-            .iter()
-            .any(|e| e.action == "sign_in" && e.outcome == "success")
-    );
+    assert!(events.iter().any(|e| e.action == "sign_in" && e.outcome == "success"));
 }
 
 async fn idp_initiated_replay_is_caught_by_the_assertion_cache(app: TestApp) {
@@ -296,108 +199,52 @@ async fn idp_initiated_replay_is_caught_by_the_assertion_cache(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    app.directory
-        .record_test_result(&s.id, true, None, &json!({}), None)
+    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
+        .send()
+        .await
         .unwrap();
-    app.api(
-        Method::POST,
-        &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id),
-        &app.operator_key,
-    )
-    .send()
-    .await
-    .unwrap();
     let body = s.idp.response(&answer(&s, None, "grace", &[]));
-    assert_eq!(
-        post_acs(&app, &s, &body).await.status(),
-        StatusCode::SEE_OTHER
-    );
-    assert_eq!(
-        post_acs(&app, &s, &body).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(post_acs(&app, &s, &body).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(post_acs(&app, &s, &body).await.status(), StatusCode::FORBIDDEN);
     let events = app
         .directory
-        .list_audit_events(
-            &Ctx::new(&Actor::System, None),
-            Some("acme"),
-            &PageRequest::default(),
-        )
+        .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
         .unwrap()
         .items;
     assert!(
-        events
-            .iter()
-            .any(|e| e.outcome == "failure"
-                && e.reason.as_deref().is_some_and(|r| r.contains("replay"))),
+        events.iter().any(|e| e.outcome == "failure" && e.reason.as_deref().is_some_and(|r| r.contains("replay"))),
         "{events:?}"
     );
 }
 
 async fn forged_or_foreign_responses_are_refused_and_audited(app: TestApp) {
     let s = setup(&app).await;
-    app.directory
-        .record_test_result(&s.id, true, None, &json!({}), None)
-        .unwrap();
-    app.api(
-        Method::POST,
-        &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id),
-        &app.operator_key,
-    )
-    .send()
-    .await
-    .unwrap();
-    let start = app
-        .client
-        .get(app.url("/login/sso?enterprise_key=acme"))
+    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await
         .unwrap();
+    let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
     let req = request_id(start.headers()["location"].to_str().unwrap());
-    let attacker = TestIdp {
-        entity_id: s.idp.entity_id.clone(),
-        ..TestIdp::new("attacker")
-    };
+    let attacker = TestIdp { entity_id: s.idp.entity_id.clone(), ..TestIdp::new("attacker") };
     let forged = attacker.response(&answer(&s, Some(&req), "admin", &[]));
-    assert_eq!(
-        post_acs(&app, &s, &forged).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(post_acs(&app, &s, &forged).await.status(), StatusCode::FORBIDDEN);
     // The request was burnt by the refusal: the real answer to it no longer works either.
     let real = s.idp.response(&answer(&s, Some(&req), "ada", &[]));
-    assert_eq!(
-        post_acs(&app, &s, &real).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        post_acs(&app, &s, "%%%not base64").await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(post_acs(&app, &s, &real).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(post_acs(&app, &s, "%%%not base64").await.status(), StatusCode::FORBIDDEN);
     let events = app
         .directory
-        .list_audit_events(
-            &Ctx::new(&Actor::System, None),
-            Some("acme"),
-            &PageRequest::default(),
-        )
+        .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
         .unwrap()
         .items;
-    let reasons: Vec<&str> = events
-        .iter()
-        .filter(|e| e.action == "sign_in")
-        .filter_map(|e| e.reason.as_deref())
-        .collect();
-    assert!(
-        reasons.iter().any(|r| r.contains("signature")),
-        "{reasons:?}"
-    );
+    let reasons: Vec<&str> =
+        events.iter().filter(|e| e.action == "sign_in").filter_map(|e| e.reason.as_deref()).collect();
+    assert!(reasons.iter().any(|r| r.contains("signature")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("base64")), "{reasons:?}");
     let users: Value = app
-        .api(
-            Method::GET,
-            "/api/v1/enterprises/acme/users",
-            &app.operator_key,
-        )
+        .api(Method::GET, "/api/v1/enterprises/acme/users", &app.operator_key)
         .send()
         .await
         .unwrap()
@@ -409,29 +256,14 @@ async fn forged_or_foreign_responses_are_refused_and_audited(app: TestApp) {
 
 async fn sp_metadata_and_unknown_enterprises(app: TestApp) {
     let s = setup(&app).await;
-    let res = app
-        .client
-        .get(format!("{}/sso/saml/{}/metadata", app.base, s.id))
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.get(format!("{}/sso/saml/{}/metadata", app.base, s.id)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let xml = res.text().await.unwrap();
     assert!(xml.contains(&format!(r#"entityID="{}""#, s.entity_id)) && xml.contains(&s.acs));
     // Not enabled yet: /login/sso says so plainly.
-    let res = app
-        .client
-        .get(app.url("/login/sso?enterprise_key=acme"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let res = app
-        .client
-        .get(app.url("/login/sso?enterprise_key=nope"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.get(app.url("/login/sso?enterprise_key=nope")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     // Bad settings get field errors.
     let res = app
@@ -441,12 +273,7 @@ async fn sp_metadata_and_unknown_enterprises(app: TestApp) {
         .await
         .unwrap();
     let body = crate::helpers::problem(res, StatusCode::BAD_REQUEST).await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert!(fields.contains(&"saml.certificates[0]"), "{fields:?}");
 }
 
@@ -460,21 +287,11 @@ async fn encrypted_assertions_end_to_end(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let c: Value = res.json().await.unwrap();
-    let pem = c["saml"]["encryption_certificate"]
-        .as_str()
-        .expect("the SP certificate to upload to the IdP")
-        .to_owned();
+    let pem = c["saml"]["encryption_certificate"].as_str().expect("the SP certificate to upload to the IdP").to_owned();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     let sp_cert = sso::saml::Certificate::parse(pem.as_bytes()).unwrap();
-    let metadata = app
-        .client
-        .get(format!("{}/sso/saml/{}/metadata", app.base, s.id))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metadata =
+        app.client.get(format!("{}/sso/saml/{}/metadata", app.base, s.id)).send().await.unwrap().text().await.unwrap();
     assert!(metadata.contains(r#"use="encryption""#) && metadata.contains(&sp_cert.base64()));
     // The key pair survives later edits.
     let again: Value = app
@@ -486,34 +303,20 @@ async fn encrypted_assertions_end_to_end(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        again["saml"]["encryption_certificate"].as_str(),
-        Some(pem.as_str())
-    );
+    assert_eq!(again["saml"]["encryption_certificate"].as_str(), Some(pem.as_str()));
 
-    for (enc, expect_ok) in [
-        (Some(sso::testing::Enc::Aes256Gcm), true),
-        (Some(sso::testing::Enc::Aes256Cbc), true),
-        (None, false),
-    ] {
+    for (enc, expect_ok) in
+        [(Some(sso::testing::Enc::Aes256Gcm), true), (Some(sso::testing::Enc::Aes256Cbc), true), (None, false)]
+    {
         let t: Value = app
-            .api(
-                Method::POST,
-                &format!("/api/v1/enterprises/acme/connections/{}/test", s.id),
-                &app.operator_key,
-            )
+            .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/test", s.id), &app.operator_key)
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        let start = app
-            .client
-            .get(t["url"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap();
+        let start = app.client.get(t["url"].as_str().unwrap()).send().await.unwrap();
         let req = request_id(start.headers()["location"].to_str().unwrap());
         let spec = answer(&s, Some(&req), "ada", &["Developers"]);
         let body = match enc {
@@ -528,7 +331,45 @@ async fn encrypted_assertions_end_to_end(app: TestApp) {
     }
 }
 
+async fn signed_requests_and_required_assertion_signatures(app: TestApp) {
+    let s = setup(&app).await;
+    let res = app
+        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{}", s.id), &app.operator_key)
+        .json(&json!({"saml": {"sso_url": "https://idp.test/sso", "idp_entity_id": s.idp.entity_id, "certificates": [s.idp.cert_pem()], "sign_requests": true, "require_signed_assertions": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let c: Value = res.json().await.unwrap();
+    assert!(c["saml"]["signing_certificate"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(c["saml"]["encryption_certificate"].is_null());
+    let metadata =
+        app.client.get(format!("{}/sso/saml/{}/metadata", app.base, s.id)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metadata.contains(r#"AuthnRequestsSigned="true" WantAssertionsSigned="true""#)
+            && metadata.contains(r#"use="signing""#)
+    );
+    let t: Value = app
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/test", s.id), &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let start = app.client.get(t["url"].as_str().unwrap()).send().await.unwrap();
+    let location = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("&SigAlg=") && location.contains("&Signature="), "{location}");
+    // A signed response around an unsigned assertion is refused for this connection.
+    let mut spec = answer(&s, Some(&request_id(&location)), "ada", &[]);
+    spec.sign_response = true;
+    spec.sign_assertion = false;
+    let html = post_acs(&app, &s, &s.idp.response(&spec)).await.text().await.unwrap();
+    assert!(html.contains("assertion_unsigned"), "{html}");
+}
+
 crate::both_backends!(
+    signed_requests_and_required_assertion_signatures,
     encrypted_assertions_end_to_end,
     test_enable_sign_in_and_refuse_replays,
     idp_initiated_replay_is_caught_by_the_assertion_cache,

@@ -19,10 +19,7 @@ impl IdpServer {
     pub async fn start(login: &'static str, groups: &'static [&'static str]) -> IdpServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let idp = Arc::new(TestIdp {
-            entity_id: format!("{base}/metadata"),
-            ..TestIdp::new("test-idp")
-        });
+        let idp = Arc::new(TestIdp { entity_id: format!("{base}/metadata"), ..TestIdp::new("test-idp") });
         let (i2, b2) = (idp.clone(), base.clone());
         let server = HttpServer::new(move || {
             let (idp, base) = (i2.clone(), b2.clone());
@@ -33,22 +30,16 @@ impl IdpServer {
                         let (idp, base) = (idp.clone(), base.clone());
                         move || {
                             let xml = metadata(&idp, &base);
-                            async move {
-                                HttpResponse::Ok()
-                                    .content_type("application/samlmetadata+xml")
-                                    .body(xml)
-                            }
+                            async move { HttpResponse::Ok().content_type("application/samlmetadata+xml").body(xml) }
                         }
                     }),
                 )
                 .route(
                     "/sso",
-                    web::get().to(
-                        move |q: web::Query<std::collections::HashMap<String, String>>| {
-                            let idp = idp.clone();
-                            async move { answer(&idp, &q, login, groups) }
-                        },
-                    ),
+                    web::get().to(move |q: web::Query<std::collections::HashMap<String, String>>| {
+                        let idp = idp.clone();
+                        async move { answer(&idp, &q, login, groups) }
+                    }),
                 )
         })
         .workers(1)
@@ -76,45 +67,23 @@ fn metadata(idp: &TestIdp, base: &str) -> String {
 fn attr(xml: &str, name: &str) -> String {
     let marker = format!(" {name}=\"");
     let start = xml.find(&marker).map(|i| i + marker.len()).unwrap_or(0);
-    xml[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    xml[start..].split('"').next().unwrap_or_default().to_owned()
 }
 
-fn answer(
-    idp: &TestIdp,
-    q: &std::collections::HashMap<String, String>,
-    login: &str,
-    groups: &[&str],
-) -> HttpResponse {
-    let deflated = STANDARD
-        .decode(q.get("SAMLRequest").cloned().unwrap_or_default())
-        .unwrap_or_default();
+fn answer(idp: &TestIdp, q: &std::collections::HashMap<String, String>, login: &str, groups: &[&str]) -> HttpResponse {
+    let deflated = STANDARD.decode(q.get("SAMLRequest").cloned().unwrap_or_default()).unwrap_or_default();
     let mut xml = String::new();
     let _ = flate2::read::DeflateDecoder::new(&deflated[..]).read_to_string(&mut xml);
     let acs = attr(&xml, "AssertionConsumerServiceURL");
     let request_id = attr(&xml, "ID");
-    let issuer_start = xml
-        .find("Issuer")
-        .and_then(|i| xml[i..].find('>').map(|j| i + j + 1))
-        .unwrap_or(0);
-    let audience = xml[issuer_start..]
-        .split('<')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let mut spec =
-        ResponseSpec::answering(idp, chrono::Utc::now(), &acs, &audience, Some(&request_id));
+    let issuer_start = xml.find("Issuer").and_then(|i| xml[i..].find('>').map(|j| i + j + 1)).unwrap_or(0);
+    let audience = xml[issuer_start..].split('<').next().unwrap_or_default().to_owned();
+    let mut spec = ResponseSpec::answering(idp, chrono::Utc::now(), &acs, &audience, Some(&request_id));
     spec.attributes = vec![
         ("login".into(), vec![login.into()]),
         ("email".into(), vec![format!("{login}@acme.test")]),
         ("name".into(), vec!["Ada Lovelace".into()]),
-        (
-            "groups".into(),
-            groups.iter().map(|g| g.to_string()).collect(),
-        ),
+        ("groups".into(), groups.iter().map(|g| g.to_string()).collect()),
     ];
     let body = idp.response(&spec);
     HttpResponse::Ok().content_type("text/html").body(format!(

@@ -35,30 +35,18 @@ impl Certificate {
             Some(t) if t.starts_with("-----BEGIN") => X509::from_pem(t.as_bytes()).ok(),
             Some(t) => {
                 let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-                STANDARD
-                    .decode(compact)
-                    .ok()
-                    .and_then(|der| X509::from_der(&der).ok())
+                STANDARD.decode(compact).ok().and_then(|der| X509::from_der(&der).ok())
             }
             None => None,
         }
         .or_else(|| X509::from_der(input).ok())
         .ok_or(CertificateError::Unreadable)?;
         let der = x509.to_der().map_err(|_| CertificateError::Unreadable)?;
-        let subject = x509
-            .subject_name()
-            .entries()
-            .filter_map(|e| e.data().to_string().ok())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let subject =
+            x509.subject_name().entries().filter_map(|e| e.data().to_string().ok()).collect::<Vec<_>>().join(", ");
         let not_before = asn1_to_utc(x509.not_before()).ok_or(CertificateError::Unreadable)?;
         let not_after = asn1_to_utc(x509.not_after()).ok_or(CertificateError::Unreadable)?;
-        Ok(Certificate {
-            der,
-            subject,
-            not_before,
-            not_after,
-        })
+        Ok(Certificate { der, subject, not_before, not_after })
     }
 
     /// The bare base64 form, as SAML metadata carries it.

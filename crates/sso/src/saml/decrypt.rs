@@ -49,11 +49,7 @@ fn algorithm_of(e: &quick_xml::events::BytesStart<'_>) -> Option<String> {
     e.attributes()
         .flatten()
         .find(|a| local(a.key.as_ref()) == b"Algorithm")
-        .and_then(|a| {
-            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .ok()
-                .map(|v| v.into_owned())
-        })
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
 }
 
 /// Reads the algorithms and cipher values of the `EncryptedAssertion` element in `xml`.
@@ -63,9 +59,7 @@ fn parts(xml: &str) -> Result<Parts, Refusal> {
     let mut p = Parts::default();
     let mut in_assertion = false;
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| Refusal::MalformedXml(e.to_string()))?;
+        let event = reader.read_event().map_err(|e| Refusal::MalformedXml(e.to_string()))?;
         let (element, opens) = match &event {
             Event::Start(e) => (Some(e), true),
             Event::Empty(e) => (Some(e), false),
@@ -78,9 +72,7 @@ fn parts(xml: &str) -> Result<Parts, Refusal> {
             let name = local(e.name().as_ref()).to_vec();
             let in_key = path.iter().any(|n| n == b"EncryptedKey");
             match name.as_slice() {
-                b"EncryptionMethod" if in_key => {
-                    p.key_algorithm = algorithm_of(e).unwrap_or_default()
-                }
+                b"EncryptionMethod" if in_key => p.key_algorithm = algorithm_of(e).unwrap_or_default(),
                 b"EncryptionMethod" => p.data_algorithm = algorithm_of(e).unwrap_or_default(),
                 b"DigestMethod" if in_key => p.key_digest = algorithm_of(e),
                 b"MGF" if in_key => p.key_mgf = algorithm_of(e),
@@ -93,9 +85,7 @@ fn parts(xml: &str) -> Result<Parts, Refusal> {
         }
         match event {
             Event::Text(t) if in_assertion && path.last().is_some_and(|n| n == b"CipherValue") => {
-                let text = t
-                    .decode()
-                    .map_err(|e| Refusal::MalformedXml(e.to_string()))?;
+                let text = t.decode().map_err(|e| Refusal::MalformedXml(e.to_string()))?;
                 let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
                 if path.iter().any(|n| n == b"EncryptedKey") {
                     p.key_cipher.push_str(&compact);
@@ -140,17 +130,12 @@ fn content_key(p: &Parts, key: &PKey<Private>) -> Result<Vec<u8>, Refusal> {
         RSA_OAEP => (digest(p.key_digest.as_deref())?, mgf(p.key_mgf.as_deref())?),
         "" => return Err(bad("no EncryptedKey in the EncryptedAssertion")),
         other => {
-            return Err(bad(format!(
-                "key transport {other} is not accepted; use RSA-OAEP"
-            )));
+            return Err(bad(format!("key transport {other} is not accepted; use RSA-OAEP")));
         }
     };
-    let wrapped = STANDARD
-        .decode(&p.key_cipher)
-        .map_err(|_| bad("the encrypted key is not base64"))?;
+    let wrapped = STANDARD.decode(&p.key_cipher).map_err(|_| bad("the encrypted key is not base64"))?;
     let mut d = Decrypter::new(key).map_err(|e| bad(e.to_string()))?;
-    d.set_rsa_padding(Padding::PKCS1_OAEP)
-        .map_err(|e| bad(e.to_string()))?;
+    d.set_rsa_padding(Padding::PKCS1_OAEP).map_err(|e| bad(e.to_string()))?;
     d.set_rsa_oaep_md(md).map_err(|e| bad(e.to_string()))?;
     d.set_rsa_mgf1_md(mgf_md).map_err(|e| bad(e.to_string()))?;
     let len = d.decrypt_len(&wrapped).map_err(|e| bad(e.to_string()))?;
@@ -164,9 +149,7 @@ fn content_key(p: &Parts, key: &PKey<Private>) -> Result<Vec<u8>, Refusal> {
 }
 
 fn content(p: &Parts, key: &[u8]) -> Result<Vec<u8>, Refusal> {
-    let data = STANDARD
-        .decode(&p.data_cipher)
-        .map_err(|_| bad("the encrypted assertion is not base64"))?;
+    let data = STANDARD.decode(&p.data_cipher).map_err(|_| bad("the encrypted assertion is not base64"))?;
     let (cipher, gcm) = match (p.data_algorithm.as_str(), key.len()) {
         (AES128_GCM, 16) => (Cipher::aes_128_gcm(), true),
         (AES256_GCM, 32) => (Cipher::aes_256_gcm(), true),
@@ -176,9 +159,7 @@ fn content(p: &Parts, key: &[u8]) -> Result<Vec<u8>, Refusal> {
             return Err(bad("the content key has the wrong length"));
         }
         (other, _) => {
-            return Err(bad(format!(
-                "content encryption {other} is not accepted; use AES-GCM or AES-CBC"
-            )));
+            return Err(bad(format!("content encryption {other} is not accepted; use AES-GCM or AES-CBC")));
         }
     };
     if gcm {
@@ -197,17 +178,12 @@ fn content(p: &Parts, key: &[u8]) -> Result<Vec<u8>, Refusal> {
             return Err(bad("the encrypted assertion has a bad length"));
         }
         let (iv, ciphertext) = data.split_at(16);
-        let mut c =
-            openssl::symm::Crypter::new(cipher, openssl::symm::Mode::Decrypt, key, Some(iv))
-                .map_err(|e| bad(e.to_string()))?;
+        let mut c = openssl::symm::Crypter::new(cipher, openssl::symm::Mode::Decrypt, key, Some(iv))
+            .map_err(|e| bad(e.to_string()))?;
         c.pad(false);
         let mut out = vec![0; ciphertext.len() + 16];
-        let mut n = c
-            .update(ciphertext, &mut out)
-            .map_err(|_| bad("the encrypted assertion cannot be decrypted"))?;
-        n += c
-            .finalize(&mut out[n..])
-            .map_err(|_| bad("the encrypted assertion cannot be decrypted"))?;
+        let mut n = c.update(ciphertext, &mut out).map_err(|_| bad("the encrypted assertion cannot be decrypted"))?;
+        n += c.finalize(&mut out[n..]).map_err(|_| bad("the encrypted assertion cannot be decrypted"))?;
         out.truncate(n);
         let pad = usize::from(*out.last().ok_or_else(|| bad("empty plaintext"))?);
         if pad == 0 || pad > 16 || pad > out.len() {
@@ -222,8 +198,7 @@ fn content(p: &Parts, key: &[u8]) -> Result<Vec<u8>, Refusal> {
 pub fn decrypt_in_place(xml: &str, key: &PKey<Private>) -> Result<String, Refusal> {
     let p = parts(xml)?;
     let plaintext = content(&p, &content_key(&p, key)?)?;
-    let assertion =
-        String::from_utf8(plaintext).map_err(|_| bad("the decrypted assertion is not UTF-8"))?;
+    let assertion = String::from_utf8(plaintext).map_err(|_| bad("the decrypted assertion is not UTF-8"))?;
     let assertion = assertion.trim_start_matches('\u{feff}');
     let assertion = match assertion.find("?>") {
         Some(end) if assertion.starts_with("<?xml") => &assertion[end + 2..],
@@ -233,25 +208,12 @@ pub fn decrypt_in_place(xml: &str, key: &PKey<Private>) -> Result<String, Refusa
     if lower.contains("<!doctype") || lower.contains("<!entity") {
         return Err(Refusal::Doctype);
     }
-    let first = xml
-        .find("EncryptedAssertion")
-        .ok_or_else(|| bad("no EncryptedAssertion"))?;
-    let start = xml[..first]
-        .rfind('<')
-        .ok_or_else(|| bad("no EncryptedAssertion"))?;
+    let first = xml.find("EncryptedAssertion").ok_or_else(|| bad("no EncryptedAssertion"))?;
+    let start = xml[..first].rfind('<').ok_or_else(|| bad("no EncryptedAssertion"))?;
     let last = xml.rfind("EncryptedAssertion").unwrap_or(first);
-    let end = last
-        + xml[last..]
-            .find('>')
-            .ok_or_else(|| bad("no EncryptedAssertion"))?
-        + 1;
+    let end = last + xml[last..].find('>').ok_or_else(|| bad("no EncryptedAssertion"))? + 1;
     if last == first || !xml[..last].ends_with(':') && !xml[..last].ends_with("</") {
         return Err(bad("the EncryptedAssertion is incomplete"));
     }
-    Ok(format!(
-        "{}{}{}",
-        &xml[..start],
-        assertion.trim(),
-        &xml[end..]
-    ))
+    Ok(format!("{}{}{}", &xml[..start], assertion.trim(), &xml[end..]))
 }

@@ -49,17 +49,10 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
         return Err(MetadataError::Doctype);
     }
     if !xml.contains("EntityDescriptor") {
-        return Err(MetadataError::Unreadable(
-            "no EntityDescriptor element".into(),
-        ));
+        return Err(MetadataError::Unreadable("no EntityDescriptor element".into()));
     }
-    let doc =
-        EntityDescriptor::from_str(xml).map_err(|e| MetadataError::Unreadable(e.to_string()))?;
-    let entity_id = doc
-        .entity_id
-        .clone()
-        .filter(|e| !e.trim().is_empty())
-        .ok_or(MetadataError::NoEntityId)?;
+    let doc = EntityDescriptor::from_str(xml).map_err(|e| MetadataError::Unreadable(e.to_string()))?;
+    let entity_id = doc.entity_id.clone().filter(|e| !e.trim().is_empty()).ok_or(MetadataError::NoEntityId)?;
     let idps = doc.idp_sso_descriptors.unwrap_or_default();
     if idps.is_empty() {
         return Err(MetadataError::NotAnIdp);
@@ -76,12 +69,7 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
             if matches!(key.key_use.as_deref(), Some("encryption")) {
                 continue;
             }
-            for b64 in key
-                .key_info
-                .x509_data
-                .iter()
-                .flat_map(|x| x.certificates.iter())
-            {
+            for b64 in key.key_info.x509_data.iter().flat_map(|x| x.certificates.iter()) {
                 if let Ok(cert) = Certificate::parse(b64.as_bytes())
                     && !certificates.contains(&cert)
                 {
@@ -93,24 +81,37 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
     if certificates.is_empty() {
         return Err(MetadataError::NoCertificate);
     }
-    Ok(IdpMetadata {
-        entity_id,
-        sso_url,
-        certificates,
-    })
+    Ok(IdpMetadata { entity_id, sso_url, certificates })
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Portico's SP metadata for one connection: entity id, the ACS (HTTP-POST), signed assertions
-/// wanted, and, when the connection receives encrypted assertions, its encryption certificate
-/// with the algorithms Portico decrypts.
-pub fn sp_metadata(entity_id: &str, acs_url: &str, encryption_certificate: Option<&str>) -> String {
+/// What Portico's SP metadata says about one connection.
+#[derive(Debug, Clone, Default)]
+pub struct SpMetadata<'a> {
+    pub entity_id: &'a str,
+    pub acs_url: &'a str,
+    /// The SP certificate (base64 DER) the IdP encrypts assertions to, if it should.
+    pub encryption_certificate: Option<&'a str>,
+    /// The SP certificate (base64 DER) AuthnRequests are signed with, if they are.
+    pub signing_certificate: Option<&'a str>,
+    pub want_assertions_signed: bool,
+}
+
+/// Portico's SP metadata for one connection: entity id, the ACS (HTTP-POST), whether assertions
+/// must be signed, and the SP's signing and encryption certificates when it has them, with the
+/// algorithms Portico decrypts.
+pub fn sp_metadata(m: &SpMetadata<'_>) -> String {
+    let (entity_id, acs_url, encryption_certificate) = (m.entity_id, m.acs_url, m.encryption_certificate);
+    let signing = m
+        .signing_certificate
+        .map(|cert| format!(r#"
+    <md:KeyDescriptor use="signing">
+      <ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+    </md:KeyDescriptor>"#))
+        .unwrap_or_default();
     let encryption = encryption_certificate
         .map(|cert| {
             format!(
@@ -134,7 +135,7 @@ pub fn sp_metadata(entity_id: &str, acs_url: &str, encryption_certificate: Optio
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{encryption}
+  <md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="{want}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{signing}{encryption}
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>
@@ -143,5 +144,7 @@ pub fn sp_metadata(entity_id: &str, acs_url: &str, encryption_certificate: Optio
 "#,
         entity = escape(entity_id),
         acs = escape(acs_url),
+        signed = m.signing_certificate.is_some(),
+        want = m.want_assertions_signed,
     )
 }

@@ -19,7 +19,7 @@ use chrono::Duration;
 use crate::identity::AttributeMapping;
 
 pub use certificate::Certificate;
-pub use metadata::{IdpMetadata, parse_idp_metadata, sp_metadata};
+pub use metadata::{IdpMetadata, SpMetadata, parse_idp_metadata, sp_metadata};
 pub use request::authn_request_url;
 pub use response::{PreparedSaml, VerifiedAssertion, in_response_to, verify_response};
 
@@ -54,6 +54,11 @@ pub struct SamlConnection {
     /// The SP's private key, when the IdP encrypts assertions to this connection. With a key,
     /// unencrypted assertions are refused: the admin asked for encryption.
     pub decryption_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
+    /// The SP's private key for signing AuthnRequests (HTTP-Redirect binding, RSA-SHA256).
+    pub signing_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
+    /// Require a signature on the assertion itself; a signed response around an unsigned
+    /// assertion is then refused.
+    pub require_signed_assertion: bool,
 }
 
 /// Why a SAML response (or the connection's settings) was refused. `code()` is stable and goes to
@@ -70,39 +75,28 @@ pub enum Refusal {
     MalformedXml(String),
     #[error("the response contains a DOCTYPE or entity declaration, which SAML never needs")]
     Doctype,
-    #[error(
-        "the response is signed with {algorithm}; Portico accepts RSA or ECDSA with SHA-256 or stronger"
-    )]
+    #[error("the response is signed with {algorithm}; Portico accepts RSA or ECDSA with SHA-256 or stronger")]
     WeakAlgorithm { algorithm: String },
     #[error("no valid signature by a configured IdP certificate covers the assertion")]
     SignatureInvalid,
     #[error("the response's Destination `{found}` is not this connection's ACS URL `{expected}`")]
     DestinationMismatch { found: String, expected: String },
     #[error("the {element} Issuer `{found}` is not the IdP's entity id `{expected}`")]
-    IssuerMismatch {
-        element: &'static str,
-        found: String,
-        expected: String,
-    },
+    IssuerMismatch { element: &'static str, found: String, expected: String },
     #[error("the assertion is meant for audience `{found}`, not `{expected}`")]
     AudienceMismatch { found: String, expected: String },
     #[error("the assertion's Recipient `{found}` is not this connection's ACS URL `{expected}`")]
     RecipientMismatch { found: String, expected: String },
     #[error("the response answers a request Portico did not send or no longer waits for ({found})")]
     UnknownInResponseTo { found: String },
-    #[error(
-        "the response answers no request (IdP-initiated sign-in), which this connection does not allow"
-    )]
+    #[error("the response answers no request (IdP-initiated sign-in), which this connection does not allow")]
     Unsolicited,
     #[error("the assertion expired at {at} (clock skew allowed: {skew_secs} s)")]
     Expired { at: String, skew_secs: i64 },
     #[error("the assertion is not valid before {at} (clock skew allowed: {skew_secs} s)")]
     NotYetValid { at: String, skew_secs: i64 },
     #[error("the IdP answered with status {code}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
-    Status {
-        code: String,
-        message: Option<String>,
-    },
+    Status { code: String, message: Option<String> },
     #[error("the response carries no assertion")]
     NoAssertion,
     #[error("the assertion has no subject (NameID)")]
@@ -113,6 +107,10 @@ pub enum Refusal {
     NotEncrypted,
     #[error("the encrypted assertion cannot be used: {0}")]
     Decryption(String),
+    #[error(
+        "the assertion itself is not signed (only the response is), and this connection requires signed assertions"
+    )]
+    AssertionUnsigned,
     #[error("the response was refused: {0}")]
     Other(String),
 }
@@ -142,6 +140,7 @@ impl Refusal {
             Refusal::EncryptedWithoutKey => "encrypted_without_key",
             Refusal::NotEncrypted => "not_encrypted",
             Refusal::Decryption(_) => "decryption_failed",
+            Refusal::AssertionUnsigned => "assertion_unsigned",
             Refusal::Other(_) => "other",
         }
     }

@@ -55,10 +55,7 @@ const WEAK: [&str; 5] = [
 ];
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The IdP as samael wants it: metadata with the pinned signing certificates. Certificates in
@@ -83,8 +80,7 @@ fn idp_metadata(conn: &SamlConnection) -> Result<EntityDescriptor, Refusal> {
         xml_escape(&conn.idp.entity_id),
         xml_escape(&conn.idp.sso_url),
     );
-    xml.parse()
-        .map_err(|e| Refusal::Other(format!("the IdP settings cannot be used: {e}")))
+    xml.parse().map_err(|e| Refusal::Other(format!("the IdP settings cannot be used: {e}")))
 }
 
 fn at(t: DateTime<Utc>) -> String {
@@ -95,13 +91,8 @@ fn at(t: DateTime<Utc>) -> String {
 /// which part failed is not worth telling an attacker, and an admin's fix is the same.
 fn refusal_from(e: SpError, conn: &SamlConnection) -> Refusal {
     match e {
-        SpError::FailedToValidateSignature | SpError::CryptoXmlError(_) => {
-            Refusal::SignatureInvalid
-        }
-        SpError::DestinationValidationError {
-            response_destination,
-            sp_acs_url,
-        } => Refusal::DestinationMismatch {
+        SpError::FailedToValidateSignature | SpError::CryptoXmlError(_) => Refusal::SignatureInvalid,
+        SpError::DestinationValidationError { response_destination, sp_acs_url } => Refusal::DestinationMismatch {
             found: response_destination.unwrap_or_default(),
             expected: sp_acs_url.unwrap_or_default(),
         },
@@ -116,38 +107,26 @@ fn refusal_from(e: SpError, conn: &SamlConnection) -> Refusal {
             expected: entity_id.unwrap_or_default(),
         },
         SpError::AssertionConditionAudienceRestrictionFailed { requirement } => {
-            Refusal::AudienceMismatch {
-                found: "another audience".into(),
-                expected: requirement,
-            }
+            Refusal::AudienceMismatch { found: "another audience".into(), expected: requirement }
         }
-        SpError::AssertionRecipientMismatch {
-            assertion_recipient,
-            sp_acs_url,
-        } => Refusal::RecipientMismatch {
+        SpError::AssertionRecipientMismatch { assertion_recipient, sp_acs_url } => Refusal::RecipientMismatch {
             found: assertion_recipient.unwrap_or_default(),
             expected: sp_acs_url.unwrap_or_default(),
         },
-        SpError::AssertionInResponseToInvalid { .. }
-        | SpError::ResponseInResponseToInvalid { .. } => Refusal::UnknownInResponseTo {
-            found: "the assertion's InResponseTo".into(),
-        },
+        SpError::AssertionInResponseToInvalid { .. } | SpError::ResponseInResponseToInvalid { .. } => {
+            Refusal::UnknownInResponseTo { found: "the assertion's InResponseTo".into() }
+        }
         SpError::AssertionExpired { time }
         | SpError::ResponseExpired { time }
         | SpError::AssertionConditionExpired { time }
-        | SpError::AssertionSubjectConfirmationExpired { time } => Refusal::Expired {
-            at: time,
-            skew_secs: conn.clock_skew.num_seconds(),
-        },
+        | SpError::AssertionSubjectConfirmationExpired { time } => {
+            Refusal::Expired { at: time, skew_secs: conn.clock_skew.num_seconds() }
+        }
         SpError::AssertionConditionExpiredBefore { time }
-        | SpError::AssertionSubjectConfirmationExpiredBefore { time } => Refusal::NotYetValid {
-            at: time,
-            skew_secs: conn.clock_skew.num_seconds(),
-        },
-        SpError::ResponseBadStatusCode { code } => Refusal::Status {
-            code,
-            message: None,
-        },
+        | SpError::AssertionSubjectConfirmationExpiredBefore { time } => {
+            Refusal::NotYetValid { at: time, skew_secs: conn.clock_skew.num_seconds() }
+        }
+        SpError::ResponseBadStatusCode { code } => Refusal::Status { code, message: None },
         SpError::MissingPrivateKeySP => Refusal::EncryptedWithoutKey,
         SpError::FailedToParseSamlResponse(e) => Refusal::MalformedXml(e.to_string()),
         other => Refusal::Other(other.to_string()),
@@ -160,10 +139,7 @@ pub fn in_response_to(saml_response: &str) -> Option<String> {
     if saml_response.len() > MAX_RESPONSE_BYTES {
         return None;
     }
-    let compact: String = saml_response
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let xml = String::from_utf8(STANDARD.decode(compact).ok()?).ok()?;
     if xml.to_ascii_lowercase().contains("<!doctype") {
         return None;
@@ -187,13 +163,8 @@ fn decode(saml_response: &str) -> Result<String, Refusal> {
     let bytes = match STANDARD.decode(saml_response) {
         Ok(b) => b,
         Err(_) => {
-            let compact: String = saml_response
-                .chars()
-                .filter(|c| !c.is_ascii_whitespace())
-                .collect();
-            STANDARD
-                .decode(compact)
-                .map_err(|_| Refusal::MalformedBase64)?
+            let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            STANDARD.decode(compact).map_err(|_| Refusal::MalformedBase64)?
         }
     };
     String::from_utf8(bytes).map_err(|_| Refusal::MalformedXml("not UTF-8".into()))
@@ -227,24 +198,16 @@ fn envelope(xml: &str) -> Result<Envelope, Refusal> {
         e.attributes()
             .flatten()
             .find(|a| a.key.as_ref() == name)
-            .and_then(|a| {
-                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .ok()
-                    .map(|v| v.into_owned())
-            })
+            .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
     };
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| Refusal::MalformedXml(e.to_string()))?;
+        let event = reader.read_event().map_err(|e| Refusal::MalformedXml(e.to_string()))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let name = local(e.name().as_ref()).to_vec();
                 if depth == 0 {
                     if name != b"Response" {
-                        return Err(Refusal::MalformedXml(
-                            "the document is not a SAML Response".into(),
-                        ));
+                        return Err(Refusal::MalformedXml("the document is not a SAML Response".into()));
                     }
                     env.destination = attr(e, b"Destination");
                     env.in_response_to = attr(e, b"InResponseTo");
@@ -291,9 +254,7 @@ pub struct PreparedSaml {
 
 impl std::fmt::Debug for PreparedSaml {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedSaml")
-            .field("conn", &self.conn)
-            .finish_non_exhaustive()
+        f.debug_struct("PreparedSaml").field("conn", &self.conn).finish_non_exhaustive()
     }
 }
 
@@ -313,10 +274,7 @@ impl SamlConnection {
             allowed_signature_algorithms: Some(ALLOWED.to_vec()),
             ..ServiceProvider::default()
         };
-        Ok(PreparedSaml {
-            conn: self.clone(),
-            sp,
-        })
+        Ok(PreparedSaml { conn: self.clone(), sp })
     }
 }
 
@@ -330,8 +288,7 @@ pub fn verify_response(
     expected_request_ids: &[&str],
     now: DateTime<Utc>,
 ) -> Result<VerifiedAssertion, Refusal> {
-    conn.prepare()?
-        .verify(saml_response, expected_request_ids, now)
+    conn.prepare()?.verify(saml_response, expected_request_ids, now)
 }
 
 impl PreparedSaml {
@@ -348,9 +305,7 @@ impl PreparedSaml {
     ) -> Result<VerifiedAssertion, Refusal> {
         let conn = &self.conn;
         if saml_response.len() > MAX_RESPONSE_BYTES {
-            return Err(Refusal::TooLarge {
-                limit: MAX_RESPONSE_BYTES,
-            });
+            return Err(Refusal::TooLarge { limit: MAX_RESPONSE_BYTES });
         }
         let xml = decode(saml_response)?;
         if has_doctype(&xml) {
@@ -361,24 +316,16 @@ impl PreparedSaml {
         let outer = envelope(&xml)?;
         // Web browser SSO carries one assertion; a second one is a wrapping attempt.
         if outer.assertions > 1 {
-            return Err(Refusal::MalformedXml(
-                "the response carries more than one assertion".into(),
-            ));
+            return Err(Refusal::MalformedXml("the response carries more than one assertion".into()));
         }
         if let Some(code) = outer.status.clone()
             && code != SUCCESS
         {
-            return Err(Refusal::Status {
-                code,
-                message: outer.status_message.clone(),
-            });
+            return Err(Refusal::Status { code, message: outer.status_message.clone() });
         }
         let destination = outer.destination.clone().unwrap_or_default();
         if destination != conn.sp.acs_url {
-            return Err(Refusal::DestinationMismatch {
-                found: destination,
-                expected: conn.sp.acs_url.clone(),
-            });
+            return Err(Refusal::DestinationMismatch { found: destination, expected: conn.sp.acs_url.clone() });
         }
         match &outer.in_response_to {
             Some(id) if !expected_request_ids.contains(&id.as_str()) => {
@@ -395,9 +342,7 @@ impl PreparedSaml {
             (false, _) => xml,
         };
         if let Some(weak) = WEAK.iter().find(|w| xml.contains(*w)) {
-            return Err(Refusal::WeakAlgorithm {
-                algorithm: (*weak).to_owned(),
-            });
+            return Err(Refusal::WeakAlgorithm { algorithm: (*weak).to_owned() });
         }
         // PreDigest: what is parsed is exactly the canonical content whose digest the verified
         // signature covers, so nothing outside it (a wrapped, forged assertion) can be read. It
@@ -406,6 +351,11 @@ impl PreparedSaml {
             .sp
             .parse_xml_response_with_mode(&xml, Some(expected_request_ids), ReduceMode::PreDigest)
             .map_err(|e| refusal_from(e, conn))?;
+        // Every signature in the document was verified by the reduction above; one of them
+        // must reference the assertion when the connection asks for signed assertions.
+        if conn.require_signed_assertion && !xml.contains(&format!("URI=\"#{}\"", assertion.id)) {
+            return Err(Refusal::AssertionUnsigned);
+        }
         check_assertion(conn, &assertion, now, outer.in_response_to)
     }
 }
@@ -428,10 +378,7 @@ fn check_assertion(
         .collect();
     if !audiences.iter().any(|a| **a == conn.sp.entity_id) {
         return Err(Refusal::AudienceMismatch {
-            found: audiences
-                .first()
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "(none)".into()),
+            found: audiences.first().map(|a| a.to_string()).unwrap_or_else(|| "(none)".into()),
             expected: conn.sp.entity_id.clone(),
         });
     }
@@ -441,32 +388,20 @@ fn check_assertion(
         .and_then(|s| s.subject_confirmations.as_ref())
         .and_then(|c| c.iter().find_map(|c| c.subject_confirmation_data.as_ref()));
     let not_before = conditions.and_then(|c| c.not_before);
-    let not_after = [
-        conditions.and_then(|c| c.not_on_or_after),
-        confirmation.and_then(|d| d.not_on_or_after),
-    ]
-    .into_iter()
-    .flatten()
-    .min();
+    let not_after = [conditions.and_then(|c| c.not_on_or_after), confirmation.and_then(|d| d.not_on_or_after)]
+        .into_iter()
+        .flatten()
+        .min();
     if let Some(nb) = not_before
         && now < nb - skew
     {
-        return Err(Refusal::NotYetValid {
-            at: at(nb),
-            skew_secs: skew.num_seconds(),
-        });
+        return Err(Refusal::NotYetValid { at: at(nb), skew_secs: skew.num_seconds() });
     }
     let Some(not_after) = not_after else {
-        return Err(Refusal::Expired {
-            at: "(no NotOnOrAfter given)".into(),
-            skew_secs: skew.num_seconds(),
-        });
+        return Err(Refusal::Expired { at: "(no NotOnOrAfter given)".into(), skew_secs: skew.num_seconds() });
     };
     if now >= not_after + skew {
-        return Err(Refusal::Expired {
-            at: at(not_after),
-            skew_secs: skew.num_seconds(),
-        });
+        return Err(Refusal::Expired { at: at(not_after), skew_secs: skew.num_seconds() });
     }
     let subject = assertion
         .subject
@@ -478,11 +413,7 @@ fn check_assertion(
     let mut raw: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for statement in assertion.attribute_statements.iter().flatten() {
         for attribute in &statement.attributes {
-            let Some(name) = attribute
-                .name
-                .clone()
-                .or_else(|| attribute.friendly_name.clone())
-            else {
+            let Some(name) = attribute.name.clone().or_else(|| attribute.friendly_name.clone()) else {
                 continue;
             };
             let values = raw.entry(name).or_default();

@@ -35,10 +35,7 @@ pub fn generate(name: &str) -> Result<GeneratedKey, openssl::error::ErrorStack> 
     builder.set_not_before(&not_before)?;
     builder.set_not_after(&not_after)?;
     builder.sign(&key, MessageDigest::sha256())?;
-    Ok(GeneratedKey {
-        certificate_der: builder.build().to_der()?,
-        private_key_pem: key.private_key_to_pem_pkcs8()?,
-    })
+    Ok(GeneratedKey { certificate_der: builder.build().to_der()?, private_key_pem: key.private_key_to_pem_pkcs8()? })
 }
 
 /// Reads a private key kept by [`generate`].

@@ -501,14 +501,7 @@ impl Directory {
     /// A connection by id, for the public SSO endpoints (metadata, ACS), which have no actor.
     pub fn connection_by_id(&self, id: &str) -> Result<Connection> {
         let mut conn = self.conn()?;
-        let row: Option<(Row, String)> = sso_connections::table
-            .inner_join(enterprises::table)
-            .filter(sso_connections::id.eq(id))
-            .select((Row::as_select(), enterprises::key))
-            .first(&mut conn)
-            .optional()?;
-        let (row, key) = row.ok_or(DirectoryError::NotFound("connection"))?;
-        row.into_connection(key)
+        by_id(&mut conn, id)
     }
 
     /// The enabled connection of an enterprise, for `/login/sso`.
@@ -602,6 +595,17 @@ impl Directory {
             .find(|r| r.id == result_id)
             .ok_or(DirectoryError::NotFound("test result"))
     }
+}
+
+pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Connection> {
+    let row: Option<(Row, String)> = sso_connections::table
+        .inner_join(enterprises::table)
+        .filter(sso_connections::id.eq(id))
+        .select((Row::as_select(), enterprises::key))
+        .first(conn)
+        .optional()?;
+    let (row, key) = row.ok_or(DirectoryError::NotFound("connection"))?;
+    row.into_connection(key)
 }
 
 fn test_results_of(conn: &mut DbConnection, connection_id: &str, limit: i64) -> Result<Vec<TestResult>> {

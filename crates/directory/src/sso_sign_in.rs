@@ -189,19 +189,24 @@ impl Directory {
     pub fn pending_sso_request(&self, connection_id: &str, id: &str) -> Result<Option<PendingRequest>> {
         let now = self.now();
         let mut conn = self.conn()?;
-        let row: Option<(String, String, String)> = sso_requests::table
-            .filter(sso_requests::id.eq(id))
-            .filter(sso_requests::connection_id.eq(connection_id))
-            .filter(sso_requests::expires_at.gt(now))
-            .select((sso_requests::id, sso_requests::mode, sso_requests::return_to))
-            .first(&mut conn)
-            .optional()?;
-        Ok(row.map(|(id, mode, return_to)| PendingRequest {
-            id,
-            connection_id: connection_id.to_owned(),
-            test: mode == "test",
-            return_to,
-        }))
+        pending(&mut conn, connection_id, id, now)
+    }
+
+    /// What the ACS needs before verifying a response: the connection and, if the response
+    /// names one, the pending request it answers; both read on one pooled connection.
+    pub fn acs_context(
+        &self,
+        connection_id: &str,
+        request_id: Option<&str>,
+    ) -> Result<(crate::connection::Connection, Option<PendingRequest>)> {
+        let now = self.now();
+        let mut conn = self.conn()?;
+        let connection = crate::connection::by_id(&mut conn, connection_id)?;
+        let pending = match request_id {
+            Some(id) => pending(&mut conn, connection_id, id, now)?,
+            None => None,
+        };
+        Ok((connection, pending))
     }
 
     /// Forgets a request (after a refused response, so it cannot be retried).
@@ -315,6 +320,27 @@ impl Directory {
             audit::record(conn, now, &ctx, "sign_in", &s, Outcome::Failure, Some(reason))
         })
     }
+}
+
+fn pending(
+    conn: &mut DbConnection,
+    connection_id: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<PendingRequest>> {
+    let row: Option<(String, String, String)> = sso_requests::table
+        .filter(sso_requests::id.eq(id))
+        .filter(sso_requests::connection_id.eq(connection_id))
+        .filter(sso_requests::expires_at.gt(now))
+        .select((sso_requests::id, sso_requests::mode, sso_requests::return_to))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, mode, return_to)| PendingRequest {
+        id,
+        connection_id: connection_id.to_owned(),
+        test: mode == "test",
+        return_to,
+    }))
 }
 
 fn consume(c: &mut DbConnection, now: NaiveDateTime, v: &Vouched) -> std::result::Result<(), Failure> {

@@ -238,15 +238,7 @@ async fn acs(
     let dir = state.directory.clone();
     let i2 = id.clone();
     let claimed = sso::saml::in_response_to(&body);
-    let (connection, pending) = blocking::<_, PageError>(move || {
-        let c = dir.connection_by_id(&i2)?;
-        let p = match claimed {
-            Some(r) => dir.pending_sso_request(&i2, &r)?,
-            None => None,
-        };
-        Ok((c, p))
-    })
-    .await?;
+    let (connection, pending) = blocking::<_, PageError>(move || dir.acs_context(&i2, claimed.as_deref())).await?;
     let saml = saml_connection(&state.settings, &connection)
         .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
     let expected: Vec<&str> = pending.iter().map(|p| p.id.as_str()).collect();

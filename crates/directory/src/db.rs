@@ -109,8 +109,11 @@ impl ManageConnection for ConnectionManager {
         Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection whose transaction was left broken (for instance by a panic mid-way) is
+    /// discarded rather than handed to the next request; a dead socket is caught by the check
+    /// on checkout.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 

@@ -167,7 +167,8 @@ fn sync_jit_groups(
 impl Directory {
     /// Records a sign-in Portico starts (SAML AuthnRequest id) and returns its id.
     pub fn begin_sso_request(&self, connection_id: &str, test: bool, return_to: &str) -> Result<String> {
-        let id = uuid::Uuid::new_v4().to_string();
+        // An XML ID must not start with a digit (SAML AuthnRequest IDs are XML IDs).
+        let id = format!("_{}", uuid::Uuid::new_v4());
         self.write(|conn, now| {
             diesel::delete(sso_requests::table.filter(sso_requests::expires_at.lt(now))).execute(conn)?;
             diesel::insert_into(sso_requests::table)

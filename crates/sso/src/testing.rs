@@ -96,10 +96,11 @@ impl TestIdp {
         let signature =
             if r.sign_response { self.signature_template(&r.response_id, r.algorithms) } else { String::new() };
         let xml = format!(
-            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{ii}" Destination="{destination}"{irt}><saml:Issuer>{issuer}</saml:Issuer>{signature}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{assertion}</samlp:Response>"#,
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{ii}"{destination}{irt}><saml:Issuer>{issuer}</saml:Issuer>{signature}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{assertion}</samlp:Response>"#,
             rid = r.response_id,
             ii = ts(r.issue_instant),
-            destination = r.destination,
+            destination =
+                if r.destination.is_empty() { String::new() } else { format!(r#" Destination="{}""#, r.destination) },
             issuer = r.issuer,
             status = r.status,
         );

@@ -262,7 +262,14 @@ pub async fn resolve_saml(
         sp_certificate: None,
         sp_private_key: None,
     };
-    if let Some(url) = &settings.metadata_url {
+    let blank = settings.metadata_url.is_none()
+        && settings.sso_url.is_empty()
+        && settings.idp_entity_id.is_empty()
+        && input.certificates.as_ref().is_none_or(Vec::is_empty);
+    if blank {
+        // A draft whose SP values the admin is about to paste into the IdP; its IdP side comes
+        // later (PATCH). It cannot be tested or enabled until then.
+    } else if let Some(url) = &settings.metadata_url {
         match fetch_idp_metadata(url).await {
             Ok(m) => {
                 if settings.idp_entity_id.is_empty() {
@@ -293,7 +300,7 @@ pub async fn resolve_saml(
             Err(e) => errors.add(&format!("saml.certificates[{i}]"), e.to_string()),
         }
     }
-    if settings.certificates.is_empty() && settings.metadata_url.is_none() {
+    if !blank && settings.certificates.is_empty() && settings.metadata_url.is_none() {
         errors.add("saml.certificates", "at least one IdP signing certificate is required");
     }
     errors.into_result()?;
@@ -505,6 +512,9 @@ pub async fn test(
     let i2 = id.clone();
     let request = blocking::<_, ApiError>(move || {
         let c = dir.get_connection(&caller.ctx(), &key, &i2)?;
+        if c.saml.as_ref().is_none_or(SamlSettings::is_blank) {
+            return Err(DirectoryError::Conflict("configure the IdP side of the connection before testing it".into()));
+        }
         dir.begin_sso_request(&c.id, true, "/")
     })
     .await?;

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod console;
 mod health;
+mod interop;
 mod isolation;
 mod saml;
 mod test_idp;

@@ -1,14 +1,13 @@
 //! The Assertion Consumer Service's check of a SAML response (HTTP-POST binding).
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode};
 use samael::metadata::EntityDescriptor;
-use samael::schema::{Assertion, Response};
+use samael::schema::Assertion;
 
 use samael::service_provider::{Error as SpError, ServiceProvider};
 
@@ -139,12 +138,11 @@ pub fn in_response_to(saml_response: &str) -> Option<String> {
     if saml_response.len() > MAX_RESPONSE_BYTES {
         return None;
     }
-    let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let xml = String::from_utf8(STANDARD.decode(compact).ok()?).ok()?;
-    if xml.to_ascii_lowercase().contains("<!doctype") {
+    let xml = decode(saml_response).ok()?;
+    if has_doctype(&xml) {
         return None;
     }
-    Response::from_str(&xml).ok()?.in_response_to
+    envelope(&xml).ok()?.in_response_to
 }
 
 /// True when `xml` declares a DOCTYPE or an entity, compared without regard to case and without
@@ -323,9 +321,12 @@ impl PreparedSaml {
         {
             return Err(Refusal::Status { code, message: outer.status_message.clone() });
         }
-        let destination = outer.destination.clone().unwrap_or_default();
-        if destination != conn.sp.acs_url {
-            return Err(Refusal::DestinationMismatch { found: destination, expected: conn.sp.acs_url.clone() });
+        // Destination is optional on an unsigned response (SAML core 3.2.2); when present it must
+        // name this ACS. The signed Recipient of the assertion is checked either way.
+        if let Some(destination) = &outer.destination
+            && *destination != conn.sp.acs_url
+        {
+            return Err(Refusal::DestinationMismatch { found: destination.clone(), expected: conn.sp.acs_url.clone() });
         }
         match &outer.in_response_to {
             Some(id) if !expected_request_ids.contains(&id.as_str()) => {

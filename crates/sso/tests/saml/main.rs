@@ -237,6 +237,13 @@ fn wrong_destination() {
 }
 
 #[test]
+fn absent_destination_is_accepted_as_the_recipient_is_signed() {
+    let idp = TestIdp::new("okta");
+    let spec = ResponseSpec { destination: String::new(), ..ResponseSpec::valid(&idp, Utc::now()) };
+    assert!(check(&connection(&idp), &idp.response(&spec)).is_ok());
+}
+
+#[test]
 fn wrong_recipient() {
     let idp = TestIdp::new("okta");
     let spec = ResponseSpec { recipient: "https://other-sp.test/acs".into(), ..ResponseSpec::valid(&idp, Utc::now()) };

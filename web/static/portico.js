@@ -22,6 +22,24 @@
       done(document.execCommand("copy") ? "Copied" : "Press Ctrl+C");
     }
   });
+  // Certificate files: <input type="file" data-load-into="ID"> puts a PEM file's text, or the
+  // base64 of a DER file, into the text field ID (which the server reads either way).
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var targetId = input.getAttribute && input.getAttribute("data-load-into");
+    if (!targetId || !input.files || !input.files[0]) return;
+    var target = document.getElementById(targetId);
+    var reader = new FileReader();
+    reader.onload = function () {
+      var bytes = new Uint8Array(reader.result);
+      var text = "";
+      for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
+      target.value = text.indexOf("-----BEGIN") >= 0 ? text : btoa(text);
+      var status = document.getElementById("copy-status");
+      if (status) status.textContent = "Certificate loaded";
+    };
+    reader.readAsArrayBuffer(input.files[0]);
+  });
   // Destructive forms ask first: <form data-confirm="Really …?">.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

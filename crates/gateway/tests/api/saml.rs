@@ -368,7 +368,82 @@ async fn signed_requests_and_required_assertion_signatures(app: TestApp) {
     assert!(html.contains("assertion_unsigned"), "{html}");
 }
 
+async fn every_refusal_reaches_the_audit_log(app: TestApp) {
+    let s = setup(&app).await;
+    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    let attacker = TestIdp { entity_id: s.idp.entity_id.clone(), ..TestIdp::new("attacker") };
+    type Case = (&'static str, &'static str, fn(&mut ResponseSpec));
+    let cases: Vec<Case> = vec![
+        ("sha1", "weak_algorithm", |r| r.algorithms = sso::testing::SHA1),
+        ("expired", "expired", |r| {
+            r.issue_instant -= chrono::Duration::hours(2);
+            r.not_before -= chrono::Duration::hours(2);
+            r.not_on_or_after -= chrono::Duration::hours(2);
+        }),
+        ("early", "not_yet_valid", |r| r.not_before += chrono::Duration::minutes(30)),
+        ("audience", "audience_mismatch", |r| r.audience = "https://elsewhere.test".into()),
+        ("recipient", "recipient_mismatch", |r| r.recipient = "https://elsewhere.test/acs".into()),
+        ("destination", "destination_mismatch", |r| r.destination = "https://elsewhere.test/acs".into()),
+        ("status", "status_not_success", |r| r.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into()),
+        ("unsigned", "signature_invalid", |r| r.sign_assertion = false),
+        ("unknown request", "unknown_in_response_to", |r| r.in_response_to = Some("_not-ours".into())),
+        ("unsolicited", "unsolicited", |r| r.in_response_to = None),
+    ];
+    for (name, code, change) in cases {
+        let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
+        let mut spec = answer(&s, Some(&request_id(start.headers()["location"].to_str().unwrap())), "ada", &[]);
+        change(&mut spec);
+        let res = post_acs(&app, &s, &s.idp.response(&spec)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}");
+        let events = app
+            .directory
+            .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
+            .unwrap()
+            .items;
+        let latest = events.iter().find(|e| e.action == "sign_in").unwrap();
+        assert_eq!(latest.outcome, "failure", "{name}");
+        assert!(latest.details.contains(code), "{name}: expected {code} in {}", latest.details);
+        assert!(latest.operation_id.is_some());
+    }
+    // Signed by a key that is not configured, and a DOCTYPE.
+    let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
+    let spec = answer(&s, Some(&request_id(start.headers()["location"].to_str().unwrap())), "ada", &[]);
+    assert_eq!(post_acs(&app, &s, &attacker.response(&spec)).await.status(), StatusCode::FORBIDDEN);
+    let bomb = STANDARD.encode(format!("<!DOCTYPE r [<!ENTITY a 'b'>]>{}", s.idp.response_xml(&spec)));
+    assert_eq!(post_acs(&app, &s, &bomb).await.status(), StatusCode::FORBIDDEN);
+    let events = app
+        .directory
+        .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
+        .unwrap()
+        .items;
+    assert!(events.iter().any(|e| e.details.contains("doctype")));
+    // Nobody got in.
+    let users: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/users", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(users["items"].as_array().unwrap().is_empty());
+    // And the connection can be deleted through the API.
+    let res = app
+        .api(Method::DELETE, &format!("/api/v1/enterprises/acme/connections/{}", s.id), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
 crate::both_backends!(
+    every_refusal_reaches_the_audit_log,
     signed_requests_and_required_assertion_signatures,
     encrypted_assertions_end_to_end,
     test_enable_sign_in_and_refuse_replays,

@@ -49,7 +49,11 @@ impl Chrome {
             user: Some(NavUser {
                 display: if info.name.is_empty() { info.login.clone() } else { info.name.clone() },
                 is_operator: matches!(info.actor, directory::Actor::Operator { .. }),
-                enterprise_key: info.enterprise_key.clone(),
+                // Only admins have an enterprise page to go to.
+                enterprise_key: info
+                    .enterprise_key
+                    .clone()
+                    .filter(|_| matches!(&info.actor, directory::Actor::User { grants, .. } if !grants.is_empty())),
             }),
             csrf: session.csrf.clone(),
             section,

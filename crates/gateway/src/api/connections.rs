@@ -32,7 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/enterprises/{key}/connections/{id}/enable", "POST").route(web::post().to(enable)))
     .service(resource("/enterprises/{key}/connections/{id}/disable", "POST").route(web::post().to(disable)))
     .service(resource("/enterprises/{key}/connections/{id}/test", "POST").route(web::post().to(test)))
-    .service(resource("/enterprises/{key}/connections/{id}/test-results", "GET").route(web::get().to(test_results)));
+    .service(resource("/enterprises/{key}/connections/{id}/test-results", "GET").route(web::get().to(test_results)))
+    .service(
+        resource("/enterprises/{key}/connections/{id}/refresh-metadata", "POST")
+            .route(web::post().to(refresh_metadata)),
+    );
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -562,4 +566,45 @@ pub async fn test_results(
     let dir = state.directory.clone();
     let results = blocking::<_, ApiError>(move || dir.test_results(&caller.ctx(), &key, &id)).await?;
     Ok(HttpResponse::Ok().json(results.into_iter().map(TestResultView::from).collect::<Vec<_>>()))
+}
+
+/// Settings that re-read the IdP's metadata URL, keeping every option and the SP key pair.
+pub fn refresh_input(current: &SamlSettings) -> Option<SamlInput> {
+    current.metadata_url.as_ref().map(|url| SamlInput {
+        metadata_url: Some(url.clone()),
+        allow_idp_initiated: Some(current.allow_idp_initiated),
+        sign_requests: Some(current.sign_requests),
+        encrypt_assertions: Some(current.encrypt_assertions),
+        require_signed_assertions: Some(current.require_signed_assertions),
+        ..SamlInput::default()
+    })
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/enterprises/{key}/connections/{id}/refresh-metadata", tag = "connections",
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "The IdP's metadata was read again (new certificates after a rotation, a new SSO URL)", body = ConnectionView),
+        (status = 400, description = "The metadata could not be read", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The connection was not set up from a metadata URL", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn refresh_metadata(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let (dir, k2, i2, c2) = (state.directory.clone(), key.clone(), id.clone(), caller.clone());
+    let current = blocking::<_, ApiError>(move || dir.get_connection(&c2.ctx(), &k2, &i2)).await?;
+    let Some(input) = current.saml.as_ref().and_then(refresh_input) else {
+        return Err(DirectoryError::Conflict("this connection was not set up from a metadata URL".into()).into());
+    };
+    let saml = resolve_saml(&state.settings, input, current.saml.as_ref()).await?;
+    let dir = state.directory.clone();
+    let changes = ConnectionChanges { saml: Some(saml), ..Default::default() };
+    let c = blocking::<_, ApiError>(move || dir.update_connection(&caller.ctx(), &key, &id, changes)).await?;
+    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
 }

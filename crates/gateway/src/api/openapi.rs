@@ -18,6 +18,7 @@ use super::{connections, enterprises, groups, organizations, users};
         users::list, users::create,
         connections::create, connections::list, connections::get_one, connections::update, connections::remove,
         connections::enable, connections::disable, connections::test, connections::test_results,
+        connections::refresh_metadata,
     ),
     modifiers(&BearerKey),
     tags(

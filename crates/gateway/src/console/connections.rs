@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(save_idp)
         .service(save_mapping)
         .service(start_test)
+        .service(refresh)
         .service(enable)
         .service(disable)
         .service(delete);
@@ -257,6 +258,9 @@ struct IdpForm {
     sign_requests: Option<String>,
     #[serde(default)]
     require_signed_assertions: Option<String>,
+    /// Keep the certificates already trusted and add the new one (a rotation).
+    #[serde(default)]
+    keep_certificates: Option<String>,
 }
 
 #[post("/console/e/{key}/connections/{id}/idp")]
@@ -295,6 +299,15 @@ async fn save_idp(
     let actor = session.actor().clone();
     let (k3, i3) = (key.clone(), id.clone());
     let current = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k3, &i3)).await?;
+    let mut input = input;
+    if manual
+        && form.keep_certificates.is_some()
+        && let Some(existing) = &current.saml
+    {
+        let mut certs: Vec<String> = existing.certificates.clone();
+        certs.extend(input.certificates.take().unwrap_or_default());
+        input.certificates = Some(certs);
+    }
     let resolved = resolve_saml(&state.settings, input, current.saml.as_ref()).await;
     let outcome = match resolved {
         Ok(saml) => {
@@ -472,4 +485,47 @@ async fn delete(
     let k2 = key.clone();
     blocking::<_, PageError>(move || dir.delete_connection(&Ctx::new(&actor, op.as_deref()), &k2, &id)).await?;
     Ok(see_other(&format!("/console/e/{key}/sso")))
+}
+
+#[post("/console/e/{key}/connections/{id}/refresh")]
+async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let (k2, i2) = (key.clone(), id.clone());
+    let current = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)).await?;
+    let Some(input) = current.saml.as_ref().and_then(crate::api::connections::refresh_input) else {
+        return Err(PageError::BadRequest("This connection was not set up from a metadata URL.".into()));
+    };
+    match resolve_saml(&state.settings, input, current.saml.as_ref()).await {
+        Ok(saml) => {
+            let dir = state.directory.clone();
+            let actor = session.actor().clone();
+            let op = operation_id(&req);
+            let (k2, i2) = (key.clone(), id.clone());
+            blocking::<_, PageError>(move || {
+                dir.update_connection(
+                    &Ctx::new(&actor, op.as_deref()),
+                    &k2,
+                    &i2,
+                    ConnectionChanges { saml: Some(saml), ..Default::default() },
+                )
+            })
+            .await?;
+            Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-2")))
+        }
+        Err(DirectoryError::Validation(errors)) => {
+            let mut page = load(&state, &session, &key, &id).await?;
+            page.idp_errors = errors;
+            render_status(&page, actix_web::http::StatusCode::BAD_REQUEST)
+        }
+        Err(other) => Err(other.into()),
+    }
 }

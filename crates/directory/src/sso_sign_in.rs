@@ -43,6 +43,10 @@ pub enum SignInRefusal {
     NotProvisioned { login: String },
     #[error("the connection is not enabled")]
     ConnectionNotEnabled,
+    #[error(
+        "the login {login} already belongs to another identity of the IdP (a different subject); an admin must resolve it"
+    )]
+    LoginTaken { login: String },
 }
 
 impl SignInRefusal {
@@ -54,6 +58,7 @@ impl SignInRefusal {
             SignInRefusal::Deactivated { .. } => "deactivated",
             SignInRefusal::NotProvisioned { .. } => "not_provisioned",
             SignInRefusal::ConnectionNotEnabled => "connection_not_enabled",
+            SignInRefusal::LoginTaken { .. } => "login_taken",
         }
     }
 }
@@ -286,6 +291,12 @@ impl Directory {
         match outcome {
             Ok(signed_in) => Ok(Ok(signed_in)),
             Err(Failure::Refused(r)) => {
+                // A refusal after the IdP vouched (deactivated, not provisioned, ...) still spends
+                // the request and the assertion, so the same response cannot be tried again later.
+                if !matches!(r, SignInRefusal::UnknownRequest | SignInRefusal::Replay) {
+                    let now = self.now();
+                    let _ = tx(&mut conn, |c| consume(c, now, v));
+                }
                 self.record_sso_failure(&v.connection_id, Some(&v.subject), r.code(), &r.to_string(), operation_id)?;
                 Ok(Err(r))
             }
@@ -383,7 +394,28 @@ fn consume(c: &mut DbConnection, now: NaiveDateTime, v: &Vouched) -> std::result
     }
 }
 
-fn find_user(c: &mut DbConnection, enterprise_id: &str, login: &str, subject: &str) -> Result<Option<User>> {
+/// The user an IdP identity belongs to. JIT: by the IdP subject; failing that, by login, but
+/// only a user not yet bound to another subject (a reused or changed login must not take over
+/// someone else's account). SCIM: by login (the IdP provisioned the user under it, with its own
+/// SCIM identifier as external id).
+fn find_user(
+    c: &mut DbConnection,
+    enterprise_id: &str,
+    mode: ProvisioningMode,
+    login: &str,
+    subject: &str,
+) -> std::result::Result<Option<User>, Failure> {
+    let by_login = |c: &mut DbConnection| -> Result<Option<User>> {
+        Ok(users::table
+            .filter(users::enterprise_id.eq(enterprise_id))
+            .filter(users::login_key.eq(validate::login_key(login)))
+            .select(User::as_select())
+            .first(c)
+            .optional()?)
+    };
+    if mode == ProvisioningMode::Scim {
+        return Ok(by_login(c)?);
+    }
     let by_subject: Option<User> = users::table
         .filter(users::enterprise_id.eq(enterprise_id))
         .filter(users::external_id.eq(subject))
@@ -393,12 +425,12 @@ fn find_user(c: &mut DbConnection, enterprise_id: &str, login: &str, subject: &s
     if by_subject.is_some() {
         return Ok(by_subject);
     }
-    Ok(users::table
-        .filter(users::enterprise_id.eq(enterprise_id))
-        .filter(users::login_key.eq(validate::login_key(login)))
-        .select(User::as_select())
-        .first(c)
-        .optional()?)
+    match by_login(c)? {
+        Some(u) if u.external_id.as_deref().is_some_and(|bound| bound != subject) => {
+            Err(Failure::Refused(SignInRefusal::LoginTaken { login: u.login }))
+        }
+        other => Ok(other),
+    }
 }
 
 fn provision(
@@ -420,7 +452,7 @@ fn provision(
         errs.is_empty()
     });
     let name: String = v.name.clone().unwrap_or_default().chars().take(validate::NAME_MAX).collect();
-    let existing = find_user(c, enterprise_id, &login, &v.subject)?;
+    let existing = find_user(c, enterprise_id, mode, &login, &v.subject)?;
     match (mode, existing) {
         (_, Some(u)) if !u.active => Err(Failure::Refused(SignInRefusal::Deactivated { login: u.login })),
         (ProvisioningMode::Scim, None) => Err(Failure::Refused(SignInRefusal::NotProvisioned { login })),

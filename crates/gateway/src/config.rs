@@ -43,6 +43,7 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawSso {
     clock_skew_secs: i64,
+    allow_private_metadata: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +106,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Tolerated difference between an IdP's clock and Portico's when checking assertion times.
     pub sso_clock_skew: chrono::Duration,
+    /// Fetch IdP metadata over plain HTTP and from private addresses (tests, closed networks).
+    pub sso_allow_private_metadata: bool,
 }
 
 impl Settings {
@@ -124,7 +127,8 @@ impl Settings {
             .set_default("log.format", "pretty")?
             .set_default("log.level", "info")?
             .set_default("data.dir", "data")?
-            .set_default("sso.clock_skew_secs", 120)?;
+            .set_default("sso.clock_skew_secs", 120)?
+            .set_default("sso.allow_private_metadata", false)?;
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::File { path: path.display().to_string(), message: "not found".into() });
@@ -188,6 +192,7 @@ impl Settings {
         }
         Ok(Settings {
             sso_clock_skew: chrono::Duration::seconds(raw.sso.clock_skew_secs),
+            sso_allow_private_metadata: raw.sso.allow_private_metadata,
             bind,
             public_url,
             database_url,

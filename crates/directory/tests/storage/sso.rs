@@ -193,7 +193,34 @@ fn disabled_connection_refuses_and_editing_resets_tested(db: TestDatabase) {
     assert!(matches!(bad, Err(DirectoryError::Validation(_))), "no certificate, no connection");
 }
 
+fn a_login_bound_to_another_subject_is_not_taken_over(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let first = vouched(&dir, &conn, "alice", &[]);
+    dir.complete_sso_sign_in(&first, "", "", None).unwrap().unwrap();
+    // Another IdP identity now sends login=alice (a reused or renamed login).
+    let mut other = vouched(&dir, &conn, "alice", &[]);
+    other.subject = "someone-else@idp".into();
+    let r = dir.complete_sso_sign_in(&other, "", "", None).unwrap();
+    assert!(matches!(r, Err(SignInRefusal::LoginTaken { .. })), "{r:?}");
+    // The refused response was spent: it cannot be replayed later.
+    let again = Vouched { request_id: Some(dir.begin_sso_request(&conn, false, "/").unwrap()), ..other };
+    assert_eq!(dir.complete_sso_sign_in(&again, "", "", None).unwrap().unwrap_err(), SignInRefusal::Replay);
+    // A local account without an IdP identity yet is linked on first sign-in.
+    let op = operator();
+    dir.create_local_user(
+        &Ctx::new(&op, None),
+        "acme",
+        directory::user::NewUser { login: "bob".into(), email: None, name: None },
+    )
+    .unwrap();
+    let bob = dir.complete_sso_sign_in(&vouched(&dir, &conn, "BOB", &[]), "", "", None).unwrap().unwrap();
+    assert_eq!(bob.user.login, "bob");
+    assert_eq!(bob.user.origin, "local");
+}
+
 directory::both_backends!(
+    a_login_bound_to_another_subject_is_not_taken_over,
     jit_creates_then_updates_and_resets_groups,
     replayed_assertion_is_refused,
     scim_mode_admits_only_provisioned_active_users,

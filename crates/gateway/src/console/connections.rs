@@ -293,13 +293,21 @@ async fn save_idp(
             ..SamlInput::default()
         }
     } else {
-        SamlInput { metadata_url: Some(form.metadata_url.clone()), encrypt_assertions: encrypt, ..SamlInput::default() }
+        SamlInput {
+            metadata_url: Some(form.metadata_url.clone()),
+            encrypt_assertions: encrypt,
+            sign_requests: sign,
+            require_signed_assertions: require,
+            ..SamlInput::default()
+        }
     };
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let (k3, i3) = (key.clone(), id.clone());
     let current = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k3, &i3)).await?;
     let mut input = input;
+    // The console has no switch for IdP-initiated sign-in (the API has): keep what is set.
+    input.allow_idp_initiated = current.saml.as_ref().map(|s| s.allow_idp_initiated);
     if manual
         && form.keep_certificates.is_some()
         && let Some(existing) = &current.saml

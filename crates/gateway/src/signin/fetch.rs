@@ -1,32 +1,79 @@
-//! Fetching an IdP's SAML metadata for the "automatic" set-up: bounded in time and size, and
-//! redirects followed only within the same host.
+//! Fetching an IdP's SAML metadata for the "automatic" set-up. The certificates in it become
+//! trusted signing keys, so it is fetched over HTTPS only, from public addresses only (no
+//! loopback, private, link-local or metadata-service addresses: an admin must not be able to make
+//! Portico probe its own network), without following redirects, bounded in time and size.
+//! `sso.allow_private_metadata` lifts the address and HTTPS rules for tests and closed networks.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use sso::saml::metadata::MAX_METADATA_BYTES;
 use sso::saml::{IdpMetadata, parse_idp_metadata};
 
-/// Fetches and reads `url`; the error is a sentence for the admin.
-pub async fn fetch_idp_metadata(url: &str) -> Result<IdpMetadata, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err("the metadata URL must start with https:// or http://".into());
+fn public_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (64..128).contains(&o[1]))
+        || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+        || o[0] >= 240)
+}
+
+/// True for addresses on the public internet.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return public_v4(v4);
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6 == Ipv6Addr::LOCALHOST)
+        }
     }
-    let host = parsed.host_str().unwrap_or_default().to_owned();
+}
+
+/// Fetches and reads `url`; the error is a sentence for the admin.
+pub async fn fetch_idp_metadata(url: &str, allow_private: bool) -> Result<IdpMetadata, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        _ => return Err("the metadata URL must start with https://".into()),
+    }
+    let host = parsed.host_str().ok_or("the metadata URL has no host")?.to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let Some(addr) = addrs.iter().copied().find(|a| allow_private || is_public(a.ip())) else {
+        return Err(format!("{host} resolves to no public address; Portico fetches metadata from the internet only"));
+    };
+    // Connect to the address checked above, not to whatever a second resolution would give.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 3 || attempt.url().host_str() != Some(host.as_str()) {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        }))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(&host, addr)
         .build()
         .map_err(|e| format!("cannot prepare the request: {e}"))?;
     let mut res =
         client.get(parsed).send().await.map_err(|e| format!("Portico could not reach the metadata URL: {e}"))?;
+    if res.status().is_redirection() {
+        return Err("the metadata URL redirects elsewhere: give the final URL".into());
+    }
     if !res.status().is_success() {
         return Err(format!("the metadata URL answered HTTP {}", res.status()));
     }
@@ -42,4 +89,41 @@ pub async fn fetch_idp_metadata(url: &str) -> Result<IdpMetadata, String> {
     }
     let text = String::from_utf8(body).map_err(|_| "the metadata is not UTF-8 text".to_owned())?;
     parse_idp_metadata(&text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "140.82.112.3", "2606:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn http_and_loopback_metadata_are_refused_by_default() {
+        let e = fetch_idp_metadata("http://127.0.0.1:9/metadata", false).await.unwrap_err();
+        assert!(e.contains("https://"), "{e}");
+        let e = fetch_idp_metadata("https://127.0.0.1:9/metadata", false).await.unwrap_err();
+        assert!(e.contains("no public address"), "{e}");
+        let e = fetch_idp_metadata("https://localhost:9/metadata", false).await.unwrap_err();
+        assert!(e.contains("no public address"), "{e}");
+    }
 }

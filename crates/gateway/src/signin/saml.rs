@@ -118,8 +118,10 @@ async fn start(state: web::Data<AppState>, query: web::Query<StartQuery>) -> Res
 
 /// Records a request and redirects to the IdP with it.
 async fn begin(state: &AppState, connection: &Connection, test: bool, next: &str) -> Result<HttpResponse, PageError> {
-    let saml = saml_connection(&state.settings, connection)
-        .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
+    let saml = saml_connection(&state.settings, connection).map_err(|e| {
+        tracing::error!(error = %e, "a SAML connection cannot be used");
+        PageError::BadRequest("Single sign-on for this enterprise is misconfigured. Ask your administrator.".into())
+    })?;
     let dir = state.directory.clone();
     let (cid, next) = (connection.id.clone(), next.to_owned());
     let request_id = blocking::<_, PageError>(move || dir.begin_sso_request(&cid, test, &next)).await?;
@@ -142,8 +144,12 @@ async fn test_start(state: web::Data<AppState>, path: web::Path<(String, String)
         blocking::<_, PageError>(move || Ok((dir.connection_by_id(&i2)?, dir.pending_sso_request(&i2, &r2)?))).await?;
     match pending {
         Some(p) if p.test => {
-            let saml = saml_connection(&state.settings, &connection)
-                .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
+            let saml = saml_connection(&state.settings, &connection).map_err(|e| {
+                tracing::error!(error = %e, "a SAML connection cannot be used");
+                PageError::BadRequest(
+                    "Single sign-on for this enterprise is misconfigured. Ask your administrator.".into(),
+                )
+            })?;
             redirect_with(&saml, &p.id)
         }
         _ => Err(PageError::BadRequest("This test link has expired or was already used. Start a new test.".into())),
@@ -239,8 +245,10 @@ async fn acs(
     let i2 = id.clone();
     let claimed = sso::saml::in_response_to(&body);
     let (connection, pending) = blocking::<_, PageError>(move || dir.acs_context(&i2, claimed.as_deref())).await?;
-    let saml = saml_connection(&state.settings, &connection)
-        .map_err(|e| PageError::BadRequest(format!("The connection cannot be used: {e}")))?;
+    let saml = saml_connection(&state.settings, &connection).map_err(|e| {
+        tracing::error!(connection = %connection.id, error = %e, "a SAML connection cannot be used");
+        PageError::SignInRefused
+    })?;
     let expected: Vec<&str> = pending.iter().map(|p| p.id.as_str()).collect();
     let now = Utc::now();
     // Signature checks are CPU work: off the async worker, like the database calls.

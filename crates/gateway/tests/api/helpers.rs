@@ -30,6 +30,8 @@ impl TestApp {
             ("PORTICO__DATABASE__POOL_SIZE".to_owned(), "4".to_owned()),
             ("PORTICO__DATA__DIR".to_owned(), data.path().display().to_string()),
             ("PORTICO__LOG__LEVEL".to_owned(), "warn".to_owned()),
+            // The test IdPs publish their metadata on loopback over HTTP.
+            ("PORTICO__SSO__ALLOW_PRIVATE_METADATA".to_owned(), "true".to_owned()),
         ];
         let settings = Settings::load_from(None, env).unwrap();
         let directory = Directory::connect(&settings.database_url, 4, Arc::new(SystemClock)).unwrap();

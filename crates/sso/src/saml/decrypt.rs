@@ -26,9 +26,11 @@ pub const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
 pub const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 pub const RSA_OAEP: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
 
-/// What the `EncryptedAssertion` says.
+/// What the `EncryptedAssertion` says, and where it stands in the document.
 #[derive(Debug, Default)]
 struct Parts {
+    /// Byte range of the whole `EncryptedAssertion` element.
+    span: (usize, usize),
     data_algorithm: String,
     data_cipher: String,
     key_algorithm: String,
@@ -39,6 +41,12 @@ struct Parts {
 
 fn bad(reason: impl Into<String>) -> Refusal {
     Refusal::Decryption(reason.into())
+}
+
+/// One answer for every failure of the cryptography itself (wrong key, tampering, bad padding,
+/// garbage plaintext), so that nothing can be learned by trying variants.
+fn undecryptable() -> Refusal {
+    bad("it cannot be decrypted with this connection's SP key")
 }
 
 fn local(name: &[u8]) -> &[u8] {
@@ -52,54 +60,75 @@ fn algorithm_of(e: &quick_xml::events::BytesStart<'_>) -> Option<String> {
         .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
 }
 
-/// Reads the algorithms and cipher values of the `EncryptedAssertion` element in `xml`.
+/// Reads the algorithms and cipher values of the `EncryptedAssertion` child of the root element,
+/// using the first `EncryptedKey` only.
 fn parts(xml: &str) -> Result<Parts, Refusal> {
     let mut reader = Reader::from_str(xml);
     let mut path: Vec<Vec<u8>> = Vec::new();
     let mut p = Parts::default();
-    let mut in_assertion = false;
+    let mut depth = 0usize;
+    let mut inside = false;
+    let mut keys_seen = 0usize;
     loop {
+        let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let event = reader.read_event().map_err(|e| Refusal::MalformedXml(e.to_string()))?;
         let (element, opens) = match &event {
             Event::Start(e) => (Some(e), true),
             Event::Empty(e) => (Some(e), false),
             _ => (None, false),
         };
-        if let Some(e) = element
-            && (in_assertion || local(e.name().as_ref()) == b"EncryptedAssertion")
-        {
-            in_assertion = true;
+        if let Some(e) = element {
             let name = local(e.name().as_ref()).to_vec();
-            let in_key = path.iter().any(|n| n == b"EncryptedKey");
-            match name.as_slice() {
-                b"EncryptionMethod" if in_key => p.key_algorithm = algorithm_of(e).unwrap_or_default(),
-                b"EncryptionMethod" => p.data_algorithm = algorithm_of(e).unwrap_or_default(),
-                b"DigestMethod" if in_key => p.key_digest = algorithm_of(e),
-                b"MGF" if in_key => p.key_mgf = algorithm_of(e),
-                _ => {}
+            if !inside && depth == 1 && name == b"EncryptedAssertion" {
+                inside = true;
+                p.span.0 = before;
+            }
+            if inside {
+                if name == b"EncryptedKey" {
+                    keys_seen += 1;
+                }
+                // Only the first EncryptedKey counts (others are for other recipients).
+                let in_key = path.iter().any(|n| n == b"EncryptedKey") || name == b"EncryptedKey";
+                let first_key = keys_seen <= 1;
+                match name.as_slice() {
+                    b"EncryptionMethod" if in_key && first_key => p.key_algorithm = algorithm_of(e).unwrap_or_default(),
+                    b"EncryptionMethod" if !in_key => p.data_algorithm = algorithm_of(e).unwrap_or_default(),
+                    b"DigestMethod" if in_key && first_key => p.key_digest = algorithm_of(e),
+                    b"MGF" if in_key && first_key => p.key_mgf = algorithm_of(e),
+                    _ => {}
+                }
+                if opens {
+                    path.push(name);
+                }
             }
             if opens {
-                path.push(name);
+                depth += 1;
             }
             continue;
         }
         match event {
-            Event::Text(t) if in_assertion && path.last().is_some_and(|n| n == b"CipherValue") => {
+            Event::Text(t) if inside && path.last().is_some_and(|n| n == b"CipherValue") => {
                 let text = t.decode().map_err(|e| Refusal::MalformedXml(e.to_string()))?;
                 let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
                 if path.iter().any(|n| n == b"EncryptedKey") {
-                    p.key_cipher.push_str(&compact);
+                    if keys_seen <= 1 {
+                        p.key_cipher.push_str(&compact);
+                    }
                 } else {
                     p.data_cipher.push_str(&compact);
                 }
             }
-            Event::End(e) if in_assertion => {
-                path.pop();
-                if local(e.name().as_ref()) == b"EncryptedAssertion" {
-                    return Ok(p);
+            Event::End(e) => {
+                depth = depth.saturating_sub(1);
+                if inside {
+                    path.pop();
+                    if depth == 1 && local(e.name().as_ref()) == b"EncryptedAssertion" {
+                        p.span.1 = usize::try_from(reader.buffer_position()).unwrap_or(0);
+                        return Ok(p);
+                    }
                 }
             }
-            Event::Eof => return Err(bad("the EncryptedAssertion is incomplete")),
+            Event::Eof => return Err(bad("the response carries no complete EncryptedAssertion")),
             _ => {}
         }
     }
@@ -182,23 +211,23 @@ fn content(p: &Parts, key: &[u8]) -> Result<Vec<u8>, Refusal> {
             .map_err(|e| bad(e.to_string()))?;
         c.pad(false);
         let mut out = vec![0; ciphertext.len() + 16];
-        let mut n = c.update(ciphertext, &mut out).map_err(|_| bad("the encrypted assertion cannot be decrypted"))?;
-        n += c.finalize(&mut out[n..]).map_err(|_| bad("the encrypted assertion cannot be decrypted"))?;
+        let mut n = c.update(ciphertext, &mut out).map_err(|_| undecryptable())?;
+        n += c.finalize(&mut out[n..]).map_err(|_| undecryptable())?;
         out.truncate(n);
         let pad = usize::from(*out.last().ok_or_else(|| bad("empty plaintext"))?);
         if pad == 0 || pad > 16 || pad > out.len() {
-            return Err(bad("the encrypted assertion cannot be decrypted"));
+            return Err(undecryptable());
         }
         out.truncate(out.len() - pad);
         Ok(out)
     }
 }
 
-/// Replaces the `EncryptedAssertion` element of `xml` with the assertion it carries.
+/// Replaces the `EncryptedAssertion` child of the root of `xml` with the assertion it carries.
 pub fn decrypt_in_place(xml: &str, key: &PKey<Private>) -> Result<String, Refusal> {
     let p = parts(xml)?;
     let plaintext = content(&p, &content_key(&p, key)?)?;
-    let assertion = String::from_utf8(plaintext).map_err(|_| bad("the decrypted assertion is not UTF-8"))?;
+    let assertion = String::from_utf8(plaintext).map_err(|_| undecryptable())?;
     let assertion = assertion.trim_start_matches('\u{feff}');
     let assertion = match assertion.find("?>") {
         Some(end) if assertion.starts_with("<?xml") => &assertion[end + 2..],
@@ -208,12 +237,9 @@ pub fn decrypt_in_place(xml: &str, key: &PKey<Private>) -> Result<String, Refusa
     if lower.contains("<!doctype") || lower.contains("<!entity") {
         return Err(Refusal::Doctype);
     }
-    let first = xml.find("EncryptedAssertion").ok_or_else(|| bad("no EncryptedAssertion"))?;
-    let start = xml[..first].rfind('<').ok_or_else(|| bad("no EncryptedAssertion"))?;
-    let last = xml.rfind("EncryptedAssertion").unwrap_or(first);
-    let end = last + xml[last..].find('>').ok_or_else(|| bad("no EncryptedAssertion"))? + 1;
-    if last == first || !xml[..last].ends_with(':') && !xml[..last].ends_with("</") {
-        return Err(bad("the EncryptedAssertion is incomplete"));
+    let (start, end) = p.span;
+    if start >= end || end > xml.len() || !xml.is_char_boundary(start) || !xml.is_char_boundary(end) {
+        return Err(bad("the EncryptedAssertion cannot be located"));
     }
     Ok(format!("{}{}{}", &xml[..start], assertion.trim(), &xml[end..]))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode};
+use samael::crypto::{AllowedSignatureAlgorithm, CryptoProvider, ReduceMode};
 use samael::metadata::EntityDescriptor;
 use samael::schema::Assertion;
 
@@ -59,10 +59,13 @@ fn xml_escape(s: &str) -> String {
 
 /// The IdP as samael wants it: metadata with the pinned signing certificates. Certificates in
 /// the message's own KeyInfo are never trusted.
-fn idp_metadata(conn: &SamlConnection) -> Result<EntityDescriptor, Refusal> {
+fn idp_metadata(conn: &SamlConnection, with_keys: bool) -> Result<EntityDescriptor, Refusal> {
     let keys: String = conn
         .idp
         .certificates
+        .iter()
+        .filter(|_| with_keys)
+        .collect::<Vec<_>>()
         .iter()
         .map(|c| {
             format!(
@@ -156,6 +159,23 @@ fn has_doctype(xml: &str) -> bool {
     })
 }
 
+/// A document that declares an encoding other than UTF-8: libxml2 would honour it while the
+/// checks here read UTF-8, so the two could see different documents.
+fn declares_foreign_encoding(xml: &str) -> bool {
+    let Some(decl) = xml.trim_start_matches('\u{feff}').strip_prefix("<?xml") else { return false };
+    let decl = &decl[..decl.find("?>").unwrap_or(decl.len())];
+    match decl.find("encoding") {
+        None => false,
+        Some(at) => {
+            let value = decl[at + 8..].trim_start().trim_start_matches('=').trim_start();
+            let value = value.trim_start_matches(['"', '\'']);
+            let name: String =
+                value.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+            !name.eq_ignore_ascii_case("utf-8") && !name.eq_ignore_ascii_case("utf8")
+        }
+    }
+}
+
 /// Decodes the form value; IdPs may wrap base64 in lines.
 fn decode(saml_response: &str) -> Result<String, Refusal> {
     let bytes = match STANDARD.decode(saml_response) {
@@ -178,6 +198,10 @@ struct Envelope {
     assertion: bool,
     encrypted_assertion: bool,
     assertions: usize,
+    /// A `Signature` element directly in the response.
+    response_signed: bool,
+    /// A `Signature` element directly in the (plain) assertion.
+    assertion_signed: bool,
 }
 
 fn local(name: &[u8]) -> &[u8] {
@@ -192,6 +216,7 @@ fn envelope(xml: &str) -> Result<Envelope, Refusal> {
     let mut env = Envelope::default();
     let mut depth = 0usize;
     let mut in_status_message = false;
+    let mut in_assertion = false;
     let attr = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| {
         e.attributes()
             .flatten()
@@ -218,6 +243,12 @@ fn envelope(xml: &str) -> Result<Envelope, Refusal> {
                     if matches!(name.as_slice(), b"Assertion" | b"EncryptedAssertion") {
                         env.assertions += 1;
                     }
+                    if name == b"Signature" {
+                        env.response_signed = true;
+                    }
+                    in_assertion = name == b"Assertion";
+                } else if depth == 2 && in_assertion && name == b"Signature" {
+                    env.assertion_signed = true;
                 } else if depth == 2 && name == b"StatusCode" && env.status.is_none() {
                     env.status = attr(e, b"Value");
                 } else if depth == 2 && name == b"StatusMessage" {
@@ -248,6 +279,10 @@ fn envelope(xml: &str) -> Result<Envelope, Refusal> {
 pub struct PreparedSaml {
     conn: SamlConnection,
     sp: ServiceProvider,
+    /// The same rules without signature checking, used only on content whose integrity Portico
+    /// has just verified itself (a signed response around an encrypted, unsigned assertion).
+    verified_content_sp: ServiceProvider,
+    certificates: Vec<samael::crypto::CertificateDer>,
 }
 
 impl std::fmt::Debug for PreparedSaml {
@@ -262,17 +297,26 @@ impl SamlConnection {
         if self.idp.certificates.is_empty() {
             return Err(Refusal::NoCertificate);
         }
-        let sp = ServiceProvider {
-            entity_id: Some(self.sp.entity_id.clone()),
-            acs_url: Some(self.sp.acs_url.clone()),
-            idp_metadata: idp_metadata(self)?,
-            allow_idp_initiated: self.allow_idp_initiated,
-            max_clock_skew: self.clock_skew,
-            max_issue_delay: Duration::minutes(5) + self.clock_skew,
-            allowed_signature_algorithms: Some(ALLOWED.to_vec()),
-            ..ServiceProvider::default()
+        let provider = |with_keys: bool| -> Result<ServiceProvider, Refusal> {
+            Ok(ServiceProvider {
+                entity_id: Some(self.sp.entity_id.clone()),
+                acs_url: Some(self.sp.acs_url.clone()),
+                idp_metadata: idp_metadata(self, with_keys)?,
+                allow_idp_initiated: self.allow_idp_initiated,
+                max_clock_skew: self.clock_skew,
+                max_issue_delay: Duration::minutes(5) + self.clock_skew,
+                allowed_signature_algorithms: Some(ALLOWED.to_vec()),
+                ..ServiceProvider::default()
+            })
         };
-        Ok(PreparedSaml { conn: self.clone(), sp })
+        let certificates =
+            self.idp.certificates.iter().map(|c| samael::crypto::CertificateDer::from(c.der.clone())).collect();
+        Ok(PreparedSaml {
+            conn: self.clone(),
+            sp: provider(true)?,
+            verified_content_sp: provider(false)?,
+            certificates,
+        })
     }
 }
 
@@ -309,6 +353,9 @@ impl PreparedSaml {
         if has_doctype(&xml) {
             return Err(Refusal::Doctype);
         }
+        if declares_foreign_encoding(&xml) {
+            return Err(Refusal::MalformedXml("only UTF-8 documents are accepted".into()));
+        }
         // The envelope as sent. Nothing in it is trusted yet; it only gives earlier, clearer
         // refusals (an IdP error status, a wrong Destination, an unexpected InResponseTo).
         let outer = envelope(&xml)?;
@@ -321,12 +368,16 @@ impl PreparedSaml {
         {
             return Err(Refusal::Status { code, message: outer.status_message.clone() });
         }
-        // Destination is optional on an unsigned response (SAML core 3.2.2); when present it must
-        // name this ACS. The signed Recipient of the assertion is checked either way.
-        if let Some(destination) = &outer.destination
-            && *destination != conn.sp.acs_url
-        {
-            return Err(Refusal::DestinationMismatch { found: destination.clone(), expected: conn.sp.acs_url.clone() });
+        // Destination must name this ACS when present, and must be present on a signed response
+        // (SAML bindings 3.5.5.2). The signed Recipient of the assertion is checked either way.
+        match &outer.destination {
+            Some(d) if *d != conn.sp.acs_url => {
+                return Err(Refusal::DestinationMismatch { found: d.clone(), expected: conn.sp.acs_url.clone() });
+            }
+            None if outer.response_signed => {
+                return Err(Refusal::DestinationMismatch { found: "(none)".into(), expected: conn.sp.acs_url.clone() });
+            }
+            _ => {}
         }
         match &outer.in_response_to {
             Some(id) if !expected_request_ids.contains(&id.as_str()) => {
@@ -335,29 +386,75 @@ impl PreparedSaml {
             None if !conn.allow_idp_initiated => return Err(Refusal::Unsolicited),
             _ => {}
         }
-        let xml = match (outer.encrypted_assertion, &conn.decryption_key) {
-            (true, Some(key)) => super::decrypt::decrypt_in_place(&xml, key)?,
-            (true, None) => return Err(Refusal::EncryptedWithoutKey),
-            (false, Some(_)) if outer.assertion => return Err(Refusal::NotEncrypted),
-            (false, _) if !outer.assertion => return Err(Refusal::NoAssertion),
-            (false, _) => xml,
-        };
         if let Some(weak) = WEAK.iter().find(|w| xml.contains(*w)) {
             return Err(Refusal::WeakAlgorithm { algorithm: (*weak).to_owned() });
         }
-        // PreDigest: what is parsed is exactly the canonical content whose digest the verified
-        // signature covers, so nothing outside it (a wrapped, forged assertion) can be read. It
-        // is also about three times faster than samael's default reduction.
-        let assertion = self
-            .sp
-            .parse_xml_response_with_mode(&xml, Some(expected_request_ids), ReduceMode::PreDigest)
-            .map_err(|e| refusal_from(e, conn))?;
-        // Every signature in the document was verified by the reduction above; one of them
-        // must reference the assertion when the connection asks for signed assertions.
-        if conn.require_signed_assertion && !xml.contains(&format!("URI=\"#{}\"", assertion.id)) {
+        // An encrypted assertion is decrypted first. When the response itself is signed, that
+        // signature covers the encrypted form: it is verified on the document as received, and
+        // only the verified (pre-digested) content is decrypted and read further.
+        let (doc, integrity_checked) = match (outer.encrypted_assertion, &conn.decryption_key) {
+            (true, Some(key)) if outer.response_signed => {
+                let verified = samael::crypto::Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+                    &xml,
+                    &self.certificates,
+                    ReduceMode::PreDigest,
+                    Some(&ALLOWED),
+                )
+                .map_err(|_| Refusal::SignatureInvalid)?;
+                (super::decrypt::decrypt_in_place(&verified, key)?, true)
+            }
+            (true, Some(key)) => (super::decrypt::decrypt_in_place(&xml, key)?, false),
+            (true, None) => return Err(Refusal::EncryptedWithoutKey),
+            (false, Some(_)) if outer.assertion => return Err(Refusal::NotEncrypted),
+            (false, _) if !outer.assertion => return Err(Refusal::NoAssertion),
+            (false, _) => (xml, false),
+        };
+        let inner = envelope(&doc)?;
+        if inner.assertions != 1 || !inner.assertion {
+            return Err(Refusal::MalformedXml("the decrypted response does not carry exactly one assertion".into()));
+        }
+        if let Some(weak) = WEAK.iter().find(|w| doc.contains(*w)) {
+            return Err(Refusal::WeakAlgorithm { algorithm: (*weak).to_owned() });
+        }
+        let assertion = if integrity_checked && !inner.assertion_signed {
+            // Verified above; samael's rules still apply, without a second signature check.
+            self.verified_content_sp.parse_xml_response(&doc, Some(expected_request_ids))
+        } else {
+            // PreDigest: what is parsed is exactly the canonical content whose digest the
+            // verified signature covers, so nothing outside it (a wrapped, forged assertion) can
+            // be read. It is also about three times faster than samael's default reduction.
+            self.sp.parse_xml_response_with_mode(&doc, Some(expected_request_ids), ReduceMode::PreDigest)
+        }
+        .map_err(|e| refusal_from(e, conn))?;
+        // Was the assertion signed itself? Only signatures inside verified content count: with
+        // an unsigned response, the verified signature can only be the assertion's; with a signed
+        // one, the assertion's own signature appears inside the verified response content.
+        let assertion_signed = if integrity_checked {
+            inner.assertion_signed
+        } else {
+            !outer.response_signed || assertion.signature.is_some()
+        };
+        if conn.require_signed_assertion && !assertion_signed {
             return Err(Refusal::AssertionUnsigned);
         }
-        check_assertion(conn, &assertion, now, outer.in_response_to)
+        // The request answered is the one named in the signed SubjectConfirmationData; the
+        // envelope's unsigned InResponseTo must agree with it.
+        let signed_irt = assertion
+            .subject
+            .as_ref()
+            .and_then(|s| s.subject_confirmations.as_ref())
+            .and_then(|c| c.iter().find_map(|c| c.subject_confirmation_data.as_ref()?.in_response_to.clone()));
+        if signed_irt != outer.in_response_to {
+            return Err(Refusal::UnknownInResponseTo {
+                found: signed_irt.or(outer.in_response_to).unwrap_or_else(|| "(none)".into()),
+            });
+        }
+        if let Some(id) = &signed_irt
+            && !expected_request_ids.contains(&id.as_str())
+        {
+            return Err(Refusal::UnknownInResponseTo { found: id.clone() });
+        }
+        check_assertion(conn, &assertion, now, signed_irt)
     }
 }
 

@@ -506,3 +506,76 @@ mod encrypted {
         refused(&connection(&idp), &body, "encrypted_without_key");
     }
 }
+
+mod review {
+    //! Cases from a security review: each once slipped through or was wrongly refused.
+    use super::*;
+    use sso::testing::{Enc, SpKey};
+
+    #[test]
+    fn encrypted_assertion_inside_a_signed_response_okta_and_keycloak_styles() {
+        let idp = TestIdp::new("okta");
+        let sp = SpKey::new();
+        let conn = SamlConnection { decryption_key: Some(sp.key.clone()), ..connection(&idp) };
+        // Okta: assertion signed, then encrypted, response signed over the encrypted form.
+        let okta = ResponseSpec { sign_response: true, ..ResponseSpec::valid(&idp, Utc::now()) };
+        let v = check(&conn, &idp.encrypted_response(&okta, &sp.cert_der, Enc::Aes256Gcm)).unwrap();
+        assert_eq!(v.identity.subject, "ada@acme.test");
+        // Keycloak's default: only the response signed.
+        let keycloak =
+            ResponseSpec { sign_response: true, sign_assertion: false, ..ResponseSpec::valid(&idp, Utc::now()) };
+        let body = idp.encrypted_response(&keycloak, &sp.cert_der, Enc::Aes128Cbc);
+        assert!(check(&conn, &body).is_ok());
+        // ... which is not enough when the connection requires signed assertions.
+        refused(&SamlConnection { require_signed_assertion: true, ..conn.clone() }, &body, "assertion_unsigned");
+        // And the response signature really covers the encrypted content.
+        let xml = String::from_utf8(STANDARD.decode(&body).unwrap()).unwrap();
+        let marker = "</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>";
+        let at = xml.find(marker).unwrap() - 30;
+        let mut bytes = xml.into_bytes();
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        refused(&conn, &STANDARD.encode(bytes), "signature_invalid");
+    }
+
+    #[test]
+    fn a_comment_cannot_fake_an_assertion_signature() {
+        let idp = TestIdp::new("entra");
+        let spec = ResponseSpec { sign_response: true, sign_assertion: false, ..ResponseSpec::valid(&idp, Utc::now()) };
+        let xml = idp.response_xml(&spec);
+        let faked =
+            xml.replacen("<samlp:Status>", &format!(r##"<!--URI="#{}"--><samlp:Status>"##, spec.assertion_id), 1);
+        assert_ne!(faked, xml);
+        let strict = SamlConnection { require_signed_assertion: true, ..connection(&idp) };
+        refused(&strict, &STANDARD.encode(faked), "assertion_unsigned");
+    }
+
+    #[test]
+    fn the_unsigned_envelope_cannot_redirect_the_answer_to_another_request() {
+        let idp = TestIdp::new("okta");
+        let spec = ResponseSpec::valid(&idp, Utc::now());
+        let xml = idp.response_xml(&spec);
+        // The envelope now claims another pending request (an admin's test, say).
+        let moved = xml.replacen(&format!(r#"InResponseTo="{REQUEST_ID}""#), r#"InResponseTo="_admins-test""#, 1);
+        let conn = SamlConnection { allow_idp_initiated: true, ..connection(&idp) };
+        let r = verify_response(&conn, &STANDARD.encode(moved), &[REQUEST_ID, "_admins-test"], Utc::now());
+        assert_eq!(r.unwrap_err().code(), "unknown_in_response_to");
+    }
+
+    #[test]
+    fn signed_responses_must_name_their_destination() {
+        let idp = TestIdp::new("okta");
+        let spec =
+            ResponseSpec { sign_response: true, destination: String::new(), ..ResponseSpec::valid(&idp, Utc::now()) };
+        refused(&connection(&idp), &idp.response(&spec), "destination_mismatch");
+    }
+
+    #[test]
+    fn documents_in_another_encoding_are_refused() {
+        let idp = TestIdp::new("okta");
+        let xml = idp.response_xml(&ResponseSpec::valid(&idp, Utc::now()));
+        let utf7 = format!(r#"<?xml version="1.0" encoding="UTF-7"?>{xml}"#);
+        refused(&connection(&idp), &STANDARD.encode(utf7), "malformed_xml");
+        let utf8 = format!(r#"<?xml version="1.0" encoding="UTF-8"?>{xml}"#);
+        assert!(check(&connection(&idp), &STANDARD.encode(utf8)).is_ok());
+    }
+}

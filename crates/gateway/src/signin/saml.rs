@@ -125,7 +125,42 @@ async fn begin(state: &AppState, connection: &Connection, test: bool, next: &str
     let dir = state.directory.clone();
     let (cid, next) = (connection.id.clone(), next.to_owned());
     let request_id = blocking::<_, PageError>(move || dir.begin_sso_request(&cid, test, &next)).await?;
-    redirect_with(&saml, &request_id)
+    let mut res = redirect_with(&saml, &request_id)?;
+    if !test {
+        res.add_cookie(&binding_cookie(state, &request_id)).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    }
+    Ok(res)
+}
+
+/// The cookie that ties a sign-in to the browser that started it: without it, an attacker could
+/// start a sign-in, have the IdP answer, and post their own response from a victim's browser,
+/// which would then be signed in as the attacker. The IdP posts cross-site, so the cookie must
+/// be `SameSite=None`, which browsers accept only with `Secure`: the check applies when Portico
+/// is served over HTTPS.
+const BINDING_COOKIE: &str = "portico_sso_request";
+
+fn binding_value(state: &AppState, request_id: &str) -> String {
+    crate::auth::csrf_token(state, &format!("sso request\0{request_id}"))
+}
+
+fn binding_cookie(state: &AppState, request_id: &str) -> actix_web::cookie::Cookie<'static> {
+    let secure = state.settings.secure_cookies();
+    actix_web::cookie::Cookie::build(BINDING_COOKIE, binding_value(state, request_id))
+        .path("/sso/saml/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(if secure { actix_web::cookie::SameSite::None } else { actix_web::cookie::SameSite::Lax })
+        .max_age(actix_web::cookie::time::Duration::minutes(directory::sso_sign_in::REQUEST_TTL_MINUTES))
+        .finish()
+}
+
+/// True when the browser posting a response for `request_id` is the one that started it (always
+/// true over plain HTTP, where the cookie cannot travel cross-site).
+pub fn same_browser(secure: bool, presented: Option<&str>, expected: &str) -> bool {
+    if !secure {
+        return true;
+    }
+    presented.is_some_and(|p| bool::from(subtle::ConstantTimeEq::ct_eq(p.as_bytes(), expected.as_bytes())))
 }
 
 fn redirect_with(saml: &SamlConnection, request_id: &str) -> Result<HttpResponse, PageError> {
@@ -286,6 +321,26 @@ async fn acs(
     if connection.status != ConnectionStatus::Enabled {
         return Err(PageError::SignInRefused);
     }
+    if let Some(request_id) = &verified.in_response_to {
+        let presented = req.cookie(BINDING_COOKIE).map(|c| c.value().to_owned());
+        if !same_browser(state.settings.secure_cookies(), presented.as_deref(), &binding_value(&state, request_id)) {
+            let dir = state.directory.clone();
+            let (cid, subject, rid) = (connection.id.clone(), verified.identity.subject.clone(), request_id.clone());
+            let op = operation_id(&req);
+            blocking::<_, PageError>(move || {
+                dir.abandon_sso_request(&rid)?;
+                dir.record_sso_failure(
+                    &cid,
+                    Some(&subject),
+                    "other_browser",
+                    "the response was posted from a browser that did not start this sign-in",
+                    op.as_deref(),
+                )
+            })
+            .await?;
+            return Err(PageError::SignInRefused);
+        }
+    }
     let return_to = pending.as_ref().map(|p| p.return_to.clone()).unwrap_or_else(|| "/".into());
     let vouched = Vouched {
         connection_id: connection.id.clone(),
@@ -310,6 +365,9 @@ async fn acs(
             let mut res = HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
             res.add_cookie(&cookie(&state, SESSION_COOKIE, signed_in.session_token))
                 .map_err(|e| PageError::BadRequest(e.to_string()))?;
+            let mut spent = binding_cookie(&state, "");
+            spent.make_removal();
+            res.add_cookie(&spent).map_err(|e| PageError::BadRequest(e.to_string()))?;
             Ok(res)
         }
         Err(refusal) => {
@@ -385,4 +443,17 @@ async fn test_outcome(
         connection_id: connection.id.clone(),
     };
     render_status(&page, actix_web::http::StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_browser;
+
+    #[test]
+    fn over_https_the_starting_browser_must_post_the_response() {
+        assert!(same_browser(true, Some("abc"), "abc"));
+        assert!(!same_browser(true, Some("abd"), "abc"));
+        assert!(!same_browser(true, None, "abc"));
+        assert!(same_browser(false, None, "abc"), "plain HTTP cannot carry the cookie cross-site");
+    }
 }

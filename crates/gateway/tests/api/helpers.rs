@@ -22,6 +22,11 @@ pub struct TestApp {
 impl TestApp {
     /// Starts Portico on `backend`; `None` when PostgreSQL is skipped on this machine.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// As [`TestApp::spawn`], with more `PORTICO__…` settings.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
         let db = TestDatabase::new(backend)?;
         let data = tempfile::tempdir().unwrap();
         let env = vec![
@@ -33,6 +38,8 @@ impl TestApp {
             // The test IdPs publish their metadata on loopback over HTTP.
             ("PORTICO__SSO__ALLOW_PRIVATE_METADATA".to_owned(), "true".to_owned()),
         ];
+        let mut env = env;
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::load_from(None, env).unwrap();
         let directory = Directory::connect(&settings.database_url, 4, Arc::new(SystemClock)).unwrap();
         directory.migrate().unwrap();

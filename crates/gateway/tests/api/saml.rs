@@ -58,7 +58,8 @@ async fn setup(app: &TestApp) -> Setup {
     assert_eq!(c["attribute_mapping"]["groups"], "groups", "Okta preset");
     assert_eq!(c["saml"]["certificates"][0]["expired"], false);
     let id = c["id"].as_str().unwrap().to_owned();
-    assert_eq!(c["sp"]["acs_url"], format!("{}/sso/saml/{id}/acs", app.base));
+    let port = app.base.rsplit(':').next().unwrap();
+    assert!(c["sp"]["acs_url"].as_str().unwrap().ends_with(&format!("127.0.0.1:{port}/sso/saml/{id}/acs")));
     Setup {
         acs: c["sp"]["acs_url"].as_str().unwrap().to_owned(),
         entity_id: c["sp"]["entity_id"].as_str().unwrap().to_owned(),
@@ -451,3 +452,71 @@ crate::both_backends!(
     forged_or_foreign_responses_are_refused_and_audited,
     sp_metadata_and_unknown_enterprises,
 );
+
+/// Behind HTTPS, a response posted from a browser that did not start the sign-in is refused
+/// (login CSRF). The test server speaks plain HTTP but believes it is reached over HTTPS, so the
+/// client carries the Secure cookie by hand.
+async fn sign_in_is_bound_to_the_starting_browser(app: TestApp) {
+    let s = setup(&app).await;
+    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    let mut bindings = Vec::new();
+    for _ in 0..2 {
+        let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
+        let cookie = start
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("portico_sso_request="))
+            .expect("binding cookie");
+        assert!(
+            cookie.contains("Secure") && cookie.contains("SameSite=None") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
+        let req = request_id(start.headers()["location"].to_str().unwrap());
+        bindings.push((req, cookie.split(';').next().unwrap().to_owned()));
+    }
+    // The attacker's own sign-in, posted from the victim's browser (which holds another cookie).
+    let (attacker_req, _) = &bindings[0];
+    let (_, victim_cookie) = &bindings[1];
+    let body = s.idp.response(&answer(&s, Some(attacker_req), "mallory", &[]));
+    let acs = s.acs.replacen("https://", "http://", 1);
+    let res = app
+        .client
+        .post(&acs)
+        .header("cookie", victim_cookie)
+        .form(&[("SAMLResponse", body.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let events = app
+        .directory
+        .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
+        .unwrap()
+        .items;
+    assert!(events.iter().any(|e| e.details.contains("other_browser")));
+    // The browser that started it gets in.
+    let (req, cookie) = &bindings[1];
+    let body = s.idp.response(&answer(&s, Some(req), "ada", &[]));
+    let res =
+        app.client.post(&acs).header("cookie", cookie).form(&[("SAMLResponse", body.as_str())]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+mod https {
+    #[actix_web::test]
+    async fn sign_in_is_bound_to_the_starting_browser_sqlite() {
+        let app = crate::helpers::TestApp::spawn_with(
+            directory::Backend::Sqlite,
+            &[("PORTICO__SERVER__PUBLIC_URL", "https://127.0.0.1:0")],
+        )
+        .await
+        .unwrap();
+        super::sign_in_is_bound_to_the_starting_browser(app).await
+    }
+}

@@ -46,6 +46,7 @@ async fn bench(db: TestDatabase) {
         ("PORTICO__DATABASE__URL".to_owned(), db.url.clone()),
         ("PORTICO__DATA__DIR".to_owned(), data.path().display().to_string()),
         ("PORTICO__LOG__LEVEL".to_owned(), "error".to_owned()),
+        ("PORTICO__SSO__REQUESTS_PER_MINUTE".to_owned(), "1000000".to_owned()),
     ];
     let settings = Settings::load_from(None, env).unwrap();
     let dir = Directory::connect(&settings.database_url, settings.pool_size, Arc::new(SystemClock)).unwrap();

@@ -44,6 +44,7 @@ struct Raw {
 struct RawSso {
     clock_skew_secs: i64,
     allow_private_metadata: bool,
+    requests_per_minute: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +109,8 @@ pub struct Settings {
     pub sso_clock_skew: chrono::Duration,
     /// Fetch IdP metadata over plain HTTP and from private addresses (tests, closed networks).
     pub sso_allow_private_metadata: bool,
+    /// Sign-in starts and ACS posts allowed per client address and minute, per instance.
+    pub sso_requests_per_minute: u32,
 }
 
 impl Settings {
@@ -128,7 +131,8 @@ impl Settings {
             .set_default("log.level", "info")?
             .set_default("data.dir", "data")?
             .set_default("sso.clock_skew_secs", 120)?
-            .set_default("sso.allow_private_metadata", false)?;
+            .set_default("sso.allow_private_metadata", false)?
+            .set_default("sso.requests_per_minute", 600)?;
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::File { path: path.display().to_string(), message: "not found".into() });
@@ -193,6 +197,10 @@ impl Settings {
         Ok(Settings {
             sso_clock_skew: chrono::Duration::seconds(raw.sso.clock_skew_secs),
             sso_allow_private_metadata: raw.sso.allow_private_metadata,
+            sso_requests_per_minute: u32::try_from(raw.sso.requests_per_minute)
+                .ok()
+                .filter(|n| *n >= 10)
+                .ok_or_else(|| invalid("sso.requests_per_minute", "must be at least 10"))?,
             bind,
             public_url,
             database_url,

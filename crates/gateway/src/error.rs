@@ -154,6 +154,8 @@ pub enum PageError {
     /// An SSO sign-in was refused; the reason is in the audit log, not on the page.
     #[error("Your sign-in could not be completed. Ask your administrator for help and quote the operation id below.")]
     SignInRefused,
+    #[error("Too many sign-in attempts from your address. Wait a minute and try again.")]
+    TooManyRequests,
 }
 
 impl ResponseError for PageError {
@@ -165,6 +167,7 @@ impl ResponseError for PageError {
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
             PageError::SignInRefused => StatusCode::FORBIDDEN,
+            PageError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -193,6 +196,7 @@ impl ResponseError for PageError {
             }
             PageError::Csrf => ("Form expired", self.to_string()),
             PageError::SignInRefused => ("Sign-in refused", self.to_string()),
+            PageError::TooManyRequests => ("Too many attempts", self.to_string()),
             _ => ("Request refused", self.to_string()),
         };
         let page = ErrorPage { title, message: &message, operation_id: current_operation_id(), signed_in: false };

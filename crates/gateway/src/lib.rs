@@ -14,3 +14,4 @@ pub mod signin;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;

@@ -38,11 +38,14 @@ impl Application {
             let _ = settings.public_url.set_port(Some(port));
         }
         let public_url = settings.public_url.to_string();
+        let throttle =
+            crate::throttle::Throttle::new(settings.sso_requests_per_minute, std::time::Duration::from_secs(60));
         let state = web::Data::new(AppState {
             directory,
             settings: Arc::new(settings),
             metrics: Metrics::new(),
             saml: Default::default(),
+            sign_in_throttle: Arc::new(throttle),
         });
         let server = HttpServer::new(move || {
             App::new()

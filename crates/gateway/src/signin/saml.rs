@@ -97,7 +97,14 @@ struct StartQuery {
 
 /// `GET /login/sso?enterprise_key=KEY`: sends the browser to the enterprise's IdP.
 #[get("/login/sso")]
-async fn start(state: web::Data<AppState>, query: web::Query<StartQuery>) -> Result<HttpResponse, PageError> {
+async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, PageError> {
+    if !state.sign_in_throttle.allow(&client_address(&req), std::time::Instant::now()) {
+        return Err(PageError::TooManyRequests);
+    }
     let query = query.into_inner();
     let key = query.enterprise_key.unwrap_or_default().trim().to_owned();
     if key.is_empty() {
@@ -274,6 +281,9 @@ async fn acs(
     path: web::Path<String>,
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, PageError> {
+    if !state.sign_in_throttle.allow(&client_address(&req), std::time::Instant::now()) {
+        return Err(PageError::TooManyRequests);
+    }
     let id = path.into_inner();
     let body = form.into_inner().saml_response;
     let dir = state.directory.clone();

@@ -520,3 +520,31 @@ mod https {
         super::sign_in_is_bound_to_the_starting_browser(app).await
     }
 }
+
+async fn floods_of_sign_in_starts_are_throttled(app: TestApp) {
+    let s = setup(&app).await;
+    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap().status());
+    }
+    assert!(statuses[..10].iter().all(|s| *s == StatusCode::FOUND), "{statuses:?}");
+    assert!(statuses[10..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+}
+
+mod throttled {
+    #[actix_web::test]
+    async fn floods_of_sign_in_starts_are_throttled_sqlite() {
+        let app = crate::helpers::TestApp::spawn_with(
+            directory::Backend::Sqlite,
+            &[("PORTICO__SSO__REQUESTS_PER_MINUTE", "10")],
+        )
+        .await
+        .unwrap();
+        super::floods_of_sign_in_starts_are_throttled(app).await
+    }
+}

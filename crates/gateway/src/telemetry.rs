@@ -30,12 +30,21 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignInLabels {
+    /// `saml` (later `oidc`).
+    pub protocol: String,
+    /// `success`, or the refusal code (`signature_invalid`, `replay`, ...).
+    pub outcome: String,
+}
+
 /// Prometheus metrics of one process.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    sign_ins: Family<SignInLabels, Counter>,
 }
 
 impl Metrics {
@@ -51,7 +60,19 @@ impl Metrics {
             "Time to answer HTTP requests, by route and status",
             durations.clone(),
         );
-        Arc::new(Metrics { registry, requests, durations })
+        let sign_ins = Family::<SignInLabels, Counter>::default();
+        registry.register(
+            "portico_sso_sign_ins",
+            "Single sign-on attempts that reached the ACS, by protocol and outcome (success or refusal code)",
+            sign_ins.clone(),
+        );
+        Arc::new(Metrics { registry, requests, durations, sign_ins })
+    }
+
+    /// Counts one SSO sign-in attempt. Outcomes are Portico's fixed codes, so the label set
+    /// stays small.
+    pub fn sign_in(&self, protocol: &str, outcome: &str) {
+        self.sign_ins.get_or_create(&SignInLabels { protocol: protocol.to_owned(), outcome: outcome.to_owned() }).inc();
     }
 
     pub fn observe(&self, labels: RequestLabels, seconds: f64) {

@@ -314,6 +314,7 @@ async fn acs(
     let verified = match verdict {
         Ok(v) => v,
         Err(refusal) => {
+            state.metrics.sign_in("saml", refusal.code());
             tracing::warn!(connection = %connection.id, reason = refusal.code(), "SAML response refused");
             let dir = state.directory.clone();
             let (cid, pid) = (connection.id.clone(), pending.map(|p| p.id));
@@ -348,6 +349,7 @@ async fn acs(
                 )
             })
             .await?;
+            state.metrics.sign_in("saml", "other_browser");
             return Err(PageError::SignInRefused);
         }
     }
@@ -371,6 +373,7 @@ async fn acs(
         blocking::<_, PageError>(move || dir.complete_sso_sign_in(&vouched, &address, &agent, op.as_deref())).await?;
     match outcome {
         Ok(signed_in) => {
+            state.metrics.sign_in("saml", "success");
             let target = crate::console::session::safe_next(&return_to).unwrap_or("/").to_owned();
             let mut res = HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
             res.add_cookie(&cookie(&state, SESSION_COOKIE, signed_in.session_token))
@@ -381,6 +384,7 @@ async fn acs(
             Ok(res)
         }
         Err(refusal) => {
+            state.metrics.sign_in("saml", refusal.code());
             tracing::warn!(connection = %connection.id, reason = refusal.code(), "SSO sign-in refused");
             Err(PageError::SignInRefused)
         }

@@ -189,6 +189,12 @@ async fn test_enable_sign_in_and_refuse_replays(app: TestApp) {
         "{events:?}"
     );
     assert!(events.iter().any(|e| e.action == "sign_in" && e.outcome == "success"));
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"portico_sso_sign_ins_total{protocol="saml",outcome="success"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"portico_sso_sign_ins_total{protocol="saml",outcome="unknown_in_response_to"} 1"#),
+        "{metrics}"
+    );
 }
 
 async fn idp_initiated_replay_is_caught_by_the_assertion_cache(app: TestApp) {

@@ -6,6 +6,7 @@
 //! (so every instance shares them) and passes them in.
 
 pub mod identity;
+pub mod oidc;
 pub mod saml;
 
 pub use identity::{AttributeMapping, VerifiedIdentity};

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 
 fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop")
 }
 
 /// The samlp IdP as a child process, stopped by process id when dropped.

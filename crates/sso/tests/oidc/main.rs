@@ -1,0 +1,168 @@
+//! The OpenID Connect relying party against a real OpenID Provider (panva's oidc-provider, from
+//! npm, run on loopback by the test): discovery, PKCE, state and nonce, code exchange, ID token
+//! and userinfo; and the refusals such a provider can produce.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sso::AttributeMapping;
+use sso::oidc::{self, OidcRefusal, OidcSettings};
+
+const REDIRECT: &str = "http://127.0.0.1:9/oidc/callback";
+
+/// The OpenID Provider as a child process, stopped by process id when dropped.
+struct Op {
+    child: Child,
+    issuer: String,
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_op(groups_in: &str) -> Op {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    assert!(dir.join("node_modules/oidc-provider").is_dir(), "run ./dev test: it installs the test OpenID Provider");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new("node")
+        .arg(dir.join("oidc-op.mjs"))
+        .current_dir(&dir)
+        .env("PORT", port.to_string())
+        .env("ISSUER", &issuer)
+        .env("CLIENT_ID", "portico")
+        .env("CLIENT_SECRET", "a-client-secret-for-tests")
+        .env("REDIRECT_URI", REDIRECT)
+        .env("GROUPS_IN", groups_in)
+        .env(
+            "ACCOUNT",
+            r#"{"sub":"ada-0001","preferred_username":"ada","email":"ada@acme.test","name":"Ada Lovelace","groups":["Developers","Admins"]}"#,
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs the test OpenID Provider");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let op = Op { child, issuer };
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), "ready");
+    op
+}
+
+fn settings(op: &Op) -> OidcSettings {
+    OidcSettings {
+        issuer: op.issuer.clone(),
+        client_id: "portico".into(),
+        client_secret: "a-client-secret-for-tests".into(),
+        scopes: vec!["openid".into(), "email".into(), "profile".into(), "groups".into()],
+        redirect_uri: REDIRECT.into(),
+        mapping: AttributeMapping {
+            login: Some("preferred_username".into()),
+            email: Some("email".into()),
+            name: Some("name".into()),
+            groups: Some("groups".into()),
+        },
+    }
+}
+
+/// Plays the browser: follows the provider's redirects until it sends us back to the redirect
+/// URI, and returns the `code` and `state` it carries.
+async fn authorize(url: &url::Url) -> (String, String) {
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut next = url.to_string();
+    for _ in 0..10 {
+        let res = browser.get(&next).send().await.unwrap();
+        let location =
+            res.headers().get("location").unwrap_or_else(|| panic!("no redirect from {next}: {}", res.status()));
+        let location = location.to_str().unwrap().to_owned();
+        let absolute = url.join(&location).unwrap();
+        if absolute.as_str().starts_with(REDIRECT) {
+            let pairs: std::collections::HashMap<String, String> = absolute.query_pairs().into_owned().collect();
+            return (pairs["code"].clone(), pairs["state"].clone());
+        }
+        next = absolute.to_string();
+    }
+    panic!("the provider never sent the browser back");
+}
+
+async fn sign_in(
+    groups_in: &str,
+) -> (Op, OidcSettings, openidconnect::core::CoreProviderMetadata, String, oidc::Started) {
+    let op = start_op(groups_in);
+    let s = settings(&op);
+    let http = oidc::http_client().unwrap();
+    let metadata = oidc::discover(&s.issuer, &http).await.unwrap();
+    let started = oidc::start(&metadata, &s, "state-0001").unwrap();
+    assert!(started.url.as_str().contains("code_challenge_method=S256"), "{}", started.url);
+    let (code, state) = authorize(&started.url).await;
+    assert_eq!(state, "state-0001");
+    (op, s, metadata, code, started)
+}
+
+#[actix_web::test]
+async fn a_sign_in_yields_the_mapped_identity_from_the_id_token() {
+    let (_op, s, mut metadata, code, started) = sign_in("id_token").await;
+    let http = oidc::http_client().unwrap();
+    let id = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier).await.unwrap();
+    assert_eq!(id.subject, "ada-0001");
+    assert_eq!(id.login.as_deref(), Some("ada"));
+    assert_eq!(id.email.as_deref(), Some("ada@acme.test"));
+    assert_eq!(id.name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(id.groups, vec!["Developers", "Admins"]);
+    // The same code again: the provider refuses it.
+    let again = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier).await;
+    assert_eq!(again.unwrap_err().code(), "code_refused");
+}
+
+#[actix_web::test]
+async fn claims_missing_from_the_id_token_come_from_userinfo() {
+    let (_op, s, mut metadata, code, started) = sign_in("userinfo").await;
+    let http = oidc::http_client().unwrap();
+    let id = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier).await.unwrap();
+    assert_eq!(id.groups, vec!["Developers", "Admins"]);
+    assert_eq!(id.email.as_deref(), Some("ada@acme.test"));
+}
+
+#[actix_web::test]
+async fn a_nonce_from_another_sign_in_is_refused() {
+    let (_op, s, mut metadata, code, started) = sign_in("id_token").await;
+    let http = oidc::http_client().unwrap();
+    let r = oidc::finish(&mut metadata, &s, &http, &code, "some-other-nonce", &started.pkce_verifier).await;
+    assert_eq!(r.unwrap_err(), OidcRefusal::Nonce);
+}
+
+#[actix_web::test]
+async fn the_wrong_pkce_verifier_is_refused_by_the_provider() {
+    let (_op, s, mut metadata, code, started) = sign_in("id_token").await;
+    let http = oidc::http_client().unwrap();
+    let wrong = "x".repeat(started.pkce_verifier.len());
+    let r = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &wrong).await;
+    assert_eq!(r.unwrap_err().code(), "code_refused");
+}
+
+#[actix_web::test]
+async fn an_unreachable_provider_is_named() {
+    let http = oidc::http_client().unwrap();
+    let r = oidc::discover("http://127.0.0.1:1/issuer", &http).await;
+    assert_eq!(r.unwrap_err().code(), "provider_unreachable");
+}
+
+#[actix_web::test]
+async fn secrets_do_not_show_in_debug_output() {
+    let op = Op { child: Command::new("true").spawn().unwrap(), issuer: "http://127.0.0.1:1".into() };
+    let text = format!("{:?}", settings(&op));
+    assert!(!text.contains("a-client-secret-for-tests"), "{text}");
+}

@@ -172,6 +172,23 @@ pub struct SamlSettings {
     pub sp_private_key: Option<String>,
 }
 
+/// An OpenID Connect connection's provider side, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    /// Sealed by the gateway with `security.secret_key`; never stored or shown in clear.
+    pub client_secret: String,
+    pub scopes: Vec<String>,
+    /// Okta preset: the Okta domain the issuer was derived from.
+    #[serde(default)]
+    pub okta_domain: Option<String>,
+    /// Entra preset: the tenant the issuer was derived from.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}
+
 /// An SSO connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Connection {
@@ -182,6 +199,7 @@ pub struct Connection {
     pub provider: Provider,
     pub status: ConnectionStatus,
     pub saml: Option<SamlSettings>,
+    pub oidc: Option<OidcSettings>,
     pub mapping: Mapping,
     pub tested_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
@@ -209,11 +227,12 @@ struct Row {
 impl Row {
     fn into_connection(self, enterprise_key: String) -> Result<Connection> {
         let protocol = if self.protocol == "oidc" { Protocol::Oidc } else { Protocol::Saml };
-        let saml = match protocol {
-            Protocol::Saml => Some(serde_json::from_str(&self.settings).map_err(|e| {
-                DirectoryError::Internal(format!("stored SAML settings of connection {} are unreadable: {e}", self.id))
-            })?),
-            Protocol::Oidc => None,
+        let unreadable = |e: serde_json::Error| {
+            DirectoryError::Internal(format!("stored settings of connection {} are unreadable: {e}", self.id))
+        };
+        let (saml, oidc) = match protocol {
+            Protocol::Saml => (Some(serde_json::from_str(&self.settings).map_err(unreadable)?), None),
+            Protocol::Oidc => (None, Some(serde_json::from_str(&self.settings).map_err(unreadable)?)),
         };
         Ok(Connection {
             provider: Provider::parse(&self.provider).unwrap_or(Provider::Other),
@@ -229,6 +248,7 @@ impl Row {
             enterprise_key,
             protocol,
             saml,
+            oidc,
             tested_at: self.tested_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -242,6 +262,7 @@ pub struct NewConnection {
     pub protocol: Protocol,
     pub provider: Provider,
     pub saml: Option<SamlSettings>,
+    pub oidc: Option<OidcSettings>,
     pub mapping: Option<Mapping>,
 }
 
@@ -250,6 +271,7 @@ pub struct NewConnection {
 pub struct ConnectionChanges {
     pub provider: Option<Provider>,
     pub saml: Option<SamlSettings>,
+    pub oidc: Option<OidcSettings>,
     pub mapping: Option<Mapping>,
 }
 
@@ -304,8 +326,36 @@ fn validate_saml(s: &SamlSettings) -> Result<()> {
     errors.into_result()
 }
 
-fn mapping_or_default(provider: Provider, mapping: Option<Mapping>) -> Mapping {
-    let defaults = provider.default_saml_mapping();
+fn validate_oidc(o: &OidcSettings) -> Result<()> {
+    let mut errors = FieldErrors::default();
+    valid_url(&mut errors, "oidc.issuer", &o.issuer);
+    if o.client_id.trim().is_empty() || o.client_id.len() > 512 {
+        errors.add("oidc.client_id", "the client ID is required");
+    }
+    if o.client_secret.is_empty() {
+        errors.add("oidc.client_secret", "the client secret is required");
+    }
+    if !o.scopes.iter().any(|s| s == "openid") {
+        errors.add("oidc.scopes", "the scopes must include openid");
+    }
+    errors.into_result()
+}
+
+/// The claims an OIDC provider sends by default.
+fn default_oidc_mapping() -> Mapping {
+    Mapping {
+        login: Some("preferred_username".into()),
+        email: Some("email".into()),
+        name: Some("name".into()),
+        groups: Some("groups".into()),
+    }
+}
+
+fn mapping_or_default(protocol: Protocol, provider: Provider, mapping: Option<Mapping>) -> Mapping {
+    let defaults = match protocol {
+        Protocol::Saml => provider.default_saml_mapping(),
+        Protocol::Oidc => default_oidc_mapping(),
+    };
     let pick = |given: Option<String>, default: Option<String>| match given {
         Some(v) if v.trim().is_empty() => None,
         Some(v) => Some(v.trim().to_owned()),
@@ -356,10 +406,15 @@ impl Directory {
                     return Err(FieldErrors::single("saml", "SAML settings are required"));
                 }
                 (Protocol::Oidc, _) => {
-                    return Err(FieldErrors::single("protocol", "OpenID Connect connections are not available yet"));
+                    let o = input
+                        .oidc
+                        .as_ref()
+                        .ok_or_else(|| FieldErrors::single("oidc", "OpenID Connect settings are required"))?;
+                    validate_oidc(o)?;
+                    serde_json::to_string(o).map_err(|e| DirectoryError::Internal(e.to_string()))?
                 }
             };
-            let mapping = mapping_or_default(input.provider, input.mapping);
+            let mapping = mapping_or_default(input.protocol, input.provider, input.mapping);
             let id = new_id();
             diesel::insert_into(sso_connections::table)
                 .values((
@@ -426,18 +481,26 @@ impl Directory {
                 }
                 None => current.saml.clone(),
             };
+            let oidc = match changes.oidc {
+                Some(o) => {
+                    validate_oidc(&o)?;
+                    Some(o)
+                }
+                None => current.oidc.clone(),
+            };
             let mapping = match changes.mapping {
-                Some(m) => mapping_or_default(provider, Some(m)),
+                Some(m) => mapping_or_default(current.protocol, provider, Some(m)),
                 None => current.mapping.clone(),
             };
-            let idp_changed = saml != current.saml;
+            let idp_changed = saml != current.saml || oidc != current.oidc;
             let status = match current.status {
                 ConnectionStatus::Tested if idp_changed => ConnectionStatus::Draft,
                 s => s,
             };
-            let settings = match &saml {
-                Some(s) => serde_json::to_string(s).map_err(|e| DirectoryError::Internal(e.to_string()))?,
-                None => "{}".to_owned(),
+            let settings = match (&saml, &oidc) {
+                (Some(s), _) => serde_json::to_string(s).map_err(|e| DirectoryError::Internal(e.to_string()))?,
+                (None, Some(o)) => serde_json::to_string(o).map_err(|e| DirectoryError::Internal(e.to_string()))?,
+                (None, None) => "{}".to_owned(),
             };
             diesel::update(sso_connections::table.filter(sso_connections::id.eq(&current.id)))
                 .set((

@@ -208,6 +208,8 @@ diesel::table! {
         return_to -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        nonce -> Nullable<Text>,
+        pkce_verifier -> Nullable<Text>,
     }
 }
 

@@ -24,6 +24,12 @@ use crate::session::ABSOLUTE_TIMEOUT_DAYS;
 use crate::user::User;
 use crate::{Directory, enterprise, validate};
 
+/// A new request id: 122 random bits, shaped to be a valid XML ID (SAML AuthnRequest `ID`s
+/// must not start with a digit) and usable as an OpenID Connect `state`.
+pub fn new_request_id() -> String {
+    format!("_{}", uuid::Uuid::new_v4())
+}
+
 /// How long a started sign-in may take at the IdP.
 pub const REQUEST_TTL_MINUTES: i64 = 10;
 
@@ -70,6 +76,9 @@ pub struct PendingRequest {
     pub connection_id: String,
     pub test: bool,
     pub return_to: String,
+    /// OpenID Connect only: the nonce and the PKCE verifier of the sign-in.
+    pub nonce: Option<String>,
+    pub pkce_verifier: Option<String>,
 }
 
 /// What the IdP vouched for, after the protocol checks.
@@ -172,8 +181,33 @@ fn sync_jit_groups(
 impl Directory {
     /// Records a sign-in Portico starts (SAML AuthnRequest id) and returns its id.
     pub fn begin_sso_request(&self, connection_id: &str, test: bool, return_to: &str) -> Result<String> {
-        // An XML ID must not start with a digit (SAML AuthnRequest IDs are XML IDs).
-        let id = format!("_{}", uuid::Uuid::new_v4());
+        let id = new_request_id();
+        self.begin_sso_request_with(&id, connection_id, test, return_to, None)?;
+        Ok(id)
+    }
+
+    /// Records an OpenID Connect sign-in under `id` (its `state`), with its nonce and PKCE
+    /// verifier.
+    pub fn begin_oidc_request(
+        &self,
+        id: &str,
+        connection_id: &str,
+        test: bool,
+        return_to: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<()> {
+        self.begin_sso_request_with(id, connection_id, test, return_to, Some((nonce, pkce_verifier)))
+    }
+
+    fn begin_sso_request_with(
+        &self,
+        id: &str,
+        connection_id: &str,
+        test: bool,
+        return_to: &str,
+        oidc: Option<(&str, &str)>,
+    ) -> Result<()> {
         self.write(|conn, now| {
             diesel::delete(sso_requests::table.filter(sso_requests::expires_at.lt(now))).execute(conn)?;
             diesel::insert_into(sso_requests::table)
@@ -184,11 +218,12 @@ impl Directory {
                     sso_requests::return_to.eq(return_to),
                     sso_requests::created_at.eq(now),
                     sso_requests::expires_at.eq(now + Duration::minutes(REQUEST_TTL_MINUTES)),
+                    sso_requests::nonce.eq(oidc.map(|o| o.0)),
+                    sso_requests::pkce_verifier.eq(oidc.map(|o| o.1)),
                 ))
                 .execute(conn)?;
             Ok(())
-        })?;
-        Ok(id)
+        })
     }
 
     /// The pending, unexpired request `id` of `connection_id`, if any.
@@ -250,9 +285,13 @@ impl Directory {
         let now = self.now();
         let mut conn = self.conn()?;
         let outcome = tx(&mut conn, |c| {
-            let (enterprise_id, status): (String, String) = crate::schema::sso_connections::table
+            let (enterprise_id, status, protocol): (String, String, String) = crate::schema::sso_connections::table
                 .filter(crate::schema::sso_connections::id.eq(&v.connection_id))
-                .select((crate::schema::sso_connections::enterprise_id, crate::schema::sso_connections::status))
+                .select((
+                    crate::schema::sso_connections::enterprise_id,
+                    crate::schema::sso_connections::status,
+                    crate::schema::sso_connections::protocol,
+                ))
                 .first(c)?;
             if status != "enabled" {
                 return Err(Failure::Refused(SignInRefusal::ConnectionNotEnabled));
@@ -283,7 +322,7 @@ impl Directory {
             let ctx = Ctx::new(&actor, operation_id);
             let subject =
                 Subject::new(Some(&enterprise.id), "account", &user.id, &user.login).with_details(serde_json::json!({
-                    "method": "saml", "connection": v.connection_id, "address": address, "groups": v.groups,
+                    "method": protocol, "connection": v.connection_id, "address": address, "groups": v.groups,
                 }));
             audit::record(c, now, &ctx, "sign_in", &subject, Outcome::Success, None)?;
             Ok(SignedIn { session_token: token, user })
@@ -315,11 +354,15 @@ impl Directory {
         operation_id: Option<&str>,
     ) -> Result<()> {
         self.write(|conn, now| {
-            let enterprise_id: Option<String> = crate::schema::sso_connections::table
+            let found: Option<(String, String)> = crate::schema::sso_connections::table
                 .filter(crate::schema::sso_connections::id.eq(connection_id))
-                .select(crate::schema::sso_connections::enterprise_id)
+                .select((crate::schema::sso_connections::enterprise_id, crate::schema::sso_connections::protocol))
                 .first(conn)
                 .optional()?;
+            let (enterprise_id, protocol) = match found {
+                Some((e, p)) => (Some(e), p),
+                None => (None, "unknown".to_owned()),
+            };
             let actor = Actor::Anonymous;
             let ctx = Ctx::new(&actor, operation_id);
             let s = Subject {
@@ -327,7 +370,7 @@ impl Directory {
                 kind: Some("account"),
                 id: None,
                 name: subject.map(str::to_owned),
-                details: Some(serde_json::json!({"method": "saml", "connection": connection_id, "code": code})),
+                details: Some(serde_json::json!({"method": protocol, "connection": connection_id, "code": code})),
             };
             audit::record(conn, now, &ctx, "sign_in", &s, Outcome::Failure, Some(reason))
         })
@@ -340,18 +383,27 @@ fn pending(
     id: &str,
     now: NaiveDateTime,
 ) -> Result<Option<PendingRequest>> {
-    let row: Option<(String, String, String)> = sso_requests::table
+    type Row = (String, String, String, Option<String>, Option<String>);
+    let row: Option<Row> = sso_requests::table
         .filter(sso_requests::id.eq(id))
         .filter(sso_requests::connection_id.eq(connection_id))
         .filter(sso_requests::expires_at.gt(now))
-        .select((sso_requests::id, sso_requests::mode, sso_requests::return_to))
+        .select((
+            sso_requests::id,
+            sso_requests::mode,
+            sso_requests::return_to,
+            sso_requests::nonce,
+            sso_requests::pkce_verifier,
+        ))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(id, mode, return_to)| PendingRequest {
+    Ok(row.map(|(id, mode, return_to, nonce, pkce_verifier)| PendingRequest {
         id,
         connection_id: connection_id.to_owned(),
         test: mode == "test",
         return_to,
+        nonce,
+        pkce_verifier,
     }))
 }
 

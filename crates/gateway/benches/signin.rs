@@ -87,6 +87,7 @@ async fn bench(db: TestDatabase) {
                     ..SamlSettings::default()
                 }),
                 mapping: None,
+                oidc: None,
             },
         )
         .unwrap();

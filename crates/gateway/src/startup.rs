@@ -45,6 +45,7 @@ impl Application {
             settings: Arc::new(settings),
             metrics: Metrics::new(),
             saml: Default::default(),
+            oidc: Default::default(),
             sign_in_throttle: Arc::new(throttle),
         });
         let server = HttpServer::new(move || {

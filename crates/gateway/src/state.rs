@@ -15,6 +15,8 @@ pub struct AppState {
     /// SAML connections made ready for verification, per connection id and version. Derived
     /// from the database only (each instance builds its own), so nothing shared lives here.
     pub saml: Arc<SamlCache>,
+    /// OpenID Provider metadata per issuer (derived from the providers, per instance).
+    pub oidc: Arc<crate::signin::oidc::OidcCache>,
     /// Per-address limit on the public sign-in endpoints.
     pub sign_in_throttle: Arc<crate::throttle::Throttle>,
 }

@@ -38,7 +38,13 @@ fn setup(dir: &Directory) -> String {
         .create_connection(
             &ctx,
             "acme",
-            NewConnection { protocol: Protocol::Saml, provider: Provider::Okta, saml: Some(saml()), mapping: None },
+            NewConnection {
+                protocol: Protocol::Saml,
+                provider: Provider::Okta,
+                saml: Some(saml()),
+                mapping: None,
+                oidc: None,
+            },
         )
         .unwrap();
     assert_eq!(c.status, ConnectionStatus::Draft);
@@ -159,7 +165,13 @@ fn disabled_connection_refuses_and_editing_resets_tested(db: TestDatabase) {
         .create_connection(
             &ctx,
             "acme",
-            NewConnection { protocol: Protocol::Saml, provider: Provider::Entra, saml: Some(saml()), mapping: None },
+            NewConnection {
+                protocol: Protocol::Saml,
+                provider: Provider::Entra,
+                saml: Some(saml()),
+                mapping: None,
+                oidc: None,
+            },
         )
         .unwrap();
     dir.record_test_result(&other.id, true, None, &serde_json::json!({}), None).unwrap();
@@ -188,6 +200,7 @@ fn disabled_connection_refuses_and_editing_resets_tested(db: TestDatabase) {
             provider: Provider::Other,
             saml: Some(SamlSettings { certificates: vec![], ..saml() }),
             mapping: None,
+            oidc: None,
         },
     );
     assert!(matches!(bad, Err(DirectoryError::Validation(_))), "no certificate, no connection");

@@ -107,7 +107,26 @@ pub struct CreateConnection {
     pub protocol: ProtocolDto,
     pub provider: ProviderDto,
     pub saml: Option<SamlInput>,
+    pub oidc: Option<OidcInput>,
+    /// SAML attribute names (OIDC: claim names, also accepted as `claims_mapping`).
     pub attribute_mapping: Option<MappingDto>,
+    /// OIDC claim names: login (default `preferred_username`), email, name, groups.
+    pub claims_mapping: Option<MappingDto>,
+}
+
+/// The provider side of an OpenID Connect connection. The issuer comes from `issuer` (custom),
+/// `okta_domain` (Okta), `tenant_id` (Microsoft Entra ID), or is Google's.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcInput {
+    pub issuer: Option<String>,
+    pub okta_domain: Option<String>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    /// Stored sealed and never shown again; leave out on update to keep the current one.
+    pub client_secret: Option<String>,
+    /// Default: `openid email profile`, plus `groups` for Okta.
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -115,7 +134,9 @@ pub struct CreateConnection {
 pub struct UpdateConnection {
     pub provider: Option<ProviderDto>,
     pub saml: Option<SamlInput>,
+    pub oidc: Option<OidcInput>,
     pub attribute_mapping: Option<MappingDto>,
+    pub claims_mapping: Option<MappingDto>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -144,6 +165,18 @@ pub struct SamlView {
     pub encrypt_assertions: bool,
 }
 
+/// An OpenID Connect connection's provider side (never its client secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OidcView {
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub okta_domain: Option<String>,
+    pub tenant_id: Option<String>,
+    /// True once a client secret is stored (sealed; it is never shown again).
+    pub client_secret_set: bool,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectionView {
     pub id: String,
@@ -151,10 +184,19 @@ pub struct ConnectionView {
     pub provider: ProviderDto,
     /// `draft`, `tested`, `enabled` or `disabled`.
     pub status: String,
-    /// The values to paste into the IdP.
-    pub sp: SpUrls,
+    /// SAML: the values to paste into the IdP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sp: Option<SpUrls>,
+    /// OpenID Connect: the callback URL to register at the provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
     pub saml: Option<SamlView>,
+    pub oidc: Option<OidcView>,
+    /// Which attribute (SAML) or claim (OIDC) feeds each field of a user.
     pub attribute_mapping: MappingDto,
+    /// The same as `attribute_mapping`, under the name OpenID Connect admins expect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims_mapping: Option<MappingDto>,
     pub tested_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -202,9 +244,27 @@ pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
         sign_requests: s.sign_requests,
         encrypt_assertions: s.encrypt_assertions,
     });
+    let is_saml = c.protocol == Protocol::Saml;
+    let oidc = c.oidc.map(|o| OidcView {
+        issuer: o.issuer,
+        client_id: o.client_id,
+        scopes: o.scopes,
+        okta_domain: o.okta_domain,
+        tenant_id: o.tenant_id,
+        client_secret_set: !o.client_secret.is_empty(),
+    });
+    let mapping_dto = || MappingDto {
+        login: c.mapping.login.clone(),
+        email: c.mapping.email.clone(),
+        name: c.mapping.name.clone(),
+        groups: c.mapping.groups.clone(),
+    };
     ConnectionView {
-        sp: sp_urls(settings, &c.id),
-        id: c.id,
+        sp: is_saml.then(|| sp_urls(settings, &c.id)),
+        redirect_uri: (!is_saml).then(|| crate::signin::oidc::redirect_uri(settings, &c.id)),
+        claims_mapping: (!is_saml).then(mapping_dto),
+        oidc,
+        id: c.id.clone(),
         protocol: match c.protocol {
             Protocol::Saml => ProtocolDto::Saml,
             Protocol::Oidc => ProtocolDto::Oidc,
@@ -316,6 +376,76 @@ pub async fn resolve_saml(
     Ok(settings)
 }
 
+/// The purpose OIDC client secrets are sealed for.
+pub const CLIENT_SECRET_PURPOSE: &str = "oidc client secret";
+
+/// Turns what the admin gave into stored OIDC settings: derives the issuer from the preset,
+/// checks that the provider's discovery document can be read (and says clearly if not), seals
+/// the client secret.
+pub async fn resolve_oidc(
+    settings: &Settings,
+    provider: Provider,
+    input: OidcInput,
+    existing: Option<&directory::connection::OidcSettings>,
+) -> Result<directory::connection::OidcSettings, DirectoryError> {
+    let mut errors = FieldErrors::default();
+    let trimmed = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let okta_domain = trimmed(&input.okta_domain).or_else(|| existing.and_then(|e| e.okta_domain.clone()));
+    let tenant_id = trimmed(&input.tenant_id).or_else(|| existing.and_then(|e| e.tenant_id.clone()));
+    let issuer = match (provider, trimmed(&input.issuer)) {
+        (_, Some(issuer)) => Some(issuer),
+        (Provider::Okta, None) => okta_domain.as_ref().map(|d| {
+            let host = d.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+            format!("https://{host}")
+        }),
+        (Provider::Entra, None) => tenant_id.as_ref().map(|t| format!("https://login.microsoftonline.com/{t}/v2.0")),
+        (Provider::Google, None) => Some("https://accounts.google.com".to_owned()),
+        _ => existing.map(|e| e.issuer.clone()),
+    };
+    let Some(issuer) = issuer else {
+        let field = match provider {
+            Provider::Okta => "oidc.okta_domain",
+            Provider::Entra => "oidc.tenant_id",
+            _ => "oidc.issuer",
+        };
+        return Err(FieldErrors::single(field, "the provider's issuer is required"));
+    };
+    let client_id = trimmed(&input.client_id).or_else(|| existing.map(|e| e.client_id.clone())).unwrap_or_default();
+    if client_id.is_empty() {
+        errors.add("oidc.client_id", "the client ID is required");
+    }
+    let client_secret = match (trimmed(&input.client_secret), existing) {
+        (Some(secret), _) => crate::secrets::seal(settings, CLIENT_SECRET_PURPOSE, secret.as_bytes())
+            .map_err(|e| DirectoryError::Internal(e.to_string()))?,
+        (None, Some(e)) => e.client_secret.clone(),
+        (None, None) => {
+            errors.add("oidc.client_secret", "the client secret is required");
+            String::new()
+        }
+    };
+    let scopes = input.scopes.clone().or_else(|| existing.map(|e| e.scopes.clone())).unwrap_or_else(|| {
+        let mut s = vec!["openid".to_owned(), "email".to_owned(), "profile".to_owned()];
+        if provider == Provider::Okta {
+            s.push("groups".to_owned());
+        }
+        s
+    });
+    // The issuer's discovery document is read now, so a wrong domain or tenant shows at once.
+    match crate::signin::oidc::check_issuer(settings, &issuer).await {
+        Ok(()) => {}
+        Err(e) => errors.add(
+            match provider {
+                Provider::Okta if input.issuer.is_none() => "oidc.okta_domain",
+                Provider::Entra if input.issuer.is_none() => "oidc.tenant_id",
+                _ => "oidc.issuer",
+            },
+            format!("Portico could not read the provider's discovery document: {e}"),
+        ),
+    }
+    errors.into_result()?;
+    Ok(directory::connection::OidcSettings { issuer, client_id, client_secret, scopes, okta_domain, tenant_id })
+}
+
 fn mapping(m: Option<MappingDto>) -> Option<Mapping> {
     m.map(|m| Mapping { login: m.login, email: m.email, name: m.name, groups: m.groups })
 }
@@ -341,21 +471,28 @@ pub async fn create(
     // Check access before contacting anything on the caller's behalf.
     let (dir, k2, c2) = (state.directory.clone(), key.clone(), caller.clone());
     blocking::<_, ApiError>(move || dir.get_enterprise(&c2.ctx(), &k2)).await?;
-    let saml = match (body.protocol, body.saml) {
-        (ProtocolDto::Saml, Some(input)) => Some(resolve_saml(&state.settings, input, None).await?),
-        (ProtocolDto::Saml, None) => {
+    let provider: Provider = body.provider.into();
+    let (saml, oidc) = match (body.protocol, body.saml, body.oidc) {
+        (ProtocolDto::Saml, Some(input), _) => (Some(resolve_saml(&state.settings, input, None).await?), None),
+        (ProtocolDto::Saml, None, _) => {
             return Err(FieldErrors::single("saml", "SAML settings are required").into());
         }
-        (ProtocolDto::Oidc, _) => None,
+        (ProtocolDto::Oidc, _, Some(input)) => {
+            (None, Some(resolve_oidc(&state.settings, provider, input, None).await?))
+        }
+        (ProtocolDto::Oidc, _, None) => {
+            return Err(FieldErrors::single("oidc", "OpenID Connect settings are required").into());
+        }
     };
     let input = NewConnection {
         protocol: match body.protocol {
             ProtocolDto::Saml => Protocol::Saml,
             ProtocolDto::Oidc => Protocol::Oidc,
         },
-        provider: body.provider.into(),
+        provider,
         saml,
-        mapping: mapping(body.attribute_mapping),
+        oidc,
+        mapping: mapping(body.claims_mapping.or(body.attribute_mapping)),
     };
     let dir = state.directory.clone();
     let created = blocking::<_, ApiError>(move || dir.create_connection(&caller.ctx(), &key, input)).await?;
@@ -423,8 +560,17 @@ pub async fn update(
         Some(input) => Some(resolve_saml(&state.settings, input, current.saml.as_ref()).await?),
         None => None,
     };
-    let changes =
-        ConnectionChanges { provider: body.provider.map(Into::into), saml, mapping: mapping(body.attribute_mapping) };
+    let provider = body.provider.map(Into::into).unwrap_or(current.provider);
+    let oidc = match body.oidc {
+        Some(input) => Some(resolve_oidc(&state.settings, provider, input, current.oidc.as_ref()).await?),
+        None => None,
+    };
+    let changes = ConnectionChanges {
+        provider: body.provider.map(Into::into),
+        saml,
+        oidc,
+        mapping: mapping(body.claims_mapping.or(body.attribute_mapping)),
+    };
     let dir = state.directory.clone();
     let c = blocking::<_, ApiError>(move || dir.update_connection(&caller.ctx(), &key, &id, changes)).await?;
     Ok(HttpResponse::Ok().json(view(&state.settings, c)))
@@ -514,14 +660,20 @@ pub async fn test(
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
     let i2 = id.clone();
-    let request = blocking::<_, ApiError>(move || {
-        let c = dir.get_connection(&caller.ctx(), &key, &i2)?;
-        if c.saml.as_ref().is_none_or(SamlSettings::is_blank) {
-            return Err(DirectoryError::Conflict("configure the IdP side of the connection before testing it".into()));
-        }
-        dir.begin_sso_request(&c.id, true, "/")
-    })
-    .await?;
+    let c = blocking::<_, ApiError>(move || dir.get_connection(&caller.ctx(), &key, &i2)).await?;
+    if c.protocol == Protocol::Oidc {
+        let url = crate::signin::oidc::begin_url(&state, &c, true, "/")
+            .await
+            .map_err(|e| DirectoryError::Conflict(format!("the test cannot start: {e}")))?;
+        return Ok(HttpResponse::Ok().json(TestStart { url: url.0 }));
+    }
+    if c.saml.as_ref().is_none_or(SamlSettings::is_blank) {
+        return Err(
+            DirectoryError::Conflict("configure the IdP side of the connection before testing it".into()).into()
+        );
+    }
+    let dir = state.directory.clone();
+    let request = blocking::<_, ApiError>(move || dir.begin_sso_request(&c.id, true, "/")).await?;
     Ok(HttpResponse::Ok().json(TestStart { url: state.settings.url(&format!("/sso/saml/{id}/test/{request}")) }))
 }
 

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 struct ConnectionRow {
     id: String,
+    saml: bool,
     provider: &'static str,
     status: &'static str,
     updated: String,
@@ -72,6 +73,7 @@ async fn overview(
         connections: connections
             .into_iter()
             .map(|c| ConnectionRow {
+                saml: c.protocol == Protocol::Saml,
                 provider: c.provider.label(),
                 status: c.status.as_str(),
                 updated: c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
@@ -111,7 +113,13 @@ async fn create(
         dir.create_connection(
             &Ctx::new(&actor, op.as_deref()),
             &k2,
-            NewConnection { protocol: Protocol::Saml, provider, saml: Some(SamlSettings::default()), mapping: None },
+            NewConnection {
+                protocol: Protocol::Saml,
+                provider,
+                saml: Some(SamlSettings::default()),
+                oidc: None,
+                mapping: None,
+            },
         )
     })
     .await?;

@@ -4,10 +4,12 @@
 //! between them and renders the outcome.
 
 pub mod fetch;
+pub mod oidc;
 pub mod saml;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     saml::configure(cfg);
+    oidc::configure(cfg);
 }

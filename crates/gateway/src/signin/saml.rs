@@ -81,7 +81,7 @@ pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnec
     })
 }
 
-fn redirect(url: &str) -> HttpResponse {
+pub(crate) fn redirect(url: &str) -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, url.to_owned()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -120,6 +120,15 @@ async fn start(
         other => other,
     })?;
     let next = query.next.filter(|n| crate::console::session::safe_next(n).is_some()).unwrap_or_else(|| "/".into());
+    if connection.protocol == directory::connection::Protocol::Oidc {
+        let (url, request_id) = super::oidc::begin_url(&state, &connection, false, &next).await.map_err(|e| {
+            tracing::warn!(connection = %connection.id, error = %e, "an OpenID Connect sign-in cannot start");
+            PageError::BadRequest("Your company's identity provider cannot be reached right now. Try again later, or ask your administrator.".into())
+        })?;
+        let mut res = redirect(&url);
+        res.add_cookie(&binding_cookie(&state, &request_id)).map_err(|e| PageError::BadRequest(e.to_string()))?;
+        return Ok(res);
+    }
     begin(&state, &connection, false, &next).await
 }
 
@@ -144,16 +153,16 @@ async fn begin(state: &AppState, connection: &Connection, test: bool, next: &str
 /// which would then be signed in as the attacker. The IdP posts cross-site, so the cookie must
 /// be `SameSite=None`, which browsers accept only with `Secure`: the check applies when Portico
 /// is served over HTTPS.
-const BINDING_COOKIE: &str = "portico_sso_request";
+pub(crate) const BINDING_COOKIE: &str = "portico_sso_request";
 
-fn binding_value(state: &AppState, request_id: &str) -> String {
+pub(crate) fn binding_value(state: &AppState, request_id: &str) -> String {
     crate::auth::csrf_token(state, &format!("sso request\0{request_id}"))
 }
 
-fn binding_cookie(state: &AppState, request_id: &str) -> actix_web::cookie::Cookie<'static> {
+pub(crate) fn binding_cookie(state: &AppState, request_id: &str) -> actix_web::cookie::Cookie<'static> {
     let secure = state.settings.secure_cookies();
     actix_web::cookie::Cookie::build(BINDING_COOKIE, binding_value(state, request_id))
-        .path("/sso/saml/")
+        .path("/sso/")
         .http_only(true)
         .secure(secure)
         .same_site(if secure { actix_web::cookie::SameSite::None } else { actix_web::cookie::SameSite::Lax })
@@ -228,21 +237,21 @@ struct AcsForm {
 
 #[derive(Template)]
 #[template(path = "sso_test_result.html")]
-struct TestResultPage {
-    success: bool,
-    reason: Option<String>,
-    provider: String,
-    mapped: Vec<(String, String)>,
-    raw: Vec<(String, String)>,
-    warnings: Vec<String>,
-    json: String,
-    operation_id: Option<String>,
-    enterprise_key: String,
-    connection_id: String,
+pub(crate) struct TestResultPage {
+    pub success: bool,
+    pub reason: Option<String>,
+    pub provider: String,
+    pub mapped: Vec<(String, String)>,
+    pub raw: Vec<(String, String)>,
+    pub warnings: Vec<String>,
+    pub json: String,
+    pub operation_id: Option<String>,
+    pub enterprise_key: String,
+    pub connection_id: String,
 }
 
 /// Warnings an admin should act on before enabling a connection.
-fn warnings(
+pub(crate) fn warnings(
     identity: &sso::VerifiedIdentity,
     mapping: &AttributeMapping,
     certs: &[Certificate],

@@ -12,5 +12,6 @@ mod console;
 mod health;
 mod interop;
 mod isolation;
+mod oidc;
 mod saml;
 mod test_idp;

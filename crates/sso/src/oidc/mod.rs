@@ -25,6 +25,11 @@ use crate::identity::{AttributeMapping, VerifiedIdentity};
 
 pub use openidconnect::reqwest;
 
+/// The provider metadata type, for callers that cache it.
+pub mod openidconnect_metadata {
+    pub use openidconnect::core::CoreProviderMetadata;
+}
+
 /// One OIDC connection's settings.
 #[derive(Clone)]
 pub struct OidcSettings {

@@ -1,0 +1,322 @@
+//! OpenID Connect endpoints of the relying party: starting a sign-in (from `/login/sso` and
+//! test links) and the callback. The protocol work is `sso::oidc`'s; provider metadata is cached
+//! per issuer for an hour (the JWKS is re-read by `sso::oidc` when a key is unknown).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use directory::DirectoryError;
+use directory::connection::{Connection, ConnectionStatus};
+use directory::sso_sign_in::{Vouched, new_request_id};
+use serde::Deserialize;
+use sso::AttributeMapping;
+use sso::oidc::{OidcSettings, openidconnect_metadata};
+
+use super::saml::{BINDING_COOKIE, TestResultPage, binding_value, same_browser, warnings};
+use crate::auth::{SESSION_COOKIE, client_address, cookie, operation_id};
+use crate::config::Settings;
+use crate::console::render_status;
+use crate::error::{PageError, blocking};
+use crate::observe::current_operation_id;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(callback);
+}
+
+/// The callback URL a connection registers at its provider.
+pub fn redirect_uri(settings: &Settings, connection_id: &str) -> String {
+    settings.url(&format!("/sso/oidc/{connection_id}/callback"))
+}
+
+const METADATA_TTL: Duration = Duration::from_secs(3600);
+
+/// Provider metadata (discovery document and keys) per issuer.
+#[derive(Debug, Default)]
+pub struct OidcCache(Mutex<HashMap<String, (Instant, openidconnect_metadata::CoreProviderMetadata)>>);
+
+impl OidcCache {
+    fn get(&self, issuer: &str) -> Option<openidconnect_metadata::CoreProviderMetadata> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(issuer).filter(|(at, _)| at.elapsed() < METADATA_TTL).map(|(_, m)| m.clone())
+    }
+
+    fn put(&self, issuer: &str, metadata: openidconnect_metadata::CoreProviderMetadata) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(issuer.to_owned(), (Instant::now(), metadata));
+    }
+}
+
+/// Refuses issuers Portico must not contact (plain HTTP, internal addresses) unless
+/// `sso.allow_private_metadata`, then reads the discovery document.
+pub async fn check_issuer(settings: &Settings, issuer: &str) -> Result<(), String> {
+    guard(settings, issuer).await?;
+    let http = sso::oidc::http_client().map_err(|e| e.to_string())?;
+    sso::oidc::discover(issuer, &http).await.map(|_| ()).map_err(|e| e.to_string())
+}
+
+async fn guard(settings: &Settings, issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer).map_err(|e| format!("`{issuer}` is not a URL: {e}"))?;
+    if settings.sso_allow_private_metadata {
+        return Ok(());
+    }
+    if url.scheme() != "https" {
+        return Err("the issuer must be an https:// URL".into());
+    }
+    let host = url.host_str().ok_or("the issuer has no host")?.to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let public = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .any(|a| super::fetch::is_public(a.ip()));
+    if public { Ok(()) } else { Err(format!("{host} resolves to no public address")) }
+}
+
+fn oidc_settings(settings: &Settings, c: &Connection) -> Result<OidcSettings, String> {
+    let o = c.oidc.as_ref().ok_or("this connection has no OpenID Connect settings")?;
+    let secret = crate::secrets::open(settings, crate::api::connections::CLIENT_SECRET_PURPOSE, &o.client_secret)
+        .map_err(|e| e.to_string())?;
+    Ok(OidcSettings {
+        issuer: o.issuer.clone(),
+        client_id: o.client_id.clone(),
+        client_secret: String::from_utf8(secret).map_err(|_| "the client secret is unreadable".to_owned())?,
+        scopes: o.scopes.clone(),
+        redirect_uri: redirect_uri(settings, &c.id),
+        mapping: AttributeMapping {
+            login: c.mapping.login.clone(),
+            email: c.mapping.email.clone(),
+            name: c.mapping.name.clone(),
+            groups: c.mapping.groups.clone(),
+        },
+    })
+}
+
+async fn metadata(state: &AppState, issuer: &str) -> Result<openidconnect_metadata::CoreProviderMetadata, String> {
+    if let Some(m) = state.oidc.get(issuer) {
+        return Ok(m);
+    }
+    guard(&state.settings, issuer).await?;
+    let http = sso::oidc::http_client().map_err(|e| e.to_string())?;
+    let m = sso::oidc::discover(issuer, &http).await.map_err(|e| e.to_string())?;
+    state.oidc.put(issuer, m.clone());
+    Ok(m)
+}
+
+/// Starts a sign-in (or a test): records state, nonce and PKCE verifier, and returns the
+/// provider's authorization URL and the request id.
+pub async fn begin_url(state: &AppState, c: &Connection, test: bool, next: &str) -> Result<(String, String), String> {
+    let settings = oidc_settings(&state.settings, c)?;
+    let meta = metadata(state, &settings.issuer).await?;
+    let request_id = new_request_id();
+    let started = sso::oidc::start(&meta, &settings, &request_id).map_err(|e| e.to_string())?;
+    let dir = state.directory.clone();
+    let (rid, cid, next, nonce, verifier) =
+        (request_id.clone(), c.id.clone(), next.to_owned(), started.nonce.clone(), started.pkce_verifier.clone());
+    blocking::<_, DirectoryError>(move || dir.begin_oidc_request(&rid, &cid, test, &next, &nonce, &verifier))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((started.url.to_string(), request_id))
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /sso/oidc/{id}/callback`: the provider sends the browser back here.
+#[get("/sso/oidc/{id}/callback")]
+async fn callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, PageError> {
+    if !state.sign_in_throttle.allow(&client_address(&req), Instant::now()) {
+        return Err(PageError::TooManyRequests);
+    }
+    let id = path.into_inner();
+    let q = query.into_inner();
+    let op = operation_id(&req);
+    let dir = state.directory.clone();
+    let (i2, s2) = (id.clone(), q.state.clone());
+    let (connection, pending) = blocking::<_, PageError>(move || dir.acs_context(&i2, s2.as_deref())).await?;
+    let refuse = |code: &'static str, text: String| (code, text);
+    let outcome: Result<sso::VerifiedIdentity, (&'static str, String)> = async {
+        if let Some(error) = &q.error {
+            return Err(refuse(
+                "provider_error",
+                format!(
+                    "the provider answered {error}{}",
+                    q.error_description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                ),
+            ));
+        }
+        let Some(state_param) = &q.state else {
+            return Err(refuse("missing_state", "the callback carries no state".into()));
+        };
+        let Some(p) = &pending else {
+            return Err(refuse(
+                "state_mismatch",
+                format!("no sign-in of this connection is waiting for state {state_param}"),
+            ));
+        };
+        let code = q.code.as_deref().ok_or_else(|| refuse("missing_code", "the callback carries no code".into()))?;
+        if !p.test {
+            let presented = req.cookie(BINDING_COOKIE).map(|c| c.value().to_owned());
+            if !same_browser(state.settings.secure_cookies(), presented.as_deref(), &binding_value(&state, &p.id)) {
+                return Err(refuse(
+                    "other_browser",
+                    "the callback reached a browser that did not start this sign-in".into(),
+                ));
+            }
+        }
+        let settings = oidc_settings(&state.settings, &connection).map_err(|e| refuse("configuration", e))?;
+        let mut meta = metadata(&state, &settings.issuer).await.map_err(|e| refuse("provider_unreachable", e))?;
+        let http = sso::oidc::http_client().map_err(|e| refuse("configuration", e.to_string()))?;
+        let identity = sso::oidc::finish(
+            &mut meta,
+            &settings,
+            &http,
+            code,
+            p.nonce.as_deref().unwrap_or_default(),
+            p.pkce_verifier.as_deref().unwrap_or_default(),
+        )
+        .await
+        .map_err(|r| (r.code(), r.to_string()))?;
+        state.oidc.put(&settings.issuer, meta);
+        Ok(identity)
+    }
+    .await;
+    let test = pending.as_ref().is_some_and(|p| p.test);
+    let identity = match outcome {
+        Ok(identity) => identity,
+        Err((code, text)) => {
+            state.metrics.sign_in("oidc", code);
+            tracing::warn!(connection = %connection.id, reason = code, "OpenID Connect sign-in refused");
+            let dir = state.directory.clone();
+            let (cid, pid, t2, op2) =
+                (connection.id.clone(), pending.as_ref().map(|p| p.id.clone()), text.clone(), op.clone());
+            let json = serde_json::json!({"refusal": code, "reason": text});
+            blocking::<_, PageError>(move || {
+                if let Some(pid) = pid {
+                    dir.abandon_sso_request(&pid)?;
+                }
+                if test {
+                    dir.record_test_result(&cid, false, Some(&format!("{t2} [{code}]")), &json, op2.as_deref())
+                        .map(|_| ())
+                } else {
+                    dir.record_sso_failure(&cid, None, code, &t2, op2.as_deref())
+                }
+            })
+            .await?;
+            if test {
+                return test_page(&connection, false, Some(format!("{text} [{code}]")), None);
+            }
+            return Err(PageError::SignInRefused);
+        }
+    };
+    let Some(pending) = pending else { return Err(PageError::SignInRefused) };
+    let vouched = Vouched {
+        connection_id: connection.id.clone(),
+        request_id: Some(pending.id.clone()),
+        // The state is single-use; it also serves as this sign-in's replay key.
+        assertion_id: format!("oidc:{}", pending.id),
+        replay_until: (chrono::Utc::now() + chrono::Duration::minutes(directory::sso_sign_in::REQUEST_TTL_MINUTES))
+            .naive_utc(),
+        subject: identity.subject.clone(),
+        login: identity.login.clone(),
+        login_attribute: connection.mapping.login.clone().unwrap_or_else(|| "sub".into()),
+        email: identity.email.clone(),
+        name: identity.name.clone(),
+        groups: identity.groups.clone(),
+    };
+    if pending.test {
+        let dir = state.directory.clone();
+        let v2 = vouched.clone();
+        let spent = blocking::<_, PageError>(move || dir.consume_test_assertion(&v2)).await?;
+        let mapping = AttributeMapping {
+            login: connection.mapping.login.clone(),
+            email: connection.mapping.email.clone(),
+            name: connection.mapping.name.clone(),
+            groups: connection.mapping.groups.clone(),
+        };
+        let warns = warnings(&identity, &mapping, &[], chrono::Utc::now());
+        let json = serde_json::json!({"identity": identity, "warnings": warns});
+        let (success, reason) = match spent {
+            Ok(()) => (true, None),
+            Err(r) => (false, Some(r.to_string())),
+        };
+        let dir = state.directory.clone();
+        let (cid, r2, j2, op2) = (connection.id.clone(), reason.clone(), json.clone(), op.clone());
+        blocking::<_, PageError>(move || dir.record_test_result(&cid, success, r2.as_deref(), &j2, op2.as_deref()))
+            .await?;
+        return test_page(&connection, success, reason, Some((identity, warns)));
+    }
+    if connection.status != ConnectionStatus::Enabled {
+        return Err(PageError::SignInRefused);
+    }
+    let dir = state.directory.clone();
+    let address = client_address(&req);
+    let agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let outcome =
+        blocking::<_, PageError>(move || dir.complete_sso_sign_in(&vouched, &address, &agent, op.as_deref())).await?;
+    match outcome {
+        Ok(signed_in) => {
+            state.metrics.sign_in("oidc", "success");
+            let target = crate::console::session::safe_next(&pending.return_to).unwrap_or("/").to_owned();
+            let mut res = HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
+            res.add_cookie(&cookie(&state, SESSION_COOKIE, signed_in.session_token))
+                .map_err(|e| PageError::BadRequest(e.to_string()))?;
+            Ok(res)
+        }
+        Err(refusal) => {
+            state.metrics.sign_in("oidc", refusal.code());
+            Err(PageError::SignInRefused)
+        }
+    }
+}
+
+fn test_page(
+    c: &Connection,
+    success: bool,
+    reason: Option<String>,
+    identity: Option<(sso::VerifiedIdentity, Vec<String>)>,
+) -> Result<HttpResponse, PageError> {
+    let (mapped, raw, warnings, json) = match &identity {
+        Some((id, warns)) => (
+            vec![
+                ("Subject (sub)".to_owned(), id.subject.clone()),
+                ("Login".to_owned(), id.login.clone().unwrap_or_default()),
+                ("E-mail".to_owned(), id.email.clone().unwrap_or_default()),
+                ("Name".to_owned(), id.name.clone().unwrap_or_default()),
+                ("Groups".to_owned(), id.groups.join(", ")),
+            ],
+            id.raw.iter().map(|(k, v)| (k.clone(), v.join(", "))).collect(),
+            warns.clone(),
+            serde_json::to_string_pretty(&serde_json::json!({"identity": id, "warnings": warns})).unwrap_or_default(),
+        ),
+        None => (vec![], vec![], vec![], serde_json::json!({"reason": reason}).to_string()),
+    };
+    let page = TestResultPage {
+        success,
+        reason,
+        provider: c.provider.label().to_owned(),
+        mapped,
+        raw,
+        warnings,
+        json,
+        operation_id: current_operation_id(),
+        enterprise_key: c.enterprise_key.clone(),
+        connection_id: c.id.clone(),
+    };
+    render_status(&page, actix_web::http::StatusCode::OK)
+}

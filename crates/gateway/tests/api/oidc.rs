@@ -1,0 +1,202 @@
+//! OpenID Connect end to end over HTTP, against a real OpenID Provider (panva's oidc-provider,
+//! run on loopback): a connection configured only through the admin API, a test, enabling, and
+//! a sign-in that provisions by JIT; plus refusals at the callback.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use directory::{Actor, Ctx, PageRequest};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const SECRET: &str = "the-client-secret-of-portico";
+
+struct Op {
+    child: Child,
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_op(port: u16, redirect_uri: &str) -> Op {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    assert!(dir.join("node_modules/oidc-provider").is_dir(), "run ./dev test: it installs the test OpenID Provider");
+    let mut child = Command::new("node")
+        .arg(dir.join("oidc-op.mjs"))
+        .current_dir(&dir)
+        .env("PORT", port.to_string())
+        .env("ISSUER", format!("http://127.0.0.1:{port}"))
+        .env("CLIENT_ID", "portico")
+        .env("CLIENT_SECRET", SECRET)
+        .env("REDIRECT_URI", redirect_uri)
+        .env("ACCOUNT", r#"{"sub":"ada-0001","preferred_username":"ada","email":"ada@acme.test","name":"Ada Lovelace","groups":["Developers","Admins"]}"#)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs the test OpenID Provider");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let op = Op { child };
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), "ready");
+    op
+}
+
+/// Plays the browser at the provider until it is sent back to `redirect_uri`; returns that URL.
+async fn through_provider(start: &str, redirect_uri: &str) -> String {
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut next = start.to_owned();
+    for _ in 0..10 {
+        let res = browser.get(&next).send().await.unwrap();
+        let location = res
+            .headers()
+            .get("location")
+            .unwrap_or_else(|| panic!("no redirect from {next}"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let absolute = url::Url::parse(&next).unwrap().join(&location).unwrap().to_string();
+        if absolute.starts_with(redirect_uri) {
+            return absolute;
+        }
+        next = absolute;
+    }
+    panic!("the provider never sent the browser back");
+}
+
+async fn oidc_sign_in_configured_through_the_api(app: TestApp) {
+    app.create_enterprise("acme").await;
+    app.create_organization("acme", "eng").await;
+    app.api(Method::POST, "/api/v1/enterprises/acme/organizations/eng/groups", &app.operator_key)
+        .json(&json!({"name": "Developers"}))
+        .send()
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let issuer = format!("http://127.0.0.1:{port}");
+
+    // The callback URL exists only once the connection does: a first provider answers discovery.
+    let placeholder = start_op(port, "http://127.0.0.1:9/placeholder");
+    let res = app
+        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
+        .json(&json!({"protocol": "oidc", "provider": "custom",
+            "oidc": {"issuer": issuer, "client_id": "portico", "client_secret": SECRET, "scopes": ["openid", "email", "profile", "groups"]},
+            "claims_mapping": {"login": "preferred_username", "email": "email", "name": "name", "groups": "groups"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains(SECRET), "the client secret never comes back: {text}");
+    let c: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(c["status"], "draft");
+    let id = c["id"].as_str().unwrap().to_owned();
+    let redirect_uri = c["redirect_uri"].as_str().unwrap().to_owned();
+    assert_eq!(redirect_uri, format!("{}/sso/oidc/{id}/callback", app.base));
+    drop(placeholder);
+    // The real provider registers the callback. It also has new signing keys: Portico must
+    // re-read them when it meets an unknown key.
+    let _op = start_op(port, &redirect_uri);
+
+    // Test connection.
+    let t: Value = app
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/test"), &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let back = through_provider(t["url"].as_str().unwrap(), &redirect_uri).await;
+    let page = app.client.get(&back).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("it works") && page.contains("Ada Lovelace") && page.contains("Developers"), "{page}");
+    let users: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/users", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(users["items"].as_array().unwrap().is_empty(), "a test provisions nobody");
+
+    let res = app
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Sign-in through /login/sso.
+    let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let location = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&format!("{issuer}/auth?")), "{location}");
+    let back = through_provider(&location, &redirect_uri).await;
+    let res = app.client.get(&back).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("portico_session=")));
+    let users: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/users", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ada = &users["items"][0];
+    assert_eq!(ada["login"], "ada");
+    assert_eq!(ada["origin"], "jit");
+    assert_eq!(ada["groups"], json!([{"organization": "eng", "group": "Developers", "source": "sso"}]));
+    // The same callback again (replayed code and state): refused.
+    assert_eq!(app.client.get(&back).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // Refusals at the callback, each audited.
+    let cb = format!("{}/sso/oidc/{id}/callback", app.base);
+    assert_eq!(app.client.get(format!("{cb}?code=x")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.client.get(format!("{cb}?code=x&state=_forged")).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.client.get(format!("{cb}?error=access_denied&state=_x")).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let events = app
+        .directory
+        .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
+        .unwrap()
+        .items;
+    for code in ["missing_state", "state_mismatch", "provider_error"] {
+        assert!(events.iter().any(|e| e.details.contains(code)), "{code} not audited");
+    }
+    assert!(events.iter().any(|e| e.action == "sign_in" && e.outcome == "success" && e.details.contains("oidc")));
+}
+
+async fn an_unreachable_provider_is_named_for_the_admin(app: TestApp) {
+    app.create_enterprise("acme").await;
+    let res = app
+        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
+        .json(&json!({"protocol": "oidc", "provider": "custom", "oidc": {"issuer": "http://127.0.0.1:1", "client_id": "c", "client_secret": "s"}}))
+        .send()
+        .await
+        .unwrap();
+    let body = crate::helpers::problem(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["errors"][0]["field"], "oidc.issuer");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("discovery"), "{body}");
+}
+
+crate::both_backends!(oidc_sign_in_configured_through_the_api, an_unreachable_provider_is_named_for_the_admin);

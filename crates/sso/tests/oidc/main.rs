@@ -166,3 +166,110 @@ async fn secrets_do_not_show_in_debug_output() {
     let text = format!("{:?}", settings(&op));
     assert!(!text.contains("a-client-secret-for-tests"), "{text}");
 }
+
+mod fake_op;
+
+mod tokens {
+    //! What a hostile or broken provider might send in its ID token.
+    use super::*;
+    use fake_op::{FakeOp, Key, Signing};
+    use serde_json::json;
+
+    struct Setup {
+        op: FakeOp,
+        s: OidcSettings,
+        metadata: openidconnect::core::CoreProviderMetadata,
+        nonce: String,
+        verifier: String,
+    }
+
+    async fn setup(key: Key) -> Setup {
+        let op = FakeOp::start(key).await;
+        let s = OidcSettings {
+            issuer: op.issuer.clone(),
+            client_id: "portico".into(),
+            client_secret: "a-client-secret-for-tests".into(),
+            scopes: vec!["openid".into()],
+            redirect_uri: REDIRECT.into(),
+            mapping: AttributeMapping {
+                login: Some("preferred_username".into()),
+                email: None,
+                name: None,
+                groups: None,
+            },
+        };
+        let http = oidc::http_client().unwrap();
+        let metadata = oidc::discover(&s.issuer, &http).await.unwrap();
+        let started = oidc::start(&metadata, &s, "state-1").unwrap();
+        let now = chrono::Utc::now().timestamp();
+        op.state.lock().unwrap().claims = json!({
+            "iss": op.issuer, "aud": "portico", "sub": "ada-0001", "preferred_username": "ada",
+            "iat": now, "exp": now + 300, "nonce": started.nonce,
+        });
+        Setup { op, s, metadata, nonce: started.nonce, verifier: started.pkce_verifier }
+    }
+
+    async fn finish(x: &mut Setup) -> Result<sso::VerifiedIdentity, OidcRefusal> {
+        let http = oidc::http_client().unwrap();
+        oidc::finish(&mut x.metadata, &x.s, &http, "code-1", &x.nonce, &x.verifier).await
+    }
+
+    #[actix_web::test]
+    async fn a_well_made_token_is_accepted() {
+        let mut x = setup(Key::new("k1")).await;
+        assert_eq!(finish(&mut x).await.unwrap().login.as_deref(), Some("ada"));
+        x.op.stop().await;
+    }
+
+    #[actix_web::test]
+    async fn a_rotated_key_is_fetched_once_and_an_unknown_one_refused() {
+        let mut x = setup(Key::new("k1")).await;
+        // The provider rotates to k2 after Portico cached its keys: one re-read finds it.
+        let k2 = Key::new("k2");
+        {
+            let mut st = x.op.state.lock().unwrap();
+            st.jwks.push(k2.clone());
+            st.signing = Signing::Rs256(k2);
+        }
+        assert!(finish(&mut x).await.is_ok());
+        // A key the provider does not publish at all.
+        x.op.state.lock().unwrap().signing = Signing::Rs256(Key::new("stranger"));
+        assert_eq!(finish(&mut x).await.unwrap_err(), OidcRefusal::Signature);
+        x.op.stop().await;
+    }
+
+    #[actix_web::test]
+    async fn alg_none_is_refused() {
+        let mut x = setup(Key::new("k1")).await;
+        x.op.state.lock().unwrap().signing = Signing::None;
+        assert_eq!(finish(&mut x).await.unwrap_err().code(), "algorithm_refused");
+        x.op.stop().await;
+    }
+
+    #[actix_web::test]
+    async fn hs256_keyed_with_the_public_key_is_refused() {
+        let k1 = Key::new("k1");
+        let mut x = setup(k1.clone()).await;
+        x.op.state.lock().unwrap().signing = Signing::Hs256WithPublicKey(k1);
+        assert_eq!(finish(&mut x).await.unwrap_err().code(), "algorithm_refused");
+        x.op.stop().await;
+    }
+
+    #[actix_web::test]
+    async fn wrong_issuer_audience_and_expiry_are_refused() {
+        let mut x = setup(Key::new("k1")).await;
+        let good = x.op.state.lock().unwrap().claims.clone();
+        let cases = [
+            ("iss", json!("https://impostor.test"), "issuer_mismatch"),
+            ("aud", json!("someone-else"), "audience_mismatch"),
+            ("exp", json!(chrono::Utc::now().timestamp() - 3600), "expired"),
+        ];
+        for (claim, value, code) in cases {
+            let mut claims = good.clone();
+            claims[claim] = value;
+            x.op.state.lock().unwrap().claims = claims;
+            assert_eq!(finish(&mut x).await.unwrap_err().code(), code, "{claim}");
+        }
+        x.op.stop().await;
+    }
+}

@@ -326,7 +326,19 @@ fn validate_saml(s: &SamlSettings) -> Result<()> {
     errors.into_result()
 }
 
+impl OidcSettings {
+    /// Nothing about the provider is known yet: a connection just created in the console's
+    /// assistant, whose callback URL the admin is registering at the provider.
+    pub fn is_blank(&self) -> bool {
+        self.issuer.is_empty() && self.client_id.is_empty() && self.client_secret.is_empty()
+    }
+}
+
+/// Settings are either blank (a draft being set up) or complete.
 fn validate_oidc(o: &OidcSettings) -> Result<()> {
+    if o.is_blank() {
+        return Ok(());
+    }
     let mut errors = FieldErrors::default();
     valid_url(&mut errors, "oidc.issuer", &o.issuer);
     if o.client_id.trim().is_empty() || o.client_id.len() > 512 {

@@ -19,6 +19,8 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(overview)
         .service(create)
+        .service(create_oidc)
+        .service(save_oidc)
         .service(assistant)
         .service(save_idp)
         .service(save_mapping)
@@ -243,6 +245,13 @@ async fn assistant(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let (k2, i2) = (key.clone(), id.clone());
+    let c = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)).await?;
+    if c.protocol == Protocol::Oidc {
+        return render(&oidc_page(&state, &session, &key, &id, FieldErrors::default(), None).await?);
+    }
     render(&load(&state, &session, &key, &id).await?)
 }
 
@@ -412,8 +421,26 @@ async fn start_test(
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let (k2, i2) = (key.clone(), id.clone());
+    let c = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)).await?;
+    if c.protocol == Protocol::Oidc {
+        return match crate::signin::oidc::begin_url(&state, &c, true, "/").await {
+            Ok((url, _)) => Ok(crate::signin::saml::redirect(&url)),
+            Err(e) => {
+                let page = oidc_page(
+                    &state,
+                    &session,
+                    &key,
+                    &id,
+                    FieldErrors::default(),
+                    Some(format!("The test cannot start: {e}")),
+                )
+                .await?;
+                render_status(&page, actix_web::http::StatusCode::CONFLICT)
+            }
+        };
+    }
+    let dir = state.directory.clone();
     let request = blocking::<_, PageError>(move || {
-        let c = dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)?;
         if c.saml.as_ref().is_none_or(SamlSettings::is_blank) {
             return Err(DirectoryError::Conflict("configure the identity provider (step 2) before testing".into()));
         }
@@ -540,6 +567,181 @@ async fn refresh(
         Err(DirectoryError::Validation(errors)) => {
             let mut page = load(&state, &session, &key, &id).await?;
             page.idp_errors = errors;
+            render_status(&page, actix_web::http::StatusCode::BAD_REQUEST)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "connection_oidc.html")]
+struct OidcPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    id: String,
+    provider: &'static str,
+    provider_key: &'static str,
+    status: &'static str,
+    redirect_uri: String,
+    configured: bool,
+    issuer: String,
+    okta_domain: String,
+    tenant_id: String,
+    client_id: String,
+    scopes: String,
+    errors: FieldErrors,
+    mapping: Mapping,
+    last_test: Option<(bool, String, String)>,
+    notice: Option<String>,
+}
+
+async fn oidc_page(
+    state: &AppState,
+    session: &ConsoleSession,
+    key: &str,
+    id: &str,
+    errors: FieldErrors,
+    notice: Option<String>,
+) -> Result<OidcPage, PageError> {
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let (k2, i2) = (key.to_owned(), id.to_owned());
+    let (enterprise, c, tests) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.get_connection(&ctx, &k2, &i2)?, dir.test_results(&ctx, &k2, &i2)?))
+    })
+    .await?;
+    let o = c.oidc.clone().unwrap_or_default();
+    Ok(OidcPage {
+        chrome: Chrome::signed_in(session, "enterprise"),
+        key: c.enterprise_key.clone(),
+        enterprise_name: enterprise.name,
+        redirect_uri: crate::signin::oidc::redirect_uri(&state.settings, &c.id),
+        id: c.id.clone(),
+        provider: c.provider.label(),
+        provider_key: c.provider.as_str(),
+        status: c.status.as_str(),
+        configured: !o.is_blank(),
+        issuer: o.issuer.clone(),
+        okta_domain: o.okta_domain.clone().unwrap_or_default(),
+        tenant_id: o.tenant_id.clone().unwrap_or_default(),
+        client_id: o.client_id.clone(),
+        scopes: if o.scopes.is_empty() { "openid email profile".into() } else { o.scopes.join(" ") },
+        errors,
+        mapping: c.mapping.clone(),
+        last_test: tests.into_iter().next().map(|t| {
+            (
+                t.outcome == "success",
+                t.reason.unwrap_or_default(),
+                t.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            )
+        }),
+        notice,
+    })
+}
+
+#[post("/console/e/{key}/sso/oidc")]
+async fn create_oidc(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    form: web::Form<CreateForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let key = path.into_inner();
+    let provider = match Provider::parse(&form.provider) {
+        Some(p @ (Provider::Okta | Provider::Entra | Provider::Google | Provider::Custom)) => p,
+        _ => return Err(PageError::BadRequest("Choose Okta, Microsoft Entra ID, Google or another provider.".into())),
+    };
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let k2 = key.clone();
+    let c = blocking::<_, PageError>(move || {
+        dir.create_connection(
+            &Ctx::new(&actor, op.as_deref()),
+            &k2,
+            NewConnection {
+                protocol: Protocol::Oidc,
+                provider,
+                saml: None,
+                oidc: Some(directory::connection::OidcSettings::default()),
+                mapping: None,
+            },
+        )
+    })
+    .await?;
+    Ok(see_other(&format!("/console/e/{key}/connections/{}", c.id)))
+}
+
+#[derive(Debug, Deserialize)]
+struct OidcForm {
+    csrf_token: String,
+    #[serde(default)]
+    issuer: String,
+    #[serde(default)]
+    okta_domain: String,
+    #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    scopes: String,
+}
+
+#[post("/console/e/{key}/connections/{id}/oidc")]
+async fn save_oidc(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<OidcForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let (key, id) = path.into_inner();
+    let form = form.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let (k2, i2) = (key.clone(), id.clone());
+    let current = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)).await?;
+    let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    let input = crate::api::connections::OidcInput {
+        issuer: opt(&form.issuer),
+        okta_domain: opt(&form.okta_domain),
+        tenant_id: opt(&form.tenant_id),
+        client_id: opt(&form.client_id),
+        client_secret: opt(&form.client_secret),
+        scopes: opt(&form.scopes).map(|s| s.split_whitespace().map(str::to_owned).collect()),
+    };
+    let existing = current.oidc.as_ref().filter(|o| !o.is_blank());
+    match crate::api::connections::resolve_oidc(&state.settings, current.provider, input, existing).await {
+        Ok(oidc) => {
+            let dir = state.directory.clone();
+            let actor = session.actor().clone();
+            let op = operation_id(&req);
+            let (k2, i2) = (key.clone(), id.clone());
+            blocking::<_, PageError>(move || {
+                dir.update_connection(
+                    &Ctx::new(&actor, op.as_deref()),
+                    &k2,
+                    &i2,
+                    ConnectionChanges { oidc: Some(oidc), ..Default::default() },
+                )
+            })
+            .await?;
+            Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-3")))
+        }
+        Err(DirectoryError::Validation(errors)) => {
+            let mut page = oidc_page(&state, &session, &key, &id, errors, None).await?;
+            page.issuer = form.issuer;
+            page.okta_domain = form.okta_domain;
+            page.tenant_id = form.tenant_id;
+            page.client_id = form.client_id;
+            page.scopes = form.scopes;
             render_status(&page, actix_web::http::StatusCode::BAD_REQUEST)
         }
         Err(other) => Err(other.into()),

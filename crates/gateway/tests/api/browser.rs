@@ -246,7 +246,81 @@ async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
     idp.stop().await;
 }
 
+async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in(app: TestApp) {
+    app.create_enterprise("acme").await;
+    app.create_organization("acme", "eng").await;
+    app.api(reqwest::Method::POST, "/api/v1/enterprises/acme/organizations/eng/groups", &app.operator_key)
+        .json(&json!({"name": "Developers"}))
+        .send()
+        .await
+        .unwrap();
+    let appointed: serde_json::Value = app
+        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/admins", &app.operator_key)
+        .json(&json!({"login": "root", "name": "Rita Root"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let driver = Driver::start();
+    let c = driver.connect().await;
+    c.goto(appointed["setup_url"].as_str().unwrap()).await.unwrap();
+    fill(&c, "f-password", "rita's long password").await;
+    submit(&c).await;
+    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap()).await.unwrap();
+    click_to_next_page(&c, Locator::LinkText("SSO & Provisioning")).await;
+
+    // Step 1: another OpenID Connect provider; the callback URL to register.
+    c.find(Locator::Css("form[action$='/sso/oidc'] input[value='custom']")).await.unwrap().click().await.unwrap();
+    click_to_next_page(&c, Locator::Css("form[action$='/sso/oidc'] button")).await;
+    shot(&c, "19-oidc-created").await;
+    let redirect_uri = c.find(Locator::Id("redirect-uri")).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(redirect_uri.ends_with("/callback"), "{redirect_uri}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _op = crate::oidc::start_op(port, &redirect_uri);
+
+    // Step 2: Portico contacts the provider.
+    fill(&c, "f-issuer", &format!("http://127.0.0.1:{port}")).await;
+    fill(&c, "f-client_id", "portico").await;
+    fill(&c, "f-client_secret", crate::oidc::SECRET).await;
+    fill(&c, "f-scopes", "openid email profile groups").await;
+    click_to_next_page(&c, Locator::Css("form[action$='/oidc'] button")).await;
+    c.find(Locator::XPath("//h2[contains(., '2. Configure')]/span[contains(., 'done')]")).await.unwrap();
+    shot(&c, "20-oidc-assistant").await;
+
+    // Steps 3 and 4.
+    click_to_next_page(&c, Locator::Css("form[action$='/mapping'] button")).await;
+    click_to_next_page(&c, Locator::Css("form[action$='/test'] button")).await;
+    let heading = c.wait().for_element(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    assert!(heading.contains("it works"), "{heading}");
+    let body = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(body.contains("Ada Lovelace") && body.contains("Developers"), "{body}");
+    click_to_next_page(&c, Locator::LinkText("Back to the connection")).await;
+    c.find(Locator::Css("form[action$='/enable'] button")).await.unwrap().click().await.unwrap();
+    c.accept_alert().await.unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//span[@id='connection-status' and normalize-space(.)='enabled']"))
+        .await
+        .unwrap();
+
+    // Ada signs in through the sign-in page.
+    click_to_next_page(&c, Locator::Css("header form button")).await;
+    fill(&c, "f-enterprise_key", "acme").await;
+    c.find(Locator::Css("form[action='/login/sso'] button")).await.unwrap().click().await.unwrap();
+    c.wait().for_url(&url::Url::parse(&app.url("/console/me")).unwrap()).await.unwrap();
+    let me = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(me.contains("Developers"), "{me}");
+    c.close().await.unwrap();
+}
+
 mod sqlite {
+    #[actix_web::test]
+    async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in() {
+        let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite).await.unwrap();
+        super::admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in(app).await
+    }
+
     #[actix_web::test]
     async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in() {
         let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite).await.unwrap();

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
-const SECRET: &str = "the-client-secret-of-portico";
+pub const SECRET: &str = "the-client-secret-of-portico";
 
-struct Op {
+pub struct Op {
     child: Child,
 }
 
@@ -26,7 +26,7 @@ impl Drop for Op {
     }
 }
 
-fn start_op(port: u16, redirect_uri: &str) -> Op {
+pub fn start_op(port: u16, redirect_uri: &str) -> Op {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop");
     assert!(dir.join("node_modules/oidc-provider").is_dir(), "run ./dev test: it installs the test OpenID Provider");
     let mut child = Command::new("node")

@@ -243,9 +243,117 @@ fn refusal_from(e: ClaimsVerificationError) -> OidcRefusal {
     }
 }
 
-/// Finishes a sign-in: exchanges `code` (with the PKCE verifier), verifies the ID token against
-/// `nonce`, reads userinfo when a mapped claim is missing, and maps the claims. When the token is
-/// signed with a key the cached metadata does not have, the provider's keys are read once more.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// A connection made ready for many callbacks: the client (with the provider's keys) is built
+/// once. Cache it per connection and provider-metadata version.
+pub struct PreparedOidc {
+    client: Client,
+    metadata: CoreProviderMetadata,
+    settings: OidcSettings,
+}
+
+impl std::fmt::Debug for PreparedOidc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedOidc").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl PreparedOidc {
+    pub fn new(metadata: CoreProviderMetadata, settings: &OidcSettings) -> Result<Self, OidcRefusal> {
+        Ok(PreparedOidc { client: client(metadata.clone(), settings)?, metadata, settings: settings.clone() })
+    }
+
+    /// The issuer this connection trusts.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    /// Finishes a sign-in: exchanges `code` (with the PKCE verifier), verifies the ID token
+    /// against `nonce`, reads userinfo when a mapped claim is missing, and maps the claims. When
+    /// the token is signed with a key these metadata do not have, the provider's keys are read
+    /// once more, and the refreshed metadata are returned for the caller to keep.
+    pub async fn finish(
+        &self,
+        http: &reqwest::Client,
+        code: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<(VerifiedIdentity, Option<CoreProviderMetadata>), OidcRefusal> {
+        let token = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| OidcRefusal::Configuration(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(http)
+            .await
+            .map_err(|e| OidcRefusal::CodeRefused(chain(&e)))?;
+        let id_token = token.id_token().ok_or(OidcRefusal::NoIdToken)?;
+        let nonce = Nonce::new(nonce.to_owned());
+        let verified = {
+            let verifier = self.client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
+            id_token.claims(&verifier, &nonce).map(|_| ())
+        };
+        let mut refreshed = None;
+        match verified {
+            Ok(()) => {}
+            Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
+                // The provider may have rotated its keys since they were read: read them once more.
+                let keys = CoreJsonWebKeySet::fetch_async(self.metadata.jwks_uri(), http)
+                    .await
+                    .map_err(|e| OidcRefusal::Unreachable(chain(&e)))?;
+                let metadata = self.metadata.clone().set_jwks(keys);
+                let c = client(metadata.clone(), &self.settings)?;
+                let verifier = c.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
+                id_token.claims(&verifier, &nonce).map_err(refusal_from)?;
+                refreshed = Some(metadata);
+            }
+            Err(e) => return Err(refusal_from(e)),
+        }
+        let mut claims = payload(&id_token.to_string())?;
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| OidcRefusal::IdToken("no sub".into()))?;
+        let m = &self.settings.mapping;
+        let missing = [&m.login, &m.email, &m.name, &m.groups]
+            .iter()
+            .any(|c| c.as_ref().is_some_and(|name| !claims.contains_key(name)));
+        if missing && let Some(endpoint) = self.metadata.userinfo_endpoint() {
+            let response = http
+                .get(endpoint.url().clone())
+                .bearer_auth(token.access_token().secret())
+                .header("accept", "application/json")
+                .send()
+                .await
+                .map_err(|e| OidcRefusal::Userinfo(chain(&e)))?
+                .error_for_status()
+                .map_err(|e| OidcRefusal::Userinfo(chain(&e)))?;
+            let bytes = response.bytes().await.map_err(|e| OidcRefusal::Userinfo(chain(&e)))?;
+            let info: serde_json::Map<String, Value> =
+                serde_json::from_slice(&bytes).map_err(|e| OidcRefusal::Userinfo(e.to_string()))?;
+            // Userinfo about someone else must not be mixed in (OpenID Connect Core 5.3.2).
+            if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
+                return Err(OidcRefusal::Userinfo("the userinfo subject is not the ID token's".into()));
+            }
+            for (k, v) in info {
+                claims.entry(k).or_insert(v);
+            }
+        }
+        let raw = flatten(&claims);
+        Ok((VerifiedIdentity::map(subject, raw, m), refreshed))
+    }
+}
+
+/// [`PreparedOidc::finish`] for a single callback; refreshed keys are written back to `metadata`.
 pub async fn finish(
     metadata: &mut CoreProviderMetadata,
     settings: &OidcSettings,
@@ -254,64 +362,10 @@ pub async fn finish(
     nonce: &str,
     pkce_verifier: &str,
 ) -> Result<VerifiedIdentity, OidcRefusal> {
-    let c = client(metadata.clone(), settings)?;
-    let token = c
-        .exchange_code(AuthorizationCode::new(code.to_owned()))
-        .map_err(|e| OidcRefusal::Configuration(e.to_string()))?
-        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-        .request_async(http)
-        .await
-        .map_err(|e| OidcRefusal::CodeRefused(chain(&e)))?;
-    let id_token = token.id_token().ok_or(OidcRefusal::NoIdToken)?;
-    let nonce = Nonce::new(nonce.to_owned());
-    let verified = {
-        let verifier = c.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
-        id_token.claims(&verifier, &nonce).map(|_| ())
-    };
-    match verified {
-        Ok(()) => {}
-        Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
-            // The provider may have rotated its keys since they were read: read them once more.
-            let keys = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
-                .await
-                .map_err(|e| OidcRefusal::Unreachable(chain(&e)))?;
-            *metadata = metadata.clone().set_jwks(keys);
-            let c = client(metadata.clone(), settings)?;
-            let verifier = c.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
-            id_token.claims(&verifier, &nonce).map_err(refusal_from)?;
-        }
-        Err(e) => return Err(refusal_from(e)),
+    let prepared = PreparedOidc::new(metadata.clone(), settings)?;
+    let (identity, refreshed) = prepared.finish(http, code, nonce, pkce_verifier).await?;
+    if let Some(m) = refreshed {
+        *metadata = m;
     }
-    let mut claims = payload(&id_token.to_string())?;
-    let subject = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| OidcRefusal::IdToken("no sub".into()))?;
-    let wanted = [&settings.mapping.login, &settings.mapping.email, &settings.mapping.name, &settings.mapping.groups];
-    let missing = wanted.iter().any(|m| m.as_ref().is_some_and(|name| !claims.contains_key(name)));
-    if missing && let Some(endpoint) = metadata.userinfo_endpoint() {
-        let info = http
-            .get(endpoint.url().clone())
-            .bearer_auth(token.access_token().secret())
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| OidcRefusal::Userinfo(chain(&e)))?
-            .error_for_status()
-            .map_err(|e| OidcRefusal::Userinfo(chain(&e)))
-            .map(|r| r.bytes());
-        let info: serde_json::Map<String, Value> =
-            serde_json::from_slice(&info?.await.map_err(|e| OidcRefusal::Userinfo(chain(&e)))?)
-                .map_err(|e| OidcRefusal::Userinfo(e.to_string()))?;
-        // Userinfo about someone else must not be mixed in (OpenID Connect Core 5.3.2).
-        if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
-            return Err(OidcRefusal::Userinfo("the userinfo subject is not the ID token's".into()));
-        }
-        for (k, v) in info {
-            claims.entry(k).or_insert(v);
-        }
-    }
-    let raw = flatten(&claims);
-    Ok(VerifiedIdentity::map(subject, raw, &settings.mapping))
+    Ok(identity)
 }

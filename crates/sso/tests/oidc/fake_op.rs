@@ -3,6 +3,7 @@
 //! audience, expired tokens. Discovery, JWKS and token endpoint on loopback; RS256 signatures
 //! made with OpenSSL.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -45,6 +46,11 @@ pub struct State {
     pub jwks: Vec<Key>,
     pub claims: Value,
     pub signing: Signing,
+    /// Serve this token instead of signing a new one each time (benchmarks measure the relying
+    /// party, not the provider's signing).
+    pub fixed_token: Option<String>,
+    /// Tokens signed beforehand, served for the code they are filed under.
+    pub by_code: HashMap<String, String>,
 }
 
 pub struct FakeOp {
@@ -57,7 +63,8 @@ fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
 }
 
-fn id_token(state: &State) -> String {
+/// An ID token with the state's claims, made the state's way.
+pub fn id_token(state: &State) -> String {
     match &state.signing {
         Signing::Rs256(key) => {
             let input =
@@ -88,6 +95,8 @@ impl FakeOp {
             jwks: vec![key.clone()],
             claims: json!({}),
             signing: Signing::Rs256(key),
+            fixed_token: None,
+            by_code: HashMap::new(),
         }));
         let s2 = state.clone();
         let server = HttpServer::new(move || {
@@ -110,12 +119,19 @@ impl FakeOp {
                     let keys: Vec<Value> = s.lock().unwrap().jwks.iter().map(Key::jwk).collect();
                     HttpResponse::Ok().json(json!({"keys": keys}))
                 }))
-                .route("/token", web::post().to(|s: web::Data<Arc<Mutex<State>>>| async move {
-                    let token = id_token(&s.lock().unwrap());
+                // The form is read so that the connection can be kept alive, as a real
+                // provider's is.
+                .route("/token", web::post().to(|s: web::Data<Arc<Mutex<State>>>, form: web::Form<HashMap<String, String>>| async move {
+                    let state = s.lock().unwrap();
+                    let filed = form.get("code").and_then(|c| state.by_code.get(c)).cloned();
+                    let token = filed.or_else(|| state.fixed_token.clone()).unwrap_or_else(|| id_token(&state));
                     HttpResponse::Ok().json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": token}))
                 }))
         })
         .workers(1)
+        // Longer than a benchmark window, so an idle keep-alive connection is not closed under
+        // a request in flight.
+        .keep_alive(std::time::Duration::from_secs(120))
         .listen(listener)
         .unwrap()
         .run();

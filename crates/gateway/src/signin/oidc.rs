@@ -3,7 +3,7 @@
 //! per issuer for an hour (the JWKS is re-read by `sso::oidc` when a key is unknown).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::http::header;
@@ -13,7 +13,7 @@ use directory::connection::{Connection, ConnectionStatus};
 use directory::sso_sign_in::{Vouched, new_request_id};
 use serde::Deserialize;
 use sso::AttributeMapping;
-use sso::oidc::{OidcSettings, openidconnect_metadata};
+use sso::oidc::{OidcSettings, PreparedOidc, openidconnect_metadata};
 
 use super::saml::{BINDING_COOKIE, TestResultPage, binding_value, same_browser, warnings};
 use crate::auth::{SESSION_COOKIE, client_address, cookie, operation_id};
@@ -34,22 +34,55 @@ pub fn redirect_uri(settings: &Settings, connection_id: &str) -> String {
 
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 
-/// Provider metadata (discovery document and keys) per issuer.
+/// Provider metadata (discovery document and keys) per issuer, connections made ready for
+/// callbacks, and the one HTTP client that talks to providers (so its connections are reused).
 #[derive(Debug, Default)]
-pub struct OidcCache(Mutex<HashMap<String, (Instant, openidconnect_metadata::CoreProviderMetadata)>>);
+pub struct OidcCache {
+    metadata: Mutex<HashMap<String, (Instant, openidconnect_metadata::CoreProviderMetadata)>>,
+    /// Per connection: the connection version and metadata version it was built from.
+    prepared: Mutex<HashMap<String, PreparedEntry>>,
+    http: OnceLock<reqwest::Client>,
+}
+
+/// A prepared connection with the connection version (`updated_at`) and the time its provider's
+/// metadata were read.
+type PreparedEntry = (chrono::NaiveDateTime, Instant, Arc<PreparedOidc>);
 
 impl OidcCache {
-    fn get(&self, issuer: &str) -> Option<openidconnect_metadata::CoreProviderMetadata> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(issuer).filter(|(at, _)| at.elapsed() < METADATA_TTL).map(|(_, m)| m.clone())
+    fn http(&self) -> Result<reqwest::Client, String> {
+        if let Some(c) = self.http.get() {
+            return Ok(c.clone());
+        }
+        let c = sso::oidc::http_client().map_err(|e| e.to_string())?;
+        Ok(self.http.get_or_init(|| c).clone())
     }
 
-    fn put(&self, issuer: &str, metadata: openidconnect_metadata::CoreProviderMetadata) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+    fn get(&self, issuer: &str) -> Option<(Instant, openidconnect_metadata::CoreProviderMetadata)> {
+        let map = self.metadata.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(issuer).filter(|(at, _)| at.elapsed() < METADATA_TTL).cloned()
+    }
+
+    fn put(&self, issuer: &str, metadata: openidconnect_metadata::CoreProviderMetadata) -> Instant {
+        let mut map = self.metadata.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
             map.clear();
         }
-        map.insert(issuer.to_owned(), (Instant::now(), metadata));
+        let now = Instant::now();
+        map.insert(issuer.to_owned(), (now, metadata));
+        now
+    }
+
+    fn prepared(&self, c: &Connection, metadata_at: Instant) -> Option<Arc<PreparedOidc>> {
+        let map = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&c.id).filter(|(v, at, _)| *v == c.updated_at && *at == metadata_at).map(|(_, _, p)| p.clone())
+    }
+
+    fn keep_prepared(&self, c: &Connection, metadata_at: Instant, prepared: Arc<PreparedOidc>) {
+        let mut map = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(c.id.clone(), (c.updated_at, metadata_at, prepared));
     }
 }
 
@@ -97,22 +130,41 @@ fn oidc_settings(settings: &Settings, c: &Connection) -> Result<OidcSettings, St
     })
 }
 
-async fn metadata(state: &AppState, issuer: &str) -> Result<openidconnect_metadata::CoreProviderMetadata, String> {
+/// The issuer's metadata (cached for an hour) and when they were read.
+async fn metadata(
+    state: &AppState,
+    issuer: &str,
+) -> Result<(Instant, openidconnect_metadata::CoreProviderMetadata), String> {
     if let Some(m) = state.oidc.get(issuer) {
         return Ok(m);
     }
     guard(&state.settings, issuer).await?;
-    let http = sso::oidc::http_client().map_err(|e| e.to_string())?;
+    let http = state.oidc.http()?;
     let m = sso::oidc::discover(issuer, &http).await.map_err(|e| e.to_string())?;
-    state.oidc.put(issuer, m.clone());
-    Ok(m)
+    let at = state.oidc.put(issuer, m.clone());
+    Ok((at, m))
+}
+
+/// The connection made ready for callbacks, rebuilt when the connection or its provider's
+/// metadata change.
+async fn prepared(state: &AppState, c: &Connection) -> Result<Arc<PreparedOidc>, (&'static str, String)> {
+    let issuer =
+        &c.oidc.as_ref().ok_or(("configuration", "this connection has no OpenID Connect settings".into()))?.issuer;
+    let (at, meta) = metadata(state, issuer).await.map_err(|e| ("provider_unreachable", e))?;
+    if let Some(p) = state.oidc.prepared(c, at) {
+        return Ok(p);
+    }
+    let settings = oidc_settings(&state.settings, c).map_err(|e| ("configuration", e))?;
+    let p = Arc::new(PreparedOidc::new(meta, &settings).map_err(|e| ("configuration", e.to_string()))?);
+    state.oidc.keep_prepared(c, at, p.clone());
+    Ok(p)
 }
 
 /// Starts a sign-in (or a test): records state, nonce and PKCE verifier, and returns the
 /// provider's authorization URL and the request id.
 pub async fn begin_url(state: &AppState, c: &Connection, test: bool, next: &str) -> Result<(String, String), String> {
     let settings = oidc_settings(&state.settings, c)?;
-    let meta = metadata(state, &settings.issuer).await?;
+    let (_, meta) = metadata(state, &settings.issuer).await?;
     let request_id = new_request_id();
     let started = sso::oidc::start(&meta, &settings, &request_id).map_err(|e| e.to_string())?;
     let dir = state.directory.clone();
@@ -179,20 +231,16 @@ async fn callback(
                 ));
             }
         }
-        let settings = oidc_settings(&state.settings, &connection).map_err(|e| refuse("configuration", e))?;
-        let mut meta = metadata(&state, &settings.issuer).await.map_err(|e| refuse("provider_unreachable", e))?;
-        let http = sso::oidc::http_client().map_err(|e| refuse("configuration", e.to_string()))?;
-        let identity = sso::oidc::finish(
-            &mut meta,
-            &settings,
-            &http,
-            code,
-            p.nonce.as_deref().unwrap_or_default(),
-            p.pkce_verifier.as_deref().unwrap_or_default(),
-        )
-        .await
-        .map_err(|r| (r.code(), r.to_string()))?;
-        state.oidc.put(&settings.issuer, meta);
+        let prepared = prepared(&state, &connection).await?;
+        let http = state.oidc.http().map_err(|e| refuse("configuration", e))?;
+        let (identity, refreshed) = prepared
+            .finish(&http, code, p.nonce.as_deref().unwrap_or_default(), p.pkce_verifier.as_deref().unwrap_or_default())
+            .await
+            .map_err(|r| (r.code(), r.to_string()))?;
+        if let Some(meta) = refreshed {
+            // The provider rotated its keys: keep the new ones for the next callbacks.
+            state.oidc.put(prepared.issuer(), meta);
+        }
         Ok(identity)
     }
     .await;

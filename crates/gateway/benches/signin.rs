@@ -53,6 +53,14 @@ fn commits(url: &str) -> Option<(i64, i64)> {
     rows.first().map(|r| (r.xact_commit, r.xid))
 }
 
+/// Waits until PostgreSQL's statistics include every transaction so far: an idle session
+/// reports its counters within ten seconds (PGSTAT_IDLE_INTERVAL), a busy one once a second.
+async fn settle(db: &TestDatabase) {
+    if db.backend == Backend::Postgres {
+        tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    }
+}
+
 /// A running Portico on `db` with enterprise `acme`: five organizations of ten groups each.
 async fn portico(db: &TestDatabase, data: &tempfile::TempDir) -> (Directory, String, Settings) {
     let env = vec![
@@ -157,8 +165,7 @@ async fn bench_saml(db: &TestDatabase) {
         bodies.push(idp.response(&spec));
     }
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    // PostgreSQL reports a session's counters at most once a second: let the set-up's arrive.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    settle(db).await;
     let before = commits(&db.url);
     let start = Instant::now();
     for body in &bodies {
@@ -166,7 +173,7 @@ async fn bench_saml(db: &TestDatabase) {
         assert_eq!(res.status(), 303, "every sign-in succeeds");
     }
     let elapsed = start.elapsed();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    settle(db).await;
     report(db, "SAML", elapsed, before, commits(&db.url));
 }
 
@@ -240,8 +247,7 @@ async fn bench_oidc(db: &TestDatabase) {
         let url = format!("{base}/sso/oidc/{}/callback?code={code}&state={state}", c.id);
         callbacks.push((url, cookies.join("; ")));
     }
-    // PostgreSQL reports a session's counters at most once a second: let the set-up's arrive.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    settle(db).await;
     let before = commits(&db.url);
     let start = Instant::now();
     for (url, cookie) in &callbacks {
@@ -249,7 +255,7 @@ async fn bench_oidc(db: &TestDatabase) {
         assert_eq!(res.status(), 303, "every sign-in succeeds");
     }
     let elapsed = start.elapsed();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    settle(db).await;
     report(db, "OpenID Connect", elapsed, before, commits(&db.url));
     op.stop().await;
 }

@@ -44,6 +44,42 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// A resolver that gives out public addresses only, for the client that talks to OpenID
+/// providers: every call (discovery, keys, token, userinfo) connects to an address checked at
+/// the moment of connecting, so neither a provider's metadata nor a DNS answer that changes
+/// between check and use can point Portico at its own network.
+#[derive(Debug, Default)]
+pub struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.filter(|a| is_public(a.ip())).collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The rule for a URL Portico will call that an admin (or an admin's provider) chose: HTTPS,
+/// and no internal address written literally (host names are checked by [`PublicOnly`]).
+pub fn check_public_url(url: &url::Url) -> Result<(), String> {
+    if url.scheme() != "https" {
+        return Err(format!("{url} is not an https:// URL"));
+    }
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(url::Host::Domain(_)) => return Ok(()),
+        None => return Err(format!("{url} has no host")),
+    };
+    if is_public(ip) { Ok(()) } else { Err(format!("{url} points at an internal address")) }
+}
+
 /// Fetches and reads `url`; the error is a sentence for the admin.
 pub async fn fetch_idp_metadata(url: &str, allow_private: bool) -> Result<IdpMetadata, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
@@ -115,6 +151,32 @@ mod tests {
         for ip in ["8.8.8.8", "140.82.112.3", "2606:4700::1111"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn provider_urls_must_be_https_and_not_internal() {
+        for bad in [
+            "http://login.example.com/token",
+            "https://10.0.0.1/token",
+            "https://[::1]/keys",
+            "https://169.254.169.254/",
+        ] {
+            assert!(check_public_url(&url::Url::parse(bad).unwrap()).is_err(), "{bad}");
+        }
+        for good in ["https://login.example.com/token", "https://140.82.112.3/keys"] {
+            assert!(check_public_url(&url::Url::parse(good).unwrap()).is_ok(), "{good}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_provider_resolver_gives_no_internal_address() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let e = PublicOnly.resolve(name).await.err().unwrap();
+        assert!(e.to_string().contains("no public address"), "{e}");
+        // And a client using it will not connect to a name that resolves to loopback.
+        let client = reqwest::Client::builder().dns_resolver(std::sync::Arc::new(PublicOnly)).build().unwrap();
+        assert!(client.get("http://localhost:9/").send().await.is_err());
     }
 
     #[actix_web::test]

@@ -49,11 +49,11 @@ pub struct OidcCache {
 type PreparedEntry = (chrono::NaiveDateTime, Instant, Arc<PreparedOidc>);
 
 impl OidcCache {
-    fn http(&self) -> Result<reqwest::Client, String> {
+    fn http(&self, settings: &Settings) -> Result<reqwest::Client, String> {
         if let Some(c) = self.http.get() {
             return Ok(c.clone());
         }
-        let c = sso::oidc::http_client().map_err(|e| e.to_string())?;
+        let c = provider_client(settings)?;
         Ok(self.http.get_or_init(|| c).clone())
     }
 
@@ -86,12 +86,36 @@ impl OidcCache {
     }
 }
 
+/// The client for provider calls: unless `sso.allow_private_metadata`, it connects to public
+/// addresses only, checked when it connects.
+fn provider_client(settings: &Settings) -> Result<reqwest::Client, String> {
+    let builder = sso::oidc::http_client_builder();
+    let builder = if settings.sso_allow_private_metadata {
+        builder
+    } else {
+        builder.dns_resolver(Arc::new(super::fetch::PublicOnly))
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
 /// Refuses issuers Portico must not contact (plain HTTP, internal addresses) unless
 /// `sso.allow_private_metadata`, then reads the discovery document.
 pub async fn check_issuer(settings: &Settings, issuer: &str) -> Result<(), String> {
     guard(settings, issuer).await?;
-    let http = sso::oidc::http_client().map_err(|e| e.to_string())?;
-    sso::oidc::discover(issuer, &http).await.map(|_| ()).map_err(|e| e.to_string())
+    let http = provider_client(settings)?;
+    let m = sso::oidc::discover(issuer, &http).await.map_err(|e| e.to_string())?;
+    check_endpoints(settings, &m)
+}
+
+/// The provider's endpoints obey the issuer's rule: HTTPS, and no internal address.
+fn check_endpoints(settings: &Settings, m: &openidconnect_metadata::CoreProviderMetadata) -> Result<(), String> {
+    if settings.sso_allow_private_metadata {
+        return Ok(());
+    }
+    for (name, url) in sso::oidc::endpoints(m) {
+        super::fetch::check_public_url(url).map_err(|e| format!("the provider's {name}: {e}"))?;
+    }
+    Ok(())
 }
 
 async fn guard(settings: &Settings, issuer: &str) -> Result<(), String> {
@@ -139,8 +163,9 @@ async fn metadata(
         return Ok(m);
     }
     guard(&state.settings, issuer).await?;
-    let http = state.oidc.http()?;
+    let http = state.oidc.http(&state.settings)?;
     let m = sso::oidc::discover(issuer, &http).await.map_err(|e| e.to_string())?;
+    check_endpoints(&state.settings, &m)?;
     let at = state.oidc.put(issuer, m.clone());
     Ok((at, m))
 }
@@ -232,7 +257,7 @@ async fn callback(
             }
         }
         let prepared = prepared(&state, &connection).await?;
-        let http = state.oidc.http().map_err(|e| refuse("configuration", e))?;
+        let http = state.oidc.http(&state.settings).map_err(|e| refuse("configuration", e))?;
         let (identity, refreshed) = prepared
             .finish(&http, code, p.nonce.as_deref().unwrap_or_default(), p.pkce_verifier.as_deref().unwrap_or_default())
             .await

@@ -200,3 +200,42 @@ async fn an_unreachable_provider_is_named_for_the_admin(app: TestApp) {
 }
 
 crate::both_backends!(oidc_sign_in_configured_through_the_api, an_unreachable_provider_is_named_for_the_admin);
+
+/// With the default rule, an admin cannot point Portico at a provider on plain HTTP or on an
+/// internal address, even one that answers.
+#[actix_web::test]
+async fn internal_and_plain_http_issuers_are_refused_by_default() {
+    let app = crate::helpers::TestApp::spawn_with(
+        directory::Backend::Sqlite,
+        &[("PORTICO__SSO__ALLOW_PRIVATE_METADATA", "false")],
+    )
+    .await
+    .unwrap();
+    app.create_enterprise("acme").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _op = start_op(port, "http://127.0.0.1:9/cb");
+    for (issuer, says) in [
+        (format!("http://127.0.0.1:{port}"), "https://"),
+        (format!("https://localhost:{port}"), "no public address"),
+        ("https://169.254.169.254/".to_owned(), "no public address"),
+    ] {
+        let res = app
+            .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
+            .json(&json!({"protocol": "oidc", "provider": "custom", "oidc": {"issuer": issuer, "client_id": "c", "client_secret": "s"}}))
+            .send()
+            .await
+            .unwrap();
+        let body = crate::helpers::problem(res, StatusCode::BAD_REQUEST).await;
+        assert_eq!(body["errors"][0]["field"], "oidc.issuer", "{issuer}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains(says), "{issuer}: {body}");
+    }
+    let listed = app
+        .api(Method::GET, "/api/v1/enterprises/acme/connections", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "nothing was created: {listed}");
+}

@@ -122,12 +122,27 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
 /// The HTTP client for provider calls: time-limited, and never following redirects (no SSRF
 /// through a redirect).
 pub fn http_client() -> Result<reqwest::Client, OidcRefusal> {
+    http_client_builder().build().map_err(|e| OidcRefusal::Configuration(e.to_string()))
+}
+
+/// [`http_client`]'s settings, for a caller that adds its own (an address policy, say).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| OidcRefusal::Configuration(e.to_string()))
+}
+
+/// Every URL in `metadata` Portico will call: the keys, the token and the userinfo endpoints.
+pub fn endpoints(metadata: &CoreProviderMetadata) -> Vec<(&'static str, &openidconnect::url::Url)> {
+    let mut out = vec![("jwks_uri", metadata.jwks_uri().url())];
+    if let Some(t) = metadata.token_endpoint() {
+        out.push(("token_endpoint", t.url()));
+    }
+    if let Some(u) = metadata.userinfo_endpoint() {
+        out.push(("userinfo_endpoint", u.url()));
+    }
+    out
 }
 
 /// Reads the provider's discovery document and keys.

@@ -81,6 +81,8 @@ pub enum OidcRefusal {
     Expired(String),
     #[error("the ID token answers another sign-in (nonce mismatch)")]
     Nonce,
+    #[error("the ID token says it was issued in the future: {0}")]
+    IssuedInFuture(String),
     #[error("the ID token was refused: {0}")]
     IdToken(String),
     #[error("the userinfo endpoint failed: {0}")]
@@ -100,6 +102,7 @@ impl OidcRefusal {
             OidcRefusal::Audience(_) => "audience_mismatch",
             OidcRefusal::Expired(_) => "expired",
             OidcRefusal::Nonce => "nonce_mismatch",
+            OidcRefusal::IssuedInFuture(_) => "issued_in_future",
             OidcRefusal::IdToken(_) => "id_token_invalid",
             OidcRefusal::Userinfo(_) => "userinfo_failed",
         }
@@ -241,8 +244,28 @@ fn payload(jwt: &str) -> Result<serde_json::Map<String, Value>, OidcRefusal> {
     serde_json::from_slice(&bytes).map_err(|e| OidcRefusal::IdToken(e.to_string()))
 }
 
+/// How far in the future an ID token's `iat` may lie (clocks drift); further is refused.
+pub const IAT_LEEWAY_SECS: i64 = 300;
+const IAT_MARK: &str = "iat ";
+
+fn issue_time(iat: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    if iat > chrono::Utc::now() + chrono::Duration::seconds(IAT_LEEWAY_SECS) {
+        return Err(format!("{IAT_MARK}{iat}"));
+    }
+    Ok(())
+}
+
+/// The ID token checks: the library's (signature by an allowed algorithm, issuer, audience with
+/// no untrusted extra audience, expiry, nonce) and the issue time.
+fn verifier(c: &Client) -> openidconnect::core::CoreIdTokenVerifier<'_> {
+    c.id_token_verifier().set_allowed_algs(ALLOWED_ALGS).set_issue_time_verifier_fn(issue_time)
+}
+
 fn refusal_from(e: ClaimsVerificationError) -> OidcRefusal {
     match e {
+        ClaimsVerificationError::Expired(m) if m.starts_with(IAT_MARK) => {
+            OidcRefusal::IssuedInFuture(m[IAT_MARK.len()..].to_owned())
+        }
         ClaimsVerificationError::Expired(m) => OidcRefusal::Expired(m),
         ClaimsVerificationError::InvalidAudience(m) => OidcRefusal::Audience(m),
         ClaimsVerificationError::InvalidIssuer(m) => OidcRefusal::Issuer(m),
@@ -312,10 +335,7 @@ impl PreparedOidc {
             .map_err(|e| OidcRefusal::CodeRefused(chain(&e)))?;
         let id_token = token.id_token().ok_or(OidcRefusal::NoIdToken)?;
         let nonce = Nonce::new(nonce.to_owned());
-        let verified = {
-            let verifier = self.client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
-            id_token.claims(&verifier, &nonce).map(|_| ())
-        };
+        let verified = { id_token.claims(&verifier(&self.client), &nonce).map(|_| ()) };
         let mut refreshed = None;
         match verified {
             Ok(()) => {}
@@ -326,13 +346,19 @@ impl PreparedOidc {
                     .map_err(|e| OidcRefusal::Unreachable(chain(&e)))?;
                 let metadata = self.metadata.clone().set_jwks(keys);
                 let c = client(metadata.clone(), &self.settings)?;
-                let verifier = c.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
-                id_token.claims(&verifier, &nonce).map_err(refusal_from)?;
+                id_token.claims(&verifier(&c), &nonce).map_err(refusal_from)?;
                 refreshed = Some(metadata);
             }
             Err(e) => return Err(refusal_from(e)),
         }
         let mut claims = payload(&id_token.to_string())?;
+        // The library leaves the authorized party to the client (OpenID Connect Core 3.1.3.7,
+        // step 5): when present it must be this client.
+        if let Some(azp) = claims.get("azp")
+            && azp.as_str() != Some(self.settings.client_id.as_str())
+        {
+            return Err(OidcRefusal::Audience(format!("the authorized party (azp) is {azp}, not this client")));
+        }
         let subject = claims
             .get("sub")
             .and_then(Value::as_str)

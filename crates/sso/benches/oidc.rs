@@ -62,7 +62,16 @@ fn main() {
 
         // The token the provider hands out, for the raw verification.
         let body: serde_json::Value = serde_json::from_slice(
-            &http.post(format!("{}/token", op.issuer)).send().await.unwrap().bytes().await.unwrap(),
+            &http
+                .inner()
+                .post(format!("{}/token", op.issuer))
+                .form(&[("grant_type", "authorization_code"), ("code", "code")])
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
         )
         .unwrap();
         let token_text = body["id_token"].as_str().unwrap().to_owned();
@@ -88,7 +97,13 @@ fn main() {
         let start = Instant::now();
         let mut http_n = 0u64;
         while start.elapsed() < WINDOW {
-            let res = http.post(format!("{}/token", op.issuer)).send().await.unwrap();
+            let res = http
+                .inner()
+                .post(format!("{}/token", op.issuer))
+                .form(&[("grant_type", "authorization_code"), ("code", "code")])
+                .send()
+                .await
+                .unwrap();
             res.bytes().await.unwrap();
             http_n += 1;
         }

@@ -13,7 +13,7 @@ use directory::connection::{Connection, ConnectionStatus};
 use directory::sso_sign_in::{Vouched, new_request_id};
 use serde::Deserialize;
 use sso::AttributeMapping;
-use sso::oidc::{OidcSettings, PreparedOidc, openidconnect_metadata};
+use sso::oidc::{OidcSettings, PreparedOidc, ProviderHttp, openidconnect_metadata};
 
 use super::saml::{BINDING_COOKIE, TestResultPage, binding_value, same_browser, warnings};
 use crate::auth::{SESSION_COOKIE, client_address, cookie, operation_id};
@@ -41,7 +41,7 @@ pub struct OidcCache {
     metadata: Mutex<HashMap<String, (Instant, openidconnect_metadata::CoreProviderMetadata)>>,
     /// Per connection: the connection version and metadata version it was built from.
     prepared: Mutex<HashMap<String, PreparedEntry>>,
-    http: OnceLock<reqwest::Client>,
+    http: OnceLock<ProviderHttp>,
 }
 
 /// A prepared connection with the connection version (`updated_at`) and the time its provider's
@@ -49,7 +49,7 @@ pub struct OidcCache {
 type PreparedEntry = (chrono::NaiveDateTime, Instant, Arc<PreparedOidc>);
 
 impl OidcCache {
-    fn http(&self, settings: &Settings) -> Result<reqwest::Client, String> {
+    fn http(&self, settings: &Settings) -> Result<ProviderHttp, String> {
         if let Some(c) = self.http.get() {
             return Ok(c.clone());
         }
@@ -88,14 +88,17 @@ impl OidcCache {
 
 /// The client for provider calls: unless `sso.allow_private_metadata`, it connects to public
 /// addresses only, checked when it connects.
-fn provider_client(settings: &Settings) -> Result<reqwest::Client, String> {
-    let builder = sso::oidc::http_client_builder();
-    let builder = if settings.sso_allow_private_metadata {
-        builder
-    } else {
-        builder.dns_resolver(Arc::new(super::fetch::PublicOnly))
-    };
-    builder.build().map_err(|e| e.to_string())
+fn provider_client(settings: &Settings) -> Result<ProviderHttp, String> {
+    if settings.sso_allow_private_metadata {
+        return sso::oidc::http_client().map_err(|e| e.to_string());
+    }
+    let client = sso::oidc::client_builder()
+        .dns_resolver(Arc::new(super::fetch::PublicOnly))
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Host names are checked by the resolver when connecting; this refuses plain HTTP and
+    // internal addresses written literally, before anything is sent.
+    Ok(ProviderHttp::new(client, Some(Arc::new(super::fetch::check_public_url))))
 }
 
 /// Refuses issuers Portico must not contact (plain HTTP, internal addresses) unless

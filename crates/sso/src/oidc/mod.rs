@@ -7,7 +7,6 @@
 //! a flow another started) and passes them back; the provider metadata is the caller's to cache.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,6 +23,9 @@ use serde_json::Value;
 use crate::identity::{AttributeMapping, VerifiedIdentity};
 
 pub use openidconnect::reqwest;
+
+mod http;
+pub use http::{MAX_RESPONSE_BYTES, ProviderHttp, ProviderHttpError, UrlPolicy, client_builder};
 
 /// The provider metadata type, for callers that cache it.
 pub mod openidconnect_metadata {
@@ -122,18 +124,10 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
     CoreJwsSigningAlgorithm::EcdsaP384Sha384,
 ];
 
-/// The HTTP client for provider calls: time-limited, and never following redirects (no SSRF
-/// through a redirect).
-pub fn http_client() -> Result<reqwest::Client, OidcRefusal> {
-    http_client_builder().build().map_err(|e| OidcRefusal::Configuration(e.to_string()))
-}
-
-/// [`http_client`]'s settings, for a caller that adds its own (an address policy, say).
-pub fn http_client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
+/// A provider client with no URL policy (tests, closed networks); see [`ProviderHttp`].
+pub fn http_client() -> Result<ProviderHttp, OidcRefusal> {
+    let client = client_builder().build().map_err(|e| OidcRefusal::Configuration(e.to_string()))?;
+    Ok(ProviderHttp::new(client, None))
 }
 
 /// Every URL in `metadata` Portico will call: the keys, the token and the userinfo endpoints.
@@ -149,7 +143,7 @@ pub fn endpoints(metadata: &CoreProviderMetadata) -> Vec<(&'static str, &openidc
 }
 
 /// Reads the provider's discovery document and keys.
-pub async fn discover(issuer: &str, http: &reqwest::Client) -> Result<CoreProviderMetadata, OidcRefusal> {
+pub async fn discover(issuer: &str, http: &ProviderHttp) -> Result<CoreProviderMetadata, OidcRefusal> {
     let issuer = IssuerUrl::new(issuer.to_owned()).map_err(|e| OidcRefusal::Configuration(format!("issuer: {e}")))?;
     CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| OidcRefusal::Unreachable(chain(&e)))
 }
@@ -320,7 +314,7 @@ impl PreparedOidc {
     /// once more, and the refreshed metadata are returned for the caller to keep.
     pub async fn finish(
         &self,
-        http: &reqwest::Client,
+        http: &ProviderHttp,
         code: &str,
         nonce: &str,
         pkce_verifier: &str,
@@ -369,16 +363,17 @@ impl PreparedOidc {
             .iter()
             .any(|c| c.as_ref().is_some_and(|name| !claims.contains_key(name)));
         if missing && let Some(endpoint) = self.metadata.userinfo_endpoint() {
-            let response = http
+            let request = http
+                .inner()
                 .get(endpoint.url().clone())
                 .bearer_auth(token.access_token().secret())
                 .header("accept", "application/json")
-                .send()
-                .await
-                .map_err(|e| OidcRefusal::Userinfo(chain(&e)))?
-                .error_for_status()
+                .build()
                 .map_err(|e| OidcRefusal::Userinfo(chain(&e)))?;
-            let bytes = response.bytes().await.map_err(|e| OidcRefusal::Userinfo(chain(&e)))?;
+            let (response, bytes) = http.send(request).await.map_err(|e| OidcRefusal::Userinfo(chain(&e)))?;
+            if !response.status().is_success() {
+                return Err(OidcRefusal::Userinfo(format!("HTTP {}", response.status())));
+            }
             let info: serde_json::Map<String, Value> =
                 serde_json::from_slice(&bytes).map_err(|e| OidcRefusal::Userinfo(e.to_string()))?;
             // Userinfo about someone else must not be mixed in (OpenID Connect Core 5.3.2).
@@ -398,7 +393,7 @@ impl PreparedOidc {
 pub async fn finish(
     metadata: &mut CoreProviderMetadata,
     settings: &OidcSettings,
-    http: &reqwest::Client,
+    http: &ProviderHttp,
     code: &str,
     nonce: &str,
     pkce_verifier: &str,

@@ -51,6 +51,8 @@ pub struct State {
     pub fixed_token: Option<String>,
     /// Tokens signed beforehand, served for the code they are filed under.
     pub by_code: HashMap<String, String>,
+    /// Bytes of filler added to the token response (for size limits).
+    pub padding: usize,
 }
 
 pub struct FakeOp {
@@ -97,6 +99,7 @@ impl FakeOp {
             signing: Signing::Rs256(key),
             fixed_token: None,
             by_code: HashMap::new(),
+            padding: 0,
         }));
         let s2 = state.clone();
         let server = HttpServer::new(move || {
@@ -125,7 +128,7 @@ impl FakeOp {
                     let state = s.lock().unwrap();
                     let filed = form.get("code").and_then(|c| state.by_code.get(c)).cloned();
                     let token = filed.or_else(|| state.fixed_token.clone()).unwrap_or_else(|| id_token(&state));
-                    HttpResponse::Ok().json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": token}))
+                    HttpResponse::Ok().json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": token, "padding": "x".repeat(state.padding)}))
                 }))
         })
         .workers(1)

@@ -247,6 +247,31 @@ mod tokens {
     }
 
     #[actix_web::test]
+    async fn an_oversized_answer_is_not_read() {
+        let mut x = setup(Key::new("k1")).await;
+        x.op.state.lock().unwrap().padding = oidc::MAX_RESPONSE_BYTES + 1;
+        let refusal = finish(&mut x).await.unwrap_err();
+        assert!(refusal.to_string().contains("larger than"), "{refusal}");
+        x.op.stop().await;
+    }
+
+    #[actix_web::test]
+    async fn a_url_the_policy_refuses_is_never_called() {
+        let x = setup(Key::new("k1")).await;
+        let policy: oidc::UrlPolicy =
+            std::sync::Arc::new(
+                |url: &url::Url| {
+                    if url.path() == "/jwks" { Err(format!("{url} is not allowed")) } else { Ok(()) }
+                },
+            );
+        let http = oidc::ProviderHttp::new(oidc::client_builder().build().unwrap(), Some(policy));
+        let refusal = oidc::discover(&x.s.issuer, &http).await.unwrap_err();
+        assert_eq!(refusal.code(), "provider_unreachable");
+        assert!(refusal.to_string().contains("/jwks is not allowed"), "{refusal}");
+        x.op.stop().await;
+    }
+
+    #[actix_web::test]
     async fn alg_none_is_refused() {
         let mut x = setup(Key::new("k1")).await;
         x.op.state.lock().unwrap().signing = Signing::None;

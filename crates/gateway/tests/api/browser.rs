@@ -288,6 +288,8 @@ async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in(app: TestApp) {
     click_to_next_page(&c, Locator::Css("form[action$='/oidc'] button")).await;
     c.find(Locator::XPath("//h2[contains(., '2. Configure')]/span[contains(., 'done')]")).await.unwrap();
     shot(&c, "20-oidc-assistant").await;
+    let source = c.source().await.unwrap();
+    assert!(!source.contains(crate::oidc::SECRET), "the saved client secret is not shown again");
 
     // Steps 3 and 4.
     click_to_next_page(&c, Locator::Css("form[action$='/mapping'] button")).await;
@@ -296,7 +298,9 @@ async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in(app: TestApp) {
     assert!(heading.contains("it works"), "{heading}");
     let body = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
     assert!(body.contains("Ada Lovelace") && body.contains("Developers"), "{body}");
+    assert!(!c.source().await.unwrap().contains(crate::oidc::SECRET), "nor on the test page");
     click_to_next_page(&c, Locator::LinkText("Back to the connection")).await;
+    assert!(!c.source().await.unwrap().contains(crate::oidc::SECRET), "nor on the connection page");
     c.find(Locator::Css("form[action$='/enable'] button")).await.unwrap().click().await.unwrap();
     c.accept_alert().await.unwrap();
     c.wait()

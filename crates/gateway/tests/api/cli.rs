@@ -96,6 +96,112 @@ async fn api_key_create_serve_and_use_it(backend: Backend) {
     drop(server);
 }
 
+/// The client secret, in clear or base64 (HTTP Basic), is in no log line of a
+/// server logging at debug level through a whole OpenID Connect set-up and sign-in, nor in any
+/// API answer on the way.
+#[actix_web::test]
+async fn the_client_secret_is_never_logged_nor_answered() {
+    use base64::Engine;
+    let db = TestDatabase::new(Backend::Sqlite).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("portico.log");
+    let out = portico(&db, data.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = portico(&db, data.path()).args(["api-key", "create", "--operator"]).output().unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let log_file = std::fs::File::create(&log).unwrap();
+    let mut child = portico(&db, data.path())
+        .env("PORTICO__LOG__LEVEL", "debug")
+        .env("PORTICO__SSO__ALLOW_PRIVATE_METADATA", "true")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let base = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("portico serve prints its URL");
+        lines.push(line.clone());
+        if let Some(url) = line.strip_prefix("Portico is running at ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let api = |method: Method, path: &str| client.request(method, format!("{base}{path}")).bearer_auth(&key);
+    let mut answers = String::new();
+    let res =
+        api(Method::POST, "/api/v1/enterprises").json(&json!({"key": "acme", "name": "Acme"})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let placeholder = crate::oidc::start_op(port, "http://127.0.0.1:9/placeholder");
+    let res = api(Method::POST, "/api/v1/enterprises/acme/connections")
+        .json(&json!({"protocol": "oidc", "provider": "custom",
+            "oidc": {"issuer": format!("http://127.0.0.1:{port}"), "client_id": "portico", "client_secret": crate::oidc::SECRET}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let c: Value = serde_json::from_str(&{
+        let t = res.text().await.unwrap();
+        answers.push_str(&t);
+        t
+    })
+    .unwrap();
+    let id = c["id"].as_str().unwrap().to_owned();
+    let redirect_uri = c["redirect_uri"].as_str().unwrap().to_owned();
+    drop(placeholder);
+    let _op = crate::oidc::start_op(port, &redirect_uri);
+    answers.push_str(
+        &api(Method::GET, &format!("/api/v1/enterprises/acme/connections/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    answers.push_str(
+        &api(Method::GET, "/api/v1/enterprises/acme/connections").send().await.unwrap().text().await.unwrap(),
+    );
+    let t: Value = api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/test"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let back = crate::oidc::through_provider(t["url"].as_str().unwrap(), &redirect_uri).await;
+    let page = client.get(&back).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("it works"), "the code exchange (which sends the secret) happened: {page}");
+    answers.push_str(&page);
+    answers.push_str(&api(Method::GET, "/api/v1/openapi.json").send().await.unwrap().text().await.unwrap());
+    drop(server);
+    // Log lines go to stdout; the reader ends when the stopped server's pipe closes.
+    lines.extend(rx.iter());
+
+    let secret = crate::oidc::SECRET;
+    // In clear (as in a form body) and as sent in the HTTP Basic header of the code exchange.
+    let forms = [secret.to_owned(), base64::engine::general_purpose::STANDARD.encode(format!("portico:{secret}"))];
+    let logged = std::fs::read_to_string(&log).unwrap() + &lines.join("\n");
+    assert!(logged.lines().count() > 20, "the server logged at debug level: {logged}");
+    for form in &forms {
+        assert!(!logged.contains(form.as_str()), "the secret ({form}) is in the log");
+        assert!(!answers.contains(form.as_str()), "the secret ({form}) is in an answer");
+    }
+}
+
 #[actix_web::test]
 async fn api_key_create_serve_and_use_it_sqlite() {
     api_key_create_serve_and_use_it(Backend::Sqlite).await

@@ -55,7 +55,7 @@ pub fn start_op(port: u16, redirect_uri: &str) -> Op {
 }
 
 /// Plays the browser at the provider until it is sent back to `redirect_uri`; returns that URL.
-async fn through_provider(start: &str, redirect_uri: &str) -> String {
+pub async fn through_provider(start: &str, redirect_uri: &str) -> String {
     let browser =
         reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut next = start.to_owned();

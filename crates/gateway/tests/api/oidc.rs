@@ -148,7 +148,23 @@ async fn oidc_sign_in_configured_through_the_api(app: TestApp) {
     let back = through_provider(&location, &redirect_uri).await;
     let res = app.client.get(&back).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("portico_session=")));
+    let session = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("portico_session="))
+        .expect("a session cookie");
+    // Ada lands on her organizations page, with the group the JIT rules gave her.
+    let mut next = res.headers()["location"].to_str().unwrap().to_owned();
+    let page = loop {
+        let res = app.client.get(app.url(&next)).header("cookie", &session).send().await.unwrap();
+        match res.headers().get("location") {
+            Some(l) if res.status().is_redirection() => next = l.to_str().unwrap().to_owned(),
+            _ => break res.text().await.unwrap(),
+        }
+    };
+    assert!(page.contains("Ada Lovelace") && page.contains("Developers"), "{page}");
     let users: Value = app
         .api(Method::GET, "/api/v1/enterprises/acme/users", &app.operator_key)
         .send()
@@ -199,7 +215,73 @@ async fn an_unreachable_provider_is_named_for_the_admin(app: TestApp) {
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("discovery"), "{body}");
 }
 
-crate::both_backends!(oidc_sign_in_configured_through_the_api, an_unreachable_provider_is_named_for_the_admin);
+/// The provider goes away between the person's visit to it and the callback: the person gets a
+/// plain page with an operation id, the admin the reason in the audit log.
+async fn a_provider_gone_at_the_callback_gets_a_plain_page(app: TestApp) {
+    app.create_enterprise("acme").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let placeholder = start_op(port, "http://127.0.0.1:9/placeholder");
+    let c: Value = app
+        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
+        .json(&json!({"protocol": "oidc", "provider": "custom",
+            "oidc": {"issuer": format!("http://127.0.0.1:{port}"), "client_id": "portico", "client_secret": SECRET}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    drop(placeholder);
+    let (id, redirect_uri) = (c["id"].as_str().unwrap(), c["redirect_uri"].as_str().unwrap());
+    let op = start_op(port, redirect_uri);
+    let t: Value = app
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/test"), &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let back = through_provider(t["url"].as_str().unwrap(), redirect_uri).await;
+    assert!(app.client.get(&back).send().await.unwrap().text().await.unwrap().contains("it works"));
+    app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+
+    let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
+    let binding: Vec<String> = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    let back = through_provider(start.headers()["location"].to_str().unwrap(), redirect_uri).await;
+    drop(op);
+    let res = app.client.get(&back).header("cookie", binding.join("; ")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Operation"), "the person can quote an operation id: {page}");
+    assert!(
+        !page.contains("127.0.0.1") && !page.contains("provider_unreachable"),
+        "no technical detail for the person: {page}"
+    );
+    let events = app
+        .directory
+        .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
+        .unwrap()
+        .items;
+    assert!(
+        events.iter().any(|e| e.outcome != "success" && e.details.contains("provider_unreachable")),
+        "the admin sees why: {events:?}"
+    );
+}
+
+crate::both_backends!(
+    oidc_sign_in_configured_through_the_api,
+    an_unreachable_provider_is_named_for_the_admin,
+    a_provider_gone_at_the_callback_gets_a_plain_page
+);
 
 /// With the default rule, an admin cannot point Portico at a provider on plain HTTP or on an
 /// internal address, even one that answers.

@@ -326,7 +326,11 @@ impl PreparedOidc {
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
             .request_async(http)
             .await
-            .map_err(|e| OidcRefusal::CodeRefused(chain(&e)))?;
+            .map_err(|e| match e {
+                // The provider could not be reached at all: not a verdict on the code.
+                openidconnect::RequestTokenError::Request(e) => OidcRefusal::Unreachable(chain(&e)),
+                e => OidcRefusal::CodeRefused(chain(&e)),
+            })?;
         let id_token = token.id_token().ok_or(OidcRefusal::NoIdToken)?;
         let nonce = Nonce::new(nonce.to_owned());
         let verified = { id_token.claims(&verifier(&self.client), &nonce).map(|_| ()) };

@@ -86,6 +86,21 @@ impl OidcCache {
     }
 }
 
+/// What sealed a sign-in's nonce and PKCE verifier: they wait in the database for the callback,
+/// and are no use to anyone who reads the database meanwhile.
+const REQUEST_SECRETS_PURPOSE: &str = "oidc sign-in request";
+
+fn seal(state: &AppState, value: &str) -> Result<String, String> {
+    crate::secrets::seal(&state.settings, REQUEST_SECRETS_PURPOSE, value.as_bytes()).map_err(|e| e.to_string())
+}
+
+fn unseal(state: &AppState, sealed: Option<&str>) -> Result<String, (&'static str, String)> {
+    let refused = |why: String| ("state_mismatch", format!("the sign-in's stored secrets are unreadable: {why}"));
+    let plain = crate::secrets::open(&state.settings, REQUEST_SECRETS_PURPOSE, sealed.unwrap_or_default())
+        .map_err(|e| refused(e.to_string()))?;
+    String::from_utf8(plain).map_err(|_| refused("not text".into()))
+}
+
 /// The client for provider calls: unless `sso.allow_private_metadata`, it connects to public
 /// addresses only, checked when it connects.
 fn provider_client(settings: &Settings) -> Result<ProviderHttp, String> {
@@ -196,8 +211,13 @@ pub async fn begin_url(state: &AppState, c: &Connection, test: bool, next: &str)
     let request_id = new_request_id();
     let started = sso::oidc::start(&meta, &settings, &request_id).map_err(|e| e.to_string())?;
     let dir = state.directory.clone();
-    let (rid, cid, next, nonce, verifier) =
-        (request_id.clone(), c.id.clone(), next.to_owned(), started.nonce.clone(), started.pkce_verifier.clone());
+    let (rid, cid, next, nonce, verifier) = (
+        request_id.clone(),
+        c.id.clone(),
+        next.to_owned(),
+        seal(state, &started.nonce)?,
+        seal(state, &started.pkce_verifier)?,
+    );
     blocking::<_, DirectoryError>(move || dir.begin_oidc_request(&rid, &cid, test, &next, &nonce, &verifier))
         .await
         .map_err(|e| e.to_string())?;
@@ -262,7 +282,7 @@ async fn callback(
         let prepared = prepared(&state, &connection).await?;
         let http = state.oidc.http(&state.settings).map_err(|e| refuse("configuration", e))?;
         let (identity, refreshed) = prepared
-            .finish(&http, code, p.nonce.as_deref().unwrap_or_default(), p.pkce_verifier.as_deref().unwrap_or_default())
+            .finish(&http, code, &unseal(&state, p.nonce.as_deref())?, &unseal(&state, p.pkce_verifier.as_deref())?)
             .await
             .map_err(|r| (r.code(), r.to_string()))?;
         if let Some(meta) = refreshed {

@@ -240,8 +240,9 @@ async fn enabled_connection(app: &TestApp) -> (String, String, Op) {
 }
 
 /// Starts a sign-in at `/login/sso` and plays the person at the provider; returns the callback
-/// URL the provider sent the browser to, and the cookies the browser holds for Portico.
-async fn to_callback(app: &TestApp, redirect_uri: &str) -> (String, String) {
+/// URL the provider sent the browser to, the cookies the browser holds for Portico, and the
+/// authorization URL Portico sent it to first.
+async fn to_callback(app: &TestApp, redirect_uri: &str) -> (String, String, String) {
     let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
     let cookies: Vec<String> = start
         .headers()
@@ -249,8 +250,9 @@ async fn to_callback(app: &TestApp, redirect_uri: &str) -> (String, String) {
         .iter()
         .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
         .collect();
-    let back = through_provider(start.headers()["location"].to_str().unwrap(), redirect_uri).await;
-    (back, cookies.join("; "))
+    let authorization = start.headers()["location"].to_str().unwrap().to_owned();
+    let back = through_provider(&authorization, redirect_uri).await;
+    (back, cookies.join("; "), authorization)
 }
 
 /// The refusal codes and reasons in `acme`'s audit log, and how many sign-ins succeeded.
@@ -276,7 +278,7 @@ async fn a_callback_without_state_is_refused(app: TestApp) {
 async fn a_callback_with_a_state_portico_never_issued_is_refused(app: TestApp) {
     let (id, redirect_uri, _op) = enabled_connection(&app).await;
     // A real code from the provider, under a state Portico did not issue.
-    let (back, cookies) = to_callback(&app, &redirect_uri).await;
+    let (back, cookies, _) = to_callback(&app, &redirect_uri).await;
     let mut url = url::Url::parse(&back).unwrap();
     let code = url.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
     url.set_query(Some(&format!("code={code}&state=_forged")));
@@ -289,8 +291,16 @@ async fn a_callback_with_a_state_portico_never_issued_is_refused(app: TestApp) {
 }
 
 async fn a_replayed_callback_is_refused(app: TestApp) {
-    let (_, redirect_uri, _op) = enabled_connection(&app).await;
-    let (back, cookies) = to_callback(&app, &redirect_uri).await;
+    let (id, redirect_uri, _op) = enabled_connection(&app).await;
+    let (back, cookies, authorization) = to_callback(&app, &redirect_uri).await;
+    // While it waits, the sign-in's nonce and PKCE verifier are stored sealed, not as sent.
+    let state = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let pending = app.directory.pending_sso_request(&id, &state).unwrap().expect("the sign-in waits");
+    let (nonce, verifier) = (pending.nonce.unwrap(), pending.pkce_verifier.unwrap());
+    let sent =
+        url::Url::parse(&authorization).unwrap().query_pairs().find(|(k, _)| k == "nonce").unwrap().1.into_owned();
+    assert!(!nonce.contains(&sent) && nonce.len() > sent.len() + 16, "sealed: {nonce} (sent {sent})");
+    assert!(verifier.len() > 43 + 16, "sealed: {verifier}");
     let first = app.client.get(&back).header("cookie", &cookies).send().await.unwrap();
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
     // The same code and state again, from the same browser.
@@ -313,7 +323,7 @@ async fn a_provider_error_is_refused(app: TestApp) {
 /// plain page with an operation id, the admin the reason in the audit log.
 async fn a_provider_gone_at_the_callback_gets_a_plain_page(app: TestApp) {
     let (_, redirect_uri, op) = enabled_connection(&app).await;
-    let (back, cookies) = to_callback(&app, &redirect_uri).await;
+    let (back, cookies, _) = to_callback(&app, &redirect_uri).await;
     drop(op);
     let res = app.client.get(&back).header("cookie", cookies).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);

@@ -2,4 +2,9 @@
 //! protocol only: it parses what an IdP sends into values and says what is wrong in SCIM's own
 //! terms; the gateway serves it over HTTP and the directory stores the results.
 
+pub mod error;
 pub mod filter;
+pub mod patch;
+pub mod schemas;
+
+pub use error::{ScimError, ScimType};

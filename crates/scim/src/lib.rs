@@ -5,6 +5,7 @@
 pub mod error;
 pub mod filter;
 pub mod patch;
+pub mod query;
 pub mod schemas;
 
 pub use error::{ScimError, ScimType};

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod matching;
 pub mod patch;
 pub mod query;
 pub mod schemas;

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod matching;
 pub mod patch;
 pub mod query;
+pub mod resource;
 pub mod schemas;
 
 pub use error::{ScimError, ScimType};

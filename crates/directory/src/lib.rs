@@ -21,6 +21,7 @@ pub mod page;
 pub mod password;
 pub mod role;
 pub mod schema;
+pub mod scim_token;
 pub mod secret;
 pub mod session;
 pub mod setup;

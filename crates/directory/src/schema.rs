@@ -180,6 +180,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sso_requests,
     sso_seen_assertions,
     sso_test_results,
+    scim_tokens,
 );
 
 diesel::table! {
@@ -234,3 +235,19 @@ diesel::table! {
 
 diesel::joinable!(sso_connections -> enterprises (enterprise_id));
 diesel::joinable!(sso_requests -> sso_connections (connection_id));
+
+diesel::table! {
+    scim_tokens (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        description -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(scim_tokens -> enterprises (enterprise_id));

@@ -6,6 +6,7 @@ pub mod enterprises;
 pub mod groups;
 pub mod openapi;
 pub mod organizations;
+pub mod scim_tokens;
 pub mod users;
 
 use actix_web::{HttpRequest, error, web};
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(groups::configure)
             .configure(users::configure)
             .configure(connections::configure)
+            .configure(scim_tokens::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{connections, enterprises, groups, organizations, users};
+use super::{connections, enterprises, groups, organizations, scim_tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use super::{connections, enterprises, groups, organizations, users};
         connections::create, connections::list, connections::get_one, connections::update, connections::remove,
         connections::enable, connections::disable, connections::test, connections::test_results,
         connections::refresh_metadata,
+        scim_tokens::create, scim_tokens::list, scim_tokens::revoke,
     ),
     modifiers(&BearerKey),
     tags(
@@ -27,6 +28,7 @@ use super::{connections, enterprises, groups, organizations, users};
         (name = "groups", description = "Groups of an organization"),
         (name = "users", description = "People of an enterprise"),
         (name = "connections", description = "SSO connections: set-up, test, enable"),
+        (name = "scim-tokens", description = "Tokens an IdP uses to provision over SCIM"),
     )
 )]
 #[derive(Debug)]

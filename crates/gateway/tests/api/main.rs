@@ -14,4 +14,5 @@ mod interop;
 mod isolation;
 mod oidc;
 mod saml;
+mod scim_tokens;
 mod test_idp;

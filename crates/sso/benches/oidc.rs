@@ -49,6 +49,7 @@ fn main() {
                 name: Some("name".into()),
                 groups: Some("groups".into()),
             },
+            clock_skew: chrono::Duration::seconds(120),
         };
         let http = oidc::http_client().unwrap();
         let metadata = oidc::discover(&s.issuer, &http).await.unwrap();

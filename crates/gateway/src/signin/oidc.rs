@@ -169,6 +169,7 @@ fn oidc_settings(settings: &Settings, c: &Connection) -> Result<OidcSettings, St
             name: c.mapping.name.clone(),
             groups: c.mapping.groups.clone(),
         },
+        clock_skew: settings.sso_clock_skew,
     })
 }
 

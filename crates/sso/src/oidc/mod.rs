@@ -44,6 +44,8 @@ pub struct OidcSettings {
     pub redirect_uri: String,
     /// Claim names: login (default `preferred_username`), email, name, groups.
     pub mapping: AttributeMapping,
+    /// How far the provider's clock may be from Portico's when `exp` and `iat` are checked.
+    pub clock_skew: chrono::Duration,
 }
 
 impl std::fmt::Debug for OidcSettings {
@@ -54,6 +56,7 @@ impl std::fmt::Debug for OidcSettings {
             .field("client_secret", &"(hidden)")
             .field("scopes", &self.scopes)
             .field("redirect_uri", &self.redirect_uri)
+            .field("clock_skew", &self.clock_skew)
             .finish()
     }
 }
@@ -238,21 +241,19 @@ fn payload(jwt: &str) -> Result<serde_json::Map<String, Value>, OidcRefusal> {
     serde_json::from_slice(&bytes).map_err(|e| OidcRefusal::IdToken(e.to_string()))
 }
 
-/// How far in the future an ID token's `iat` may lie (clocks drift); further is refused.
-pub const IAT_LEEWAY_SECS: i64 = 300;
 const IAT_MARK: &str = "iat ";
 
-fn issue_time(iat: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
-    if iat > chrono::Utc::now() + chrono::Duration::seconds(IAT_LEEWAY_SECS) {
-        return Err(format!("{IAT_MARK}{iat}"));
-    }
-    Ok(())
-}
-
 /// The ID token checks: the library's (signature by an allowed algorithm, issuer, audience with
-/// no untrusted extra audience, expiry, nonce) and the issue time.
-fn verifier(c: &Client) -> openidconnect::core::CoreIdTokenVerifier<'_> {
-    c.id_token_verifier().set_allowed_algs(ALLOWED_ALGS).set_issue_time_verifier_fn(issue_time)
+/// no untrusted extra audience, expiry, nonce) and the issue time, both times with `skew` of
+/// leeway for the provider's clock.
+fn verifier(c: &Client, skew: chrono::Duration) -> openidconnect::core::CoreIdTokenVerifier<'_> {
+    c.id_token_verifier()
+        .set_allowed_algs(ALLOWED_ALGS)
+        // Expired means `exp` is before now less the leeway.
+        .set_time_fn(move || chrono::Utc::now() - skew)
+        .set_issue_time_verifier_fn(move |iat| {
+            if iat > chrono::Utc::now() + skew { Err(format!("{IAT_MARK}{iat}")) } else { Ok(()) }
+        })
 }
 
 fn refusal_from(e: ClaimsVerificationError) -> OidcRefusal {
@@ -333,7 +334,7 @@ impl PreparedOidc {
             })?;
         let id_token = token.id_token().ok_or(OidcRefusal::NoIdToken)?;
         let nonce = Nonce::new(nonce.to_owned());
-        let verified = { id_token.claims(&verifier(&self.client), &nonce).map(|_| ()) };
+        let verified = { id_token.claims(&verifier(&self.client, self.settings.clock_skew), &nonce).map(|_| ()) };
         let mut refreshed = None;
         match verified {
             Ok(()) => {}
@@ -344,7 +345,7 @@ impl PreparedOidc {
                     .map_err(|e| OidcRefusal::Unreachable(chain(&e)))?;
                 let metadata = self.metadata.clone().set_jwks(keys);
                 let c = client(metadata.clone(), &self.settings)?;
-                id_token.claims(&verifier(&c), &nonce).map_err(refusal_from)?;
+                id_token.claims(&verifier(&c, self.settings.clock_skew), &nonce).map_err(refusal_from)?;
                 refreshed = Some(metadata);
             }
             Err(e) => return Err(refusal_from(e)),

@@ -74,6 +74,7 @@ fn settings(op: &Op) -> OidcSettings {
             name: Some("name".into()),
             groups: Some("groups".into()),
         },
+        clock_skew: chrono::Duration::seconds(120),
     }
 }
 
@@ -197,6 +198,7 @@ mod tokens {
                 name: None,
                 groups: None,
             },
+            clock_skew: chrono::Duration::seconds(120),
         };
         let http = oidc::http_client().unwrap();
         let metadata = oidc::discover(&s.issuer, &http).await.unwrap();
@@ -325,9 +327,16 @@ mod tokens {
 
     #[actix_web::test]
     async fn a_token_issued_in_the_future_is_refused() {
-        let later = chrono::Utc::now().timestamp() + oidc::IAT_LEEWAY_SECS + 600;
+        // The settings allow 120 seconds of clock difference.
+        let later = chrono::Utc::now().timestamp() + 600;
         assert_eq!(refused_with("iat", json!(later)).await, "issued_in_future");
         // Within the leeway for drifting clocks: accepted.
         assert_eq!(refused_with("iat", json!(chrono::Utc::now().timestamp() + 60)).await, "accepted");
+    }
+
+    #[actix_web::test]
+    async fn a_token_just_expired_by_a_drifting_clock_is_accepted() {
+        assert_eq!(refused_with("exp", json!(chrono::Utc::now().timestamp() - 30)).await, "accepted");
+        assert_eq!(refused_with("exp", json!(chrono::Utc::now().timestamp() - 600)).await, "expired");
     }
 }

@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::Directory;
 use crate::access::{Actor, Ctx};
 use crate::audit::Subject;
-use crate::error::{DirectoryError, Result};
+use crate::error::Result;
 use crate::schema::api_keys;
-use crate::secret::{hash_secret, new_id, random_token, secret_matches};
+use crate::secret::{hash_secret, new_id, random_hex, random_token, secret_matches, token_prefix};
 
 const KEY_PREFIX: &str = "portico_";
 const PREFIX_HEX: usize = 12;
@@ -37,18 +37,9 @@ pub struct CreatedApiKey {
     pub token: String,
 }
 
-fn random_prefix() -> Result<String> {
-    let mut buf = [0u8; PREFIX_HEX / 2];
-    getrandom::fill(&mut buf).map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Splits a presented key into its prefix, or `None` if it is not shaped like one of ours.
+/// The prefix of a presented token, or `None` if it is not shaped like one of ours.
 fn parse(token: &str) -> Option<&str> {
-    let rest = token.strip_prefix(KEY_PREFIX)?;
-    let prefix = rest.get(..PREFIX_HEX)?;
-    let secret = rest.get(PREFIX_HEX..)?.strip_prefix('_')?;
-    (prefix.chars().all(|c| c.is_ascii_hexdigit()) && secret.len() >= 40).then_some(prefix)
+    token_prefix(token, KEY_PREFIX, PREFIX_HEX)
 }
 
 impl Directory {
@@ -72,7 +63,7 @@ impl Directory {
                     None
                 }
             };
-            let prefix = random_prefix()?;
+            let prefix = random_hex(PREFIX_HEX)?;
             let token = format!("{KEY_PREFIX}{prefix}_{}", random_token(32)?);
             let info = ApiKeyInfo {
                 id: new_id(),

@@ -16,7 +16,7 @@ use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::error::{DirectoryError, Result};
 use crate::schema::{enterprises, scim_tokens};
-use crate::secret::{hash_secret, new_id, random_token, secret_matches};
+use crate::secret::{hash_secret, new_id, random_hex, random_token, secret_matches, token_prefix};
 
 const TOKEN_PREFIX: &str = "pscim_";
 const PREFIX_HEX: usize = 12;
@@ -48,18 +48,9 @@ pub struct ScimCaller {
     pub enterprise_id: String,
 }
 
-fn random_prefix() -> Result<String> {
-    let mut buf = [0u8; PREFIX_HEX / 2];
-    getrandom::fill(&mut buf).map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// The prefix of a presented token, or `None` if it is not shaped like one of ours.
 fn parse(token: &str) -> Option<&str> {
-    let rest = token.strip_prefix(TOKEN_PREFIX)?;
-    let prefix = rest.get(..PREFIX_HEX)?;
-    let secret = rest.get(PREFIX_HEX..)?.strip_prefix('_')?;
-    (prefix.chars().all(|c| c.is_ascii_hexdigit()) && secret.len() >= 40).then_some(prefix)
+    token_prefix(token, TOKEN_PREFIX, PREFIX_HEX)
 }
 
 type Row = (String, String, String, String, NaiveDateTime, Option<NaiveDateTime>);
@@ -75,7 +66,7 @@ impl Directory {
         self.audited(ctx, "scim_token.create", |conn, now| {
             let e = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&e.id)?;
-            let prefix = random_prefix()?;
+            let prefix = random_hex(PREFIX_HEX)?;
             let token = format!("{TOKEN_PREFIX}{prefix}_{}", random_token(32)?);
             let info = ScimTokenInfo {
                 id: new_id(),

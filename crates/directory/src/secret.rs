@@ -15,6 +15,25 @@ pub fn random_token(bytes: usize) -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// `chars` random lower-case hex characters: the public prefix by which a stored token is found
+/// and named.
+pub fn random_hex(chars: usize) -> Result<String> {
+    let mut buf = vec![0u8; chars.div_ceil(2)];
+    getrandom::fill(&mut buf).map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
+    let mut out: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+    out.truncate(chars);
+    Ok(out)
+}
+
+/// The prefix of a token shaped `{tag}{prefix_len hex characters}_{secret of 40 or more}`, or
+/// `None` for anything else (so malformed input never reaches the database).
+pub fn token_prefix<'a>(token: &'a str, tag: &str, prefix_len: usize) -> Option<&'a str> {
+    let rest = token.strip_prefix(tag)?;
+    let prefix = rest.get(..prefix_len)?;
+    let secret = rest.get(prefix_len..)?.strip_prefix('_')?;
+    (prefix.chars().all(|c| c.is_ascii_hexdigit()) && secret.len() >= 40).then_some(prefix)
+}
+
 /// Lower-case hex SHA-256 of a secret: what is stored instead of the secret.
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());

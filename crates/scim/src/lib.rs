@@ -11,3 +11,12 @@ pub mod resource;
 pub mod schemas;
 
 pub use error::{ScimError, ScimType};
+
+/// A member of a JSON object by name without regard to case (SCIM attribute names are
+/// case-insensitive, RFC 7643 section 2.1); a `null` value counts as absent.
+pub(crate) fn field<'a>(
+    object: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v).filter(|v| !v.is_null())
+}

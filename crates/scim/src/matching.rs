@@ -7,8 +7,9 @@
 //! case-insensitive, `id` and `externalId` are case-exact. A multi-valued attribute matches when
 //! any of its values does; `ne` matches when none is equal.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::field;
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::schemas::{GROUP, USER};
 
@@ -42,10 +43,6 @@ fn present(v: &Value) -> bool {
         Value::Object(o) => !o.is_empty(),
         _ => true,
     }
-}
-
-fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 /// The values `path` names in `resource`, with multi-valued attributes flattened.

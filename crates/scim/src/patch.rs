@@ -10,6 +10,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType};
+use crate::field;
 use crate::filter::{AttrPath, Path, parse_path};
 use crate::schemas::{ENTERPRISE_USER, GROUP, PATCH_OP, USER};
 
@@ -31,10 +32,6 @@ pub struct Operation {
     pub path: Path,
     /// Absent for a `remove` that names its target by path alone.
     pub value: Option<Value>,
-}
-
-fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 /// Reads a PATCH request body.

@@ -10,6 +10,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType};
+use crate::field;
 use crate::schemas::{ENTERPRISE_USER, GROUP, USER};
 
 /// SCIM 1.0 URNs some IdPs (OneLogin) still send.
@@ -76,10 +77,6 @@ pub struct GroupInput {
 
 fn invalid(detail: String) -> ScimError {
     ScimError::new(ScimType::InvalidValue, detail)
-}
-
-fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v).filter(|v| !v.is_null())
 }
 
 fn text(object: &Map<String, Value>, name: &str) -> Result<Option<String>, ScimError> {

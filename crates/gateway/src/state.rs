@@ -28,16 +28,20 @@ pub struct SamlCache(
 );
 
 impl SamlCache {
+    /// The prepared form of `c` when the cache holds it for this version of the connection.
+    pub fn get(&self, c: &directory::connection::Connection) -> Option<Arc<sso::saml::PreparedSaml>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&c.id).filter(|(version, _)| *version == c.updated_at).map(|(_, p)| p.clone())
+    }
+
     /// The prepared form of `c`, built by `build` when missing or stale.
     pub fn get_or_build(
         &self,
         c: &directory::connection::Connection,
         build: impl FnOnce() -> Result<sso::saml::PreparedSaml, sso::saml::Refusal>,
     ) -> Result<Arc<sso::saml::PreparedSaml>, sso::saml::Refusal> {
-        if let Some((version, p)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&c.id)
-            && *version == c.updated_at
-        {
-            return Ok(p.clone());
+        if let Some(p) = self.get(c) {
+            return Ok(p);
         }
         let prepared = Arc::new(build()?);
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());

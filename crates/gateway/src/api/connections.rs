@@ -231,7 +231,7 @@ pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
             .filter_map(|b64| sso::saml::Certificate::parse(b64.as_bytes()).ok())
             .map(|cert| CertificateView {
                 expired: cert.is_expired(now),
-                expiring_soon: cert.not_after < now + chrono::Duration::days(30),
+                expiring_soon: cert.expiring_soon(now),
                 subject: cert.subject,
                 not_before: cert.not_before,
                 not_after: cert.not_after,

@@ -80,6 +80,9 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
+    if body.len() > super::MAX_JSON_BYTES {
+        return Err(ApiError::PayloadTooLarge(format!("the body is larger than {} bytes", super::MAX_JSON_BYTES)));
+    }
     let input: CreateScimToken = if body.iter().all(u8::is_ascii_whitespace) {
         CreateScimToken::default()
     } else {

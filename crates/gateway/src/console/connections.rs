@@ -179,7 +179,7 @@ fn page_for(
         .filter_map(|b64| sso::saml::Certificate::parse(b64.as_bytes()).ok())
         .map(|cert| CertRow {
             expired: cert.is_expired(now),
-            expiring_soon: cert.not_after < now + chrono::Duration::days(30),
+            expiring_soon: cert.expiring_soon(now),
             not_after: cert.not_after.format("%Y-%m-%d").to_string(),
             subject: cert.subject,
         })

@@ -4,7 +4,7 @@
 //! Portico probe its own network), without following redirects, bounded in time and size.
 //! `sso.allow_private_metadata` lifts the address and HTTPS rules for tests and closed networks.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use sso::saml::metadata::MAX_METADATA_BYTES;
@@ -30,16 +30,24 @@ pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => public_v4(v4),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+            // Addresses that carry an IPv4 address are judged by it: IPv4-mapped and -compatible
+            // (also `::1` and `::`, which carry 0.0.0.x), NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
+            if let Some(v4) = v6.to_ipv4() {
                 return public_v4(v4);
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || v6 == Ipv6Addr::LOCALHOST)
+            if s[0] == 0x64 && s[1] == 0xff9b {
+                return public_v4(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return public_v4(embedded(s[1], s[2]));
+            }
+            !(v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                // Teredo tunnels and the documentation range.
+                || (s[0] == 0x2001 && (s[1] == 0 || s[1] == 0xdb8)))
         }
     }
 }
@@ -77,7 +85,7 @@ pub fn check_public_url(url: &url::Url) -> Result<(), String> {
         Some(url::Host::Domain(_)) => return Ok(()),
         None => return Err(format!("{url} has no host")),
     };
-    if is_public(ip) { Ok(()) } else { Err(format!("{url} points at an internal address")) }
+    if is_public(ip) { Ok(()) } else { Err(format!("{ip} is not a public address")) }
 }
 
 /// Fetches and reads `url`; the error is a sentence for the admin.
@@ -145,10 +153,15 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:a00:1::1",
+            "2001:db8::1",
+            "2001:0:4136:e378::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "140.82.112.3", "2606:4700::1111"] {
+        for ip in ["8.8.8.8", "140.82.112.3", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

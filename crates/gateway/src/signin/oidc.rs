@@ -16,7 +16,7 @@ use sso::AttributeMapping;
 use sso::oidc::{OidcSettings, PreparedOidc, ProviderHttp, openidconnect_metadata};
 
 use super::saml::{BINDING_COOKIE, TestResultPage, binding_value, same_browser, warnings};
-use crate::auth::{SESSION_COOKIE, client_address, cookie, operation_id};
+use crate::auth::{client_address, operation_id};
 use crate::config::Settings;
 use crate::console::render_status;
 use crate::error::{PageError, blocking};
@@ -119,7 +119,7 @@ fn provider_client(settings: &Settings) -> Result<ProviderHttp, String> {
 /// Refuses issuers Portico must not contact (plain HTTP, internal addresses) unless
 /// `sso.allow_private_metadata`, then reads the discovery document.
 pub async fn check_issuer(settings: &Settings, issuer: &str) -> Result<(), String> {
-    guard(settings, issuer).await?;
+    guard(settings, issuer)?;
     let http = provider_client(settings)?;
     let m = sso::oidc::discover(issuer, &http).await.map_err(|e| e.to_string())?;
     check_endpoints(settings, &m)
@@ -136,21 +136,16 @@ fn check_endpoints(settings: &Settings, m: &openidconnect_metadata::CoreProvider
     Ok(())
 }
 
-async fn guard(settings: &Settings, issuer: &str) -> Result<(), String> {
+/// The issuer's URL obeys the rule for every URL Portico calls at a provider (HTTPS, no internal
+/// address written literally), unless `sso.allow_private_metadata`. Host names are checked when
+/// the provider client connects (`PublicOnly`), not here: a check before the connection could be
+/// answered differently by DNS than the connection itself.
+fn guard(settings: &Settings, issuer: &str) -> Result<(), String> {
     let url = url::Url::parse(issuer).map_err(|e| format!("`{issuer}` is not a URL: {e}"))?;
     if settings.sso_allow_private_metadata {
         return Ok(());
     }
-    if url.scheme() != "https" {
-        return Err("the issuer must be an https:// URL".into());
-    }
-    let host = url.host_str().ok_or("the issuer has no host")?.to_owned();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let public = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .any(|a| super::fetch::is_public(a.ip()));
-    if public { Ok(()) } else { Err(format!("{host} resolves to no public address")) }
+    super::fetch::check_public_url(&url).map_err(|e| format!("the issuer must be a public https:// URL: {e}"))
 }
 
 fn oidc_settings(settings: &Settings, c: &Connection) -> Result<OidcSettings, String> {
@@ -181,7 +176,7 @@ async fn metadata(
     if let Some(m) = state.oidc.get(issuer) {
         return Ok(m);
     }
-    guard(&state.settings, issuer).await?;
+    guard(&state.settings, issuer)?;
     let http = state.oidc.http(&state.settings)?;
     let m = sso::oidc::discover(issuer, &http).await.map_err(|e| e.to_string())?;
     check_endpoints(&state.settings, &m)?;
@@ -369,11 +364,7 @@ async fn callback(
     match outcome {
         Ok(signed_in) => {
             state.metrics.sign_in("oidc", "success");
-            let target = crate::console::session::safe_next(&pending.return_to).unwrap_or("/").to_owned();
-            let mut res = HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
-            res.add_cookie(&cookie(&state, SESSION_COOKIE, signed_in.session_token))
-                .map_err(|e| PageError::BadRequest(e.to_string()))?;
-            Ok(res)
+            super::saml::signed_in_response(&state, &pending.return_to, signed_in.session_token)
         }
         Err(refusal) => {
             state.metrics.sign_in("oidc", refusal.code());

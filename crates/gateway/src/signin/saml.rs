@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use directory::DirectoryError;
 use directory::connection::{Connection, ConnectionStatus};
 use directory::sso_sign_in::Vouched;
@@ -155,6 +155,22 @@ async fn begin(state: &AppState, connection: &Connection, test: bool, next: &str
 /// is served over HTTPS.
 pub(crate) const BINDING_COOKIE: &str = "portico_sso_request";
 
+/// A completed sign-in, either protocol: to the page the person asked for (when it is ours),
+/// with the session cookie, and the spent browser-binding cookie removed.
+pub(crate) fn signed_in_response(
+    state: &AppState,
+    return_to: &str,
+    session_token: String,
+) -> Result<HttpResponse, PageError> {
+    let target = crate::console::session::safe_next(return_to).unwrap_or("/").to_owned();
+    let mut res = HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
+    res.add_cookie(&cookie(state, SESSION_COOKIE, session_token)).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let mut spent = binding_cookie(state, "");
+    spent.make_removal();
+    res.add_cookie(&spent).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    Ok(res)
+}
+
 pub(crate) fn binding_value(state: &AppState, request_id: &str) -> String {
     crate::auth::csrf_token(state, &format!("sso request\0{request_id}"))
 }
@@ -274,7 +290,7 @@ pub(crate) fn warnings(
         w.push("No groups came through: group memberships will not be synchronised.".into());
     }
     for c in certs {
-        if c.not_after < now + Duration::days(30) {
+        if c.expiring_soon(now) {
             w.push(format!("The IdP certificate `{}` expires on {}.", c.subject, c.not_after.format("%Y-%m-%d")));
         }
     }
@@ -299,15 +315,22 @@ async fn acs(
     let i2 = id.clone();
     let claimed = sso::saml::in_response_to(&body);
     let (connection, pending) = blocking::<_, PageError>(move || dir.acs_context(&i2, claimed.as_deref())).await?;
-    let saml = saml_connection(&state.settings, &connection).map_err(|e| {
-        tracing::error!(connection = %connection.id, error = %e, "a SAML connection cannot be used");
-        PageError::SignInRefused
-    })?;
-    let expected: Vec<&str> = pending.iter().map(|p| p.id.as_str()).collect();
+    // The prepared connection (certificates parsed, SP key opened) is built only when the cache
+    // has none for this version of the connection.
+    let prepared = match state.saml.get(&connection) {
+        Some(p) => Ok(p),
+        None => {
+            let saml = saml_connection(&state.settings, &connection).map_err(|e| {
+                tracing::error!(connection = %connection.id, error = %e, "a SAML connection cannot be used");
+                PageError::SignInRefused
+            })?;
+            state.saml.get_or_build(&connection, || saml.prepare())
+        }
+    };
+    let kept = prepared.clone();
+    let expected: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
     let now = Utc::now();
     // Signature checks are CPU work: off the async worker, like the database calls.
-    let expected: Vec<String> = expected.into_iter().map(str::to_owned).collect();
-    let prepared = state.saml.get_or_build(&connection, || saml.prepare());
     let verdict = actix_web::web::block(move || {
         let ids: Vec<&str> = expected.iter().map(String::as_str).collect();
         prepared.and_then(|p| p.verify(&body, &ids, now))
@@ -318,7 +341,8 @@ async fn acs(
     let op = operation_id(&req);
 
     if test {
-        return test_outcome(&state, &connection, &saml, verdict, now, op).await;
+        let saml = kept.as_ref().ok().map(|p| p.connection());
+        return test_outcome(&state, &connection, saml, verdict, now, op).await;
     }
     let verified = match verdict {
         Ok(v) => v,
@@ -383,14 +407,7 @@ async fn acs(
     match outcome {
         Ok(signed_in) => {
             state.metrics.sign_in("saml", "success");
-            let target = crate::console::session::safe_next(&return_to).unwrap_or("/").to_owned();
-            let mut res = HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
-            res.add_cookie(&cookie(&state, SESSION_COOKIE, signed_in.session_token))
-                .map_err(|e| PageError::BadRequest(e.to_string()))?;
-            let mut spent = binding_cookie(&state, "");
-            spent.make_removal();
-            res.add_cookie(&spent).map_err(|e| PageError::BadRequest(e.to_string()))?;
-            Ok(res)
+            signed_in_response(&state, &return_to, signed_in.session_token)
         }
         Err(refusal) => {
             state.metrics.sign_in("saml", refusal.code());
@@ -403,7 +420,8 @@ async fn acs(
 async fn test_outcome(
     state: &AppState,
     connection: &Connection,
-    saml: &SamlConnection,
+    // Present whenever the verdict is a verified assertion.
+    saml: Option<&SamlConnection>,
     verdict: Result<sso::saml::VerifiedAssertion, sso::saml::Refusal>,
     now: DateTime<Utc>,
     op: Option<String>,
@@ -424,7 +442,7 @@ async fn test_outcome(
             };
             let dir = state.directory.clone();
             let spent = blocking::<_, PageError>(move || dir.consume_test_assertion(&vouched)).await?;
-            let warns = warnings(&v.identity, &saml.mapping, &saml.idp.certificates, now);
+            let warns = saml.map(|c| warnings(&v.identity, &c.mapping, &c.idp.certificates, now)).unwrap_or_default();
             let mapped = vec![
                 ("Subject (NameID)".to_owned(), v.identity.subject.clone()),
                 ("Login".to_owned(), v.identity.login.clone().unwrap_or_default()),

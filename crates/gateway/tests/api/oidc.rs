@@ -303,6 +303,11 @@ async fn a_replayed_callback_is_refused(app: TestApp) {
     assert!(verifier.len() > 43 + 16, "sealed: {verifier}");
     let first = app.client.get(&back).header("cookie", &cookies).send().await.unwrap();
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let removed = first.headers().get_all("set-cookie").iter().any(|c| {
+        let c = c.to_str().unwrap();
+        c.starts_with("portico_sso_request=") && c.contains("Max-Age=0")
+    });
+    assert!(removed, "the spent browser-binding cookie is removed");
     // The same code and state again, from the same browser.
     let again = app.client.get(&back).header("cookie", &cookies).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
@@ -370,7 +375,7 @@ async fn internal_and_plain_http_issuers_are_refused_by_default() {
     for (issuer, says) in [
         (format!("http://127.0.0.1:{port}"), "https://"),
         (format!("https://localhost:{port}"), "no public address"),
-        ("https://169.254.169.254/".to_owned(), "no public address"),
+        ("https://169.254.169.254/".to_owned(), "169.254.169.254 is not a public address"),
     ] {
         let res = app
             .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)

@@ -57,4 +57,9 @@ impl Certificate {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         now >= self.not_after
     }
+
+    /// Expires within 30 days: time for the admin to add the IdP's next certificate.
+    pub fn expiring_soon(&self, now: DateTime<Utc>) -> bool {
+        self.not_after < now + chrono::Duration::days(30)
+    }
 }

@@ -13,10 +13,9 @@ use crate::access::{Actor, Ctx};
 use crate::audit::Subject;
 use crate::error::Result;
 use crate::schema::api_keys;
-use crate::secret::{hash_secret, new_id, random_hex, random_token, secret_matches, token_prefix};
+use crate::secret::{hash_secret, new_id, new_prefixed_token, secret_matches, token_prefix};
 
 const KEY_PREFIX: &str = "portico_";
-const PREFIX_HEX: usize = 12;
 const TOUCH_EVERY_SECS: i64 = 60;
 
 /// A key as listed (never with its secret).
@@ -39,7 +38,7 @@ pub struct CreatedApiKey {
 
 /// The prefix of a presented token, or `None` if it is not shaped like one of ours.
 fn parse(token: &str) -> Option<&str> {
-    token_prefix(token, KEY_PREFIX, PREFIX_HEX)
+    token_prefix(token, KEY_PREFIX)
 }
 
 impl Directory {
@@ -63,8 +62,7 @@ impl Directory {
                     None
                 }
             };
-            let prefix = random_hex(PREFIX_HEX)?;
-            let token = format!("{KEY_PREFIX}{prefix}_{}", random_token(32)?);
+            let (prefix, token) = new_prefixed_token(KEY_PREFIX)?;
             let info = ApiKeyInfo {
                 id: new_id(),
                 prefix: prefix.clone(),

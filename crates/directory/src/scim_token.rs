@@ -16,10 +16,9 @@ use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::error::{DirectoryError, Result};
 use crate::schema::{enterprises, scim_tokens};
-use crate::secret::{hash_secret, new_id, random_hex, random_token, secret_matches, token_prefix};
+use crate::secret::{hash_secret, new_id, new_prefixed_token, secret_matches, token_prefix};
 
 const TOKEN_PREFIX: &str = "pscim_";
-const PREFIX_HEX: usize = 12;
 const TOUCH_EVERY_SECS: i64 = 60;
 
 /// A token as listed (never with its secret).
@@ -50,7 +49,7 @@ pub struct ScimCaller {
 
 /// The prefix of a presented token, or `None` if it is not shaped like one of ours.
 fn parse(token: &str) -> Option<&str> {
-    token_prefix(token, TOKEN_PREFIX, PREFIX_HEX)
+    token_prefix(token, TOKEN_PREFIX)
 }
 
 type Row = (String, String, String, String, NaiveDateTime, Option<NaiveDateTime>);
@@ -66,8 +65,7 @@ impl Directory {
         self.audited(ctx, "scim_token.create", |conn, now| {
             let e = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&e.id)?;
-            let prefix = random_hex(PREFIX_HEX)?;
-            let token = format!("{TOKEN_PREFIX}{prefix}_{}", random_token(32)?);
+            let (prefix, token) = new_prefixed_token(TOKEN_PREFIX)?;
             let info = ScimTokenInfo {
                 id: new_id(),
                 prefix: prefix.clone(),

@@ -15,33 +15,41 @@ pub fn random_token(bytes: usize) -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
-/// `chars` random lower-case hex characters: the public prefix by which a stored token is found
-/// and named.
-pub fn random_hex(chars: usize) -> Result<String> {
-    let mut buf = vec![0u8; chars.div_ceil(2)];
+/// Hex characters of a stored token's public prefix, by which it is found and named.
+const PREFIX_HEX: usize = 12;
+
+/// A new token `{tag}{12 hex characters}_{256 random bits}`, and its prefix. The prefix finds
+/// the stored hash; the rest is the secret.
+pub(crate) fn new_prefixed_token(tag: &str) -> Result<(String, String)> {
+    let mut buf = [0u8; PREFIX_HEX / 2];
     getrandom::fill(&mut buf).map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
-    let mut out: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-    out.truncate(chars);
-    Ok(out)
+    let prefix = hex(&buf);
+    let token = format!("{tag}{prefix}_{}", random_token(32)?);
+    Ok((prefix, token))
 }
 
-/// The prefix of a token shaped `{tag}{prefix_len hex characters}_{secret of 40 or more}`, or
-/// `None` for anything else (so malformed input never reaches the database).
-pub fn token_prefix<'a>(token: &'a str, tag: &str, prefix_len: usize) -> Option<&'a str> {
+/// The prefix of a token made by [`new_prefixed_token`] with `tag`, or `None` for anything
+/// else (so malformed input never reaches the database).
+pub(crate) fn token_prefix<'a>(token: &'a str, tag: &str) -> Option<&'a str> {
     let rest = token.strip_prefix(tag)?;
-    let prefix = rest.get(..prefix_len)?;
-    let secret = rest.get(prefix_len..)?.strip_prefix('_')?;
+    let prefix = rest.get(..PREFIX_HEX)?;
+    let secret = rest.get(PREFIX_HEX..)?.strip_prefix('_')?;
     (prefix.chars().all(|c| c.is_ascii_hexdigit()) && secret.len() >= 40).then_some(prefix)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Lower-case hex SHA-256 of a secret: what is stored instead of the secret.
 pub fn hash_secret(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Compares a presented secret with a stored hash without leaking where they differ.
@@ -52,4 +60,26 @@ pub fn secret_matches(presented: &str, stored_hash: &str) -> bool {
 /// A new UUID v7 string: ids sort by creation time on both backends.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixed_tokens_are_read_back_only_with_their_tag() {
+        let (prefix, token) = new_prefixed_token("pscim_").unwrap();
+        assert_eq!(prefix.len(), PREFIX_HEX);
+        assert_eq!(token_prefix(&token, "pscim_"), Some(prefix.as_str()));
+        assert_eq!(token_prefix(&token, "portico_"), None);
+        assert_eq!(token_prefix(&format!("pscim_{prefix}{}", &token[6 + PREFIX_HEX + 1..]), "pscim_"), None);
+        assert_eq!(token_prefix("pscim_0123456789zz_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "pscim_"), None);
+        assert_eq!(token_prefix("pscim_0123456789ab_short", "pscim_"), None);
+        assert_eq!(token_prefix("pscim_é", "pscim_"), None);
+    }
+
+    #[test]
+    fn hashes_are_lower_case_hex_sha256() {
+        assert_eq!(hash_secret("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
 }

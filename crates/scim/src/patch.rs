@@ -68,9 +68,9 @@ fn read_operation(op: &Value, n: usize, out: &mut Vec<Operation>) -> Result<(), 
         Some(other) => return Err(syntax(format!("`{other}` is not an operation (add, replace, remove)"))),
         None => return Err(syntax("`op` is missing".into())),
     };
-    let value = field(op, "value").filter(|v| !v.is_null()).cloned();
+    let value = field(op, "value").cloned();
     let path = match field(op, "path") {
-        None | Some(Value::Null) => None,
+        None => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
         Some(Value::String(p)) => Some(parse_path(p.trim()).map_err(|e| {
             ScimError::new(ScimType::InvalidPath, format!("operation {n}: the path `{p}` is not valid: {e}"))

@@ -34,32 +34,40 @@ pub struct SessionInfo {
     pub enterprise_key: Option<String>,
 }
 
+/// Inserts a session inside the caller's transaction (password sign-in, SSO sign-in) and
+/// returns its cookie value. Sessions that ended long ago are swept here rather than by a timer.
+pub(crate) fn open_session(
+    conn: &mut crate::db::DbConnection,
+    now: NaiveDateTime,
+    subject: &SessionSubject,
+    address: &str,
+    user_agent: &str,
+) -> Result<String> {
+    let token = random_token(32)?;
+    let (operator_id, user_id) = match subject {
+        SessionSubject::Operator(id) => (Some(id.as_str()), None),
+        SessionSubject::User(id) => (None, Some(id.as_str())),
+    };
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id_hash.eq(hash_secret(&token)),
+            sessions::operator_id.eq(operator_id),
+            sessions::user_id.eq(user_id),
+            sessions::created_at.eq(now),
+            sessions::last_seen_at.eq(now),
+            sessions::expires_at.eq(now + Duration::days(ABSOLUTE_TIMEOUT_DAYS)),
+            sessions::address.eq(address),
+            sessions::user_agent.eq(user_agent.chars().take(400).collect::<String>()),
+        ))
+        .execute(conn)?;
+    diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(conn)?;
+    Ok(token)
+}
+
 impl Directory {
     /// Opens a session and returns the cookie value (shown to nobody else, stored hashed).
     pub fn create_session(&self, subject: &SessionSubject, address: &str, user_agent: &str) -> Result<String> {
-        let token = random_token(32)?;
-        let ua: String = user_agent.chars().take(400).collect();
-        self.write(|conn, now| {
-            let (operator_id, user_id) = match subject {
-                SessionSubject::Operator(id) => (Some(id.as_str()), None),
-                SessionSubject::User(id) => (None, Some(id.as_str())),
-            };
-            diesel::insert_into(sessions::table)
-                .values((
-                    sessions::id_hash.eq(hash_secret(&token)),
-                    sessions::operator_id.eq(operator_id),
-                    sessions::user_id.eq(user_id),
-                    sessions::created_at.eq(now),
-                    sessions::last_seen_at.eq(now),
-                    sessions::expires_at.eq(now + Duration::days(ABSOLUTE_TIMEOUT_DAYS)),
-                    sessions::address.eq(address),
-                    sessions::user_agent.eq(&ua),
-                ))
-                .execute(conn)?;
-            // Sessions that ended long ago are swept here rather than by a timer.
-            diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(conn)?;
-            Ok(())
-        })?;
+        let token = self.write(|conn, now| open_session(conn, now, subject, address, user_agent))?;
         Ok(token)
     }
 

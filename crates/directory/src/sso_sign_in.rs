@@ -18,9 +18,8 @@ use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, Result};
 use crate::group::{MembershipSource, insert_membership};
-use crate::schema::{enterprises, org_group_members, org_groups, sessions, sso_requests, sso_seen_assertions, users};
-use crate::secret::{hash_secret, new_id, random_token};
-use crate::session::ABSOLUTE_TIMEOUT_DAYS;
+use crate::schema::{enterprises, org_group_members, org_groups, sso_requests, sso_seen_assertions, users};
+use crate::secret::new_id;
 use crate::user::User;
 use crate::{Directory, enterprise, validate};
 
@@ -301,18 +300,13 @@ impl Directory {
                 enterprises::table.filter(enterprises::id.eq(&enterprise_id)).select(enterprises::key).first(c)?;
             let enterprise = enterprise::find_by_key(c, &key)?.ok_or(DirectoryError::NotFound("enterprise"))?;
             let user = provision(c, now, &enterprise.id, enterprise.provisioning_mode, v)?;
-            let token = random_token(32)?;
-            diesel::insert_into(sessions::table)
-                .values((
-                    sessions::id_hash.eq(hash_secret(&token)),
-                    sessions::user_id.eq(&user.id),
-                    sessions::created_at.eq(now),
-                    sessions::last_seen_at.eq(now),
-                    sessions::expires_at.eq(now + Duration::days(ABSOLUTE_TIMEOUT_DAYS)),
-                    sessions::address.eq(address),
-                    sessions::user_agent.eq(user_agent.chars().take(400).collect::<String>()),
-                ))
-                .execute(c)?;
+            let token = crate::session::open_session(
+                c,
+                now,
+                &crate::session::SessionSubject::User(user.id.clone()),
+                address,
+                user_agent,
+            )?;
             let actor = Actor::User {
                 id: user.id.clone(),
                 enterprise_id: enterprise.id.clone(),

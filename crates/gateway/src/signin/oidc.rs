@@ -38,7 +38,8 @@ const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// callbacks, and the one HTTP client that talks to providers (so its connections are reused).
 #[derive(Debug, Default)]
 pub struct OidcCache {
-    metadata: Mutex<HashMap<String, (Instant, openidconnect_metadata::CoreProviderMetadata)>>,
+    /// Shared, not copied: a callback only needs them when its connection is prepared anew.
+    metadata: Mutex<HashMap<String, (Instant, Arc<openidconnect_metadata::CoreProviderMetadata>)>>,
     /// Per connection: the connection version and metadata version it was built from.
     prepared: Mutex<HashMap<String, PreparedEntry>>,
     http: OnceLock<ProviderHttp>,
@@ -57,12 +58,12 @@ impl OidcCache {
         Ok(self.http.get_or_init(|| c).clone())
     }
 
-    fn get(&self, issuer: &str) -> Option<(Instant, openidconnect_metadata::CoreProviderMetadata)> {
+    fn get(&self, issuer: &str) -> Option<(Instant, Arc<openidconnect_metadata::CoreProviderMetadata>)> {
         let map = self.metadata.lock().unwrap_or_else(|p| p.into_inner());
         map.get(issuer).filter(|(at, _)| at.elapsed() < METADATA_TTL).cloned()
     }
 
-    fn put(&self, issuer: &str, metadata: openidconnect_metadata::CoreProviderMetadata) -> Instant {
+    fn put(&self, issuer: &str, metadata: Arc<openidconnect_metadata::CoreProviderMetadata>) -> Instant {
         let mut map = self.metadata.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
             map.clear();
@@ -172,7 +173,7 @@ fn oidc_settings(settings: &Settings, c: &Connection) -> Result<OidcSettings, St
 async fn metadata(
     state: &AppState,
     issuer: &str,
-) -> Result<(Instant, openidconnect_metadata::CoreProviderMetadata), String> {
+) -> Result<(Instant, Arc<openidconnect_metadata::CoreProviderMetadata>), String> {
     if let Some(m) = state.oidc.get(issuer) {
         return Ok(m);
     }
@@ -180,6 +181,7 @@ async fn metadata(
     let http = state.oidc.http(&state.settings)?;
     let m = sso::oidc::discover(issuer, &http).await.map_err(|e| e.to_string())?;
     check_endpoints(&state.settings, &m)?;
+    let m = Arc::new(m);
     let at = state.oidc.put(issuer, m.clone());
     Ok((at, m))
 }
@@ -194,7 +196,8 @@ async fn prepared(state: &AppState, c: &Connection) -> Result<Arc<PreparedOidc>,
         return Ok(p);
     }
     let settings = oidc_settings(&state.settings, c).map_err(|e| ("configuration", e))?;
-    let p = Arc::new(PreparedOidc::new(meta, &settings).map_err(|e| ("configuration", e.to_string()))?);
+    let p =
+        Arc::new(PreparedOidc::new(meta.as_ref().clone(), &settings).map_err(|e| ("configuration", e.to_string()))?);
     state.oidc.keep_prepared(c, at, p.clone());
     Ok(p)
 }
@@ -283,7 +286,7 @@ async fn callback(
             .map_err(|r| (r.code(), r.to_string()))?;
         if let Some(meta) = refreshed {
             // The provider rotated its keys: keep the new ones for the next callbacks.
-            state.oidc.put(prepared.issuer(), meta);
+            state.oidc.put(prepared.issuer(), Arc::new(meta));
         }
         Ok(identity)
     }

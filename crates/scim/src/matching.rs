@@ -73,13 +73,18 @@ fn values<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
 fn compare(actual: &Value, op: CompareOp, expected: &CompValue, case_exact: bool) -> bool {
     match (actual, expected) {
         (Value::String(a), CompValue::String(e)) => {
-            let (a, e) = if case_exact { (a.clone(), e.clone()) } else { (a.to_lowercase(), e.to_lowercase()) };
+            // Lower-cased copies only when the attribute compares without case.
+            let (a, e): (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>) = if case_exact {
+                (a.as_str().into(), e.as_str().into())
+            } else {
+                (a.to_lowercase().into(), e.to_lowercase().into())
+            };
             match op {
                 CompareOp::Eq => a == e,
                 CompareOp::Ne => a != e,
-                CompareOp::Co => a.contains(&e),
-                CompareOp::Sw => a.starts_with(&e),
-                CompareOp::Ew => a.ends_with(&e),
+                CompareOp::Co => a.contains(e.as_ref()),
+                CompareOp::Sw => a.starts_with(e.as_ref()),
+                CompareOp::Ew => a.ends_with(e.as_ref()),
                 CompareOp::Gt => a > e,
                 CompareOp::Ge => a >= e,
                 CompareOp::Lt => a < e,

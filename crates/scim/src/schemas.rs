@@ -231,8 +231,10 @@ pub fn group() -> Schema {
 /// schema (and, for users, the enterprise extension). Unknown attributes compare without case.
 pub fn case_exact(core: &Schema, path: &AttrPath) -> bool {
     let schema_is = |s: &str| path.schema.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(s));
+    // Built once: this runs for every comparison of every resource a filter is tried on.
+    static ENTERPRISE: std::sync::LazyLock<Schema> = std::sync::LazyLock::new(enterprise_user);
     let found = if schema_is(ENTERPRISE_USER) {
-        enterprise_user().find(path).map(|a| a.case_exact)
+        ENTERPRISE.find(path).map(|a| a.case_exact)
     } else {
         core.find(path).map(|a| a.case_exact)
     };

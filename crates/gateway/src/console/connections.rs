@@ -215,26 +215,38 @@ fn page_for(
             .as_deref()
             .filter(|_| saml.encrypt_assertions)
             .map(crate::api::connections::pem),
-        last_test: tests.into_iter().next().map(|t| {
-            (
-                t.outcome == "success",
-                t.reason.unwrap_or_default(),
-                t.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            )
-        }),
+        last_test: last_test(tests),
         notice: None,
     }
 }
 
-async fn load(state: &AppState, session: &ConsoleSession, key: &str, id: &str) -> Result<AssistantPage, PageError> {
+/// The newest test of a connection: passed, why not, when.
+fn last_test(tests: Vec<directory::connection::TestResult>) -> Option<(bool, String, String)> {
+    tests.into_iter().next().map(|t| {
+        (t.outcome == "success", t.reason.unwrap_or_default(), t.created_at.format("%Y-%m-%d %H:%M UTC").to_string())
+    })
+}
+
+/// What an assistant page shows: the enterprise, the connection and its tests, in one trip to
+/// the database pool.
+async fn fetch(
+    state: &AppState,
+    session: &ConsoleSession,
+    key: &str,
+    id: &str,
+) -> Result<(directory::enterprise::Enterprise, Connection, Vec<directory::connection::TestResult>), PageError> {
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let (k2, i2) = (key.to_owned(), id.to_owned());
-    let (enterprise, c, tests) = blocking::<_, PageError>(move || {
+    blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
         Ok((dir.get_enterprise(&ctx, &k2)?, dir.get_connection(&ctx, &k2, &i2)?, dir.test_results(&ctx, &k2, &i2)?))
     })
-    .await?;
+    .await
+}
+
+async fn load(state: &AppState, session: &ConsoleSession, key: &str, id: &str) -> Result<AssistantPage, PageError> {
+    let (enterprise, c, tests) = fetch(state, session, key, id).await?;
     Ok(page_for(session, state, enterprise.name, c, tests))
 }
 
@@ -245,14 +257,11 @@ async fn assistant(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let (k2, i2) = (key.clone(), id.clone());
-    let c = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)).await?;
+    let (enterprise, c, tests) = fetch(&state, &session, &key, &id).await?;
     if c.protocol == Protocol::Oidc {
-        return render(&oidc_page(&state, &session, &key, &id, FieldErrors::default(), None).await?);
+        return render(&oidc_page_for(&state, &session, enterprise.name, c, tests, FieldErrors::default(), None));
     }
-    render(&load(&state, &session, &key, &id).await?)
+    render(&page_for(&session, &state, enterprise.name, c, tests))
 }
 
 #[derive(Debug, Deserialize)]
@@ -604,19 +613,24 @@ async fn oidc_page(
     errors: FieldErrors,
     notice: Option<String>,
 ) -> Result<OidcPage, PageError> {
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let (k2, i2) = (key.to_owned(), id.to_owned());
-    let (enterprise, c, tests) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        Ok((dir.get_enterprise(&ctx, &k2)?, dir.get_connection(&ctx, &k2, &i2)?, dir.test_results(&ctx, &k2, &i2)?))
-    })
-    .await?;
+    let (enterprise, c, tests) = fetch(state, session, key, id).await?;
+    Ok(oidc_page_for(state, session, enterprise.name, c, tests, errors, notice))
+}
+
+fn oidc_page_for(
+    state: &AppState,
+    session: &ConsoleSession,
+    enterprise_name: String,
+    c: Connection,
+    tests: Vec<directory::connection::TestResult>,
+    errors: FieldErrors,
+    notice: Option<String>,
+) -> OidcPage {
     let o = c.oidc.clone().unwrap_or_default();
-    Ok(OidcPage {
+    OidcPage {
         chrome: Chrome::signed_in(session, "enterprise"),
         key: c.enterprise_key.clone(),
-        enterprise_name: enterprise.name,
+        enterprise_name,
         redirect_uri: crate::signin::oidc::redirect_uri(&state.settings, &c.id),
         id: c.id.clone(),
         provider: c.provider.label(),
@@ -630,15 +644,9 @@ async fn oidc_page(
         scopes: if o.scopes.is_empty() { "openid email profile".into() } else { o.scopes.join(" ") },
         errors,
         mapping: c.mapping.clone(),
-        last_test: tests.into_iter().next().map(|t| {
-            (
-                t.outcome == "success",
-                t.reason.unwrap_or_default(),
-                t.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            )
-        }),
+        last_test: last_test(tests),
         notice,
-    })
+    }
 }
 
 #[post("/console/e/{key}/sso/oidc")]

@@ -19,6 +19,9 @@ pub enum Actor {
     User { id: String, enterprise_id: String, login: String, grants: Vec<Grant> },
     /// An admin API key: operator-wide when `enterprise_id` is `None`.
     ApiKey { id: String, prefix: String, enterprise_id: Option<String> },
+    /// An enterprise's IdP, calling the SCIM API with one of the enterprise's SCIM tokens. It
+    /// provisions users and groups of that enterprise and administers nothing.
+    ScimToken { id: String, prefix: String, enterprise_id: String },
     /// The `portico` command line on the server itself.
     System,
     /// Someone not (yet) identified, e.g. a sign-in attempt for an unknown login.
@@ -31,6 +34,7 @@ impl Actor {
             Actor::Operator { .. } => "operator",
             Actor::User { .. } => "user",
             Actor::ApiKey { .. } => "api_key",
+            Actor::ScimToken { .. } => "scim_token",
             Actor::System => "system",
             Actor::Anonymous => "anonymous",
         }
@@ -38,7 +42,10 @@ impl Actor {
 
     pub fn id(&self) -> Option<&str> {
         match self {
-            Actor::Operator { id, .. } | Actor::User { id, .. } | Actor::ApiKey { id, .. } => Some(id),
+            Actor::Operator { id, .. }
+            | Actor::User { id, .. }
+            | Actor::ApiKey { id, .. }
+            | Actor::ScimToken { id, .. } => Some(id),
             Actor::System | Actor::Anonymous => None,
         }
     }
@@ -48,6 +55,7 @@ impl Actor {
         match self {
             Actor::Operator { login, .. } | Actor::User { login, .. } => login.clone(),
             Actor::ApiKey { prefix, .. } => format!("API key {prefix}"),
+            Actor::ScimToken { prefix, .. } => format!("SCIM token {prefix}"),
             Actor::System => "portico command line".to_owned(),
             Actor::Anonymous => "anonymous".to_owned(),
         }
@@ -105,7 +113,7 @@ impl Actor {
     /// The enterprise an enterprise-bound actor belongs to.
     pub fn home_enterprise(&self) -> Option<&str> {
         match self {
-            Actor::User { enterprise_id, .. } => Some(enterprise_id),
+            Actor::User { enterprise_id, .. } | Actor::ScimToken { enterprise_id, .. } => Some(enterprise_id),
             Actor::ApiKey { enterprise_id, .. } => enterprise_id.as_deref(),
             _ => None,
         }

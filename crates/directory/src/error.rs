@@ -60,6 +60,9 @@ pub enum DirectoryError {
     Forbidden(String),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The caller named the version it expected (an `If-Match` ETag) and the stored one differs.
+    #[error("the {0} was changed since it was read")]
+    VersionMismatch(&'static str),
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
     #[error("database unreachable: {0}")]

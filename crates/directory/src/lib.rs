@@ -19,6 +19,7 @@ pub mod operator;
 pub mod organization;
 pub mod page;
 pub mod password;
+pub mod provisioning;
 pub mod role;
 pub mod schema;
 pub mod scim_token;

@@ -38,6 +38,9 @@ diesel::table! {
         last_sign_in_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        scim_external_id -> Nullable<Text>,
+        scim_profile -> Text,
+        version -> BigInt,
     }
 }
 
@@ -181,6 +184,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     sso_seen_assertions,
     sso_test_results,
     scim_tokens,
+    idp_groups,
+    idp_group_members,
+    scim_requests,
 );
 
 diesel::table! {
@@ -251,3 +257,46 @@ diesel::table! {
 }
 
 diesel::joinable!(scim_tokens -> enterprises (enterprise_id));
+
+diesel::table! {
+    idp_groups (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        display_name -> Text,
+        external_id -> Nullable<Text>,
+        origin -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idp_group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scim_requests (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        at -> Timestamp,
+        method -> Text,
+        path -> Text,
+        status -> Integer,
+        duration_micros -> BigInt,
+        scim_type -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        user_agent -> Text,
+        token_prefix -> Nullable<Text>,
+        request_body -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(idp_groups -> enterprises (enterprise_id));
+diesel::joinable!(idp_group_members -> idp_groups (group_id));
+diesel::joinable!(idp_group_members -> users (user_id));
+diesel::joinable!(scim_requests -> enterprises (enterprise_id));

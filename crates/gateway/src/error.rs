@@ -31,6 +31,7 @@ fn classify(e: &DirectoryError) -> (StatusCode, &'static str) {
         DirectoryError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         DirectoryError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         DirectoryError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        DirectoryError::VersionMismatch(_) => (StatusCode::PRECONDITION_FAILED, "version_mismatch"),
         DirectoryError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         DirectoryError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         DirectoryError::Database(_)

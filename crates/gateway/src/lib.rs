@@ -9,6 +9,7 @@ pub mod console;
 pub mod error;
 pub mod health;
 pub mod observe;
+pub mod provisioning;
 pub mod secrets;
 pub mod signin;
 pub mod startup;

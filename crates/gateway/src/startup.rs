@@ -13,7 +13,10 @@ use directory::Directory;
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
-use crate::{api, console, health, observe, signin};
+use crate::{api, console, health, observe, provisioning, signin};
+
+/// Failed SCIM authentications an address may make in a minute before it is turned away.
+const SCIM_AUTH_FAILURES_PER_MINUTE: u32 = 30;
 
 /// A bound, not yet running, Portico server.
 pub struct Application {
@@ -47,6 +50,11 @@ impl Application {
             saml: Default::default(),
             oidc: Default::default(),
             sign_in_throttle: Arc::new(throttle),
+            scim_auth_failures: Arc::new(crate::throttle::Throttle::new(
+                SCIM_AUTH_FAILURES_PER_MINUTE,
+                std::time::Duration::from_secs(60),
+            )),
+            scim_log: Default::default(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -67,6 +75,7 @@ impl Application {
                 .configure(api::configure)
                 .configure(console::configure)
                 .configure(signin::configure)
+                .configure(provisioning::configure)
         })
         .listen(listener)?
         .run();

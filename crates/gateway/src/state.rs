@@ -19,6 +19,10 @@ pub struct AppState {
     pub oidc: Arc<crate::signin::oidc::OidcCache>,
     /// Per-address limit on the public sign-in endpoints.
     pub sign_in_throttle: Arc<crate::throttle::Throttle>,
+    /// Per-address limit on failed SCIM authentications.
+    pub scim_auth_failures: Arc<crate::throttle::Throttle>,
+    /// SCIM requests waiting to be written to the request log.
+    pub scim_log: Arc<crate::provisioning::log::RequestLog>,
 }
 
 /// Prepared SAML connections, rebuilt when a connection's `updated_at` changes.

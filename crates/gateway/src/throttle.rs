@@ -35,6 +35,13 @@ impl Throttle {
         entry.1 += 1;
         entry.1 <= self.per_window
     }
+
+    /// True when `address` has used up its window, without counting this look: for limits on
+    /// failures, where only a failure counts.
+    pub fn exhausted(&self, address: &str, now: Instant) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(address).is_some_and(|(start, n)| now.duration_since(*start) < self.window && *n >= self.per_window)
+    }
 }
 
 #[cfg(test)]
@@ -49,5 +56,18 @@ mod tests {
         assert!(!t.allow("10.0.0.1", now));
         assert!(t.allow("10.0.0.2", now), "other addresses are not affected");
         assert!(t.allow("10.0.0.1", now + Duration::from_secs(61)), "a new window starts");
+    }
+
+    #[test]
+    fn exhausted_looks_without_counting() {
+        let t = Throttle::new(2, Duration::from_secs(60));
+        let now = Instant::now();
+        assert!(!t.exhausted("10.0.0.1", now));
+        assert!(!t.exhausted("10.0.0.1", now), "looking does not count");
+        t.allow("10.0.0.1", now);
+        assert!(!t.exhausted("10.0.0.1", now));
+        t.allow("10.0.0.1", now);
+        assert!(t.exhausted("10.0.0.1", now));
+        assert!(!t.exhausted("10.0.0.1", now + Duration::from_secs(61)));
     }
 }

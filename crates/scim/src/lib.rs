@@ -1,14 +1,20 @@
-//! SCIM 2.0 as Portico speaks it (RFC 7643 resources, RFC 7644 protocol). This crate knows the
-//! protocol only: it parses what an IdP sends into values and says what is wrong in SCIM's own
-//! terms; the gateway serves it over HTTP and the directory stores the results.
+//! SCIM 2.0 as Portico speaks it (RFC 7643 resources, RFC 7644 protocol). It parses what an IdP
+//! sends into values, says what is wrong in SCIM's own terms, and applies the result through the
+//! directory ([`service`]); the gateway serves it over HTTP.
 
+pub mod apply;
+pub mod bulk;
+pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod matching;
 pub mod patch;
+pub mod projection;
 pub mod query;
+pub mod render;
 pub mod resource;
 pub mod schemas;
+pub mod service;
 
 pub use error::{ScimError, ScimType};
 

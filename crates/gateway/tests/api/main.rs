@@ -14,5 +14,6 @@ mod interop;
 mod isolation;
 mod oidc;
 mod saml;
+mod scim;
 mod scim_tokens;
 mod test_idp;

@@ -1,0 +1,391 @@
+//! IdP groups as the IdP pushes them, with their members.
+//!
+//! Membership changes are set-based: the member ids travel as one JSON array parameter and each
+//! change is one `INSERT ... SELECT` or `DELETE ... IN`, whatever the number of members. Adding a
+//! member twice or removing an absent one changes nothing.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use serde::Serialize;
+
+use super::{check_version, scim_enterprise};
+use crate::access::Ctx;
+use crate::audit::Subject;
+use crate::db::DbConnection;
+use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::schema::{idp_group_members, idp_groups, users};
+use crate::secret::new_id;
+use crate::{Directory, validate};
+
+/// A group as the IdP knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = idp_groups)]
+pub struct IdpGroup {
+    pub id: String,
+    pub enterprise_id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub origin: String,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A group the IdP creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIdpGroup {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// User ids.
+    pub members: Vec<String>,
+}
+
+/// One change to a group's members, by user id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    Add(Vec<String>),
+    Remove(Vec<String>),
+    RemoveAll,
+    /// The members become exactly these.
+    Replace(Vec<String>),
+}
+
+/// Changes to a group, applied in one transaction in this order: names, then each member
+/// change in turn.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupChanges {
+    pub display_name: Option<String>,
+    /// `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
+    pub members: Vec<MemberChange>,
+}
+
+/// An indexed way to narrow a group list before the full filter is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupKey {
+    Id(String),
+    /// Compared exactly: group names are case-sensitive.
+    DisplayName(String),
+    ExternalId(String),
+}
+
+const TAKEN: &str = "a group with this displayName already exists";
+
+fn validate_names(display_name: Option<&str>, external_id: Option<&str>) -> Result<()> {
+    let mut errors = FieldErrors::default();
+    if let Some(name) = display_name {
+        validate::name(&mut errors, "displayName", name, validate::GROUP_NAME_MAX);
+    }
+    if external_id.is_some_and(|e| e.chars().count() > validate::LOGIN_MAX) {
+        errors.add("externalId", format!("must be at most {} characters long", validate::LOGIN_MAX));
+    }
+    errors.into_result()
+}
+
+fn find(conn: &mut DbConnection, enterprise_id: &str, id: &str) -> Result<IdpGroup> {
+    idp_groups::table
+        .filter(idp_groups::enterprise_id.eq(enterprise_id))
+        .filter(idp_groups::id.eq(id))
+        .select(IdpGroup::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DirectoryError::NotFound("group"))
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The set of ids in JSON array parameter `$n`, as a sub-select.
+fn id_set(conn: &DbConnection, n: u8) -> String {
+    match conn {
+        DbConnection::Postgresql(_) => format!("SELECT jsonb_array_elements_text(${n}::jsonb)"),
+        DbConnection::Sqlite(_) => format!("SELECT value FROM json_each(?{n})"),
+    }
+}
+
+/// Runs `sql` (written with `$n` placeholders) with text parameters, on either backend.
+fn execute(conn: &mut DbConnection, sql: &str, now: Option<NaiveDateTime>, params: &[&str]) -> Result<usize> {
+    macro_rules! run {
+        ($c:expr, $sql:expr) => {{
+            let mut q = diesel::sql_query($sql).into_boxed();
+            for p in params {
+                q = q.bind::<Text, _>(p.to_string());
+            }
+            if let Some(now) = now {
+                q = q.bind::<Timestamp, _>(now);
+            }
+            q.execute($c)?
+        }};
+    }
+    Ok(match conn {
+        DbConnection::Postgresql(c) => run!(c, sql),
+        DbConnection::Sqlite(c) => run!(c, sql.replace('$', "?")),
+    })
+}
+
+fn count(conn: &mut DbConnection, sql: &str, params: &[&str]) -> Result<i64> {
+    macro_rules! run {
+        ($c:expr, $sql:expr) => {{
+            let mut q = diesel::sql_query($sql).into_boxed();
+            for p in params {
+                q = q.bind::<Text, _>(p.to_string());
+            }
+            q.get_result::<Count>($c)?.n
+        }};
+    }
+    Ok(match conn {
+        DbConnection::Postgresql(c) => run!(c, sql),
+        DbConnection::Sqlite(c) => run!(c, sql.replace('$', "?")),
+    })
+}
+
+/// Refuses ids that are not users the IdP may see, naming a few of them.
+fn check_members(conn: &mut DbConnection, enterprise_id: &str, ids: &[String], ids_json: &str) -> Result<()> {
+    let mut distinct: Vec<&String> = ids.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM users WHERE enterprise_id = $1 AND origin <> 'local' AND id IN ({})",
+        id_set(conn, 2)
+    );
+    let found = count(conn, &sql, &[enterprise_id, ids_json])?;
+    if found == distinct.len() as i64 {
+        return Ok(());
+    }
+    let known: Vec<String> = users::table
+        .filter(users::enterprise_id.eq(enterprise_id))
+        .filter(users::origin.ne("local"))
+        .filter(users::id.eq_any(distinct.iter().take(10_000)))
+        .select(users::id)
+        .load(conn)?;
+    let missing: Vec<&str> = distinct.iter().filter(|id| !known.contains(id)).take(5).map(|id| id.as_str()).collect();
+    Err(FieldErrors::single("members", format!("no such user: {}", missing.join(", "))))
+}
+
+fn ids_json(ids: &[String]) -> Result<String> {
+    serde_json::to_string(ids).map_err(|e| DirectoryError::Internal(e.to_string()))
+}
+
+/// Adds members (set-based); returns how many were new.
+fn add_members(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    enterprise_id: &str,
+    group_id: &str,
+    ids: &[String],
+) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let json = ids_json(ids)?;
+    check_members(conn, enterprise_id, ids, &json)?;
+    let sql = format!(
+        "INSERT INTO idp_group_members (group_id, user_id, created_at) \
+         SELECT $1, u.id, $4 FROM users u \
+         WHERE u.enterprise_id = $2 AND u.origin <> 'local' AND u.id IN ({}) \
+         ON CONFLICT DO NOTHING",
+        id_set(conn, 3)
+    );
+    execute(conn, &sql, Some(now), &[group_id, enterprise_id, &json])
+}
+
+/// Removes members (set-based); returns how many were there.
+fn remove_members(conn: &mut DbConnection, group_id: &str, ids: &[String]) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let json = ids_json(ids)?;
+    let sql = format!("DELETE FROM idp_group_members WHERE group_id = $1 AND user_id IN ({})", id_set(conn, 2));
+    execute(conn, &sql, None, &[group_id, &json])
+}
+
+/// Makes the members exactly `ids`; returns (added, removed).
+fn replace_members(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    enterprise_id: &str,
+    group_id: &str,
+    ids: &[String],
+) -> Result<(usize, usize)> {
+    let json = ids_json(ids)?;
+    if !ids.is_empty() {
+        check_members(conn, enterprise_id, ids, &json)?;
+    }
+    let sql = format!("DELETE FROM idp_group_members WHERE group_id = $1 AND user_id NOT IN ({})", id_set(conn, 2));
+    let removed = execute(conn, &sql, None, &[group_id, &json])?;
+    let added = add_members(conn, now, enterprise_id, group_id, ids)?;
+    Ok((added, removed))
+}
+
+fn subject(group: &IdpGroup) -> Subject {
+    Subject::new(Some(&group.enterprise_id), "idp_group", &group.id, &group.display_name)
+}
+
+impl Directory {
+    /// Creates a group the IdP pushes, with its first members.
+    pub fn scim_create_group(&self, ctx: &Ctx<'_>, new: &NewIdpGroup) -> Result<IdpGroup> {
+        validate_names(Some(&new.display_name), new.external_id.as_deref())?;
+        self.audited(ctx, "scim.group.create", |conn, now| {
+            let enterprise_id = scim_enterprise(ctx)?;
+            let group = IdpGroup {
+                id: new_id(),
+                enterprise_id: enterprise_id.to_owned(),
+                display_name: new.display_name.clone(),
+                external_id: new.external_id.clone(),
+                origin: "scim".to_owned(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(idp_groups::table)
+                .values((
+                    idp_groups::id.eq(&group.id),
+                    idp_groups::enterprise_id.eq(&group.enterprise_id),
+                    idp_groups::display_name.eq(&group.display_name),
+                    idp_groups::external_id.eq(&group.external_id),
+                    idp_groups::origin.eq(&group.origin),
+                    idp_groups::version.eq(1),
+                    idp_groups::created_at.eq(now),
+                    idp_groups::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .map_err(conflict_on_unique(TAKEN))?;
+            let added = add_members(conn, now, enterprise_id, &group.id, &new.members)?;
+            let subject = subject(&group).with_details(serde_json::json!({ "members": added }));
+            Ok((group, subject))
+        })
+    }
+
+    /// One group.
+    pub fn scim_group(&self, ctx: &Ctx<'_>, id: &str) -> Result<IdpGroup> {
+        let enterprise_id = scim_enterprise(ctx)?;
+        let mut conn = self.conn()?;
+        find(&mut conn, enterprise_id, id)
+    }
+
+    /// A page of groups in creation order, narrowed by `key`; with the number of all that match
+    /// `key`.
+    pub fn scim_groups(
+        &self,
+        ctx: &Ctx<'_>,
+        key: Option<&GroupKey>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<IdpGroup>, i64)> {
+        let enterprise_id = scim_enterprise(ctx)?;
+        let narrowed = || {
+            let q = idp_groups::table.filter(idp_groups::enterprise_id.eq(enterprise_id.to_owned())).into_boxed();
+            match key {
+                None => q,
+                Some(GroupKey::Id(id)) => q.filter(idp_groups::id.eq(id.clone())),
+                Some(GroupKey::DisplayName(name)) => q.filter(idp_groups::display_name.eq(name.clone())),
+                Some(GroupKey::ExternalId(e)) => q.filter(idp_groups::external_id.eq(e.clone())),
+            }
+        };
+        let mut conn = self.conn()?;
+        let rows = narrowed()
+            .select(IdpGroup::as_select())
+            .order(idp_groups::id.asc())
+            .offset(offset.max(0))
+            .limit(limit.clamp(0, super::MAX_PAGE))
+            .load(&mut conn)?;
+        let total = if offset == 0 && (rows.len() as i64) < limit {
+            rows.len() as i64
+        } else {
+            narrowed().count().get_result(&mut conn)?
+        };
+        Ok((rows, total))
+    }
+
+    /// The members of each of `group_ids`: (group id, user id, login), by login.
+    pub fn scim_group_members(&self, ctx: &Ctx<'_>, group_ids: &[&str]) -> Result<Vec<(String, String, String)>> {
+        let enterprise_id = scim_enterprise(ctx)?;
+        let mut conn = self.conn()?;
+        Ok(idp_group_members::table
+            .inner_join(idp_groups::table)
+            .inner_join(users::table)
+            .filter(idp_groups::enterprise_id.eq(enterprise_id))
+            .filter(idp_group_members::group_id.eq_any(group_ids))
+            .select((idp_group_members::group_id, users::id, users::login))
+            .order(users::login_key.asc())
+            .load(&mut conn)?)
+    }
+
+    /// Applies `changes` to a group in one transaction. The version is bumped first, so
+    /// concurrent changes to one group queue behind each other instead of losing updates.
+    pub fn scim_change_group(
+        &self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        changes: &GroupChanges,
+        expected_version: Option<i64>,
+    ) -> Result<IdpGroup> {
+        validate_names(changes.display_name.as_deref(), changes.external_id.as_ref().and_then(Option::as_deref))?;
+        self.audited(ctx, "scim.group.update", |conn, now| {
+            let enterprise_id = scim_enterprise(ctx)?;
+            let bumped = diesel::update(
+                idp_groups::table.filter(idp_groups::enterprise_id.eq(enterprise_id)).filter(idp_groups::id.eq(id)),
+            )
+            .set((idp_groups::version.eq(idp_groups::version + 1), idp_groups::updated_at.eq(now)))
+            .execute(conn)?;
+            if bumped != 1 {
+                return Err(DirectoryError::NotFound("group"));
+            }
+            let mut group = find(conn, enterprise_id, id)?;
+            check_version("group", expected_version.map(|v| v + 1), group.version)?;
+            let previous_name = group.display_name.clone();
+            if let Some(name) = &changes.display_name {
+                group.display_name = name.clone();
+            }
+            if let Some(external_id) = &changes.external_id {
+                group.external_id = external_id.clone();
+            }
+            if changes.display_name.is_some() || changes.external_id.is_some() {
+                diesel::update(idp_groups::table.filter(idp_groups::id.eq(id)))
+                    .set((
+                        idp_groups::display_name.eq(&group.display_name),
+                        idp_groups::external_id.eq(&group.external_id),
+                    ))
+                    .execute(conn)
+                    .map_err(conflict_on_unique(TAKEN))?;
+            }
+            let (mut added, mut removed) = (0, 0);
+            for change in &changes.members {
+                match change {
+                    MemberChange::Add(ids) => added += add_members(conn, now, enterprise_id, id, ids)?,
+                    MemberChange::Remove(ids) => removed += remove_members(conn, id, ids)?,
+                    MemberChange::RemoveAll => {
+                        removed += diesel::delete(idp_group_members::table.filter(idp_group_members::group_id.eq(id)))
+                            .execute(conn)?;
+                    }
+                    MemberChange::Replace(ids) => {
+                        let (a, r) = replace_members(conn, now, enterprise_id, id, ids)?;
+                        added += a;
+                        removed += r;
+                    }
+                }
+            }
+            let mut details = serde_json::json!({ "members_added": added, "members_removed": removed });
+            if previous_name != group.display_name {
+                details["previous_name"] = previous_name.into();
+            }
+            let subject = subject(&group).with_details(details);
+            Ok((group, subject))
+        })
+    }
+
+    /// Deletes a group and its memberships.
+    pub fn scim_delete_group(&self, ctx: &Ctx<'_>, id: &str, expected_version: Option<i64>) -> Result<()> {
+        self.audited(ctx, "scim.group.delete", |conn, _now| {
+            let enterprise_id = scim_enterprise(ctx)?;
+            let group = find(conn, enterprise_id, id)?;
+            check_version("group", expected_version, group.version)?;
+            diesel::delete(idp_groups::table.filter(idp_groups::id.eq(id))).execute(conn)?;
+            Ok(((), subject(&group)))
+        })
+    }
+}

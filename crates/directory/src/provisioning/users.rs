@@ -1,0 +1,308 @@
+//! Users as the IdP provisions them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{check_version, scim_enterprise};
+use crate::access::Ctx;
+use crate::audit::Subject;
+use crate::db::DbConnection;
+use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::schema::{idp_group_members, idp_groups, sessions, users};
+use crate::secret::new_id;
+use crate::user::Origin;
+use crate::{Directory, validate};
+
+/// Longest profile document kept for one user, in bytes.
+pub const PROFILE_MAX: usize = 64 * 1024;
+
+/// A user as the SCIM API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users)]
+pub struct ProvisionedUser {
+    pub id: String,
+    pub enterprise_id: String,
+    pub login: String,
+    pub email: Option<String>,
+    pub name: String,
+    pub scim_external_id: Option<String>,
+    pub origin: String,
+    pub active: bool,
+    /// The attributes Portico keeps without modelling them (name parts, every e-mail, the
+    /// enterprise extension, ...), as a JSON object.
+    pub scim_profile: String,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What the IdP says about a user, already read from its SCIM form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimUserData {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// The address Portico uses (the primary one).
+    pub email: Option<String>,
+    /// The name Portico shows.
+    pub name: String,
+    /// See [`ProvisionedUser::scim_profile`].
+    pub profile: String,
+}
+
+/// An indexed way to narrow a user list before the full filter is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserKey {
+    Id(String),
+    /// Compared without regard to case, like logins.
+    UserName(String),
+    ExternalId(String),
+}
+
+impl ScimUserData {
+    fn validate(&self) -> Result<()> {
+        let mut errors = FieldErrors::default();
+        validate::login(&mut errors, "userName", &self.user_name);
+        if let Some(email) = &self.email {
+            validate::email(&mut errors, "emails", email);
+        }
+        if self.name.chars().count() > validate::NAME_MAX {
+            errors.add("displayName", format!("must be at most {} characters long", validate::NAME_MAX));
+        }
+        if self.external_id.as_ref().is_some_and(|e| e.chars().count() > validate::LOGIN_MAX) {
+            errors.add("externalId", format!("must be at most {} characters long", validate::LOGIN_MAX));
+        }
+        if self.profile.len() > PROFILE_MAX {
+            errors.add("attributes", format!("take more than {} KiB", PROFILE_MAX / 1024));
+        }
+        errors.into_result()
+    }
+}
+
+/// Users the IdP may see: every user of the enterprise but the local ones, which admins manage.
+fn visible(enterprise_id: &str) -> users::BoxedQuery<'static, <DbConnection as diesel::Connection>::Backend> {
+    users::table
+        .filter(users::enterprise_id.eq(enterprise_id.to_owned()))
+        .filter(users::origin.ne(Origin::Local.as_str()))
+        .into_boxed()
+}
+
+fn find(conn: &mut DbConnection, enterprise_id: &str, id: &str) -> Result<ProvisionedUser> {
+    visible(enterprise_id)
+        .filter(users::id.eq(id.to_owned()))
+        .select(ProvisionedUser::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DirectoryError::NotFound("user"))
+}
+
+const TAKEN: &str = "a user with this userName already exists";
+
+/// Writes `data` over user `id` and bumps its version; deactivation ends the user's sessions.
+fn overwrite(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    current: &ProvisionedUser,
+    data: &ScimUserData,
+) -> Result<ProvisionedUser> {
+    let updated = ProvisionedUser {
+        login: data.user_name.clone(),
+        email: data.email.clone(),
+        name: data.name.clone(),
+        scim_external_id: data.external_id.clone(),
+        origin: Origin::Scim.as_str().to_owned(),
+        active: data.active,
+        scim_profile: data.profile.clone(),
+        version: current.version + 1,
+        updated_at: now,
+        ..current.clone()
+    };
+    let changed =
+        diesel::update(users::table.filter(users::id.eq(&current.id)).filter(users::version.eq(current.version)))
+            .set((
+                users::login.eq(&updated.login),
+                users::login_key.eq(validate::login_key(&updated.login)),
+                users::email.eq(&updated.email),
+                users::name.eq(&updated.name),
+                users::scim_external_id.eq(&updated.scim_external_id),
+                users::origin.eq(&updated.origin),
+                users::active.eq(updated.active),
+                users::scim_profile.eq(&updated.scim_profile),
+                users::version.eq(updated.version),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(conflict_on_unique(TAKEN))?;
+    if changed != 1 {
+        return Err(DirectoryError::VersionMismatch("user"));
+    }
+    if !updated.active {
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(&current.id))).execute(conn)?;
+    }
+    Ok(updated)
+}
+
+fn subject(user: &ProvisionedUser) -> Subject {
+    Subject::new(Some(&user.enterprise_id), "user", &user.id, &user.login)
+}
+
+impl Directory {
+    /// Creates a user the IdP pushes. A JIT user with the same login is adopted instead: it
+    /// keeps its id, memberships and sessions and becomes `scim`-origin.
+    pub fn scim_create_user(&self, ctx: &Ctx<'_>, data: &ScimUserData) -> Result<ProvisionedUser> {
+        data.validate()?;
+        self.audited(ctx, "scim.user.create", |conn, now| {
+            let enterprise_id = scim_enterprise(ctx)?;
+            let existing: Option<ProvisionedUser> = users::table
+                .filter(users::enterprise_id.eq(enterprise_id))
+                .filter(users::login_key.eq(validate::login_key(&data.user_name)))
+                .select(ProvisionedUser::as_select())
+                .first(conn)
+                .optional()?;
+            let user = match existing {
+                None => {
+                    let user = ProvisionedUser {
+                        id: new_id(),
+                        enterprise_id: enterprise_id.to_owned(),
+                        login: data.user_name.clone(),
+                        email: data.email.clone(),
+                        name: data.name.clone(),
+                        scim_external_id: data.external_id.clone(),
+                        origin: Origin::Scim.as_str().to_owned(),
+                        active: data.active,
+                        scim_profile: data.profile.clone(),
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    diesel::insert_into(users::table)
+                        .values((
+                            users::id.eq(&user.id),
+                            users::enterprise_id.eq(&user.enterprise_id),
+                            users::login.eq(&user.login),
+                            users::login_key.eq(validate::login_key(&user.login)),
+                            users::email.eq(&user.email),
+                            users::name.eq(&user.name),
+                            users::scim_external_id.eq(&user.scim_external_id),
+                            users::origin.eq(&user.origin),
+                            users::active.eq(user.active),
+                            users::scim_profile.eq(&user.scim_profile),
+                            users::version.eq(1),
+                            users::created_at.eq(now),
+                            users::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .map_err(conflict_on_unique(TAKEN))?;
+                    user
+                }
+                Some(u) if u.origin == Origin::Jit.as_str() => overwrite(conn, now, &u, data)?,
+                Some(u) if u.origin == Origin::Local.as_str() => {
+                    return Err(DirectoryError::Conflict(format!(
+                        "{} is a local Portico account, managed by the enterprise's admins; the IdP cannot take it over",
+                        u.login
+                    )));
+                }
+                Some(_) => return Err(DirectoryError::Conflict(TAKEN.into())),
+            };
+            Ok((user.clone(), subject(&user)))
+        })
+    }
+
+    /// One user the IdP may see.
+    pub fn scim_user(&self, ctx: &Ctx<'_>, id: &str) -> Result<ProvisionedUser> {
+        let enterprise_id = scim_enterprise(ctx)?;
+        let mut conn = self.conn()?;
+        find(&mut conn, enterprise_id, id)
+    }
+
+    /// A page of the users the IdP may see, in creation order, narrowed by `key`; with the
+    /// number of all that match `key`.
+    pub fn scim_users(
+        &self,
+        ctx: &Ctx<'_>,
+        key: Option<&UserKey>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ProvisionedUser>, i64)> {
+        let enterprise_id = scim_enterprise(ctx)?;
+        let narrowed = || {
+            let q = visible(enterprise_id);
+            match key {
+                None => q,
+                Some(UserKey::Id(id)) => q.filter(users::id.eq(id.clone())),
+                Some(UserKey::UserName(name)) => q.filter(users::login_key.eq(validate::login_key(name))),
+                Some(UserKey::ExternalId(e)) => q.filter(users::scim_external_id.eq(e.clone())),
+            }
+        };
+        let mut conn = self.conn()?;
+        let rows = narrowed()
+            .select(ProvisionedUser::as_select())
+            .order(users::id.asc())
+            .offset(offset.max(0))
+            .limit(limit.clamp(0, super::MAX_PAGE))
+            .load(&mut conn)?;
+        let total = if offset == 0 && (rows.len() as i64) < limit {
+            rows.len() as i64
+        } else {
+            narrowed().count().get_result(&mut conn)?
+        };
+        Ok((rows, total))
+    }
+
+    /// Replaces what the IdP said about a user. `expected_version` is the `If-Match` version.
+    pub fn scim_replace_user(
+        &self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        data: &ScimUserData,
+        expected_version: Option<i64>,
+    ) -> Result<ProvisionedUser> {
+        data.validate()?;
+        let action = if data.active { "scim.user.update" } else { "scim.user.deactivate" };
+        self.audited(ctx, action, |conn, now| {
+            let enterprise_id = scim_enterprise(ctx)?;
+            let current = find(conn, enterprise_id, id)?;
+            check_version("user", expected_version, current.version)?;
+            let user = overwrite(conn, now, &current, data)?;
+            let mut subject = subject(&user);
+            if current.login != user.login {
+                subject = subject.with_details(serde_json::json!({ "previous_login": current.login }));
+            }
+            Ok((user, subject))
+        })
+    }
+
+    /// Deletes a user: their memberships, sessions and grants go with them; the audit trail
+    /// keeps their login and profile.
+    pub fn scim_delete_user(&self, ctx: &Ctx<'_>, id: &str, expected_version: Option<i64>) -> Result<()> {
+        self.audited(ctx, "scim.user.delete", |conn, _now| {
+            let enterprise_id = scim_enterprise(ctx)?;
+            let current = find(conn, enterprise_id, id)?;
+            check_version("user", expected_version, current.version)?;
+            // Groups the user leaves change too: their ETags must move.
+            let groups = idp_group_members::table.filter(idp_group_members::user_id.eq(&current.id));
+            diesel::update(idp_groups::table.filter(idp_groups::id.eq_any(groups.select(idp_group_members::group_id))))
+                .set(idp_groups::version.eq(idp_groups::version + 1))
+                .execute(conn)?;
+            diesel::delete(users::table.filter(users::id.eq(&current.id))).execute(conn)?;
+            let subject = subject(&current).with_details(serde_json::json!({
+                "email": current.email, "name": current.name, "external_id": current.scim_external_id,
+            }));
+            Ok(((), subject))
+        })
+    }
+
+    /// The IdP groups of each of `user_ids`: (user id, group id, group display name).
+    pub fn scim_user_groups(&self, ctx: &Ctx<'_>, user_ids: &[&str]) -> Result<Vec<(String, String, String)>> {
+        let enterprise_id = scim_enterprise(ctx)?;
+        let mut conn = self.conn()?;
+        Ok(idp_group_members::table
+            .inner_join(idp_groups::table)
+            .filter(idp_groups::enterprise_id.eq(enterprise_id))
+            .filter(idp_group_members::user_id.eq_any(user_ids))
+            .select((idp_group_members::user_id, idp_groups::id, idp_groups::display_name))
+            .order(idp_groups::display_name.asc())
+            .load(&mut conn)?)
+    }
+}

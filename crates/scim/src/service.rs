@@ -1,0 +1,478 @@
+//! The SCIM operations on an enterprise's users and groups: a request's values in (body, id,
+//! query, `If-Match`), a response's values out. The gateway adds HTTP around it; the directory
+//! stores the result.
+//!
+//! List filters run in two steps: an indexed look-up narrows the candidates when the filter
+//! pins `id`, `userName`, `externalId` or a group's `displayName` with `eq` (what IdPs send),
+//! then the whole filter is evaluated on each candidate as rendered, so every filter the grammar
+//! allows is answered exactly. A filter without such a pin reads the enterprise's resources in
+//! batches.
+
+use directory::provisioning::{GroupChanges, GroupKey, IdpGroup, MemberChange, NewIdpGroup, ProvisionedUser, UserKey};
+use directory::{Ctx, Directory, DirectoryError};
+use serde_json::{Value, json};
+
+use crate::apply::apply;
+use crate::error::{ScimError, ScimType};
+use crate::filter::{AttrPath, CompValue, CompareOp, Filter, Path};
+use crate::matching::matches;
+use crate::patch::{OpKind, Operation, parse_patch};
+use crate::projection::{exclude, keep_only, wants};
+use crate::query::ListQuery;
+use crate::render::{etag, group_resource, parse_etag, user_data, user_resource};
+use crate::resource::parse_group;
+use crate::schemas::{self, LIST_RESPONSE};
+
+/// Resources read at once when a filter has no indexed pin.
+const SCAN_BATCH: i64 = 500;
+
+/// A response: status, body, and the headers that go with a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+}
+
+impl Reply {
+    fn resource(status: u16, body: Value) -> Reply {
+        let etag = body.pointer("/meta/version").and_then(Value::as_str).map(str::to_owned);
+        let location = body.pointer("/meta/location").and_then(Value::as_str).map(str::to_owned);
+        Reply { status, body: Some(body), etag, location: if status == 201 { location } else { None } }
+    }
+
+    fn json(body: Value) -> Reply {
+        Reply { status: 200, body: Some(body), etag: None, location: None }
+    }
+
+    fn no_content() -> Reply {
+        Reply { status: 204, body: None, etag: None, location: None }
+    }
+}
+
+/// A domain error in SCIM's terms.
+pub fn from_directory(e: DirectoryError) -> ScimError {
+    match e {
+        DirectoryError::Validation(errors) => ScimError::new(ScimType::InvalidValue, errors.to_string()),
+        DirectoryError::NotFound(what) => ScimError::status(404, format!("no such {what}")),
+        DirectoryError::Conflict(m) => ScimError::new(ScimType::Uniqueness, m),
+        DirectoryError::VersionMismatch(what) => {
+            ScimError::status(412, format!("the {what} has changed since the version in If-Match"))
+        }
+        DirectoryError::Forbidden(m) => ScimError::status(403, m),
+        DirectoryError::Unauthorized(m) => ScimError::status(401, m),
+        DirectoryError::RateLimited { retry_after_secs } => {
+            ScimError::status(429, format!("too many requests; try again in {retry_after_secs} seconds"))
+        }
+        DirectoryError::Unavailable(_) => ScimError::status(503, "the directory is unavailable; try again shortly"),
+        other => {
+            tracing::error!(error = %other, "SCIM request failed");
+            ScimError::status(500, "Portico could not complete this request")
+        }
+    }
+}
+
+fn if_match(value: Option<&str>) -> Result<Option<i64>, ScimError> {
+    match value {
+        None => Ok(None),
+        Some(v) => parse_etag(v),
+    }
+}
+
+/// The SCIM API of one enterprise, as its IdP's token sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Service<'a> {
+    directory: &'a Directory,
+    ctx: Ctx<'a>,
+    /// `{public_url}/api/scim/v2/{enterprise_key}`, for `meta.location` and `$ref`s.
+    base_url: &'a str,
+}
+
+/// An indexed pin in a filter: `attr eq "value"` on one of `names`, at the top or inside `and`.
+fn pin<'f>(filter: &'f Filter, name: &str) -> Option<&'f str> {
+    match filter {
+        Filter::Compare(path, CompareOp::Eq, CompValue::String(v)) if path.is(name) && core(path) => Some(v),
+        Filter::And(a, b) => pin(a, name).or_else(|| pin(b, name)),
+        _ => None,
+    }
+}
+
+fn core(path: &AttrPath) -> bool {
+    path.schema
+        .as_deref()
+        .is_none_or(|s| s.eq_ignore_ascii_case(schemas::USER) || s.eq_ignore_ascii_case(schemas::GROUP))
+}
+
+fn mentions(filter: &Filter, name: &str) -> bool {
+    match filter {
+        Filter::Compare(p, ..) | Filter::Present(p) | Filter::ValuePath(p, _) => p.name.eq_ignore_ascii_case(name),
+        Filter::And(a, b) | Filter::Or(a, b) => mentions(a, name) || mentions(b, name),
+        Filter::Not(f) => mentions(f, name),
+    }
+}
+
+fn list_response(resources: Vec<Value>, total: usize, start_index: u32) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+        "Resources": resources,
+    })
+}
+
+fn project(mut resource: Value, q: &ListQuery) -> Value {
+    if !q.attributes.is_empty() {
+        keep_only(&mut resource, &q.attributes);
+    }
+    if !q.excluded_attributes.is_empty() {
+        exclude(&mut resource, &q.excluded_attributes);
+    }
+    resource
+}
+
+/// Member ids in a PATCH or PUT value: `[{"value": "..."}]`, one such object, or bare strings.
+fn member_ids(value: Option<&Value>) -> Result<Vec<String>, ScimError> {
+    let one = |v: &Value| -> Result<String, ScimError> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Object(o) => o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| ScimError::new(ScimType::InvalidValue, "each member needs a `value`")),
+            other => Err(ScimError::new(ScimType::InvalidValue, format!("{other} is not a member"))),
+        }
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items.iter().map(one).collect(),
+        Some(v) => Ok(vec![one(v)?]),
+    }
+}
+
+/// The member ids a filter like `value eq "a" or value eq "b"` names; `None` for other filters.
+fn filtered_ids(filter: &Filter) -> Option<Vec<String>> {
+    match filter {
+        Filter::Compare(p, CompareOp::Eq, CompValue::String(v)) if p.is("value") => Some(vec![v.clone()]),
+        Filter::Or(a, b) => {
+            let mut ids = filtered_ids(a)?;
+            ids.extend(filtered_ids(b)?);
+            Some(ids)
+        }
+        _ => None,
+    }
+}
+
+fn text_value(op: &Operation, name: &str) -> Result<String, ScimError> {
+    match &op.value {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        _ => Err(ScimError::new(ScimType::InvalidValue, format!("`{name}` must be a non-empty string"))),
+    }
+}
+
+impl<'a> Service<'a> {
+    pub fn new(directory: &'a Directory, ctx: Ctx<'a>, base_url: &'a str) -> Self {
+        Service { directory, ctx, base_url }
+    }
+
+    // ---- Users ----
+
+    fn render_users(&self, users: &[ProvisionedUser], with_groups: bool) -> Result<Vec<Value>, ScimError> {
+        let groups = if with_groups && !users.is_empty() {
+            let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+            self.directory.scim_user_groups(&self.ctx, &ids).map_err(from_directory)?
+        } else {
+            Vec::new()
+        };
+        Ok(users
+            .iter()
+            .map(|u| {
+                let mine: Vec<(String, String)> =
+                    groups.iter().filter(|(uid, ..)| *uid == u.id).map(|(_, g, n)| (g.clone(), n.clone())).collect();
+                user_resource(u, &mine, self.base_url)
+            })
+            .collect())
+    }
+
+    fn render_user(&self, user: &ProvisionedUser) -> Result<Value, ScimError> {
+        Ok(self.render_users(std::slice::from_ref(user), true)?.pop().unwrap_or(Value::Null))
+    }
+
+    pub fn create_user(&self, body: &Value) -> Result<Reply, ScimError> {
+        let (_, data) = user_data(body)?;
+        let user = self.directory.scim_create_user(&self.ctx, &data).map_err(from_directory)?;
+        Ok(Reply::resource(201, self.render_user(&user)?))
+    }
+
+    pub fn get_user(&self, id: &str, q: &ListQuery) -> Result<Reply, ScimError> {
+        let user = self.directory.scim_user(&self.ctx, id).map_err(from_directory)?;
+        Ok(Reply::resource(200, project(self.render_user(&user)?, q)))
+    }
+
+    pub fn list_users(&self, q: &ListQuery) -> Result<Reply, ScimError> {
+        let with_groups = wants("groups", &q.attributes, &q.excluded_attributes)
+            || q.filter.as_ref().is_some_and(|f| mentions(f, "groups"));
+        let offset = i64::from(q.start_index.saturating_sub(1));
+        let Some(filter) = &q.filter else {
+            let (users, total) =
+                self.directory.scim_users(&self.ctx, None, offset, i64::from(q.count)).map_err(from_directory)?;
+            let resources = self.render_users(&users, with_groups)?.into_iter().map(|r| project(r, q)).collect();
+            return Ok(Reply::json(list_response(resources, total as usize, q.start_index)));
+        };
+        let key = pin(filter, "id")
+            .map(|v| UserKey::Id(v.to_owned()))
+            .or_else(|| pin(filter, "userName").map(|v| UserKey::UserName(v.to_owned())))
+            .or_else(|| pin(filter, "externalId").map(|v| UserKey::ExternalId(v.to_owned())));
+        let user_schema = schemas::user();
+        let exact = |p: &AttrPath| schemas::case_exact(&user_schema, p);
+        let mut matched = Vec::new();
+        let mut read = 0;
+        loop {
+            let (batch, _) =
+                self.directory.scim_users(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?;
+            let n = batch.len() as i64;
+            read += n;
+            matched.extend(self.render_users(&batch, with_groups)?.into_iter().filter(|r| matches(filter, r, &exact)));
+            if n < SCAN_BATCH {
+                break;
+            }
+        }
+        Ok(Reply::json(self.page(matched, q)))
+    }
+
+    fn page(&self, matched: Vec<Value>, q: &ListQuery) -> Value {
+        let total = matched.len();
+        let resources = matched
+            .into_iter()
+            .skip(q.start_index.saturating_sub(1) as usize)
+            .take(q.count as usize)
+            .map(|r| project(r, q))
+            .collect();
+        list_response(resources, total, q.start_index)
+    }
+
+    pub fn replace_user(&self, id: &str, body: &Value, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
+        let expected = if_match(if_match_header)?;
+        let (_, data) = user_data(body)?;
+        let user = self.directory.scim_replace_user(&self.ctx, id, &data, expected).map_err(from_directory)?;
+        Ok(Reply::resource(200, self.render_user(&user)?))
+    }
+
+    /// PATCH on a user: the stored user, patched, is written back as a PUT would be. Without
+    /// `If-Match`, a concurrent change makes it start over from the new version.
+    pub fn patch_user(&self, id: &str, body: &Value, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
+        let expected = if_match(if_match_header)?;
+        let ops = parse_patch(body)?;
+        for _attempt in 0..5 {
+            let current = self.directory.scim_user(&self.ctx, id).map_err(from_directory)?;
+            if expected.is_some_and(|v| v != current.version) {
+                return Err(from_directory(DirectoryError::VersionMismatch("user")));
+            }
+            let mut resource = user_resource(&current, &[], self.base_url);
+            apply(&mut resource, &ops)?;
+            if resource.get("id").and_then(Value::as_str) != Some(current.id.as_str()) {
+                return Err(ScimError::new(ScimType::Mutability, "`id` is read-only"));
+            }
+            let (_, data) = user_data(&resource)?;
+            let unchanged = data.user_name == current.login
+                && data.external_id == current.scim_external_id
+                && data.active == current.active
+                && data.email == current.email
+                && data.name == current.name
+                && data.profile == current.scim_profile;
+            if unchanged {
+                return Ok(Reply::resource(200, self.render_user(&current)?));
+            }
+            match self.directory.scim_replace_user(&self.ctx, id, &data, Some(current.version)) {
+                Ok(user) => return Ok(Reply::resource(200, self.render_user(&user)?)),
+                Err(DirectoryError::VersionMismatch(_)) if expected.is_none() => continue,
+                Err(e) => return Err(from_directory(e)),
+            }
+        }
+        Err(ScimError::status(409, "the user kept changing while this PATCH was applied; send it again"))
+    }
+
+    pub fn delete_user(&self, id: &str, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
+        let expected = if_match(if_match_header)?;
+        self.directory.scim_delete_user(&self.ctx, id, expected).map_err(from_directory)?;
+        Ok(Reply::no_content())
+    }
+
+    // ---- Groups ----
+
+    fn render_groups(&self, groups: &[IdpGroup], with_members: bool) -> Result<Vec<Value>, ScimError> {
+        let members = if with_members && !groups.is_empty() {
+            let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+            Some(self.directory.scim_group_members(&self.ctx, &ids).map_err(from_directory)?)
+        } else {
+            None
+        };
+        Ok(groups
+            .iter()
+            .map(|g| {
+                let mine: Option<Vec<(String, String)>> = members.as_ref().map(|all| {
+                    all.iter().filter(|(gid, ..)| *gid == g.id).map(|(_, u, l)| (u.clone(), l.clone())).collect()
+                });
+                group_resource(g, mine.as_deref(), self.base_url)
+            })
+            .collect())
+    }
+
+    fn render_group(&self, group: &IdpGroup, with_members: bool) -> Result<Value, ScimError> {
+        Ok(self.render_groups(std::slice::from_ref(group), with_members)?.pop().unwrap_or(Value::Null))
+    }
+
+    pub fn create_group(&self, body: &Value) -> Result<Reply, ScimError> {
+        let input = parse_group(body)?;
+        let new =
+            NewIdpGroup { display_name: input.display_name, external_id: input.external_id, members: input.members };
+        let group = self.directory.scim_create_group(&self.ctx, &new).map_err(from_directory)?;
+        Ok(Reply::resource(201, self.render_group(&group, true)?))
+    }
+
+    pub fn get_group(&self, id: &str, q: &ListQuery) -> Result<Reply, ScimError> {
+        let group = self.directory.scim_group(&self.ctx, id).map_err(from_directory)?;
+        let with_members = wants("members", &q.attributes, &q.excluded_attributes);
+        Ok(Reply::resource(200, project(self.render_group(&group, with_members)?, q)))
+    }
+
+    pub fn list_groups(&self, q: &ListQuery) -> Result<Reply, ScimError> {
+        let with_members = wants("members", &q.attributes, &q.excluded_attributes);
+        let offset = i64::from(q.start_index.saturating_sub(1));
+        let Some(filter) = &q.filter else {
+            let (groups, total) =
+                self.directory.scim_groups(&self.ctx, None, offset, i64::from(q.count)).map_err(from_directory)?;
+            let resources = self.render_groups(&groups, with_members)?.into_iter().map(|r| project(r, q)).collect();
+            return Ok(Reply::json(list_response(resources, total as usize, q.start_index)));
+        };
+        let key = pin(filter, "id")
+            .map(|v| GroupKey::Id(v.to_owned()))
+            .or_else(|| pin(filter, "displayName").map(|v| GroupKey::DisplayName(v.to_owned())))
+            .or_else(|| pin(filter, "externalId").map(|v| GroupKey::ExternalId(v.to_owned())));
+        let group_schema = schemas::group();
+        let exact = |p: &AttrPath| schemas::case_exact(&group_schema, p);
+        let load_members = with_members || mentions(filter, "members");
+        let mut matched = Vec::new();
+        let mut read = 0;
+        loop {
+            let (batch, _) =
+                self.directory.scim_groups(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?;
+            let n = batch.len() as i64;
+            read += n;
+            for mut r in self.render_groups(&batch, load_members)? {
+                if matches(filter, &r, &exact) {
+                    if !with_members && let Some(o) = r.as_object_mut() {
+                        o.remove("members");
+                    }
+                    matched.push(r);
+                }
+            }
+            if n < SCAN_BATCH {
+                break;
+            }
+        }
+        Ok(Reply::json(self.page(matched, q)))
+    }
+
+    pub fn replace_group(&self, id: &str, body: &Value, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
+        let expected = if_match(if_match_header)?;
+        let input = parse_group(body)?;
+        let changes = GroupChanges {
+            display_name: Some(input.display_name),
+            external_id: Some(input.external_id),
+            members: vec![MemberChange::Replace(input.members)],
+        };
+        let group = self.directory.scim_change_group(&self.ctx, id, &changes, expected).map_err(from_directory)?;
+        Ok(Reply::resource(200, self.render_group(&group, true)?))
+    }
+
+    /// PATCH on a group: names are set, and each member operation becomes one set-based change.
+    /// Answers 204, as Okta and Entra ID expect; a large group is not sent back.
+    pub fn patch_group(&self, id: &str, body: &Value, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
+        let expected = if_match(if_match_header)?;
+        let ops = parse_patch(body)?;
+        let mut changes = GroupChanges::default();
+        for op in &ops {
+            self.group_change(id, op, &mut changes)?;
+        }
+        let group = self.directory.scim_change_group(&self.ctx, id, &changes, expected).map_err(from_directory)?;
+        Ok(Reply { status: 204, body: None, etag: Some(etag(group.version)), location: None })
+    }
+
+    fn group_change(&self, id: &str, op: &Operation, changes: &mut GroupChanges) -> Result<(), ScimError> {
+        let not_an_attribute = |p: &AttrPath| {
+            ScimError::new(
+                ScimType::InvalidPath,
+                format!("`{p}` is not an attribute of a group (displayName, externalId, members)"),
+            )
+        };
+        match &op.path {
+            Path::Attr(p) if !core(p) => Err(not_an_attribute(p)),
+            Path::Attr(p) if p.is("displayName") => match op.op {
+                OpKind::Remove => Err(ScimError::new(ScimType::Mutability, "`displayName` is required")),
+                _ => {
+                    changes.display_name = Some(text_value(op, "displayName")?);
+                    Ok(())
+                }
+            },
+            Path::Attr(p) if p.is("externalId") => {
+                changes.external_id = Some(match op.op {
+                    OpKind::Remove => None,
+                    _ => Some(text_value(op, "externalId")?),
+                });
+                Ok(())
+            }
+            Path::Attr(p) if p.is("id") => match &op.value {
+                // JumpCloud repeats the id in a pathless replace.
+                Some(Value::String(v)) if v == id => Ok(()),
+                _ => Err(ScimError::new(ScimType::Mutability, "`id` is read-only")),
+            },
+            Path::Attr(p) if p.is("members") => {
+                let ids = member_ids(op.value.as_ref())?;
+                changes.members.push(match (op.op, op.value.is_some()) {
+                    (OpKind::Add, _) => MemberChange::Add(ids),
+                    (OpKind::Replace, _) => MemberChange::Replace(ids),
+                    (OpKind::Remove, true) => MemberChange::Remove(ids),
+                    (OpKind::Remove, false) => MemberChange::RemoveAll,
+                });
+                Ok(())
+            }
+            Path::Values { attr, filter, sub_attr: None } if attr.is("members") && core(attr) => {
+                if op.op != OpKind::Remove {
+                    return Err(ScimError::new(
+                        ScimType::InvalidPath,
+                        "members are added or replaced with the path `members`, not a filter",
+                    ));
+                }
+                let ids = match filtered_ids(filter) {
+                    Some(ids) => ids,
+                    None => {
+                        // Any other filter: try it on each member.
+                        let members = self.directory.scim_group_members(&self.ctx, &[id]).map_err(from_directory)?;
+                        let exact = |p: &AttrPath| p.is("value");
+                        members
+                            .into_iter()
+                            .filter(|(_, uid, login)| {
+                                matches(filter, &json!({"value": uid, "display": login, "type": "User"}), &exact)
+                            })
+                            .map(|(_, uid, _)| uid)
+                            .collect()
+                    }
+                };
+                changes.members.push(MemberChange::Remove(ids));
+                Ok(())
+            }
+            Path::Attr(p) => Err(not_an_attribute(p)),
+            Path::Values { attr, .. } => Err(not_an_attribute(attr)),
+        }
+    }
+
+    pub fn delete_group(&self, id: &str, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
+        let expected = if_match(if_match_header)?;
+        self.directory.scim_delete_group(&self.ctx, id, expected).map_err(from_directory)?;
+        Ok(Reply::no_content())
+    }
+}

@@ -100,11 +100,14 @@ pub fn run(service: &Service<'_>, body: &Value) -> Result<Value, ScimError> {
         let bulk_id = text("bulkId");
         let version = text("version");
         let outcome = (|| {
-            let mut path = Value::String(text("path").unwrap_or_default());
+            // A path names a created resource by a segment: `/Users/bulkId:ada`.
+            let mut segments: Vec<Value> =
+                text("path").unwrap_or_default().split('/').map(|s| Value::String(s.to_owned())).collect();
+            segments.iter_mut().try_for_each(|s| resolve(s, &ids))?;
+            let path: Vec<&str> = segments.iter().filter_map(Value::as_str).collect();
             let mut data = field(&o, "data").cloned().unwrap_or(Value::Null);
-            resolve(&mut path, &ids)?;
             resolve(&mut data, &ids)?;
-            run_one(service, &method, path.as_str().unwrap_or_default(), &data, version.as_deref())
+            run_one(service, &method, &path.join("/"), &data, version.as_deref())
         })();
         let mut entry = json!({ "method": method.to_ascii_uppercase() });
         if let Some(b) = &bulk_id {

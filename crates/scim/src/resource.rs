@@ -16,6 +16,9 @@ use crate::schemas::{ENTERPRISE_USER, GROUP, USER};
 /// SCIM 1.0 URNs some IdPs (OneLogin) still send.
 const USER_1_0: &str = "urn:scim:schemas:core:1.0";
 const ENTERPRISE_1_0: &str = "urn:scim:schemas:extension:enterprise:1.0";
+/// Entra ID lists its own schema beside the core Group schema when it creates a group; it adds
+/// no attribute Portico keeps.
+const ENTRA_GROUP: &str = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
 
 /// Longest string kept from any attribute.
 pub const MAX_VALUE_LENGTH: usize = 1024;
@@ -172,7 +175,7 @@ pub fn parse_user(body: &Value) -> Result<UserInput, ScimError> {
 /// Reads a Group body.
 pub fn parse_group(body: &Value) -> Result<GroupInput, ScimError> {
     let o = object(body, "group")?;
-    check_schemas(o, &[GROUP], &[])?;
+    check_schemas(o, &[GROUP], &[ENTRA_GROUP])?;
     let display_name = text(o, "displayName")?.ok_or_else(|| invalid("`displayName` is required".into()))?;
     let mut members = Vec::new();
     let mut seen = std::collections::HashSet::new();

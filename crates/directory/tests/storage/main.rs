@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod migrations;
+mod provisioning;
 mod scim_tokens;
 mod sso;
 mod tenants;

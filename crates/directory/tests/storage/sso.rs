@@ -23,7 +23,7 @@ fn saml() -> SamlSettings {
 }
 
 /// An enterprise with two organizations and an enabled SAML connection; returns its id.
-fn setup(dir: &Directory) -> String {
+pub(crate) fn setup(dir: &Directory) -> String {
     let op = operator();
     let ctx = Ctx::new(&op, None);
     dir.create_enterprise(&ctx, NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None })
@@ -55,7 +55,7 @@ fn setup(dir: &Directory) -> String {
     c.id
 }
 
-fn vouched(dir: &Directory, connection: &str, login: &str, groups: &[&str]) -> Vouched {
+pub(crate) fn vouched(dir: &Directory, connection: &str, login: &str, groups: &[&str]) -> Vouched {
     let request = dir.begin_sso_request(connection, false, "/").unwrap();
     Vouched {
         connection_id: connection.into(),

@@ -502,6 +502,11 @@ fn provision(
     match (mode, existing) {
         (_, Some(u)) if !u.active => Err(Failure::Refused(SignInRefusal::Deactivated { login: u.login })),
         (ProvisioningMode::Scim, None) => Err(Failure::Refused(SignInRefusal::NotProvisioned { login })),
+        // In SCIM mode the IdP's assignments decide who may sign in: a JIT user it never pushed
+        // (and so never adopted) is not provisioned.
+        (ProvisioningMode::Scim, Some(u)) if u.origin != crate::user::Origin::Scim.as_str() => {
+            Err(Failure::Refused(SignInRefusal::NotProvisioned { login: u.login }))
+        }
         (ProvisioningMode::Scim, Some(u)) => {
             diesel::update(users::table.filter(users::id.eq(&u.id))).set(users::last_sign_in_at.eq(now)).execute(c)?;
             Ok(User { last_sign_in_at: Some(now), ..u })
@@ -515,6 +520,7 @@ fn provision(
                     users::email.eq(&new_email),
                     users::external_id.eq(&v.subject),
                     users::last_sign_in_at.eq(now),
+                    users::version.eq(users::version + 1),
                     users::updated_at.eq(now),
                 ))
                 .execute(c)?;

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
-use crate::error::{FieldErrors, Result, conflict_on_unique};
+use crate::enterprise::ProvisioningMode;
+use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
 use crate::page::{Page, PageRequest};
-use crate::schema::{org_group_members, org_groups, organizations, users};
+use crate::schema::{org_group_members, org_groups, organizations, sessions, users};
 use crate::secret::new_id;
 use crate::{Directory, validate};
 
@@ -63,6 +64,33 @@ pub struct UserWithGroups {
     #[serde(flatten)]
     pub user: User,
     pub groups: Vec<UserGroup>,
+}
+
+/// Changes an admin makes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    /// `Some(None)` clears it.
+    pub email: Option<Option<String>>,
+    pub active: Option<bool>,
+}
+
+/// Why an admin may not change this user, if they may not: SCIM-provisioned users belong to
+/// the IdP, and in SCIM mode the others may only be deactivated or reactivated.
+fn admin_may_not(user: &User, mode: ProvisioningMode, only_activity: bool) -> Option<String> {
+    if user.origin == Origin::Scim.as_str() {
+        return Some(format!(
+            "{} is provisioned by the enterprise's identity provider over SCIM: change, deactivate or delete them there",
+            user.login
+        ));
+    }
+    if mode == ProvisioningMode::Scim && !only_activity {
+        return Some(
+            "this enterprise is provisioned by its identity provider (SCIM mode): users not pushed by it can only be deactivated or reactivated"
+                .into(),
+        );
+    }
+    None
 }
 
 #[derive(Debug, Clone)]
@@ -132,11 +160,17 @@ pub(crate) fn insert_local_user(
 }
 
 impl Directory {
-    /// Creates a local user (enterprise admins).
+    /// Creates a local user (enterprise admins). In SCIM mode only the IdP creates users.
     pub fn create_local_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, input: NewUser) -> Result<User> {
         self.audited(ctx, "user.create", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
+            if enterprise.provisioning_mode == ProvisioningMode::Scim {
+                return Err(DirectoryError::Conflict(
+                    "this enterprise is provisioned by its identity provider (SCIM mode): users are created there"
+                        .into(),
+                ));
+            }
             let user = insert_local_user(conn, now, &enterprise.id, &input)?;
             let subject = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login);
             Ok((user, subject))
@@ -181,12 +215,77 @@ impl Directory {
         }))
     }
 
+    /// Changes a user's name, e-mail or state (enterprise admins), under the SCIM rules of
+    /// [`admin_may_not`]. Deactivation ends the user's sessions at once.
+    pub fn update_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str, changes: UserChanges) -> Result<User> {
+        let action = match changes.active {
+            Some(false) => "user.deactivate",
+            Some(true) if changes.name.is_none() && changes.email.is_none() => "user.reactivate",
+            _ => "user.update",
+        };
+        self.audited(ctx, action, |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
+            let only_activity = changes.name.is_none() && changes.email.is_none();
+            if let Some(why) = admin_may_not(&user, enterprise.provisioning_mode, only_activity) {
+                return Err(DirectoryError::Conflict(why));
+            }
+            let mut errors = FieldErrors::default();
+            let name = changes.name.map(|n| n.trim().to_owned()).unwrap_or(user.name.clone());
+            if name.chars().count() > validate::NAME_MAX {
+                errors.add("name", format!("must be at most {} characters long", validate::NAME_MAX));
+            }
+            let email = match changes.email {
+                Some(e) => validate::optional(e),
+                None => user.email.clone(),
+            };
+            if let Some(e) = &email {
+                validate::email(&mut errors, "email", e);
+            }
+            errors.into_result()?;
+            let active = changes.active.unwrap_or(user.active);
+            diesel::update(users::table.filter(users::id.eq(&user.id)))
+                .set((
+                    users::name.eq(&name),
+                    users::email.eq(&email),
+                    users::active.eq(active),
+                    users::version.eq(users::version + 1),
+                    users::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            if !active {
+                diesel::delete(sessions::table.filter(sessions::user_id.eq(&user.id))).execute(conn)?;
+            }
+            let updated = User { name, email, active, updated_at: now, ..user };
+            let subject = Subject::new(Some(&enterprise.id), "user", &updated.id, &updated.login);
+            Ok((updated, subject))
+        })
+    }
+
+    /// Deletes a user (enterprise admins), under the SCIM rules of [`admin_may_not`]; the audit
+    /// trail keeps who they were.
+    pub fn delete_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<()> {
+        self.audited(ctx, "user.delete", |conn, _now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
+            if let Some(why) = admin_may_not(&user, enterprise.provisioning_mode, false) {
+                return Err(DirectoryError::Conflict(why));
+            }
+            diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
+            let subject = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login)
+                .with_details(serde_json::json!({"email": user.email, "name": user.name, "origin": user.origin}));
+            Ok(((), subject))
+        })
+    }
+
     /// One user by login (enterprise admins).
     pub fn get_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<User> {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         ctx.require_enterprise_admin(&enterprise.id)?;
-        find_by_login(&mut conn, &enterprise.id, login)?.ok_or(crate::DirectoryError::NotFound("user"))
+        find_by_login(&mut conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))
     }
 }
 

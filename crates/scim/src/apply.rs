@@ -15,7 +15,7 @@ use crate::error::{ScimError, ScimType};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter, Path};
 use crate::matching::matches;
 use crate::patch::{OpKind, Operation};
-use crate::schemas::{GROUP, USER};
+use crate::schemas::{ENTERPRISE_USER, GROUP, USER};
 
 /// Attributes no PATCH may change.
 const READ_ONLY: [&str; 3] = ["id", "meta", "groups"];
@@ -61,11 +61,38 @@ fn container<'a>(
     }
 }
 
+/// An operation on the enterprise extension as a whole (`path` is its URN).
+fn apply_extension(resource: &mut Value, op: &Operation) -> Result<(), ScimError> {
+    let object = resource
+        .as_object_mut()
+        .ok_or_else(|| ScimError::new(ScimType::InvalidSyntax, "the resource is not an object"))?;
+    let key = key_of(object, ENTERPRISE_USER).unwrap_or_else(|| ENTERPRISE_USER.to_owned());
+    match (op.op, op.value.clone()) {
+        (OpKind::Remove, _) => {
+            object.remove(&key);
+        }
+        (_, Some(Value::Object(new))) => {
+            let entry = object.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            if op.op == OpKind::Replace || !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Some(existing) = entry.as_object_mut() {
+                existing.extend(new);
+            }
+        }
+        _ => return Err(ScimError::new(ScimType::InvalidValue, "the extension's value must be an object")),
+    }
+    Ok(())
+}
+
 fn apply_one(resource: &mut Value, op: &Operation) -> Result<(), ScimError> {
     let attr = match &op.path {
         Path::Attr(a) => a,
         Path::Values { attr, .. } => attr,
     };
+    if matches!(op.path, Path::Attr(_)) && attr.to_string().eq_ignore_ascii_case(ENTERPRISE_USER) {
+        return apply_extension(resource, op);
+    }
     if attr.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(USER) || s.eq_ignore_ascii_case(GROUP))
         && READ_ONLY.iter().any(|r| attr.name.eq_ignore_ascii_case(r))
     {

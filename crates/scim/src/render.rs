@@ -16,8 +16,7 @@ use crate::schemas::{ENTERPRISE_USER, GROUP, USER};
 const ENTERPRISE_1_0: &str = "urn:scim:schemas:extension:enterprise:1.0";
 
 /// Attributes that are columns, read-only, or never kept (`password`).
-const NOT_IN_PROFILE: [&str; 9] =
-    ["schemas", "id", "meta", "userName", "externalId", "active", "password", "groups", "members"];
+const NOT_IN_PROFILE: [&str; 8] = ["schemas", "id", "meta", "userName", "externalId", "password", "groups", "members"];
 
 /// The ETag of a resource version.
 pub fn etag(version: i64) -> String {
@@ -56,6 +55,9 @@ pub fn user_data(body: &Value) -> Result<(UserInput, ScimUserData), ScimError> {
             } else if key.contains(':') {
                 // Another schema's extension: not advertised, not kept.
                 continue;
+            } else if key.eq_ignore_ascii_case("active") {
+                // Kept as a marker that the IdP set it; the column holds the value.
+                profile.insert("active".to_owned(), Value::Bool(input.active));
             } else if key.eq_ignore_ascii_case("emails") {
                 profile.insert("emails".to_owned(), normalise_multi(value));
             } else {
@@ -130,7 +132,11 @@ pub fn user_resource(user: &ProvisionedUser, groups: &[(String, String)], base_u
         object.insert("externalId".into(), e.clone().into());
     }
     object.insert("userName".into(), user.login.clone().into());
-    object.insert("active".into(), user.active.into());
+    // `active` is shown when the IdP set it (a user it never said anything about is active in
+    // Portico, but the attribute stays absent, as the IdP left it); the column is the truth.
+    if object.contains_key("active") || !user.active || user.origin != "scim" {
+        object.insert("active".into(), user.active.into());
+    }
     if !object.contains_key("displayName") && !user.name.is_empty() && !object.contains_key("name") {
         object.insert("displayName".into(), user.name.clone().into());
     }

@@ -52,6 +52,8 @@ pub struct Attribute {
     pub returned: &'static str,
     /// `none` or `server`.
     pub uniqueness: &'static str,
+    /// For references: the resource types they may point to (`User`, `Group`).
+    pub reference_types: &'static [&'static str],
     pub sub_attributes: Vec<Attribute>,
 }
 
@@ -65,6 +67,7 @@ fn attr(name: &'static str, kind: AttrType) -> Attribute {
         mutability: "readWrite",
         returned: "default",
         uniqueness: "none",
+        reference_types: &[],
         sub_attributes: Vec::new(),
     }
 }
@@ -90,8 +93,16 @@ impl Attribute {
         self.uniqueness = "server";
         self
     }
+    fn on_request(mut self) -> Self {
+        self.returned = "request";
+        self
+    }
     fn always(mut self) -> Self {
         self.returned = "always";
+        self
+    }
+    fn to(mut self, types: &'static [&'static str]) -> Self {
+        self.reference_types = types;
         self
     }
     fn with(mut self, subs: Vec<Attribute>) -> Self {
@@ -112,6 +123,11 @@ impl Attribute {
             "returned": self.returned,
             "uniqueness": self.uniqueness,
         });
+        if !self.reference_types.is_empty()
+            && let Some(map) = v.as_object_mut()
+        {
+            map.insert("referenceTypes".into(), self.reference_types.iter().map(|t| Value::from(*t)).collect());
+        }
         if !self.sub_attributes.is_empty()
             && let Some(map) = v.as_object_mut()
         {
@@ -187,7 +203,7 @@ pub fn user() -> Schema {
         multi_valued_strings("emails"),
         attr("groups", AttrType::Complex).multi().read_only().with(vec![
             attr("value", AttrType::String).exact().read_only(),
-            attr("$ref", AttrType::Reference).exact().read_only(),
+            attr("$ref", AttrType::Reference).exact().read_only().to(&["User", "Group"]),
             attr("display", AttrType::String).read_only(),
         ]),
     ]);
@@ -205,7 +221,7 @@ pub fn enterprise_user() -> Schema {
             attr("department", AttrType::String),
             attr("manager", AttrType::Complex).with(vec![
                 attr("value", AttrType::String).exact(),
-                attr("$ref", AttrType::Reference).exact(),
+                attr("$ref", AttrType::Reference).exact().to(&["User"]),
                 attr("displayName", AttrType::String).read_only(),
             ]),
         ],
@@ -219,9 +235,9 @@ pub fn group() -> Schema {
         attr("displayName", AttrType::String).required(),
         attr("members", AttrType::Complex).multi().with(vec![
             attr("value", AttrType::String).exact().unique(),
-            attr("$ref", AttrType::Reference).exact(),
-            attr("display", AttrType::String).read_only(),
-            attr("type", AttrType::String),
+            attr("$ref", AttrType::Reference).exact().to(&["User"]),
+            attr("display", AttrType::String).read_only().on_request(),
+            attr("type", AttrType::String).read_only().on_request(),
         ]),
     ]);
     Schema { id: GROUP, name: "Group", description: "A group pushed by the IdP", attributes }

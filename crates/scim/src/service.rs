@@ -123,6 +123,26 @@ fn list_response(resources: Vec<Value>, total: usize, start_index: u32) -> Value
 }
 
 fn project(mut resource: Value, q: &ListQuery) -> Value {
+    // A member's `display` and `type` are returned on request only (they are Portico's, not
+    // what the IdP sent, and an IdP compares members with what it sent).
+    let requested = |sub: &str| {
+        q.attributes.iter().any(|p| {
+            p.is("members")
+                || (p.name.eq_ignore_ascii_case("members")
+                    && p.sub_attr.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sub)))
+        })
+    };
+    let (display, kind) = (requested("display"), requested("type"));
+    if let Some(members) = resource.get_mut("members").and_then(Value::as_array_mut) {
+        for m in members.iter_mut().filter_map(Value::as_object_mut) {
+            if !display {
+                m.remove("display");
+            }
+            if !kind {
+                m.remove("type");
+            }
+        }
+    }
     if !q.attributes.is_empty() {
         keep_only(&mut resource, &q.attributes);
     }
@@ -204,7 +224,10 @@ impl<'a> Service<'a> {
     pub fn create_user(&self, body: &Value) -> Result<Reply, ScimError> {
         let (_, data) = user_data(body)?;
         let user = self.directory.scim_create_user(&self.ctx, &data).map_err(from_directory)?;
-        Ok(Reply::resource(201, self.render_user(&user)?))
+        // A new user is in no group; an adopted JIT user may be.
+        let resource =
+            if user.version == 1 { user_resource(&user, &[], self.base_url) } else { self.render_user(&user)? };
+        Ok(Reply::resource(201, resource))
     }
 
     pub fn get_user(&self, id: &str, q: &ListQuery) -> Result<Reply, ScimError> {
@@ -213,19 +236,28 @@ impl<'a> Service<'a> {
     }
 
     pub fn list_users(&self, q: &ListQuery) -> Result<Reply, ScimError> {
-        let with_groups = wants("groups", &q.attributes, &q.excluded_attributes)
-            || q.filter.as_ref().is_some_and(|f| mentions(f, "groups"));
-        let offset = i64::from(q.start_index.saturating_sub(1));
+        let with_groups = wants("groups", &q.attributes, &q.excluded_attributes);
         let Some(filter) = &q.filter else {
+            // No filter: the page is read in SQL.
+            let offset = i64::from(q.start_index.saturating_sub(1));
             let (users, total) =
                 self.directory.scim_users(&self.ctx, None, offset, i64::from(q.count)).map_err(from_directory)?;
             let resources = self.render_users(&users, with_groups)?.into_iter().map(|r| project(r, q)).collect();
             return Ok(Reply::json(list_response(resources, total as usize, q.start_index)));
         };
-        let key = pin(filter, "id")
-            .map(|v| UserKey::Id(v.to_owned()))
-            .or_else(|| pin(filter, "userName").map(|v| UserKey::UserName(v.to_owned())))
-            .or_else(|| pin(filter, "externalId").map(|v| UserKey::ExternalId(v.to_owned())));
+        let matched = self.matching_users(Some(filter), with_groups)?;
+        Ok(Reply::json(self.page(matched, q)))
+    }
+
+    /// Every user `filter` matches, rendered, in creation order.
+    fn matching_users(&self, filter: Option<&Filter>, with_groups: bool) -> Result<Vec<Value>, ScimError> {
+        let with_groups = with_groups || filter.is_some_and(|f| mentions(f, "groups"));
+        let key = filter.and_then(|filter| {
+            pin(filter, "id")
+                .map(|v| UserKey::Id(v.to_owned()))
+                .or_else(|| pin(filter, "userName").map(|v| UserKey::UserName(v.to_owned())))
+                .or_else(|| pin(filter, "externalId").map(|v| UserKey::ExternalId(v.to_owned())))
+        });
         let user_schema = schemas::user();
         let exact = |p: &AttrPath| schemas::case_exact(&user_schema, p);
         let mut matched = Vec::new();
@@ -235,11 +267,24 @@ impl<'a> Service<'a> {
                 self.directory.scim_users(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?;
             let n = batch.len() as i64;
             read += n;
-            matched.extend(self.render_users(&batch, with_groups)?.into_iter().filter(|r| matches(filter, r, &exact)));
+            matched.extend(
+                self.render_users(&batch, with_groups)?
+                    .into_iter()
+                    .filter(|r| filter.is_none_or(|f| matches(f, r, &exact))),
+            );
             if n < SCAN_BATCH {
                 break;
             }
         }
+        Ok(matched)
+    }
+
+    /// `POST /.search` at the root: users, then groups, that match.
+    pub fn search_all(&self, q: &ListQuery) -> Result<Reply, ScimError> {
+        let mut matched =
+            self.matching_users(q.filter.as_ref(), wants("groups", &q.attributes, &q.excluded_attributes))?;
+        matched
+            .extend(self.matching_groups(q.filter.as_ref(), wants("members", &q.attributes, &q.excluded_attributes))?);
         Ok(Reply::json(self.page(matched, q)))
     }
 
@@ -330,7 +375,7 @@ impl<'a> Service<'a> {
         let new =
             NewIdpGroup { display_name: input.display_name, external_id: input.external_id, members: input.members };
         let group = self.directory.scim_create_group(&self.ctx, &new).map_err(from_directory)?;
-        Ok(Reply::resource(201, self.render_group(&group, true)?))
+        Ok(Reply::resource(201, project(self.render_group(&group, true)?, &ListQuery::default())))
     }
 
     pub fn get_group(&self, id: &str, q: &ListQuery) -> Result<Reply, ScimError> {
@@ -341,20 +386,28 @@ impl<'a> Service<'a> {
 
     pub fn list_groups(&self, q: &ListQuery) -> Result<Reply, ScimError> {
         let with_members = wants("members", &q.attributes, &q.excluded_attributes);
-        let offset = i64::from(q.start_index.saturating_sub(1));
         let Some(filter) = &q.filter else {
+            let offset = i64::from(q.start_index.saturating_sub(1));
             let (groups, total) =
                 self.directory.scim_groups(&self.ctx, None, offset, i64::from(q.count)).map_err(from_directory)?;
             let resources = self.render_groups(&groups, with_members)?.into_iter().map(|r| project(r, q)).collect();
             return Ok(Reply::json(list_response(resources, total as usize, q.start_index)));
         };
-        let key = pin(filter, "id")
-            .map(|v| GroupKey::Id(v.to_owned()))
-            .or_else(|| pin(filter, "displayName").map(|v| GroupKey::DisplayName(v.to_owned())))
-            .or_else(|| pin(filter, "externalId").map(|v| GroupKey::ExternalId(v.to_owned())));
+        let matched = self.matching_groups(Some(filter), with_members)?;
+        Ok(Reply::json(self.page(matched, q)))
+    }
+
+    /// Every group `filter` matches, rendered (with members when `with_members`).
+    fn matching_groups(&self, filter: Option<&Filter>, with_members: bool) -> Result<Vec<Value>, ScimError> {
+        let key = filter.and_then(|filter| {
+            pin(filter, "id")
+                .map(|v| GroupKey::Id(v.to_owned()))
+                .or_else(|| pin(filter, "displayName").map(|v| GroupKey::DisplayName(v.to_owned())))
+                .or_else(|| pin(filter, "externalId").map(|v| GroupKey::ExternalId(v.to_owned())))
+        });
         let group_schema = schemas::group();
         let exact = |p: &AttrPath| schemas::case_exact(&group_schema, p);
-        let load_members = with_members || mentions(filter, "members");
+        let load_members = with_members || filter.is_some_and(|f| mentions(f, "members"));
         let mut matched = Vec::new();
         let mut read = 0;
         loop {
@@ -363,7 +416,7 @@ impl<'a> Service<'a> {
             let n = batch.len() as i64;
             read += n;
             for mut r in self.render_groups(&batch, load_members)? {
-                if matches(filter, &r, &exact) {
+                if filter.is_none_or(|f| matches(f, &r, &exact)) {
                     if !with_members && let Some(o) = r.as_object_mut() {
                         o.remove("members");
                     }
@@ -374,7 +427,7 @@ impl<'a> Service<'a> {
                 break;
             }
         }
-        Ok(Reply::json(self.page(matched, q)))
+        Ok(matched)
     }
 
     pub fn replace_group(&self, id: &str, body: &Value, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
@@ -386,7 +439,7 @@ impl<'a> Service<'a> {
             members: vec![MemberChange::Replace(input.members)],
         };
         let group = self.directory.scim_change_group(&self.ctx, id, &changes, expected).map_err(from_directory)?;
-        Ok(Reply::resource(200, self.render_group(&group, true)?))
+        Ok(Reply::resource(200, project(self.render_group(&group, true)?, &ListQuery::default())))
     }
 
     /// PATCH on a group: names are set, and each member operation becomes one set-based change.

@@ -36,6 +36,7 @@ fn scim_adopts_jit_users_and_deactivation_ends_sessions(db: TestDatabase) {
     let conn = setup(&dir);
     let signed_in = dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &[]), "", "", None).unwrap().unwrap();
     assert_eq!(signed_in.user.origin, "jit");
+    dir.complete_sso_sign_in(&vouched(&dir, &conn, "bob", &[]), "", "", None).unwrap().unwrap();
     let idp = idp(&dir);
     let ctx = Ctx::new(&idp, None);
 
@@ -55,6 +56,9 @@ fn scim_adopts_jit_users_and_deactivation_ends_sessions(db: TestDatabase) {
     )
     .unwrap();
     let again = dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &[]), "", "", None).unwrap().unwrap();
+    // In SCIM mode a JIT user the IdP never pushed is not provisioned.
+    let bob = dir.complete_sso_sign_in(&vouched(&dir, &conn, "bob", &[]), "", "", None).unwrap();
+    assert!(matches!(bob, Err(SignInRefusal::NotProvisioned { .. })), "{bob:?}");
 
     // Deactivation ends every session at once and blocks sign-in; reactivation restores it.
     let off = dir.scim_replace_user(&ctx, &adopted.id, &data("ADA", false), None).unwrap();
@@ -146,8 +150,7 @@ fn membership_changes_are_set_based_and_idempotent(db: TestDatabase) {
     assert!(matches!(&refused, Err(DirectoryError::Validation(e)) if e.to_string().contains("no-such-user")));
     assert_eq!(members(&dir, &ctx, &group.id).len(), 200);
     // Replace keeps the overlap and swaps the rest.
-    dir.scim_change_group(&ctx, &group.id, &change(vec![MemberChange::Replace(ids[100..300].to_vec())]), None)
-        .unwrap();
+    dir.scim_change_group(&ctx, &group.id, &change(vec![MemberChange::Replace(ids[100..300].to_vec())]), None).unwrap();
     let expected: BTreeSet<String> = ids[100..300].iter().cloned().collect();
     assert_eq!(members(&dir, &ctx, &group.id), expected);
     dir.scim_change_group(&ctx, &group.id, &change(vec![MemberChange::RemoveAll]), None).unwrap();
@@ -180,7 +183,10 @@ fn concurrent_patches_on_one_group_lose_no_update(db: TestDatabase) {
                 .map(|r| {
                     let add = ids[w * 15 + r * 3..w * 15 + r * 3 + 3].to_vec();
                     let remove = vec![ids[120 + w * 5 + r].clone()];
-                    GroupChanges { members: vec![MemberChange::Add(add), MemberChange::Remove(remove)], ..Default::default() }
+                    GroupChanges {
+                        members: vec![MemberChange::Add(add), MemberChange::Remove(remove)],
+                        ..Default::default()
+                    }
                 })
                 .collect()
         })

@@ -6,6 +6,7 @@ pub mod enterprises;
 pub mod groups;
 pub mod openapi;
 pub mod organizations;
+pub mod scim_requests;
 pub mod scim_tokens;
 pub mod users;
 
@@ -52,8 +53,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(connections::configure)
             .configure(scim_tokens::configure)
+            .configure(scim_requests::configure)
             .default_service(web::to(not_found)),
     );
+}
+
+/// Reads a field that may be absent (`None`), `null` (`Some(None)`: clear it) or a value.
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A resource whose other methods answer 405 with the `Allow` header, as HTTP asks.

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{connections, enterprises, groups, organizations, scim_tokens, users};
+use super::{connections, enterprises, groups, organizations, scim_requests, scim_tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,11 +15,11 @@ use super::{connections, enterprises, groups, organizations, scim_tokens, users}
         organizations::create, organizations::list, organizations::get_one, organizations::update,
         organizations::remove, organizations::appoint_admin,
         groups::create, groups::list,
-        users::list, users::create,
+        users::list, users::create, users::get, users::update, users::delete,
         connections::create, connections::list, connections::get_one, connections::update, connections::remove,
         connections::enable, connections::disable, connections::test, connections::test_results,
         connections::refresh_metadata,
-        scim_tokens::create, scim_tokens::list, scim_tokens::revoke,
+        scim_tokens::create, scim_tokens::list, scim_tokens::revoke, scim_requests::list,
     ),
     modifiers(&BearerKey),
     tags(

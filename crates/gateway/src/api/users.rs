@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use directory::PageRequest;
-use directory::user::{NewUser, User, UserWithGroups};
+use directory::user::{NewUser, User, UserChanges, UserWithGroups};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,6 +15,12 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource("/enterprises/{key}/users", "GET, POST").route(web::get().to(list)).route(web::post().to(create)),
+    )
+    .service(
+        resource("/enterprises/{key}/users/{login}", "GET, PATCH, DELETE")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
     );
 }
 
@@ -25,6 +31,19 @@ pub struct CreateUser {
     pub login: String,
     pub email: Option<String>,
     pub name: Option<String>,
+}
+
+/// Changes to a user; absent fields stay as they are. Users provisioned over SCIM cannot be
+/// changed here (409); in SCIM mode the others can only be deactivated or reactivated.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub name: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub email: Option<Option<String>>,
+    /// `false` deactivates the user and ends their sessions at once.
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,4 +151,70 @@ async fn create(
     })
     .await?;
     Ok(HttpResponse::Created().json(UserView::new(user, Vec::new())))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/users/{login}", tag = "users",
+    params(("key" = String, Path, description = "Enterprise key"), ("login" = String, Path, description = "Login")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 404, description = "No such enterprise or user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn get(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, login) = path.into_inner();
+    let dir = state.directory.clone();
+    let user = blocking::<_, ApiError>(move || dir.get_user(&caller.ctx(), &key, &login)).await?;
+    Ok(HttpResponse::Ok().json(UserView::new(user, Vec::new())))
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/enterprises/{key}/users/{login}", tag = "users", request_body = UpdateUser,
+    params(("key" = String, Path, description = "Enterprise key"), ("login" = String, Path, description = "Login")),
+    responses(
+        (status = 200, description = "Changed", body = UserView),
+        (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such enterprise or user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The user belongs to the IdP (SCIM)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn update(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: web::Json<UpdateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, login) = path.into_inner();
+    let body = body.into_inner();
+    let dir = state.directory.clone();
+    let changes = UserChanges { name: body.name, email: body.email, active: body.active };
+    let user = blocking::<_, ApiError>(move || dir.update_user(&caller.ctx(), &key, &login, changes)).await?;
+    Ok(HttpResponse::Ok().json(UserView::new(user, Vec::new())))
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/enterprises/{key}/users/{login}", tag = "users",
+    params(("key" = String, Path, description = "Enterprise key"), ("login" = String, Path, description = "Login")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such enterprise or user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The user belongs to the IdP (SCIM), or the enterprise is in SCIM mode", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn delete(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, login) = path.into_inner();
+    let dir = state.directory.clone();
+    blocking::<_, ApiError>(move || dir.delete_user(&caller.ctx(), &key, &login)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -47,6 +47,7 @@ struct SsoPage {
     enterprise_name: String,
     mode: &'static str,
     connections: Vec<ConnectionRow>,
+    provisioning: super::provisioning::ProvisioningSection,
 }
 
 #[get("/console/e/{key}/sso")]
@@ -59,9 +60,12 @@ async fn overview(
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let k2 = key.clone();
-    let (enterprise, connections) = blocking::<_, PageError>(move || {
+    let st = state.clone();
+    let (enterprise, connections, provisioning) = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
-        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_connections(&ctx, &k2)?))
+        let enterprise = dir.get_enterprise(&ctx, &k2)?;
+        let provisioning = super::provisioning::section(&st, &dir, &ctx, &k2, enterprise.provisioning_mode)?;
+        Ok((enterprise, dir.list_connections(&ctx, &k2)?, provisioning))
     })
     .await?;
     render(&SsoPage {
@@ -82,6 +86,7 @@ async fn overview(
                 id: c.id,
             })
             .collect(),
+        provisioning,
     })
 }
 

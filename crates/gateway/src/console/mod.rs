@@ -4,6 +4,7 @@
 pub mod connections;
 pub mod enterprises;
 pub mod organizations;
+pub mod provisioning;
 pub mod session;
 
 use actix_web::http::header::{self, ContentType};
@@ -22,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(session::configure)
     .configure(enterprises::configure)
     .configure(organizations::configure)
-    .configure(connections::configure);
+    .configure(connections::configure)
+    .configure(provisioning::configure);
 }
 
 /// The signed-in user as the page header shows them.

@@ -148,6 +148,7 @@ fn dispatch(
         (["schemas"], &Method::GET) => scim::discovery::schemas(base_url, None).map(json),
         (["schemas", _], &Method::GET) => scim::discovery::schemas(base_url, Some(parts[1])).map(json),
         (["serviceproviderconfig" | "resourcetypes" | "schemas", ..], _) => Err(method_not_allowed("GET")),
+        ([".search"], &Method::POST) => service.search_all(&search_query(&body()?)?),
         (["bulk"], &Method::POST) => scim::bulk::run(service, &body()?).map(json),
         (["bulk"], _) => Err(method_not_allowed("POST")),
         (["users"], &Method::GET) => service.list_users(&req_query?),

@@ -186,4 +186,77 @@ crate::both_backends!(
     forms_without_the_csrf_token_are_refused,
     sign_in_sign_out_and_wrong_passwords,
     appointed_enterprise_admin_manages_only_their_enterprise,
+    provisioning_assistant_generates_tokens_and_enables_scim,
 );
+
+/// The provisioning assistant: the endpoint to copy, a token shown once and then listed by its
+/// prefix, the switch to SCIM mode, the request log, and revocation.
+async fn provisioning_assistant_generates_tokens_and_enables_scim(app: TestApp) {
+    let b = first_operator(&app).await;
+    app.create_enterprise("acme").await;
+    let page = b.get(app.url("/console/e/acme/sso")).send().await.unwrap().text().await.unwrap();
+    let scim_url = format!("{}/api/scim/v2/acme", app.base);
+    assert!(page.contains(&format!("value=\"{scim_url}\"")), "the endpoint URL to copy");
+    assert!(page.contains("data-copy-target=\"scim-url\""));
+    assert!(page.contains("<code>userName</code>"));
+    assert!(page.contains("aadOptscim062020"), "Entra ID's URL flag is explained");
+    assert!(page.contains("just-in-time</span>"));
+    assert!(page.contains("Enable provisioning</button>") && page.contains(" disabled "), "no token yet");
+
+    let csrf = csrf_of(&page);
+    let res = b
+        .post(app.url("/console/e/acme/provisioning/tokens"))
+        .form(&[("csrf_token", csrf.as_str()), ("description", "Okta production")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let shown = res.text().await.unwrap();
+    let start = shown.find("value=\"pscim_").expect("the token, once") + 7;
+    let token = shown[start..].split('"').next().unwrap().to_owned();
+    assert!(shown.contains("data-copy-target=\"scim-token\""));
+    let prefix = token.split('_').nth(1).unwrap();
+
+    // The token works at once, and the listing shows its prefix, never the token.
+    let res = app.client.get(format!("{scim_url}/Users")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = b.get(app.url("/console/e/acme/sso")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(&token));
+    assert!(page.contains(&format!("pscim_{prefix}_…")) && page.contains("Okta production") && page.contains("olive"));
+
+    // Enabling provisioning asks first, then switches the mode.
+    assert!(page.contains("data-confirm=\"Enable SCIM provisioning"));
+    let res = b
+        .post(app.url("/console/e/acme/provisioning/mode"))
+        .form(&[("csrf_token", csrf_of(&page).as_str()), ("mode", "scim")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = b.get(app.url("/console/e/acme/sso")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("SCIM enabled"));
+    let res = b
+        .post(app.url("/console/e/acme/provisioning/mode"))
+        .form(&[("csrf_token", csrf_of(&page).as_str()), ("mode", "sometimes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // The request log shows the IdP's request.
+    let log = b.get(app.url("/console/e/acme/provisioning/requests")).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains("GET /api/scim/v2/acme/Users"), "{log}");
+
+    // Revocation: the IdP is refused from its next request.
+    let id = page.split("/provisioning/tokens/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let res = b
+        .post(app.url(&format!("/console/e/acme/provisioning/tokens/{id}/revoke")))
+        .form(&[("csrf_token", csrf_of(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = app.client.get(format!("{scim_url}/Users")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}

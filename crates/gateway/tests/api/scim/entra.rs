@@ -68,7 +68,8 @@ async fn entra_sequence(app: &TestApp, enterprise: &str, flag: &str) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["totalResults"], 1, "{body}");
     assert_eq!(body["Resources"][0]["id"], id.as_str());
-    let (_, body) = entra.get(&with_flag(&format!("/Users?filter=externalId+eq+%22{}%22", external.to_uppercase()))).await;
+    let (_, body) =
+        entra.get(&with_flag(&format!("/Users?filter=externalId+eq+%22{}%22", external.to_uppercase()))).await;
     assert_eq!(body["totalResults"], 0, "externalId is case-exact");
 
     // Multi-valued and sub-attribute updates.
@@ -126,15 +127,19 @@ async fn entra_sequence(app: &TestApp, enterprise: &str, flag: &str) {
     // userName changed by PATCH.
     let renamed = format!("renamed-{enterprise}@testuser.com");
     let (status, body) = entra
-        .patch(&with_flag(&format!("/Users/{id}")), patch(json!([{"op": op_replace, "path": "userName", "value": renamed}])))
+        .patch(
+            &with_flag(&format!("/Users/{id}")),
+            patch(json!([{"op": op_replace, "path": "userName", "value": renamed}])),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["userName"], renamed.as_str());
 
     // Disable: "False" as a string in the default format.
     let off: Value = if optscim { json!(false) } else { json!("False") };
-    let (status, body) =
-        entra.patch(&with_flag(&format!("/Users/{id}")), patch(json!([{"op": op_replace, "path": "active", "value": off}]))).await;
+    let (status, body) = entra
+        .patch(&with_flag(&format!("/Users/{id}")), patch(json!([{"op": op_replace, "path": "active", "value": off}])))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], false);
     let (_, body) = entra.get(&with_flag("/Users?filter=active+eq+false")).await;
@@ -154,7 +159,8 @@ async fn entra_sequence(app: &TestApp, enterprise: &str, flag: &str) {
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("members").is_none(), "{body}");
     assert_eq!(body["displayName"], "displayName");
-    let (_, body) = entra.get(&with_flag("/Groups?excludedAttributes=members&filter=displayName+eq+%22displayName%22")).await;
+    let (_, body) =
+        entra.get(&with_flag("/Groups?excludedAttributes=members&filter=displayName+eq+%22displayName%22")).await;
     assert_eq!(body["totalResults"], 1);
     assert!(body["Resources"][0].get("members").is_none());
 

@@ -1,6 +1,7 @@
 //! The SCIM API driven as IdPs drive it: each file replays one IdP's documented request shapes,
 //! or checks one part of the protocol, over HTTP against a running Portico.
 
+mod compliance;
 mod entra;
 mod jumpcloud_onelogin;
 mod okta;

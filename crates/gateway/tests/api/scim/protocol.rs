@@ -109,48 +109,98 @@ async fn bad_requests_get_scim_errors_and_change_nothing(app: TestApp) {
             .body(body)
     };
     let cases: Vec<(reqwest::RequestBuilder, StatusCode, Option<&str>)> = vec![
-        (raw(Method::POST, "/Users", "application/scim+json", "{\"userName\": ".into()), StatusCode::BAD_REQUEST, Some("invalidSyntax")),
         (
-            raw(Method::POST, "/Users", "application/scim+json", json!({"schemas": ["urn:example:unknown"], "userName": "x"}).to_string()),
+            raw(Method::POST, "/Users", "application/scim+json", "{\"userName\": ".into()),
             StatusCode::BAD_REQUEST,
             Some("invalidSyntax"),
         ),
         (
-            raw(Method::POST, "/Users", "application/scim+json", json!({"schemas": [USER], "userName": "  "}).to_string()),
+            raw(
+                Method::POST,
+                "/Users",
+                "application/scim+json",
+                json!({"schemas": ["urn:example:unknown"], "userName": "x"}).to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+        ),
+        (
+            raw(
+                Method::POST,
+                "/Users",
+                "application/scim+json",
+                json!({"schemas": [USER], "userName": "  "}).to_string(),
+            ),
             StatusCode::BAD_REQUEST,
             Some("invalidValue"),
         ),
         (
-            raw(Method::POST, "/Users", "application/scim+json", json!({"schemas": [USER], "userName": "bob", "active": "perhaps"}).to_string()),
+            raw(
+                Method::POST,
+                "/Users",
+                "application/scim+json",
+                json!({"schemas": [USER], "userName": "bob", "active": "perhaps"}).to_string(),
+            ),
             StatusCode::BAD_REQUEST,
             Some("invalidValue"),
         ),
         (raw(Method::POST, "/Users", "text/plain", "userName=bob".into()), StatusCode::UNSUPPORTED_MEDIA_TYPE, None),
         (
-            raw(Method::POST, "/Users", "application/scim+json", format!("{{\"schemas\":[\"{USER}\"],\"userName\":\"big\",\"title\":\"{}\"}}", "x".repeat(5 * 1024 * 1024))),
+            raw(
+                Method::POST,
+                "/Users",
+                "application/scim+json",
+                format!(
+                    "{{\"schemas\":[\"{USER}\"],\"userName\":\"big\",\"title\":\"{}\"}}",
+                    "x".repeat(5 * 1024 * 1024)
+                ),
+            ),
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
         ),
         (
-            raw(Method::PATCH, &format!("/Users/{id}"), "application/scim+json", json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "id", "value": "other"}]}).to_string()),
+            raw(
+                Method::PATCH,
+                &format!("/Users/{id}"),
+                "application/scim+json",
+                json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "id", "value": "other"}]})
+                    .to_string(),
+            ),
             StatusCode::BAD_REQUEST,
             Some("mutability"),
         ),
         (
-            raw(Method::PATCH, &format!("/Users/{id}"), "application/scim+json", json!({"schemas": [PATCH], "Operations": [{"op": "explode", "path": "userName"}]}).to_string()),
+            raw(
+                Method::PATCH,
+                &format!("/Users/{id}"),
+                "application/scim+json",
+                json!({"schemas": [PATCH], "Operations": [{"op": "explode", "path": "userName"}]}).to_string(),
+            ),
             StatusCode::BAD_REQUEST,
             Some("invalidSyntax"),
         ),
         (
-            raw(Method::PATCH, &format!("/Users/{id}"), "application/scim+json", json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "emails[type eq]", "value": "x"}]}).to_string()),
+            raw(
+                Method::PATCH,
+                &format!("/Users/{id}"),
+                "application/scim+json",
+                json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "emails[type eq]", "value": "x"}]})
+                    .to_string(),
+            ),
             StatusCode::BAD_REQUEST,
             Some("invalidPath"),
         ),
         (
-            raw(Method::PATCH, &format!("/Users/{id}"), "application/scim+json", json!({"schemas": [PATCH], "Operations": [
-                {"op": "replace", "path": "displayName", "value": "Changed"},
-                {"op": "replace", "path": "userName", "value": ""}
-            ]}).to_string()),
+            raw(
+                Method::PATCH,
+                &format!("/Users/{id}"),
+                "application/scim+json",
+                json!({"schemas": [PATCH], "Operations": [
+                    {"op": "replace", "path": "displayName", "value": "Changed"},
+                    {"op": "replace", "path": "userName", "value": ""}
+                ]})
+                .to_string(),
+            ),
             StatusCode::BAD_REQUEST,
             Some("invalidValue"),
         ),
@@ -257,20 +307,30 @@ async fn lists_page_project_and_filter(app: TestApp) {
     let names = |page: &Value| -> Vec<String> {
         page["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap().to_owned()).collect()
     };
-    let (_, page) = idp.get(&format!("/Users?filter={}", url_encode("userName ew \"@acme.example\" and not (active eq false)"))).await;
+    let (_, page) = idp
+        .get(&format!("/Users?filter={}", url_encode("userName ew \"@acme.example\" and not (active eq false)")))
+        .await;
     assert_eq!(names(&page), ["ada@acme.example", "alan@acme.example", "barbara@acme.example"]);
-    let (_, page) = idp.get(&format!("/Users?filter={}", url_encode("emails[type eq \"work\" and value co \"acme\"]"))).await;
+    let (_, page) =
+        idp.get(&format!("/Users?filter={}", url_encode("emails[type eq \"work\" and value co \"acme\"]"))).await;
     assert_eq!(names(&page), ["ada@acme.example", "grace@acme.example", "barbara@acme.example"]);
-    let (_, page) = idp.get(&format!("/Users?filter={}", url_encode("name.familyName sw \"l\" or userName eq \"ALAN@ACME.EXAMPLE\""))).await;
+    let (_, page) = idp
+        .get(&format!("/Users?filter={}", url_encode("name.familyName sw \"l\" or userName eq \"ALAN@ACME.EXAMPLE\"")))
+        .await;
     assert_eq!(names(&page), ["ada@acme.example", "alan@acme.example", "barbara@acme.example"]);
     let (_, page) = idp.get(&format!("/Users?filter={}", url_encode("title pr"))).await;
     assert_eq!(page["totalResults"], 0);
-    let (_, page) = idp.get(&format!("/Users?filter={}", url_encode("meta.created gt \"2000-01-01T00:00:00Z\" and active eq false"))).await;
+    let (_, page) = idp
+        .get(&format!("/Users?filter={}", url_encode("meta.created gt \"2000-01-01T00:00:00Z\" and active eq false")))
+        .await;
     assert_eq!(names(&page), ["grace@acme.example"]);
     // POST .search takes the same query in a body.
     let (status, page) = idp
-        .post("/Users/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-               "filter": "userName sw \"ed\"", "attributes": ["userName"]}))
+        .post(
+            "/Users/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+               "filter": "userName sw \"ed\"", "attributes": ["userName"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(names(&page), ["edsger@other.example"]);
@@ -320,7 +380,10 @@ async fn bulk_runs_operations_in_order_with_bulk_ids(app: TestApp) {
         .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
         .collect();
     let (status, _) = idp
-        .post("/Bulk", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": too_many}))
+        .post(
+            "/Bulk",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": too_many}),
+        )
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }

@@ -66,14 +66,16 @@ fn raw_commit_rate(conn: &mut DbConnection) -> Duration {
 }
 
 /// One set-based insert of `BIG_GROUP` rows into a copy of the membership table's shape.
-fn raw_set_insert(conn: &mut DbConnection, enterprise_id: &str) -> Duration {
+/// The table has the membership table's keys, index and foreign keys.
+fn raw_set_insert(conn: &mut DbConnection, enterprise_id: &str, group_id: &str) -> Duration {
     conn.batch_execute(
-        "CREATE TABLE bench_members (group_id TEXT NOT NULL, user_id TEXT NOT NULL, created_at TIMESTAMP NOT NULL, \
+        "CREATE TABLE bench_members (group_id TEXT NOT NULL REFERENCES idp_groups (id) ON DELETE CASCADE, \
+         user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE, created_at TIMESTAMP NOT NULL, \
          PRIMARY KEY (group_id, user_id)); CREATE INDEX bench_members_user ON bench_members (user_id);",
     )
     .unwrap();
     let sql = format!(
-        "INSERT INTO bench_members (group_id, user_id, created_at) SELECT 'g', id, CURRENT_TIMESTAMP FROM users \
+        "INSERT INTO bench_members (group_id, user_id, created_at) SELECT '{group_id}', id, CURRENT_TIMESTAMP FROM users \
          WHERE enterprise_id = '{enterprise_id}' AND origin = 'scim' ORDER BY id LIMIT {BIG_GROUP}"
     );
     let start = Instant::now();
@@ -127,6 +129,20 @@ async fn bench(db: &TestDatabase) {
     let raw = raw_commit_rate(&mut raw_conn);
     let raw_rate = rate("raw single-row commits", backend, RAW_ROWS, raw);
     drop(raw_conn);
+
+    // What a request costs before any SCIM work: HTTP alone, then HTTP with the token check.
+    let start = Instant::now();
+    for _ in 0..LOOKUPS {
+        let res = client.get(format!("{base_url}/healthz")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    rate("GET /healthz (HTTP alone)", backend, LOOKUPS, start.elapsed());
+    let start = Instant::now();
+    for _ in 0..LOOKUPS {
+        let res = send(reqwest::Method::GET, format!("{base}/ServiceProviderConfig"), None).await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    rate("GET /ServiceProviderConfig (HTTP and token check)", backend, LOOKUPS, start.elapsed());
 
     // Users, one after another.
     let start = Instant::now();
@@ -237,7 +253,7 @@ async fn bench(db: &TestDatabase) {
         println!("{backend:?} PATCH adding {label} members: {:.1} ms", elapsed.as_secs_f64() * 1000.0);
         if members.len() == BIG_GROUP {
             let mut conn = pool.get().unwrap();
-            let raw = raw_set_insert(&mut conn, &enterprise.id);
+            let raw = raw_set_insert(&mut conn, &enterprise.id, &gid);
             println!(
                 "{backend:?} raw set-based insert of {BIG_GROUP} rows: {:.1} ms; the PATCH takes {:.2}x that",
                 raw.as_secs_f64() * 1000.0,

@@ -93,9 +93,13 @@ fn apply_one(resource: &mut Value, op: &Operation) -> Result<(), ScimError> {
     if matches!(op.path, Path::Attr(_)) && attr.to_string().eq_ignore_ascii_case(ENTERPRISE_USER) {
         return apply_extension(resource, op);
     }
-    if attr.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(USER) || s.eq_ignore_ascii_case(GROUP))
-        && READ_ONLY.iter().any(|r| attr.name.eq_ignore_ascii_case(r))
+    let core = attr.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(USER) || s.eq_ignore_ascii_case(GROUP));
+    // JumpCloud repeats the id in a pathless replace: the same id is no change.
+    if core && attr.is("id") && op.op != OpKind::Remove && op.value.is_some() && op.value.as_ref() == resource.get("id")
     {
+        return Ok(());
+    }
+    if core && READ_ONLY.iter().any(|r| attr.name.eq_ignore_ascii_case(r)) {
         return Err(ScimError::new(ScimType::Mutability, format!("`{}` is read-only", attr.name)));
     }
     let value = op.value.clone().unwrap_or(Value::Null);

@@ -182,7 +182,6 @@ fn add_members(
         return Ok(0);
     }
     let json = ids_json(ids)?;
-    check_members(conn, enterprise_id, ids, &json)?;
     let sql = format!(
         "INSERT INTO idp_group_members (group_id, user_id, created_at) \
          SELECT $1, u.id, $4 FROM users u \
@@ -190,7 +189,13 @@ fn add_members(
          ON CONFLICT DO NOTHING",
         id_set(conn, 3)
     );
-    execute(conn, &sql, Some(now), &[group_id, enterprise_id, &json])
+    let added = execute(conn, &sql, Some(now), &[group_id, enterprise_id, &json])?;
+    // Every id was a new member: all were users. Otherwise some were members already, or no
+    // users at all: the check tells which, and a stranger rolls the whole change back.
+    if added < ids.len() {
+        check_members(conn, enterprise_id, ids, &json)?;
+    }
+    Ok(added)
 }
 
 /// Removes members (set-based); returns how many were there.
@@ -211,10 +216,8 @@ fn replace_members(
     group_id: &str,
     ids: &[String],
 ) -> Result<(usize, usize)> {
+    // Strangers in `ids` are refused by `add_members`, which rolls the removals back with them.
     let json = ids_json(ids)?;
-    if !ids.is_empty() {
-        check_members(conn, enterprise_id, ids, &json)?;
-    }
     let sql = format!("DELETE FROM idp_group_members WHERE group_id = $1 AND user_id NOT IN ({})", id_set(conn, 2));
     let removed = execute(conn, &sql, None, &[group_id, &json])?;
     let added = add_members(conn, now, enterprise_id, group_id, ids)?;
@@ -387,5 +390,42 @@ impl Directory {
             diesel::delete(idp_groups::table.filter(idp_groups::id.eq(id))).execute(conn)?;
             Ok(((), subject(&group)))
         })
+    }
+}
+
+/// An IdP group as admins see it: with its number of members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdpGroupSummary {
+    #[serde(flatten)]
+    pub group: IdpGroup,
+    pub members: i64,
+}
+
+impl Directory {
+    /// The IdP groups of an enterprise by name, with their member counts (enterprise admins).
+    /// Read-only: the IdP owns them.
+    pub fn list_idp_groups(&self, ctx: &Ctx<'_>, enterprise_key: &str) -> Result<Vec<IdpGroupSummary>> {
+        let mut conn = self.conn()?;
+        let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
+        ctx.require_enterprise_admin(&enterprise.id)?;
+        let groups: Vec<IdpGroup> = idp_groups::table
+            .filter(idp_groups::enterprise_id.eq(&enterprise.id))
+            .order(idp_groups::display_name.asc())
+            .limit(super::MAX_PAGE)
+            .select(IdpGroup::as_select())
+            .load(&mut conn)?;
+        let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+        let counts: Vec<(String, i64)> = idp_group_members::table
+            .filter(idp_group_members::group_id.eq_any(&ids))
+            .group_by(idp_group_members::group_id)
+            .select((idp_group_members::group_id, diesel::dsl::count_star()))
+            .load(&mut conn)?;
+        Ok(groups
+            .into_iter()
+            .map(|group| {
+                let members = counts.iter().find(|(id, _)| *id == group.id).map_or(0, |(_, n)| *n);
+                IdpGroupSummary { group, members }
+            })
+            .collect())
     }
 }

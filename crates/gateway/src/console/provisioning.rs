@@ -16,7 +16,7 @@ use crate::error::{PageError, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create_token).service(revoke_token).service(switch_mode).service(requests);
+    cfg.service(create_token).service(revoke_token).service(switch_mode).service(requests).service(idp_groups);
 }
 
 /// A token as the Provisioning section lists it.
@@ -235,6 +235,55 @@ async fn requests(
                 },
                 user_agent: r.user_agent,
                 body: r.request_body.unwrap_or_default(),
+            })
+            .collect(),
+    })
+}
+
+struct IdpGroupRow {
+    name: String,
+    origin: String,
+    external_id: String,
+    members: i64,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "idp_groups.html")]
+struct IdpGroupsPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    groups: Vec<IdpGroupRow>,
+}
+
+#[get("/console/e/{key}/idp-groups")]
+async fn idp_groups(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let k2 = key.clone();
+    let (enterprise, groups) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_idp_groups(&ctx, &k2)?))
+    })
+    .await?;
+    render(&IdpGroupsPage {
+        chrome: Chrome::signed_in(&session, "enterprise"),
+        key,
+        enterprise_name: enterprise.name,
+        groups: groups
+            .into_iter()
+            .map(|g| IdpGroupRow {
+                name: g.group.display_name,
+                origin: g.group.origin,
+                external_id: g.group.external_id.unwrap_or_default(),
+                members: g.members,
+                updated: g.group.updated_at.format("%Y-%m-%d %H:%M").to_string(),
             })
             .collect(),
     })

@@ -12,6 +12,8 @@ use serde_json::Value;
 
 /// Longest body kept in the log, in characters.
 pub const BODY_MAX: usize = 4096;
+/// Bodies larger than this are not parsed for the log (a 10,000-member PATCH is 600 KB).
+pub const BODY_PARSE_MAX: usize = 64 * 1024;
 const FLUSH_AFTER: Duration = Duration::from_millis(500);
 
 /// Requests waiting to be written.
@@ -72,6 +74,9 @@ fn redact(value: &mut Value) {
 pub fn loggable_body(body: &[u8]) -> Option<String> {
     if body.is_empty() {
         return None;
+    }
+    if body.len() > BODY_PARSE_MAX {
+        return Some(format!("({} bytes; bodies over {} KiB are not kept)", body.len(), BODY_PARSE_MAX / 1024));
     }
     let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
         return Some(format!("({} bytes that are not JSON)", body.len()));

@@ -132,8 +132,9 @@ fn dispatch(
     body: Option<Result<Value, ScimError>>,
     if_match: Option<&str>,
 ) -> Result<Reply, ScimError> {
-    let body =
-        || body.clone().unwrap_or_else(|| Err(ScimError::new(ScimType::InvalidSyntax, "the request has no body")));
+    let mut body = body;
+    let mut body =
+        || body.take().unwrap_or_else(|| Err(ScimError::new(ScimType::InvalidSyntax, "the request has no body")));
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let lower: Vec<String> = parts.iter().map(|p| p.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
@@ -172,6 +173,16 @@ fn dispatch(
     }
 }
 
+/// A 401 for a missing or invalid token, counted against the client's address.
+fn unauthorized(state: &AppState, address: &str) -> HttpResponse {
+    state.scim_auth_failures.allow(address, Instant::now());
+    tracing::info!(address, "SCIM request with a missing or invalid token");
+    error_response(&ScimError::status(
+        401,
+        "the SCIM token is missing, revoked, or not one of this enterprise's tokens",
+    ))
+}
+
 #[tracing::instrument(name = "scim", skip_all, fields(method = %req.method(), enterprise = tracing::field::Empty, status = tracing::field::Empty))]
 async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
@@ -191,28 +202,13 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
     if state.scim_auth_failures.exhausted(&address, Instant::now()) {
         return error_response(&ScimError::status(429, "too many failed authentications from this address"));
     }
-    let token = presented_token(&req);
-    let caller = match token {
-        None => None,
-        Some(token) => {
-            let directory = state.directory.clone();
-            let key = enterprise_key.clone();
-            match web::block(move || directory.authenticate_scim_token(&key, &token)).await {
-                Ok(Ok(caller)) => caller,
-                Ok(Err(e)) => return error_response(&scim::service::from_directory(e)),
-                Err(_) => return error_response(&ScimError::status(503, "Portico is shutting down")),
-            }
-        }
-    };
-    let Some(caller) = caller else {
-        state.scim_auth_failures.allow(&address, Instant::now());
-        tracing::info!(address, "SCIM request with a missing or invalid token");
-        return error_response(&ScimError::status(
-            401,
-            "the SCIM token is missing, revoked, or not one of this enterprise's tokens",
-        ));
+    // No token at all: refused before anything is read.
+    let Some(token) = presented_token(&req) else {
+        return unauthorized(&state, &address);
     };
 
+    // The body is read (at most MAX_BODY) before the token is checked, so that the check and
+    // the operation share one trip to the blocking pool.
     let body = match *req.method() {
         Method::POST | Method::PUT | Method::PATCH => Some(read_body(payload).await),
         _ => None,
@@ -232,20 +228,34 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
     let req_query = query(&req);
     let op_id = operation_id(&req);
     let directory = state.directory.clone();
-    let actor = Actor::ScimToken {
-        id: caller.token_id.clone(),
-        prefix: caller.prefix.clone(),
-        enterprise_id: caller.enterprise_id.clone(),
-    };
     let path_for_log = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let base = base_url.clone();
     let outcome = web::block(move || {
+        let caller = match directory.authenticate_scim_token(&enterprise_key, &token) {
+            Ok(Some(caller)) => caller,
+            Ok(None) => return None,
+            Err(e) => return Some((None, Err(scim::service::from_directory(e)))),
+        };
+        let actor = Actor::ScimToken {
+            id: caller.token_id.clone(),
+            prefix: caller.prefix.clone(),
+            enterprise_id: caller.enterprise_id.clone(),
+        };
         let ctx = Ctx::new(&actor, op_id.as_deref());
         let service = Service::new(&directory, ctx, &base);
-        dispatch(&service, &base, &method, &segments, req_query, parsed, if_match.as_deref())
+        let outcome = dispatch(&service, &base, &method, &segments, req_query, parsed, if_match.as_deref());
+        Some((Some(caller), outcome))
     })
     .await
-    .unwrap_or_else(|_| Err(ScimError::status(503, "Portico is shutting down")));
+    .unwrap_or_else(|_| Some((None, Err(ScimError::status(503, "Portico is shutting down")))));
+    let (caller, outcome) = match outcome {
+        None => return unauthorized(&state, &address),
+        Some((None, Err(e))) => return error_response(&e),
+        Some((None, Ok(_))) => {
+            return error_response(&ScimError::status(500, "Portico could not complete this request"));
+        }
+        Some((Some(caller), outcome)) => (caller, outcome),
+    };
 
     let response = match &outcome {
         Ok(reply) => reply_response(reply),

@@ -225,6 +225,20 @@ async fn provisioning_assistant_generates_tokens_and_enables_scim(app: TestApp) 
     assert!(!page.contains(&token));
     assert!(page.contains(&format!("pscim_{prefix}_…")) && page.contains("Okta production") && page.contains("olive"));
 
+    // A group the IdP pushes is listed, read-only, with its member count.
+    let res = app
+        .client
+        .post(format!("{scim_url}/Groups"))
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Night shift"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let groups = b.get(app.url("/console/e/acme/idp-groups")).send().await.unwrap().text().await.unwrap();
+    assert!(groups.contains("<td>Night shift</td><td><span class=\"badge\">scim</span></td><td>0</td>"), "{groups}");
+
     // Enabling provisioning asks first, then switches the mode.
     assert!(page.contains("data-confirm=\"Enable SCIM provisioning"));
     let res = b

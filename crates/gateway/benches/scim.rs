@@ -69,9 +69,9 @@ fn raw_commit_rate(conn: &mut DbConnection) -> Duration {
 /// The table has the membership table's keys, index and foreign keys.
 fn raw_set_insert(conn: &mut DbConnection, enterprise_id: &str, group_id: &str) -> Duration {
     conn.batch_execute(
-        "CREATE TABLE bench_members (group_id TEXT NOT NULL REFERENCES idp_groups (id) ON DELETE CASCADE, \
+        "CREATE TABLE IF NOT EXISTS bench_members (group_id TEXT NOT NULL REFERENCES idp_groups (id) ON DELETE CASCADE, \
          user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE, created_at TIMESTAMP NOT NULL, \
-         PRIMARY KEY (group_id, user_id)); CREATE INDEX bench_members_user ON bench_members (user_id);",
+         PRIMARY KEY (group_id, user_id)); CREATE INDEX IF NOT EXISTS bench_members_user ON bench_members (user_id);",
     )
     .unwrap();
     let sql = format!(
@@ -235,29 +235,51 @@ async fn bench(db: &TestDatabase) {
     }
     assert!(ids.len() >= BIG_GROUP + 1000);
 
+    // Each size three times, each time into a new group; the median counts. The raw insert
+    // goes into a table of the membership table's shape, for the same group.
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
     for (label, members) in [("1,000", &ids[BIG_GROUP..BIG_GROUP + 1000]), ("10,000", &ids[..BIG_GROUP])] {
-        let res = send(
-            reqwest::Method::POST,
-            format!("{base}/Groups"),
-            Some(json!({"schemas": [GROUP], "displayName": format!("Group of {label}")})),
-        )
-        .await
-        .unwrap();
-        let gid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-        let value: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
-        let body = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": value}]});
-        let start = Instant::now();
-        let res = send(reqwest::Method::PATCH, format!("{base}/Groups/{gid}"), Some(body)).await.unwrap();
-        let elapsed = start.elapsed();
-        assert_eq!(res.status(), 204);
-        println!("{backend:?} PATCH adding {label} members: {:.1} ms", elapsed.as_secs_f64() * 1000.0);
-        if members.len() == BIG_GROUP {
-            let mut conn = pool.get().unwrap();
-            let raw = raw_set_insert(&mut conn, &enterprise.id, &gid);
+        let mut patches = Vec::new();
+        let mut raws = Vec::new();
+        for round in 0..3 {
+            let res = send(
+                reqwest::Method::POST,
+                format!("{base}/Groups"),
+                Some(json!({"schemas": [GROUP], "displayName": format!("Group of {label} ({round})")})),
+            )
+            .await
+            .unwrap();
+            let gid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+            let value: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+            let body = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": value}]})
+                .to_string();
+            let start = Instant::now();
+            let res = client
+                .patch(format!("{base}/Groups/{gid}"))
+                .bearer_auth(&token)
+                .header("content-type", "application/scim+json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            patches.push(start.elapsed());
+            assert_eq!(res.status(), 204);
+            if members.len() == BIG_GROUP {
+                let mut conn = pool.get().unwrap();
+                raws.push(raw_set_insert(&mut conn, &enterprise.id, &gid));
+            }
+        }
+        let patch = median(patches);
+        println!("{backend:?} PATCH adding {label} members: {:.1} ms (median of 3)", patch.as_secs_f64() * 1000.0);
+        if !raws.is_empty() {
+            let raw = median(raws);
             println!(
-                "{backend:?} raw set-based insert of {BIG_GROUP} rows: {:.1} ms; the PATCH takes {:.2}x that",
+                "{backend:?} raw set-based insert of {BIG_GROUP} rows: {:.1} ms (median of 3); the PATCH takes {:.2}x that",
                 raw.as_secs_f64() * 1000.0,
-                elapsed.as_secs_f64() / raw.as_secs_f64()
+                patch.as_secs_f64() / raw.as_secs_f64()
             );
         }
     }

@@ -143,6 +143,42 @@ fn overwrite(
     Ok(updated)
 }
 
+/// Inserts `user` unless its login is taken in its enterprise; true when inserted. (`ON
+/// CONFLICT` cannot be written through `MultiConnection`, and raw SQL placeholders differ.)
+fn insert_if_new(conn: &mut DbConnection, user: &ProvisionedUser) -> Result<bool> {
+    use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
+    const COLUMNS: &str = "INSERT INTO users (id, enterprise_id, login, login_key, email, name, scim_external_id, \
+                           origin, active, scim_profile, version, created_at, updated_at)";
+    const CONFLICT: &str = "ON CONFLICT (enterprise_id, login_key) DO NOTHING";
+    let login_key = validate::login_key(&user.login);
+    macro_rules! run {
+        ($c:expr, $values:expr) => {
+            diesel::sql_query(format!("{COLUMNS} {} {CONFLICT}", $values))
+                .bind::<Text, _>(&user.id)
+                .bind::<Text, _>(&user.enterprise_id)
+                .bind::<Text, _>(&user.login)
+                .bind::<Text, _>(&login_key)
+                .bind::<Nullable<Text>, _>(&user.email)
+                .bind::<Text, _>(&user.name)
+                .bind::<Nullable<Text>, _>(&user.scim_external_id)
+                .bind::<Text, _>(&user.origin)
+                .bind::<Bool, _>(user.active)
+                .bind::<Text, _>(&user.scim_profile)
+                .bind::<BigInt, _>(user.version)
+                .bind::<Timestamp, _>(user.created_at)
+                .bind::<Timestamp, _>(user.updated_at)
+                .execute($c)?
+        };
+    }
+    let inserted = match conn {
+        DbConnection::Postgresql(c) => {
+            run!(c, "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+        }
+        DbConnection::Sqlite(c) => run!(c, "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+    };
+    Ok(inserted == 1)
+}
+
 fn subject(user: &ProvisionedUser) -> Subject {
     Subject::new(Some(&user.enterprise_id), "user", &user.id, &user.login)
 }
@@ -154,56 +190,40 @@ impl Directory {
         data.validate()?;
         self.audited(ctx, "scim.user.create", |conn, now| {
             let enterprise_id = scim_enterprise(ctx)?;
-            let existing: Option<ProvisionedUser> = users::table
+            let new = ProvisionedUser {
+                id: new_id(),
+                enterprise_id: enterprise_id.to_owned(),
+                login: data.user_name.clone(),
+                email: data.email.clone(),
+                name: data.name.clone(),
+                scim_external_id: data.external_id.clone(),
+                origin: Origin::Scim.as_str().to_owned(),
+                active: data.active,
+                scim_profile: data.profile.clone(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            // Insert first: a new login (the usual case) costs one statement; only when the
+            // login exists is the existing user read, to adopt it or to refuse.
+            if insert_if_new(conn, &new)? {
+                let subject = subject(&new);
+                return Ok((new, subject));
+            }
+            let existing: ProvisionedUser = users::table
                 .filter(users::enterprise_id.eq(enterprise_id))
                 .filter(users::login_key.eq(validate::login_key(&data.user_name)))
                 .select(ProvisionedUser::as_select())
-                .first(conn)
-                .optional()?;
+                .first(conn)?;
             let user = match existing {
-                None => {
-                    let user = ProvisionedUser {
-                        id: new_id(),
-                        enterprise_id: enterprise_id.to_owned(),
-                        login: data.user_name.clone(),
-                        email: data.email.clone(),
-                        name: data.name.clone(),
-                        scim_external_id: data.external_id.clone(),
-                        origin: Origin::Scim.as_str().to_owned(),
-                        active: data.active,
-                        scim_profile: data.profile.clone(),
-                        version: 1,
-                        created_at: now,
-                        updated_at: now,
-                    };
-                    diesel::insert_into(users::table)
-                        .values((
-                            users::id.eq(&user.id),
-                            users::enterprise_id.eq(&user.enterprise_id),
-                            users::login.eq(&user.login),
-                            users::login_key.eq(validate::login_key(&user.login)),
-                            users::email.eq(&user.email),
-                            users::name.eq(&user.name),
-                            users::scim_external_id.eq(&user.scim_external_id),
-                            users::origin.eq(&user.origin),
-                            users::active.eq(user.active),
-                            users::scim_profile.eq(&user.scim_profile),
-                            users::version.eq(1),
-                            users::created_at.eq(now),
-                            users::updated_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .map_err(conflict_on_unique(TAKEN))?;
-                    user
-                }
-                Some(u) if u.origin == Origin::Jit.as_str() => overwrite(conn, now, &u, data)?,
-                Some(u) if u.origin == Origin::Local.as_str() => {
+                u if u.origin == Origin::Jit.as_str() => overwrite(conn, now, &u, data)?,
+                u if u.origin == Origin::Local.as_str() => {
                     return Err(DirectoryError::Conflict(format!(
                         "{} is a local Portico account, managed by the enterprise's admins; the IdP cannot take it over",
                         u.login
                     )));
                 }
-                Some(_) => return Err(DirectoryError::Conflict(TAKEN.into())),
+                _ => return Err(DirectoryError::Conflict(TAKEN.into())),
             };
             Ok((user.clone(), subject(&user)))
         })

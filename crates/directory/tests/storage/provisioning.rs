@@ -210,6 +210,29 @@ fn concurrent_patches_on_one_group_lose_no_update(db: TestDatabase) {
     assert_eq!(dir.scim_group(&ctx, &group.id).unwrap().version, 1 + 40, "each change counted once");
 }
 
+fn racing_creations_of_one_login_make_one_user(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let idp = idp(&dir);
+    let results: Vec<Result<_, DirectoryError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let dir = dir.clone();
+                let idp = idp.clone();
+                s.spawn(move || {
+                    let login = if i % 2 == 0 { "Race" } else { "race" };
+                    dir.scim_create_user(&Ctx::new(&idp, None), &data(login, true))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, DirectoryError::Conflict(_))));
+    let (users, total) = dir.scim_users(&Ctx::new(&idp, None), None, 0, 10).unwrap();
+    assert_eq!((users.len(), total), (1, 1));
+}
+
 fn request_log_keeps_the_newest(db: TestDatabase) {
     let (dir, clock) = open(&db);
     setup(&dir);
@@ -239,5 +262,6 @@ directory::both_backends!(
     deleted_users_leave_groups_and_stay_in_the_audit_trail,
     membership_changes_are_set_based_and_idempotent,
     concurrent_patches_on_one_group_lose_no_update,
+    racing_creations_of_one_login_make_one_user,
     request_log_keeps_the_newest,
 );

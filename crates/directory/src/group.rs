@@ -211,10 +211,18 @@ impl Directory {
             .select((users::id, users::login, users::name, users::email, org_group_members::source))
             .order((users::login_key.asc(), org_group_members::source.asc()))
             .load(&mut conn)?;
-        Ok(rows
+        let mut members: Vec<GroupMember> = rows
             .into_iter()
             .map(|(user_id, login, name, email, source)| GroupMember { user_id, login, name, email, source })
-            .collect())
+            .collect();
+        // Members through mapped IdP groups.
+        for (user_id, login, name, email) in crate::mapping::derived_members_of(&mut conn, &group.id)? {
+            if !members.iter().any(|m| m.user_id == user_id && m.source == "sso") {
+                members.push(GroupMember { user_id, login, name, email, source: "sso".to_owned() });
+            }
+        }
+        members.sort_by(|a, b| (a.login.to_lowercase(), &a.source).cmp(&(b.login.to_lowercase(), &b.source)));
+        Ok(members)
     }
 
     /// Adds a user of the enterprise to a group by hand (a `local` membership). Adding someone

@@ -194,13 +194,20 @@ impl Directory {
         let rows: Vec<(String, User)> = query.load(&mut conn)?;
         let page = Page::from_rows(rows, page, |(key, _)| key.clone());
         let ids: Vec<&str> = page.items.iter().map(|(_, u)| u.id.as_str()).collect();
-        let memberships: Vec<(String, String, String, String)> = org_group_members::table
+        let mut memberships: Vec<(String, String, String, String)> = org_group_members::table
             .inner_join(org_groups::table.inner_join(organizations::table))
             .filter(org_group_members::user_id.eq_any(&ids))
             .filter(org_groups::enterprise_id.eq(&enterprise.id))
             .select((org_group_members::user_id, organizations::key, org_groups::name, org_group_members::source))
             .order((organizations::key.asc(), org_groups::name.asc()))
             .load(&mut conn)?;
+        // Memberships that come from mapped IdP groups.
+        for (user_id, org, _, group) in crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &ids)? {
+            if !memberships.iter().any(|(u, o, g, s)| *u == user_id && *o == org && *g == group && s == "sso") {
+                memberships.push((user_id, org, group, "sso".to_owned()));
+            }
+        }
+        memberships.sort_by(|a, b| (&a.1, &a.2, &a.3).cmp(&(&b.1, &b.2, &b.3)));
         Ok(page.map(|(_, user)| {
             let groups = memberships
                 .iter()
@@ -303,6 +310,15 @@ impl Directory {
             .select((organizations::name, org_groups::name, org_group_members::source))
             .order((organizations::name.asc(), org_groups::name.asc()))
             .load(&mut conn)?;
-        Ok(rows.into_iter().map(|(organization, group, source)| UserGroup { organization, group, source }).collect())
+        let mut groups: Vec<UserGroup> =
+            rows.into_iter().map(|(organization, group, source)| UserGroup { organization, group, source }).collect();
+        for (_, _, organization, group) in crate::mapping::derived_groups_of(&mut conn, enterprise_id, &[id.as_str()])?
+        {
+            if !groups.iter().any(|g| g.organization == organization && g.group == group && g.source == "sso") {
+                groups.push(UserGroup { organization, group, source: "sso".to_owned() });
+            }
+        }
+        groups.sort_by(|a, b| (&a.organization, &a.group, &a.source).cmp(&(&b.organization, &b.group, &b.source)));
+        Ok(groups)
     }
 }

@@ -374,7 +374,13 @@ impl Directory {
             }
             let mut details = serde_json::json!({ "members_added": added, "members_removed": removed });
             if previous_name != group.display_name {
+                // Org groups created for this group's mappings follow the new name.
+                let clashes = crate::mapping::follow_rename(conn, now, id, &group.display_name)?;
+                self.audit_rename_clashes(conn, now, ctx, enterprise_id, &group.display_name, &clashes)?;
                 details["previous_name"] = previous_name.into();
+                if !clashes.is_empty() {
+                    details["rename_clashes"] = clashes.into();
+                }
             }
             let subject = subject(&group).with_details(details);
             Ok((group, subject))

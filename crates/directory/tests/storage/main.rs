@@ -4,6 +4,7 @@
 
 mod access;
 mod accounts;
+mod mapping;
 mod migrations;
 mod provisioning;
 mod scim_tokens;

@@ -1,0 +1,318 @@
+//! Group mappings: which IdP groups feed which organizations (DESIGN.md, SCIM rules 3 and 4).
+//!
+//! A mapping (IdP group G, organization O) points at one org group of O named like G: created
+//! for the mapping when O has none, reused when it has (its earlier `sso` members are dropped,
+//! its `local` members kept). The org group's `sso` members are then G's members, derived at
+//! query time through the mapping row and never copied: a SCIM change to G costs the same
+//! whether G feeds one organization or two hundred, and unmapping or deleting G takes its
+//! members away at once. The built-in `Members` group is never fed.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::Directory;
+use crate::access::Ctx;
+use crate::audit::{self, Outcome, Subject};
+use crate::db::DbConnection;
+use crate::error::{DirectoryError, FieldErrors, Result};
+use crate::group::{self, MEMBERS_GROUP, MembershipSource};
+use crate::organization::Organization;
+use crate::schema::{
+    group_mappings, idp_group_members, idp_groups, org_group_members, org_groups, organizations, users,
+};
+
+/// What a change of mappings did, for the admin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MappingOutcome {
+    /// IdP groups newly mapped.
+    pub added: Vec<String>,
+    /// IdP groups no longer mapped.
+    pub removed: Vec<String>,
+    /// IdP groups that could not be mapped, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// An IdP group with the organizations it feeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MappedIdpGroup {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub origin: String,
+    pub members: i64,
+    /// Keys of the organizations it is mapped to.
+    pub organizations: Vec<String>,
+}
+
+/// One membership derived from a mapping: (user id, organization key, organization name, org
+/// group name).
+pub(crate) type DerivedMembership = (String, String, String, String);
+
+/// The `sso` memberships `user_ids` have through mapped IdP groups.
+pub(crate) fn derived_groups_of(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    user_ids: &[&str],
+) -> Result<Vec<DerivedMembership>> {
+    Ok(idp_group_members::table
+        .inner_join(group_mappings::table.on(group_mappings::idp_group_id.eq(idp_group_members::group_id)))
+        .inner_join(org_groups::table.on(org_groups::id.eq(group_mappings::org_group_id)))
+        .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
+        .filter(group_mappings::enterprise_id.eq(enterprise_id))
+        .filter(idp_group_members::user_id.eq_any(user_ids))
+        .select((idp_group_members::user_id, organizations::key, organizations::name, org_groups::name))
+        .order((organizations::key.asc(), org_groups::name.asc()))
+        .load(conn)?)
+}
+
+/// A member derived from a mapping: (user id, login, name, e-mail).
+pub(crate) type DerivedMember = (String, String, String, Option<String>);
+
+/// The derived (`sso`) members of one org group.
+pub(crate) fn derived_members_of(conn: &mut DbConnection, org_group_id: &str) -> Result<Vec<DerivedMember>> {
+    Ok(group_mappings::table
+        .inner_join(idp_group_members::table.on(idp_group_members::group_id.eq(group_mappings::idp_group_id)))
+        .inner_join(users::table.on(users::id.eq(idp_group_members::user_id)))
+        .filter(group_mappings::org_group_id.eq(org_group_id))
+        .select((users::id, users::login, users::name, users::email))
+        .distinct()
+        .order(users::login.asc())
+        .load(conn)?)
+}
+
+/// After IdP group `idp_group_id` was renamed to `new_name`: renames the org groups created for
+/// its mappings, except where the organization already has a group of the new name. Returns the
+/// keys of the organizations where the rename clashed.
+pub(crate) fn follow_rename(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    idp_group_id: &str,
+    new_name: &str,
+) -> Result<Vec<String>> {
+    let fed: Vec<(String, String, String)> = group_mappings::table
+        .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
+        .filter(group_mappings::idp_group_id.eq(idp_group_id))
+        .filter(group_mappings::created_group.eq(true))
+        .select((group_mappings::org_group_id, group_mappings::organization_id, organizations::key))
+        .load(conn)?;
+    let mut clashes = Vec::new();
+    for (org_group_id, organization_id, org_key) in fed {
+        let taken: i64 = org_groups::table
+            .filter(org_groups::organization_id.eq(&organization_id))
+            .filter(org_groups::name.eq(new_name))
+            .filter(org_groups::id.ne(&org_group_id))
+            .count()
+            .get_result(conn)?;
+        if taken > 0 || new_name == MEMBERS_GROUP {
+            clashes.push(org_key);
+            continue;
+        }
+        diesel::update(org_groups::table.filter(org_groups::id.eq(&org_group_id)))
+            .set((org_groups::name.eq(new_name), org_groups::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok(clashes)
+}
+
+/// Maps IdP group (`id`, `name`) to `org`: reuses the org group of that name, or creates it.
+/// `Err(reason)` when it cannot be mapped.
+fn map_one(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    org: &Organization,
+    idp_group_id: &str,
+    name: &str,
+) -> Result<std::result::Result<(), String>> {
+    if name == MEMBERS_GROUP {
+        return Ok(Err(format!("the built-in {MEMBERS_GROUP} group is never fed by the IdP")));
+    }
+    let existing: Option<(String, bool)> = org_groups::table
+        .filter(org_groups::organization_id.eq(&org.id))
+        .filter(org_groups::name.eq(name))
+        .select((org_groups::id, org_groups::builtin))
+        .first(conn)
+        .optional()?;
+    let (org_group_id, created) = match existing {
+        Some((_, true)) => return Ok(Err("a built-in group has this name".into())),
+        Some((id, false)) => {
+            // Reused: the IdP's members replace earlier `sso` members; `local` ones stay.
+            diesel::delete(
+                org_group_members::table
+                    .filter(org_group_members::group_id.eq(&id))
+                    .filter(org_group_members::source.eq(MembershipSource::Sso.as_str())),
+            )
+            .execute(conn)?;
+            (id, false)
+        }
+        None => {
+            let name_ok = {
+                let mut errors = FieldErrors::default();
+                crate::validate::name(&mut errors, "name", name, crate::validate::GROUP_NAME_MAX);
+                errors.is_empty()
+            };
+            if !name_ok {
+                return Ok(Err("the name cannot be an org group's name".into()));
+            }
+            let g = group::insert_group(conn, now, org, name, "Fed by the identity provider", false)?;
+            (g.id, true)
+        }
+    };
+    diesel::insert_into(group_mappings::table)
+        .values((
+            group_mappings::idp_group_id.eq(idp_group_id),
+            group_mappings::organization_id.eq(&org.id),
+            group_mappings::org_group_id.eq(&org_group_id),
+            group_mappings::enterprise_id.eq(&org.enterprise_id),
+            group_mappings::created_group.eq(created),
+            group_mappings::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(Ok(()))
+}
+
+impl Directory {
+    /// Makes `idp_group_ids` exactly the IdP groups that feed organization `org_key` (its org
+    /// admins and the enterprise's admins). Org groups created for removed mappings stay: they
+    /// may carry permissions; only the members the mapping brought go.
+    pub fn set_group_mappings(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        idp_group_ids: &[String],
+    ) -> Result<MappingOutcome> {
+        self.audited(ctx, "group_mapping.set", |conn, now| {
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            ctx.require_org_admin(&enterprise.id, &org.id)?;
+            let wanted: BTreeSet<&str> = idp_group_ids.iter().map(String::as_str).collect();
+            let known: Vec<(String, String)> = idp_groups::table
+                .filter(idp_groups::enterprise_id.eq(&enterprise.id))
+                .filter(idp_groups::id.eq_any(&wanted))
+                .select((idp_groups::id, idp_groups::display_name))
+                .load(conn)?;
+            if known.len() != wanted.len() {
+                let unknown: Vec<&str> =
+                    wanted.iter().copied().filter(|w| !known.iter().any(|(id, _)| id == w)).take(5).collect();
+                return Err(FieldErrors::single("idp_groups", format!("no such IdP group: {}", unknown.join(", "))));
+            }
+            let current: Vec<(String, String)> = group_mappings::table
+                .inner_join(idp_groups::table)
+                .filter(group_mappings::organization_id.eq(&org.id))
+                .select((idp_groups::id, idp_groups::display_name))
+                .load(conn)?;
+            let mut outcome = MappingOutcome::default();
+            for (id, name) in &current {
+                if !wanted.contains(id.as_str()) {
+                    diesel::delete(
+                        group_mappings::table
+                            .filter(group_mappings::idp_group_id.eq(id))
+                            .filter(group_mappings::organization_id.eq(&org.id)),
+                    )
+                    .execute(conn)?;
+                    outcome.removed.push(name.clone());
+                }
+            }
+            for (id, name) in &known {
+                if current.iter().any(|(c, _)| c == id) {
+                    continue;
+                }
+                match map_one(conn, now, &org, id, name)? {
+                    Ok(()) => outcome.added.push(name.clone()),
+                    Err(reason) => outcome.skipped.push((name.clone(), reason)),
+                }
+            }
+            let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)
+                .with_details(serde_json::to_value(&outcome).unwrap_or_default());
+            Ok((outcome, subject))
+        })
+    }
+
+    /// IdP groups of an enterprise by name, with their member counts and the organizations
+    /// they feed; `filter` keeps names containing it (without regard to case).
+    pub fn list_mapped_idp_groups(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        filter: Option<&str>,
+        page: &crate::PageRequest,
+    ) -> Result<crate::Page<MappedIdpGroup>> {
+        let mut conn = self.conn()?;
+        let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
+        if !ctx.actor.can_administer_enterprise(&enterprise.id) && ctx.actor.administered_organizations().is_empty() {
+            return Err(DirectoryError::Forbidden("only admins may see the IdP groups".into()));
+        }
+        let mut query = idp_groups::table
+            .filter(idp_groups::enterprise_id.eq(enterprise.id.clone()))
+            .select(crate::provisioning::IdpGroup::as_select())
+            .order(idp_groups::display_name.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(text) = filter.map(str::trim).filter(|t| !t.is_empty()) {
+            let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(display_name) LIKE ")
+                    .bind::<diesel::sql_types::Text, _>(format!("%{}%", escaped.to_lowercase()))
+                    .sql(" ESCAPE '\\'"),
+            );
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(idp_groups::display_name.gt(after.clone()));
+        }
+        let rows = query.load(&mut conn)?;
+        let page = crate::Page::from_rows(rows, page, |g| g.display_name.clone());
+        let ids: Vec<&str> = page.items.iter().map(|g| g.id.as_str()).collect();
+        let counts: Vec<(String, i64)> = idp_group_members::table
+            .filter(idp_group_members::group_id.eq_any(&ids))
+            .group_by(idp_group_members::group_id)
+            .select((idp_group_members::group_id, diesel::dsl::count_star()))
+            .load(&mut conn)?;
+        let mapped: Vec<(String, String)> = group_mappings::table
+            .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
+            .filter(group_mappings::idp_group_id.eq_any(&ids))
+            .select((group_mappings::idp_group_id, organizations::key))
+            .order(organizations::key.asc())
+            .load(&mut conn)?;
+        Ok(page.map(|g| MappedIdpGroup {
+            members: counts.iter().find(|(id, _)| *id == g.id).map_or(0, |(_, n)| *n),
+            organizations: mapped.iter().filter(|(id, _)| *id == g.id).map(|(_, k)| k.clone()).collect(),
+            id: g.id,
+            display_name: g.display_name,
+            external_id: g.external_id,
+            origin: g.origin,
+        }))
+    }
+
+    /// Audits renames of org groups that could not follow their IdP group.
+    pub(crate) fn audit_rename_clashes(
+        &self,
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+        ctx: &Ctx<'_>,
+        enterprise_id: &str,
+        group_name: &str,
+        clashes: &[String],
+    ) -> Result<()> {
+        if clashes.is_empty() {
+            return Ok(());
+        }
+        let subject = Subject {
+            enterprise_id: Some(enterprise_id.to_owned()),
+            kind: Some("idp_group"),
+            id: None,
+            name: Some(group_name.to_owned()),
+            details: Some(serde_json::json!({"organizations": clashes})),
+        };
+        audit::record(
+            conn,
+            now,
+            ctx,
+            "group_mapping.rename",
+            &subject,
+            Outcome::Failure,
+            Some("these organizations already have a group of the new name; their mapped group keeps its old name"),
+        )
+    }
+}

@@ -1,0 +1,187 @@
+//! Group mappings (DESIGN.md, SCIM rules 3 and 4): IdP groups feed organizations through
+//! derived memberships, on both backends.
+
+use directory::group::NewGroup;
+use directory::provisioning::{GroupChanges, MemberChange, NewIdpGroup, ScimUserData};
+use directory::role::{Grant, Role};
+use directory::testing::TestDatabase;
+use directory::{Actor, Ctx, Directory, DirectoryError, PageRequest};
+
+use crate::sso::{setup, vouched};
+use crate::{open, operator};
+
+fn idp(dir: &Directory) -> Actor {
+    let op = operator();
+    let e = dir.get_enterprise(&Ctx::new(&op, None), "acme").unwrap();
+    Actor::ScimToken { id: "t".into(), prefix: "p".into(), enterprise_id: e.id }
+}
+
+fn push_user(dir: &Directory, idp: &Actor, login: &str) -> String {
+    let data = ScimUserData {
+        user_name: login.into(),
+        external_id: None,
+        active: true,
+        email: None,
+        name: login.into(),
+        profile: "{}".into(),
+    };
+    dir.scim_create_user(&Ctx::new(idp, None), &data).unwrap().id
+}
+
+fn push_group(dir: &Directory, idp: &Actor, name: &str, members: &[&String]) -> String {
+    let new = NewIdpGroup {
+        display_name: name.into(),
+        external_id: None,
+        members: members.iter().map(|m| m.to_string()).collect(),
+    };
+    dir.scim_create_group(&Ctx::new(idp, None), &new).unwrap().id
+}
+
+/// (login, source) of an org group's members.
+fn members(dir: &Directory, org: &str, group: &str) -> Vec<(String, String)> {
+    let op = operator();
+    dir.list_group_members(&Ctx::new(&op, None), "acme", org, group)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.login, m.source))
+        .collect()
+}
+
+fn group_names(dir: &Directory, org: &str) -> Vec<String> {
+    let op = operator();
+    dir.list_groups(&Ctx::new(&op, None), "acme", org, &PageRequest::first(200))
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|g| g.name)
+        .collect()
+}
+
+fn mapping_creates_or_reuses_org_groups_and_derives_members(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    // ada signed in by JIT earlier: an `sso` member of eng/Developers by name.
+    dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &["Developers"]), "", "", None).unwrap().unwrap();
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    dir.add_group_member(&admin, "acme", "eng", "Developers", "ada").unwrap();
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let linus = push_user(&dir, &idp, "linus");
+    let developers = push_group(&dir, &idp, "Developers", &[&grace]);
+    let kernel = push_group(&dir, &idp, "Kernel", &[&linus, &grace]);
+
+    let outcome = dir.set_group_mappings(&admin, "acme", "eng", &[developers.clone(), kernel.clone()]).unwrap();
+    assert_eq!(outcome.added.len(), 2);
+    // Reused: the IdP's members replace the earlier `sso` members; `local` ones stay.
+    assert_eq!(
+        members(&dir, "eng", "Developers"),
+        [("ada".to_owned(), "local".to_owned()), ("grace".to_owned(), "sso".to_owned())]
+    );
+    // Created when missing.
+    assert!(group_names(&dir, "eng").contains(&"Kernel".to_owned()));
+    assert_eq!(
+        members(&dir, "eng", "Kernel"),
+        [("grace".to_owned(), "sso".to_owned()), ("linus".to_owned(), "sso".to_owned())]
+    );
+    // The same group feeds a second organization; one SCIM change reaches both.
+    dir.set_group_mappings(&admin, "acme", "ops", &[kernel.clone()]).unwrap();
+    let ken = push_user(&dir, &idp, "ken");
+    let change = GroupChanges { members: vec![MemberChange::Add(vec![ken.clone()])], ..Default::default() };
+    dir.scim_change_group(&Ctx::new(&idp, None), &kernel, &change, None).unwrap();
+    for org in ["eng", "ops"] {
+        assert!(members(&dir, org, "Kernel").contains(&("ken".to_owned(), "sso".to_owned())), "{org}");
+    }
+    // Users see it too.
+    let users = dir.list_users(&admin, "acme", &PageRequest::first(50)).unwrap().items;
+    let ken_groups: Vec<(String, String)> = users
+        .iter()
+        .find(|u| u.user.login == "ken")
+        .unwrap()
+        .groups
+        .iter()
+        .map(|g| (g.organization.clone(), g.group.clone()))
+        .collect();
+    assert_eq!(ken_groups, [("eng".to_owned(), "Kernel".to_owned()), ("ops".to_owned(), "Kernel".to_owned())]);
+    // Mapping is idempotent.
+    let again = dir.set_group_mappings(&admin, "acme", "eng", &[developers, kernel]).unwrap();
+    assert!(again.added.is_empty() && again.removed.is_empty());
+}
+
+fn unmapping_and_deleting_take_the_members_away_and_keep_the_org_group(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let ops_team = push_group(&dir, &idp, "Night", &[&grace]);
+    let other = push_group(&dir, &idp, "Day", &[&grace]);
+    dir.set_group_mappings(&admin, "acme", "ops", &[ops_team.clone(), other.clone()]).unwrap();
+    let outcome = dir.set_group_mappings(&admin, "acme", "ops", &[other.clone()]).unwrap();
+    assert_eq!(outcome.removed, ["Night"]);
+    assert!(group_names(&dir, "ops").contains(&"Night".to_owned()), "the org group stays: it may carry permissions");
+    assert!(members(&dir, "ops", "Night").is_empty());
+    dir.scim_delete_group(&Ctx::new(&idp, None), &other, None).unwrap();
+    assert!(members(&dir, "ops", "Day").is_empty(), "deleting the IdP group removes its memberships");
+    let listed = dir.list_mapped_idp_groups(&admin, "acme", None, &PageRequest::first(50)).unwrap().items;
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].organizations.is_empty());
+}
+
+fn renames_follow_unless_they_clash_and_members_is_never_fed(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let sre = push_group(&dir, &idp, "SRE", &[]);
+    let members_group = push_group(&dir, &idp, "Members", &[]);
+    dir.set_group_mappings(&admin, "acme", "eng", &[sre.clone()]).unwrap();
+    dir.set_group_mappings(&admin, "acme", "ops", &[sre.clone()]).unwrap();
+    let skipped = dir.set_group_mappings(&admin, "acme", "ops", &[sre.clone(), members_group]).unwrap().skipped;
+    assert_eq!(skipped.len(), 1, "the built-in Members group is never fed");
+    // ops already has "Oncall": renaming SRE to it clashes there and is reported; eng follows.
+    let rename = GroupChanges { display_name: Some("Oncall".into()), ..Default::default() };
+    dir.scim_change_group(&Ctx::new(&idp, None), &sre, &rename, None).unwrap();
+    assert!(group_names(&dir, "eng").contains(&"Oncall".to_owned()));
+    assert!(group_names(&dir, "ops").contains(&"SRE".to_owned()), "no silent merge");
+    let events = dir.list_audit_events(&admin, Some("acme"), &PageRequest::default()).unwrap().items;
+    let clash = events.iter().find(|e| e.action == "group_mapping.rename").expect("the clash is reported");
+    assert!(clash.details.contains("ops"), "{}", clash.details);
+}
+
+fn org_admins_map_only_their_organization(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let g = push_group(&dir, &idp, "Platform", &[]);
+    let e = dir.get_enterprise(&admin, "acme").unwrap();
+    let eng = dir.get_organization(&admin, "acme", "eng").unwrap();
+    let org_admin = Actor::User {
+        id: "someone".into(),
+        enterprise_id: e.id.clone(),
+        login: "olga".into(),
+        grants: vec![Grant { role: Role::OrgAdmin, enterprise_id: e.id.clone(), organization_id: Some(eng.id) }],
+    };
+    let ctx = Ctx::new(&org_admin, None);
+    dir.set_group_mappings(&ctx, "acme", "eng", &[g.clone()]).unwrap();
+    let refused = dir.set_group_mappings(&ctx, "acme", "ops", &[g.clone()]);
+    assert!(matches!(refused, Err(DirectoryError::NotFound(_) | DirectoryError::Forbidden(_))), "{refused:?}");
+    let unknown = dir.set_group_mappings(&admin, "acme", "eng", &["nope".to_owned()]);
+    assert!(matches!(unknown, Err(DirectoryError::Validation(_))));
+    // Filtered listing, without regard to case.
+    dir.create_group(&admin, "acme", "eng", NewGroup { name: "unrelated".into(), description: None }).unwrap();
+    let found = dir.list_mapped_idp_groups(&admin, "acme", Some("PLAT"), &PageRequest::first(10)).unwrap().items;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].organizations, ["eng"]);
+}
+
+directory::both_backends!(
+    mapping_creates_or_reuses_org_groups_and_derives_members,
+    unmapping_and_deleting_take_the_members_away_and_keep_the_org_group,
+    renames_follow_unless_they_clash_and_members_is_never_fed,
+    org_admins_map_only_their_organization,
+);

@@ -192,6 +192,7 @@ impl Directory {
                 .filter(idp_groups::enterprise_id.eq(&enterprise.id))
                 .filter(idp_groups::id.eq_any(&wanted))
                 .select((idp_groups::id, idp_groups::display_name))
+                .order(idp_groups::display_name.asc())
                 .load(conn)?;
             if known.len() != wanted.len() {
                 let unknown: Vec<&str> =
@@ -202,6 +203,7 @@ impl Directory {
                 .inner_join(idp_groups::table)
                 .filter(group_mappings::organization_id.eq(&org.id))
                 .select((idp_groups::id, idp_groups::display_name))
+                .order(idp_groups::display_name.asc())
                 .load(conn)?;
             let mut outcome = MappingOutcome::default();
             for (id, name) in &current {
@@ -228,6 +230,18 @@ impl Directory {
                 .with_details(serde_json::to_value(&outcome).unwrap_or_default());
             Ok((outcome, subject))
         })
+    }
+
+    /// The ids of the IdP groups that feed organization `org_key` (its admins).
+    pub fn group_mappings_of(&self, ctx: &Ctx<'_>, enterprise_key: &str, org_key: &str) -> Result<Vec<String>> {
+        let mut conn = self.conn()?;
+        let (enterprise, org) = self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?;
+        ctx.require_org_admin(&enterprise.id, &org.id)?;
+        Ok(group_mappings::table
+            .filter(group_mappings::organization_id.eq(&org.id))
+            .select(group_mappings::idp_group_id)
+            .order(group_mappings::idp_group_id.asc())
+            .load(&mut conn)?)
     }
 
     /// IdP groups of an enterprise by name, with their member counts and the organizations

@@ -17,6 +17,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource("/enterprises/{key}/organizations/{org_key}/groups", "GET, POST")
             .route(web::post().to(create))
             .route(web::get().to(list)),
+    )
+    .service(
+        resource("/enterprises/{key}/organizations/{org_key}/groups/{name}/members", "GET")
+            .route(web::get().to(members)),
     );
 }
 
@@ -105,4 +109,49 @@ async fn list(
     let result = blocking::<_, ApiError>(move || dir.list_groups(&caller.ctx(), &key, &org_key, &page)).await?;
     Ok(HttpResponse::Ok()
         .json(GroupPage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
+}
+
+/// A member of an org group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupMemberView {
+    pub user_id: String,
+    pub login: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// `sso` (through a mapped IdP group, or by name at JIT sign-in) or `local` (added by an admin).
+    pub source: String,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/organizations/{org_key}/groups/{name}/members", tag = "groups",
+    params(
+        ("key" = String, Path, description = "Enterprise key"),
+        ("org_key" = String, Path, description = "Organization key"),
+        ("name" = String, Path, description = "Group name"),
+    ),
+    responses(
+        (status = 200, description = "Members by login, each with where the membership comes from", body = Vec<GroupMemberView>),
+        (status = 404, description = "No such enterprise, organization or group", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn members(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, org_key, name) = path.into_inner();
+    let dir = state.directory.clone();
+    let rows = blocking::<_, ApiError>(move || dir.list_group_members(&caller.ctx(), &key, &org_key, &name)).await?;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(|m| GroupMemberView {
+                user_id: m.user_id,
+                login: m.login,
+                name: m.name,
+                email: m.email,
+                source: m.source,
+            })
+            .collect::<Vec<_>>(),
+    ))
 }

@@ -4,6 +4,7 @@
 pub mod connections;
 pub mod enterprises;
 pub mod groups;
+pub mod mappings;
 pub mod openapi;
 pub mod organizations;
 pub mod scim_requests;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(connections::configure)
             .configure(scim_tokens::configure)
             .configure(scim_requests::configure)
+            .configure(mappings::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{connections, enterprises, groups, organizations, scim_requests, scim_tokens, users};
+use super::{connections, enterprises, groups, mappings, organizations, scim_requests, scim_tokens, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,12 +14,13 @@ use super::{connections, enterprises, groups, organizations, scim_requests, scim
         enterprises::appoint_admin,
         organizations::create, organizations::list, organizations::get_one, organizations::update,
         organizations::remove, organizations::appoint_admin,
-        groups::create, groups::list,
+        groups::create, groups::list, groups::members,
         users::list, users::create, users::get, users::update, users::delete,
         connections::create, connections::list, connections::get_one, connections::update, connections::remove,
         connections::enable, connections::disable, connections::test, connections::test_results,
         connections::refresh_metadata,
         scim_tokens::create, scim_tokens::list, scim_tokens::revoke, scim_requests::list,
+        mappings::list, mappings::get_mappings, mappings::put_mappings,
     ),
     modifiers(&BearerKey),
     tags(
@@ -29,6 +30,7 @@ use super::{connections, enterprises, groups, organizations, scim_requests, scim
         (name = "users", description = "People of an enterprise"),
         (name = "connections", description = "SSO connections: set-up, test, enable"),
         (name = "scim-tokens", description = "Tokens an IdP uses to provision over SCIM"),
+        (name = "group-mappings", description = "IdP groups and the organizations they feed"),
     )
 )]
 #[derive(Debug)]

@@ -12,6 +12,7 @@ mod console;
 mod health;
 mod interop;
 mod isolation;
+mod mappings;
 mod oidc;
 mod saml;
 mod scim;

@@ -1,0 +1,168 @@
+//! IdP groups and their mappings onto organizations:
+//! `GET /api/v1/enterprises/{key}/idp-groups` lists the groups the IdP pushed with the
+//! organizations they feed; `GET`/`PUT .../organizations/{org_key}/group-mappings` read and set
+//! which IdP groups feed one organization.
+
+use actix_web::{HttpResponse, web};
+use directory::PageRequest;
+use directory::mapping::{MappedIdpGroup, MappingOutcome};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::resource;
+use crate::auth::ApiCaller;
+use crate::error::{ApiError, Problem, blocking};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/enterprises/{key}/idp-groups", "GET").route(web::get().to(list))).service(
+        resource("/enterprises/{key}/organizations/{org_key}/group-mappings", "GET, PUT")
+            .route(web::get().to(get_mappings))
+            .route(web::put().to(put_mappings)),
+    );
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct IdpGroupQuery {
+    /// Keeps the groups whose name contains this text (without regard to case).
+    pub filter: Option<String>,
+    /// At most this many items (1 to 200, default 50).
+    pub limit: Option<u32>,
+    /// The `next` value of the previous page.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdpGroupView {
+    pub id: String,
+    pub name: String,
+    pub external_id: Option<String>,
+    /// `scim` (pushed by the IdP) or `jit` (seen at sign-in).
+    pub origin: String,
+    pub members: i64,
+    /// Keys of the organizations this group feeds.
+    pub organizations: Vec<String>,
+}
+
+impl From<MappedIdpGroup> for IdpGroupView {
+    fn from(g: MappedIdpGroup) -> Self {
+        IdpGroupView {
+            id: g.id,
+            name: g.display_name,
+            external_id: g.external_id,
+            origin: g.origin,
+            members: g.members,
+            organizations: g.organizations,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdpGroupPage {
+    pub items: Vec<IdpGroupView>,
+    pub next: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/idp-groups", tag = "group-mappings",
+    params(("key" = String, Path, description = "Enterprise key"), IdpGroupQuery),
+    responses(
+        (status = 200, description = "IdP groups by name, with the organizations they feed", body = IdpGroupPage),
+        (status = 404, description = "No such enterprise", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    query: web::Query<IdpGroupQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let key = path.into_inner();
+    let q = query.into_inner();
+    let page = PageRequest { limit: q.limit, after: q.after };
+    let dir = state.directory.clone();
+    let result =
+        blocking::<_, ApiError>(move || dir.list_mapped_idp_groups(&caller.ctx(), &key, q.filter.as_deref(), &page))
+            .await?;
+    Ok(HttpResponse::Ok()
+        .json(IdpGroupPage { items: result.items.into_iter().map(Into::into).collect(), next: result.next }))
+}
+
+/// The IdP groups that feed an organization.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMappings {
+    /// IdP group ids.
+    pub idp_groups: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MappingResult {
+    /// Names of the IdP groups newly mapped.
+    pub added: Vec<String>,
+    /// Names of the IdP groups no longer mapped.
+    pub removed: Vec<String>,
+    /// IdP groups that could not be mapped, with the reason.
+    pub skipped: Vec<SkippedMapping>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkippedMapping {
+    pub name: String,
+    pub reason: String,
+}
+
+impl From<MappingOutcome> for MappingResult {
+    fn from(o: MappingOutcome) -> Self {
+        MappingResult {
+            added: o.added,
+            removed: o.removed,
+            skipped: o.skipped.into_iter().map(|(name, reason)| SkippedMapping { name, reason }).collect(),
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/organizations/{org_key}/group-mappings", tag = "group-mappings",
+    params(("key" = String, Path, description = "Enterprise key"), ("org_key" = String, Path, description = "Organization key")),
+    responses(
+        (status = 200, description = "The IdP groups that feed the organization", body = GroupMappings),
+        (status = 404, description = "No such enterprise or organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn get_mappings(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, org_key) = path.into_inner();
+    let dir = state.directory.clone();
+    let ids = blocking::<_, ApiError>(move || dir.group_mappings_of(&caller.ctx(), &key, &org_key)).await?;
+    Ok(HttpResponse::Ok().json(GroupMappings { idp_groups: ids }))
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/enterprises/{key}/organizations/{org_key}/group-mappings", tag = "group-mappings",
+    request_body = GroupMappings,
+    params(("key" = String, Path, description = "Enterprise key"), ("org_key" = String, Path, description = "Organization key")),
+    responses(
+        (status = 200, description = "Applied at once", body = MappingResult),
+        (status = 400, description = "An unknown IdP group", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such enterprise or organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn put_mappings(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: web::Json<GroupMappings>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, org_key) = path.into_inner();
+    let ids = body.into_inner().idp_groups;
+    let dir = state.directory.clone();
+    let outcome = blocking::<_, ApiError>(move || dir.set_group_mappings(&caller.ctx(), &key, &org_key, &ids)).await?;
+    Ok(HttpResponse::Ok().json(MappingResult::from(outcome)))
+}

@@ -1,0 +1,71 @@
+//! The group-mapping contract of the admin API: IdP groups pushed over SCIM, listed with the
+//! organizations they feed, mapped per organization, and the members that follow.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, problem};
+use crate::scim::Idp;
+
+async fn idp_groups_are_mapped_per_organization(app: TestApp) {
+    let idp = Idp::new(&app, "acme", "test").await;
+    app.create_organization("acme", "eng").await;
+    app.create_organization("acme", "ops").await;
+    let ada = idp.create_user("ada@acme.example").await;
+    let (_, platform) = idp
+        .post(
+            "/Groups",
+            json!({"schemas": [scim::schemas::GROUP], "displayName": "Platform", "members": [{"value": ada}]}),
+        )
+        .await;
+    let (_, design) = idp.post("/Groups", json!({"schemas": [scim::schemas::GROUP], "displayName": "Design"})).await;
+    let key = &app.operator_key;
+
+    let url = "/api/v1/enterprises/acme/organizations/eng/group-mappings";
+    let res = app
+        .api(Method::PUT, url, key)
+        .json(&json!({"idp_groups": [platform["id"], design["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let outcome: Value = res.json().await.unwrap();
+    assert_eq!(outcome["added"], json!(["Design", "Platform"]));
+    let current: Value = app.api(Method::GET, url, key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(current["idp_groups"].as_array().unwrap().len(), 2);
+
+    let listed: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/idp-groups?filter=plat", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["id"], platform["id"]);
+    assert_eq!(listed["items"][0]["name"], "Platform");
+    assert_eq!(listed["items"][0]["members"], 1);
+    assert_eq!(listed["items"][0]["organizations"], json!(["eng"]));
+
+    // The IdP group's members are the org group's sso members.
+    let members: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/organizations/eng/groups/Platform/members", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(members[0]["login"], "ada@acme.example", "{members}");
+    assert_eq!(members[0]["source"], "sso");
+
+    // Unknown ids change nothing; an empty list unmaps all.
+    let res = app.api(Method::PUT, url, key).json(&json!({"idp_groups": ["nope"]})).send().await.unwrap();
+    problem(res, StatusCode::BAD_REQUEST).await;
+    let res = app.api(Method::PUT, url, key).json(&json!({"idp_groups": []})).send().await.unwrap();
+    let outcome: Value = res.json().await.unwrap();
+    assert_eq!(outcome["removed"].as_array().unwrap().len(), 2);
+}
+
+crate::both_backends!(idp_groups_are_mapped_per_organization);

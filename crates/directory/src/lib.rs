@@ -15,6 +15,7 @@ pub mod db;
 pub mod enterprise;
 pub mod error;
 pub mod group;
+pub mod job;
 pub mod mapping;
 pub mod operator;
 pub mod organization;

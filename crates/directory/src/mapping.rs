@@ -174,6 +174,59 @@ fn map_one(
 }
 
 impl Directory {
+    /// Queues "map all": every IdP group of the enterprise to every organization (enterprise
+    /// admins). Runs as a job, one organization per chunk; existing mappings stay, so applying
+    /// it again only adds what is missing.
+    pub fn start_map_all(&self, ctx: &Ctx<'_>, enterprise_key: &str) -> Result<crate::job::Job> {
+        self.audited(ctx, "group_mapping.map_all", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let total: i64 = organizations::table
+                .filter(organizations::enterprise_id.eq(&enterprise.id))
+                .count()
+                .get_result(conn)?;
+            let job = crate::job::enqueue(conn, now, ctx, crate::job::MAP_ALL, &enterprise.id, total)?;
+            let subject = Subject::new(Some(&enterprise.id), "job", &job.id, crate::job::MAP_ALL)
+                .with_details(serde_json::json!({"organizations": total}));
+            Ok((job, subject))
+        })
+    }
+
+    /// One chunk of "map all": the next organization gets every IdP group it lacks.
+    pub(crate) fn map_all_chunk(&self, job: &crate::job::Job) -> Result<bool> {
+        let enterprise_id = job
+            .enterprise_id
+            .clone()
+            .ok_or_else(|| DirectoryError::Internal("a map-all job without enterprise".into()))?;
+        self.write(|conn, now| {
+            let org: Option<Organization> = organizations::table
+                .filter(organizations::enterprise_id.eq(&enterprise_id))
+                .order(organizations::id.asc())
+                .offset(job.done)
+                .select(Organization::as_select())
+                .first(conn)
+                .optional()?;
+            if let Some(org) = org {
+                let groups: Vec<(String, String)> = idp_groups::table
+                    .filter(idp_groups::enterprise_id.eq(&enterprise_id))
+                    .select((idp_groups::id, idp_groups::display_name))
+                    .order(idp_groups::id.asc())
+                    .load(conn)?;
+                let mapped: BTreeSet<String> = group_mappings::table
+                    .filter(group_mappings::organization_id.eq(&org.id))
+                    .select(group_mappings::idp_group_id)
+                    .load::<String>(conn)?
+                    .into_iter()
+                    .collect();
+                for (id, name) in groups.iter().filter(|(id, _)| !mapped.contains(id)) {
+                    // A group that cannot be mapped (Members, an unusable name) is left out.
+                    let _ = map_one(conn, now, &org, id, name)?;
+                }
+            }
+            crate::job::advance(conn, now, job)
+        })
+    }
+
     /// Makes `idp_group_ids` exactly the IdP groups that feed organization `org_key` (its org
     /// admins and the enterprise's admins). Org groups created for removed mappings stay: they
     /// may carry permissions; only the members the mapping brought go.

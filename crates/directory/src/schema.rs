@@ -188,6 +188,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idp_group_members,
     scim_requests,
     group_mappings,
+    jobs,
 );
 
 diesel::table! {
@@ -316,3 +317,20 @@ diesel::table! {
 diesel::joinable!(group_mappings -> idp_groups (idp_group_id));
 diesel::joinable!(group_mappings -> organizations (organization_id));
 diesel::joinable!(group_mappings -> org_groups (org_group_id));
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        enterprise_id -> Nullable<Text>,
+        state -> Text,
+        done -> BigInt,
+        total -> BigInt,
+        payload -> Text,
+        error -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        heartbeat_at -> Nullable<Timestamp>,
+    }
+}

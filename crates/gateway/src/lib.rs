@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod health;
+pub mod jobs;
 pub mod observe;
 pub mod provisioning;
 pub mod secrets;

@@ -43,6 +43,7 @@ impl Application {
         let public_url = settings.public_url.to_string();
         let throttle =
             crate::throttle::Throttle::new(settings.sso_requests_per_minute, std::time::Duration::from_secs(60));
+        let jobs = crate::jobs::JobRunner::start(directory.clone());
         let state = web::Data::new(AppState {
             directory,
             settings: Arc::new(settings),
@@ -55,6 +56,7 @@ impl Application {
                 std::time::Duration::from_secs(60),
             )),
             scim_log: Default::default(),
+            jobs,
         });
         let server = HttpServer::new(move || {
             App::new()

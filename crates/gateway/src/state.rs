@@ -23,6 +23,8 @@ pub struct AppState {
     pub scim_auth_failures: Arc<crate::throttle::Throttle>,
     /// SCIM requests waiting to be written to the request log.
     pub scim_log: Arc<crate::provisioning::log::RequestLog>,
+    /// This instance's background job runner.
+    pub jobs: Arc<crate::jobs::JobRunner>,
 }
 
 /// Prepared SAML connections, rebuilt when a connection's `updated_at` changes.

@@ -179,7 +179,73 @@ fn org_admins_map_only_their_organization(db: TestDatabase) {
     assert_eq!(found[0].organizations, ["eng"]);
 }
 
+fn map_all_is_a_job_that_resumes_after_a_crash_and_converges(db: TestDatabase) {
+    let (dir, clock) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    for key in ["qa", "sec"] {
+        dir.create_organization(
+            &admin,
+            "acme",
+            directory::organization::NewOrganization { key: key.into(), name: key.into() },
+        )
+        .unwrap();
+    }
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    for name in ["Developers", "Research", "Members"] {
+        push_group(&dir, &idp, name, &[&grace]);
+    }
+    let job = dir.start_map_all(&admin, "acme").unwrap();
+    assert_eq!((job.state.as_str(), job.done, job.total), ("queued", 0, 4));
+
+    // An instance claims it, maps two organizations, and dies.
+    let claimed = dir.claim_job().unwrap().expect("a queued job");
+    assert!(!dir.run_job_chunk(&claimed).unwrap());
+    let halfway = dir.get_job(&admin, &job.id).unwrap();
+    assert!(!dir.run_job_chunk(&halfway).unwrap());
+    let halfway = dir.get_job(&admin, &job.id).unwrap();
+    assert_eq!((halfway.state.as_str(), halfway.done), ("running", 2));
+    // A chunk replayed from a stale view is refused, not applied twice.
+    assert!(dir.run_job_chunk(&claimed).unwrap());
+    assert_eq!(dir.get_job(&admin, &job.id).unwrap().done, 2);
+    assert!(dir.claim_job().unwrap().is_none(), "its heartbeat is fresh: nobody else takes it");
+
+    // The heartbeat stops; another instance takes the job over and finishes it.
+    clock.advance(chrono::Duration::seconds(directory::job::STALE_AFTER_SECS + 1));
+    assert!(dir.run_jobs_until_idle().unwrap() >= 2);
+    let finished = dir.get_job(&admin, &job.id).unwrap();
+    assert_eq!((finished.state.as_str(), finished.done, finished.total), ("done", 4, 4));
+
+    // The same state as an uninterrupted run: every organization fed by both mappable groups.
+    type OrgState = (String, usize, Vec<(String, String)>);
+    let converged = |dir: &Directory| -> Vec<OrgState> {
+        ["eng", "ops", "qa", "sec"]
+            .iter()
+            .map(|org| {
+                (
+                    org.to_string(),
+                    dir.group_mappings_of(&admin, "acme", org).unwrap().len(),
+                    members(dir, org, "Research"),
+                )
+            })
+            .collect()
+    };
+    let state = converged(&dir);
+    for (org, mapped, research) in &state {
+        assert_eq!(*mapped, 2, "{org}: Developers and Research, never Members");
+        assert_eq!(research, &[("grace".to_owned(), "sso".to_owned())], "{org}");
+    }
+    assert!(members(&dir, "eng", "Members").is_empty());
+    // Applying it again changes nothing.
+    dir.start_map_all(&admin, "acme").unwrap();
+    dir.run_jobs_until_idle().unwrap();
+    assert_eq!(converged(&dir), state);
+}
+
 directory::both_backends!(
+    map_all_is_a_job_that_resumes_after_a_crash_and_converges,
     mapping_creates_or_reuses_org_groups_and_derives_members,
     unmapping_and_deleting_take_the_members_away_and_keep_the_org_group,
     renames_follow_unless_they_clash_and_members_is_never_fed,

@@ -15,11 +15,88 @@ use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/enterprises/{key}/idp-groups", "GET").route(web::get().to(list))).service(
-        resource("/enterprises/{key}/organizations/{org_key}/group-mappings", "GET, PUT")
-            .route(web::get().to(get_mappings))
-            .route(web::put().to(put_mappings)),
-    );
+    cfg.service(resource("/enterprises/{key}/idp-groups", "GET").route(web::get().to(list)))
+        .service(
+            resource("/enterprises/{key}/organizations/{org_key}/group-mappings", "GET, PUT")
+                .route(web::get().to(get_mappings))
+                .route(web::put().to(put_mappings)),
+        )
+        .service(resource("/enterprises/{key}/group-mappings/map-all", "POST").route(web::post().to(map_all)))
+        .service(resource("/jobs/{id}", "GET").route(web::get().to(get_job)));
+}
+
+/// A job queued to run in the background.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobQueued {
+    pub job: String,
+}
+
+/// A background job's progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    pub kind: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub state: String,
+    pub done: i64,
+    pub total: i64,
+    pub error: Option<String>,
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/enterprises/{key}/group-mappings/map-all", tag = "group-mappings",
+    params(("key" = String, Path, description = "Enterprise key")),
+    responses(
+        (status = 202, description = "Every IdP group will feed every organization; follow the job", body = JobQueued),
+        (status = 404, description = "No such enterprise", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn map_all(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let job = blocking::<_, ApiError>(move || dir.start_map_all(&caller.ctx(), &key)).await?;
+    state.jobs.wake();
+    Ok(HttpResponse::Accepted()
+        .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/jobs/{}", job.id)))
+        .json(JobQueued { job: job.id }))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/jobs/{id}", tag = "group-mappings",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job's state and progress", body = JobView),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn get_job(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let dir = state.directory.clone();
+    let job = blocking::<_, ApiError>(move || dir.get_job(&caller.ctx(), &id)).await?;
+    Ok(HttpResponse::Ok().json(JobView {
+        id: job.id,
+        kind: job.kind,
+        state: job.state,
+        done: job.done,
+        total: job.total,
+        error: job.error,
+        created_by: job.created_by,
+        created_at: super::utc(job.created_at),
+        updated_at: super::utc(job.updated_at),
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

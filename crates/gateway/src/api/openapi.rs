@@ -20,7 +20,7 @@ use super::{connections, enterprises, groups, mappings, organizations, scim_requ
         connections::enable, connections::disable, connections::test, connections::test_results,
         connections::refresh_metadata,
         scim_tokens::create, scim_tokens::list, scim_tokens::revoke, scim_requests::list,
-        mappings::list, mappings::get_mappings, mappings::put_mappings,
+        mappings::list, mappings::get_mappings, mappings::put_mappings, mappings::map_all, mappings::get_job,
     ),
     modifiers(&BearerKey),
     tags(

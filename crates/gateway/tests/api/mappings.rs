@@ -68,4 +68,39 @@ async fn idp_groups_are_mapped_per_organization(app: TestApp) {
     assert_eq!(outcome["removed"].as_array().unwrap().len(), 2);
 }
 
-crate::both_backends!(idp_groups_are_mapped_per_organization);
+async fn map_all_runs_as_a_job_with_progress(app: TestApp) {
+    let idp = Idp::new(&app, "acme", "test").await;
+    for org in ["eng", "ops", "qa"] {
+        app.create_organization("acme", org).await;
+    }
+    for name in ["Platform", "Design"] {
+        let (status, _) = idp.post("/Groups", json!({"schemas": [scim::schemas::GROUP], "displayName": name})).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let key = &app.operator_key;
+    let res = app.api(Method::POST, "/api/v1/enterprises/acme/group-mappings/map-all", key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job = res.json::<Value>().await.unwrap()["job"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = app.api(Method::GET, &format!("/api/v1/jobs/{job}"), key).send().await.unwrap().json().await.unwrap();
+        if last["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["state"], "done", "{last}");
+    assert_eq!((last["done"].as_i64(), last["total"].as_i64()), (Some(3), Some(3)));
+    let listed: Value =
+        app.api(Method::GET, "/api/v1/enterprises/acme/idp-groups", key).send().await.unwrap().json().await.unwrap();
+    for g in listed["items"].as_array().unwrap() {
+        assert_eq!(g["organizations"], json!(["eng", "ops", "qa"]), "{g}");
+    }
+    // Another enterprise's key does not see the job.
+    app.create_enterprise("globex").await;
+    let other = app.enterprise_key("globex");
+    problem(app.api(Method::GET, &format!("/api/v1/jobs/{job}"), &other).send().await.unwrap(), StatusCode::NOT_FOUND)
+        .await;
+}
+
+crate::both_backends!(idp_groups_are_mapped_per_organization, map_all_runs_as_a_job_with_progress);

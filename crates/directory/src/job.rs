@@ -1,0 +1,203 @@
+//! Background jobs: long work (applying "map all" to every organization, for instance) split
+//! into chunks, each its own short transaction, so sign-ins and SCIM requests never wait long
+//! behind it.
+//!
+//! Any instance may run any job: a job is claimed by one `UPDATE … RETURNING` (with `FOR UPDATE
+//! SKIP LOCKED` on PostgreSQL, so instances do not queue behind each other's claims); the
+//! claimer keeps a heartbeat, and a running job whose heartbeat is older than
+//! [`STALE_AFTER_SECS`] is claimed again and resumes after its last finished chunk. Each chunk
+//! moves `done` forward only from the value it started with, so a chunk that two instances
+//! race on is applied once; chunks are idempotent, so one applied again after a crash changes
+//! nothing.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
+use serde::Serialize;
+
+use crate::Directory;
+use crate::access::Ctx;
+use crate::db::{DbConnection, write_tx};
+use crate::error::{DirectoryError, Result};
+use crate::schema::jobs;
+use crate::secret::new_id;
+
+/// A running job whose heartbeat is older than this is taken to be orphaned.
+pub const STALE_AFTER_SECS: i64 = 30;
+
+/// The kinds of job Portico runs.
+pub const MAP_ALL: &str = "map_all";
+
+/// A job as stored; `state` is `queued`, `running`, `done` or `failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub enterprise_id: Option<String>,
+    pub state: String,
+    pub done: i64,
+    pub total: i64,
+    pub payload: String,
+    pub error: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub heartbeat_at: Option<NaiveDateTime>,
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// Inserts a queued job.
+pub(crate) fn enqueue(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    ctx: &Ctx<'_>,
+    kind: &str,
+    enterprise_id: &str,
+    total: i64,
+) -> Result<Job> {
+    let job = Job {
+        id: new_id(),
+        kind: kind.to_owned(),
+        enterprise_id: Some(enterprise_id.to_owned()),
+        state: if total == 0 { "done" } else { "queued" }.to_owned(),
+        done: 0,
+        total,
+        payload: "{}".to_owned(),
+        error: None,
+        created_by: ctx.actor.display_name(),
+        created_at: now,
+        updated_at: now,
+        heartbeat_at: None,
+    };
+    diesel::insert_into(jobs::table)
+        .values((
+            jobs::id.eq(&job.id),
+            jobs::kind.eq(&job.kind),
+            jobs::enterprise_id.eq(&job.enterprise_id),
+            jobs::state.eq(&job.state),
+            jobs::done.eq(0),
+            jobs::total.eq(total),
+            jobs::payload.eq(&job.payload),
+            jobs::created_by.eq(&job.created_by),
+            jobs::created_at.eq(now),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(job)
+}
+
+impl Directory {
+    /// One job, for anyone who may administer its enterprise.
+    pub fn get_job(&self, ctx: &Ctx<'_>, id: &str) -> Result<Job> {
+        let mut conn = self.conn()?;
+        let job: Option<Job> =
+            jobs::table.filter(jobs::id.eq(id)).select(Job::as_select()).first(&mut conn).optional()?;
+        match job {
+            Some(j)
+                if j.enterprise_id.as_deref().is_some_and(|e| ctx.actor.can_view_enterprise(e))
+                    || ctx.actor.is_platform_admin() =>
+            {
+                Ok(j)
+            }
+            _ => Err(DirectoryError::NotFound("job")),
+        }
+    }
+
+    /// Claims the oldest queued job, or a running one whose heartbeat stopped.
+    pub fn claim_job(&self) -> Result<Option<Job>> {
+        let now = self.now();
+        let stale = now - Duration::seconds(STALE_AFTER_SECS);
+        let mut conn = self.conn()?;
+        let claimed: Option<Claimed> = write_tx(&mut conn, |c| {
+            let picked = "SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND heartbeat_at < $2) \
+                          ORDER BY created_at LIMIT 1";
+            Ok(match c {
+                DbConnection::Postgresql(pg) => diesel::sql_query(format!(
+                    "UPDATE jobs SET state = 'running', heartbeat_at = $1, updated_at = $1 \
+                     WHERE id = ({picked} FOR UPDATE SKIP LOCKED) RETURNING id"
+                ))
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(stale)
+                .get_result(pg)
+                .optional()?,
+                DbConnection::Sqlite(lite) => diesel::sql_query(format!(
+                    "UPDATE jobs SET state = 'running', heartbeat_at = ?1, updated_at = ?1 \
+                     WHERE id = ({}) RETURNING id",
+                    picked.replace("$2", "?2")
+                ))
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(stale)
+                .get_result(lite)
+                .optional()?,
+            })
+        })?;
+        match claimed {
+            None => Ok(None),
+            Some(c) => Ok(Some(jobs::table.filter(jobs::id.eq(&c.id)).select(Job::as_select()).first(&mut conn)?)),
+        }
+    }
+
+    /// Runs the next chunk of a claimed job; true when the job is finished (done or failed).
+    pub fn run_job_chunk(&self, job: &Job) -> Result<bool> {
+        let result = match job.kind.as_str() {
+            MAP_ALL => self.map_all_chunk(job),
+            other => Err(DirectoryError::Internal(format!("unknown job kind {other}"))),
+        };
+        match result {
+            Ok(finished) => Ok(finished),
+            Err(DirectoryError::VersionMismatch(_)) => Ok(true), // another instance moved it on
+            Err(e) => {
+                let message = e.to_string();
+                tracing::error!(job = %job.id, error = %message, "job failed");
+                self.write(|conn, now| {
+                    diesel::update(jobs::table.filter(jobs::id.eq(&job.id)))
+                        .set((jobs::state.eq("failed"), jobs::error.eq(&message), jobs::updated_at.eq(now)))
+                        .execute(conn)?;
+                    Ok(())
+                })?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Claims and runs jobs until none is left; returns how many chunks ran.
+    pub fn run_jobs_until_idle(&self) -> Result<usize> {
+        let mut chunks = 0;
+        while let Some(mut job) = self.claim_job()? {
+            let _span = tracing::info_span!("job", id = %job.id, kind = %job.kind).entered();
+            loop {
+                chunks += 1;
+                if self.run_job_chunk(&job)? {
+                    break;
+                }
+                job = jobs::table.filter(jobs::id.eq(&job.id)).select(Job::as_select()).first(&mut self.conn()?)?;
+            }
+        }
+        Ok(chunks)
+    }
+}
+
+/// Records a finished chunk: `done` moves from `job.done` to `job.done + 1` (refused when another
+/// instance moved it first), and the job is done at `total`.
+pub(crate) fn advance(conn: &mut DbConnection, now: NaiveDateTime, job: &Job) -> Result<bool> {
+    let next = job.done + 1;
+    let finished = next >= job.total;
+    let moved = diesel::update(jobs::table.filter(jobs::id.eq(&job.id)).filter(jobs::done.eq(job.done)))
+        .set((
+            jobs::done.eq(next),
+            jobs::state.eq(if finished { "done" } else { "running" }),
+            jobs::heartbeat_at.eq(now),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if moved != 1 {
+        return Err(DirectoryError::VersionMismatch("job"));
+    }
+    Ok(finished)
+}

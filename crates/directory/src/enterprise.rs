@@ -186,6 +186,20 @@ impl Directory {
             errors.into_result()?;
             let new_name = name.unwrap_or_else(|| current.name.clone());
             let new_mode = changes.provisioning_mode.unwrap_or(current.provisioning_mode);
+            if new_mode == ProvisioningMode::Scim && current.provisioning_mode != ProvisioningMode::Scim {
+                // In SCIM mode only groups the IdP pushes feed organizations: the memberships
+                // sign-in recorded go (the groups and their links stay, for SCIM to take over
+                // by name, and for sign-in to fill again if the enterprise switches back).
+                let jit_groups = crate::schema::idp_groups::table
+                    .filter(crate::schema::idp_groups::enterprise_id.eq(&current.id))
+                    .filter(crate::schema::idp_groups::origin.eq("jit"))
+                    .select(crate::schema::idp_groups::id);
+                diesel::delete(
+                    crate::schema::idp_group_members::table
+                        .filter(crate::schema::idp_group_members::group_id.eq_any(jit_groups)),
+                )
+                .execute(conn)?;
+            }
             diesel::update(enterprises::table.filter(enterprises::id.eq(&current.id)))
                 .set((
                     enterprises::name.eq(&new_name),

@@ -17,7 +17,7 @@ use crate::audit::{self, Outcome, Subject};
 use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, Result};
-use crate::group::{MembershipSource, insert_membership};
+use crate::group::MembershipSource;
 use crate::schema::{enterprises, org_group_members, org_groups, sso_requests, sso_seen_assertions, users};
 use crate::secret::new_id;
 use crate::user::User;
@@ -142,7 +142,10 @@ fn tx<T>(
     }
 }
 
-/// Resets a JIT user's memberships to the IdP's groups (see the module comment).
+/// Resets a JIT user's memberships to the IdP's groups (see the module comment). The groups
+/// are recorded as IdP groups (origin `jit`) with the user as member, and linked by exact name
+/// to the org groups of the enterprise, so that memberships are derived the same way as in
+/// SCIM mode (see `mapping`).
 fn sync_jit_groups(
     conn: &mut DbConnection,
     now: NaiveDateTime,
@@ -150,16 +153,26 @@ fn sync_jit_groups(
     user_id: &str,
     groups: &[String],
 ) -> Result<()> {
+    use crate::provisioning::groups::{execute, id_set, ids_json};
+    use crate::schema::{idp_group_members, idp_groups};
+    let mut names: Vec<String> = groups
+        .iter()
+        .map(|g| g.trim().to_owned())
+        .filter(|g| !g.is_empty() && g.chars().count() <= validate::GROUP_NAME_MAX && !g.chars().any(char::is_control))
+        .collect();
+    names.sort();
+    names.dedup();
     let enterprise_groups = org_groups::table
         .filter(org_groups::enterprise_id.eq(enterprise_id))
         .filter(org_groups::builtin.eq(false))
         .select(org_groups::id);
-    let matched: Vec<String> = org_groups::table
+    // Copies from before memberships were derived, and hand-added memberships in groups the IdP
+    // does not send, go.
+    let sent = org_groups::table
         .filter(org_groups::enterprise_id.eq(enterprise_id))
         .filter(org_groups::builtin.eq(false))
-        .filter(org_groups::name.eq_any(groups))
-        .select(org_groups::id)
-        .load(conn)?;
+        .filter(org_groups::name.eq_any(&names))
+        .select(org_groups::id);
     diesel::delete(
         org_group_members::table
             .filter(org_group_members::user_id.eq(user_id))
@@ -167,14 +180,63 @@ fn sync_jit_groups(
             .filter(
                 org_group_members::source
                     .eq(MembershipSource::Sso.as_str())
-                    .or(org_group_members::group_id.ne_all(&matched)),
+                    .or(org_group_members::group_id.ne_all(sent)),
             ),
     )
     .execute(conn)?;
-    for group_id in &matched {
-        insert_membership(conn, now, group_id, user_id, MembershipSource::Sso)?;
+    // The IdP groups, created when first seen (a concurrent sign-in may create one first).
+    let known: Vec<String> = idp_groups::table
+        .filter(idp_groups::enterprise_id.eq(enterprise_id))
+        .filter(idp_groups::display_name.eq_any(&names))
+        .select(idp_groups::display_name)
+        .load(conn)?;
+    for name in names.iter().filter(|n| !known.contains(n)) {
+        let create = "INSERT INTO idp_groups (id, enterprise_id, display_name, origin, version, created_at, updated_at) \
+                      VALUES ($1, $2, $3, 'jit', 1, $4, $4) ON CONFLICT (enterprise_id, display_name) DO NOTHING";
+        execute(conn, create, Some(now), &[&new_id(), enterprise_id, name])?;
     }
+    let ids: Vec<String> = idp_groups::table
+        .filter(idp_groups::enterprise_id.eq(enterprise_id))
+        .filter(idp_groups::display_name.eq_any(&names))
+        .select(idp_groups::id)
+        .load(conn)?;
+    // The user's IdP memberships become exactly these groups.
+    let of_enterprise = idp_groups::table.filter(idp_groups::enterprise_id.eq(enterprise_id)).select(idp_groups::id);
+    diesel::delete(
+        idp_group_members::table
+            .filter(idp_group_members::user_id.eq(user_id))
+            .filter(idp_group_members::group_id.eq_any(of_enterprise))
+            .filter(idp_group_members::group_id.ne_all(&ids)),
+    )
+    .execute(conn)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let json = ids_json(&ids)?;
+    let join = format!(
+        "INSERT INTO idp_group_members (group_id, user_id, created_at) SELECT g.value, $1, $3 FROM ({}) AS g \
+         WHERE true ON CONFLICT DO NOTHING",
+        names_set(conn, 2)
+    );
+    execute(conn, &join, Some(now), &[user_id, &json])?;
+    // Linked by exact name to the org groups of the enterprise (Members never).
+    let link = format!(
+        "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
+         SELECT g.id, og.organization_id, og.id, g.enterprise_id, false, $2 FROM idp_groups g \
+         JOIN org_groups og ON og.enterprise_id = g.enterprise_id AND og.name = g.display_name AND og.builtin = false \
+         WHERE g.id IN ({}) ON CONFLICT DO NOTHING",
+        id_set(conn, 1)
+    );
+    execute(conn, &link, Some(now), &[&json])?;
     Ok(())
+}
+
+/// The names in JSON array parameter `$n`, as a sub-select of one `value` column.
+fn names_set(conn: &DbConnection, n: u8) -> String {
+    match conn {
+        DbConnection::Postgresql(_) => format!("SELECT jsonb_array_elements_text(${n}::jsonb) AS value"),
+        DbConnection::Sqlite(_) => format!("SELECT value FROM json_each(?{n})"),
+    }
 }
 
 impl Directory {

@@ -100,7 +100,7 @@ struct Count {
 }
 
 /// The set of ids in JSON array parameter `$n`, as a sub-select.
-fn id_set(conn: &DbConnection, n: u8) -> String {
+pub(crate) fn id_set(conn: &DbConnection, n: u8) -> String {
     match conn {
         DbConnection::Postgresql(_) => format!("SELECT jsonb_array_elements_text(${n}::jsonb)"),
         DbConnection::Sqlite(_) => format!("SELECT value FROM json_each(?{n})"),
@@ -108,7 +108,12 @@ fn id_set(conn: &DbConnection, n: u8) -> String {
 }
 
 /// Runs `sql` (written with `$n` placeholders) with text parameters, on either backend.
-fn execute(conn: &mut DbConnection, sql: &str, now: Option<NaiveDateTime>, params: &[&str]) -> Result<usize> {
+pub(crate) fn execute(
+    conn: &mut DbConnection,
+    sql: &str,
+    now: Option<NaiveDateTime>,
+    params: &[&str],
+) -> Result<usize> {
     macro_rules! run {
         ($c:expr, $sql:expr) => {{
             let mut q = diesel::sql_query($sql).into_boxed();
@@ -166,7 +171,7 @@ fn check_members(conn: &mut DbConnection, enterprise_id: &str, ids: &[String], i
     Err(FieldErrors::single("members", format!("no such user: {}", missing.join(", "))))
 }
 
-fn ids_json(ids: &[String]) -> Result<String> {
+pub(crate) fn ids_json(ids: &[String]) -> Result<String> {
     serde_json::to_string(ids).map_err(|e| DirectoryError::Internal(e.to_string()))
 }
 
@@ -234,6 +239,37 @@ impl Directory {
         validate_names(Some(&new.display_name), new.external_id.as_deref())?;
         self.audited(ctx, "scim.group.create", |conn, now| {
             let enterprise_id = scim_enterprise(ctx)?;
+            // A group first seen at JIT sign-in is taken over: it keeps its id and the links to
+            // the org groups named like it; the IdP's members replace the ones sign-in recorded.
+            let seen: Option<IdpGroup> = idp_groups::table
+                .filter(idp_groups::enterprise_id.eq(enterprise_id))
+                .filter(idp_groups::display_name.eq(&new.display_name))
+                .filter(idp_groups::origin.eq("jit"))
+                .select(IdpGroup::as_select())
+                .first(conn)
+                .optional()?;
+            if let Some(jit) = seen {
+                diesel::update(idp_groups::table.filter(idp_groups::id.eq(&jit.id)))
+                    .set((
+                        idp_groups::origin.eq("scim"),
+                        idp_groups::external_id.eq(&new.external_id),
+                        idp_groups::version.eq(idp_groups::version + 1),
+                        idp_groups::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                let (added, removed) = replace_members(conn, now, enterprise_id, &jit.id, &new.members)?;
+                let group = IdpGroup {
+                    origin: "scim".to_owned(),
+                    external_id: new.external_id.clone(),
+                    version: jit.version + 1,
+                    updated_at: now,
+                    ..jit
+                };
+                let subject = subject(&group).with_details(
+                    serde_json::json!({ "adopted": true, "members_added": added, "members_removed": removed }),
+                );
+                return Ok((group, subject));
+            }
             let group = IdpGroup {
                 id: new_id(),
                 enterprise_id: enterprise_id.to_owned(),

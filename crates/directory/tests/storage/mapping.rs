@@ -71,8 +71,11 @@ fn mapping_creates_or_reuses_org_groups_and_derives_members(db: TestDatabase) {
     let developers = push_group(&dir, &idp, "Developers", &[&grace]);
     let kernel = push_group(&dir, &idp, "Kernel", &[&linus, &grace]);
 
+    // ada's sign-in recorded the IdP group Developers and linked it by name to eng's and ops'
+    // Developers; SCIM took that group over when it pushed it, so it is mapped already.
+    assert_eq!(dir.group_mappings_of(&admin, "acme", "eng").unwrap(), std::slice::from_ref(&developers));
     let outcome = dir.set_group_mappings(&admin, "acme", "eng", &[developers.clone(), kernel.clone()]).unwrap();
-    assert_eq!(outcome.added.len(), 2);
+    assert_eq!(outcome.added, ["Kernel"]);
     // Reused: the IdP's members replace the earlier `sso` members; `local` ones stay.
     assert_eq!(
         members(&dir, "eng", "Developers"),
@@ -244,7 +247,44 @@ fn map_all_is_a_job_that_resumes_after_a_crash_and_converges(db: TestDatabase) {
     assert_eq!(converged(&dir), state);
 }
 
+fn jit_sign_in_feeds_organizations_through_the_same_idp_groups(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &["Developers", "QA"]), "", "", None).unwrap().unwrap();
+    let groups = dir.list_mapped_idp_groups(&admin, "acme", None, &PageRequest::first(10)).unwrap().items;
+    let developers = groups.iter().find(|g| g.display_name == "Developers").expect("recorded as an IdP group");
+    assert_eq!(developers.origin, "jit");
+    assert_eq!(developers.organizations, ["eng", "ops"], "linked by exact name; `developers` is another group");
+    assert_eq!(members(&dir, "eng", "Developers"), [("ada".to_owned(), "sso".to_owned())]);
+    assert!(members(&dir, "eng", "developers").is_empty());
+    // An org group created later with a name sign-in has seen is linked at once.
+    dir.create_group(&admin, "acme", "eng", NewGroup { name: "QA".into(), description: None }).unwrap();
+    assert_eq!(members(&dir, "eng", "QA"), [("ada".to_owned(), "sso".to_owned())]);
+
+    // SCIM mode: what sign-in recorded stops counting; the IdP's push takes the group over.
+    dir.update_enterprise(
+        &admin,
+        "acme",
+        directory::enterprise::EnterpriseChanges {
+            name: None,
+            provisioning_mode: Some(directory::enterprise::ProvisioningMode::Scim),
+        },
+    )
+    .unwrap();
+    assert!(members(&dir, "eng", "Developers").is_empty());
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let pushed = push_group(&dir, &idp, "Developers", &[&grace]);
+    assert_eq!(pushed, developers.id, "the same group, now the IdP's");
+    for org in ["eng", "ops"] {
+        assert_eq!(members(&dir, org, "Developers"), [("grace".to_owned(), "sso".to_owned())], "{org}");
+    }
+}
+
 directory::both_backends!(
+    jit_sign_in_feeds_organizations_through_the_same_idp_groups,
     map_all_is_a_job_that_resumes_after_a_crash_and_converges,
     mapping_creates_or_reuses_org_groups_and_derives_members,
     unmapping_and_deleting_take_the_members_away_and_keep_the_org_group,

@@ -21,6 +21,7 @@ pub mod operator;
 pub mod organization;
 pub mod page;
 pub mod password;
+pub mod permission;
 pub mod provisioning;
 pub mod role;
 pub mod schema;

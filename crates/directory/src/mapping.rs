@@ -68,6 +68,23 @@ pub(crate) fn derived_groups_of(
         .load(conn)?)
 }
 
+/// The org groups (id, organization key, organization name, group name) one user is in
+/// through mapped IdP groups.
+pub(crate) fn derived_group_ids_of(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    user_id: &str,
+) -> Result<Vec<DerivedMembership>> {
+    Ok(idp_group_members::table
+        .inner_join(group_mappings::table.on(group_mappings::idp_group_id.eq(idp_group_members::group_id)))
+        .inner_join(org_groups::table.on(org_groups::id.eq(group_mappings::org_group_id)))
+        .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
+        .filter(group_mappings::enterprise_id.eq(enterprise_id))
+        .filter(idp_group_members::user_id.eq(user_id))
+        .select((org_groups::id, organizations::key, organizations::name, org_groups::name))
+        .load(conn)?)
+}
+
 /// A member derived from a mapping: (user id, login, name, e-mail).
 pub(crate) type DerivedMember = (String, String, String, Option<String>);
 

@@ -97,7 +97,13 @@ impl Directory {
                 ))
                 .execute(conn)
                 .map_err(conflict_on_unique("an organization with this key already exists in this enterprise"))?;
-            group::insert_group(conn, now, &org, MEMBERS_GROUP, "Everyone in the organization", true)?;
+            let members = group::insert_group(conn, now, &org, MEMBERS_GROUP, "Everyone in the organization", true)?;
+            diesel::insert_into(crate::schema::org_group_permissions::table)
+                .values((
+                    crate::schema::org_group_permissions::group_id.eq(&members.id),
+                    crate::schema::org_group_permissions::permission.eq(crate::permission::Permission::Browse.as_str()),
+                ))
+                .execute(conn)?;
             let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key);
             Ok((org, subject))
         })

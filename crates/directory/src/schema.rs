@@ -189,6 +189,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     scim_requests,
     group_mappings,
     jobs,
+    org_group_permissions,
 );
 
 diesel::table! {
@@ -334,3 +335,12 @@ diesel::table! {
         heartbeat_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    org_group_permissions (group_id, permission) {
+        group_id -> Text,
+        permission -> Text,
+    }
+}
+
+diesel::joinable!(org_group_permissions -> org_groups (group_id));

@@ -283,7 +283,40 @@ fn jit_sign_in_feeds_organizations_through_the_same_idp_groups(db: TestDatabase)
     }
 }
 
+fn access_gathers_organizations_groups_and_permissions(db: TestDatabase) {
+    use directory::permission::Permission;
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let sre = push_group(&dir, &idp, "SRE", &[&grace]);
+    dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&sre)).unwrap();
+    dir.add_group_member(&admin, "acme", "eng", "Admins", "grace").unwrap();
+    dir.set_group_permissions(&admin, "acme", "eng", "Admins", &["administer".into(), "browse".into()]).unwrap();
+    dir.set_group_permissions(&admin, "acme", "ops", "SRE", &["create_projects".into()]).unwrap();
+    let refused = dir.set_group_permissions(&admin, "acme", "ops", "SRE", &["fly".into()]);
+    assert!(matches!(refused, Err(DirectoryError::Validation(_))));
+    assert_eq!(dir.group_permissions(&admin, "acme", "ops", "SRE").unwrap(), [Permission::CreateProjects]);
+    assert_eq!(dir.group_permissions(&admin, "acme", "ops", "Members").unwrap(), [Permission::Browse]);
+
+    let access = dir.user_access(&admin, "acme", "GRACE").unwrap();
+    assert_eq!(access.len(), 2);
+    assert_eq!(access[0].key, "eng");
+    assert_eq!(access[0].groups, [("Admins".to_owned(), "local".to_owned())]);
+    assert_eq!(access[0].permissions, [Permission::Administer, Permission::Browse]);
+    assert_eq!(access[1].key, "ops");
+    assert_eq!(access[1].groups, [("SRE".to_owned(), "sso".to_owned())]);
+    assert_eq!(access[1].permissions, [Permission::CreateProjects]);
+    // Unmapping takes the access away at once.
+    dir.set_group_mappings(&admin, "acme", "ops", &[]).unwrap();
+    assert_eq!(dir.user_access(&admin, "acme", "grace").unwrap().len(), 1);
+    assert!(matches!(dir.user_access(&admin, "acme", "nobody"), Err(DirectoryError::NotFound(_))));
+}
+
 directory::both_backends!(
+    access_gathers_organizations_groups_and_permissions,
     jit_sign_in_feeds_organizations_through_the_same_idp_groups,
     map_all_is_a_job_that_resumes_after_a_crash_and_converges,
     mapping_creates_or_reuses_org_groups_and_derives_members,

@@ -21,6 +21,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/enterprises/{key}/organizations/{org_key}/groups/{name}/members", "GET")
             .route(web::get().to(members)),
+    )
+    .service(
+        resource("/enterprises/{key}/organizations/{org_key}/groups/{name}/permissions", "GET, PUT")
+            .route(web::get().to(get_permissions))
+            .route(web::put().to(put_permissions)),
     );
 }
 
@@ -154,4 +159,70 @@ async fn members(
             })
             .collect::<Vec<_>>(),
     ))
+}
+
+/// An org group's permissions in its organization.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupPermissions {
+    /// Any of `administer`, `create_projects`, `browse`.
+    pub permissions: Vec<String>,
+}
+
+fn permission_names(perms: Vec<directory::permission::Permission>) -> GroupPermissions {
+    GroupPermissions { permissions: perms.into_iter().map(|p| p.as_str().to_owned()).collect() }
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/organizations/{org_key}/groups/{name}/permissions", tag = "groups",
+    params(
+        ("key" = String, Path, description = "Enterprise key"),
+        ("org_key" = String, Path, description = "Organization key"),
+        ("name" = String, Path, description = "Group name"),
+    ),
+    responses(
+        (status = 200, description = "What the group's members may do in the organization", body = GroupPermissions),
+        (status = 404, description = "No such enterprise, organization or group", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn get_permissions(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, org_key, name) = path.into_inner();
+    let dir = state.directory.clone();
+    let perms = blocking::<_, ApiError>(move || dir.group_permissions(&caller.ctx(), &key, &org_key, &name)).await?;
+    Ok(HttpResponse::Ok().json(permission_names(perms)))
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/enterprises/{key}/organizations/{org_key}/groups/{name}/permissions", tag = "groups",
+    request_body = GroupPermissions,
+    params(
+        ("key" = String, Path, description = "Enterprise key"),
+        ("org_key" = String, Path, description = "Organization key"),
+        ("name" = String, Path, description = "Group name"),
+    ),
+    responses(
+        (status = 200, description = "The group's permissions, as set", body = GroupPermissions),
+        (status = 400, description = "An unknown permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such enterprise, organization or group", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn put_permissions(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String, String)>,
+    body: web::Json<GroupPermissions>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, org_key, name) = path.into_inner();
+    let wanted = body.into_inner().permissions;
+    let dir = state.directory.clone();
+    let perms =
+        blocking::<_, ApiError>(move || dir.set_group_permissions(&caller.ctx(), &key, &org_key, &name, &wanted))
+            .await?;
+    Ok(HttpResponse::Ok().json(permission_names(perms)))
 }

@@ -21,7 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get))
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
-    );
+    )
+    .service(resource("/enterprises/{key}/users/{login}/access", "GET").route(web::get().to(access)));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -217,4 +218,65 @@ async fn delete(
     let dir = state.directory.clone();
     blocking::<_, ApiError>(move || dir.delete_user(&caller.ctx(), &key, &login)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A user's access in one organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationAccessView {
+    pub key: String,
+    pub name: String,
+    pub groups: Vec<UserGroupView>,
+    /// The union of the groups' permissions: `administer`, `create_projects`, `browse`.
+    pub permissions: Vec<String>,
+}
+
+/// Everything the host product needs to authorize a user, in one answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserAccessView {
+    pub login: String,
+    pub active: bool,
+    pub organizations: Vec<OrganizationAccessView>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/users/{login}/access", tag = "users",
+    params(("key" = String, Path, description = "Enterprise key"), ("login" = String, Path, description = "Login")),
+    responses(
+        (status = 200, description = "The user's organizations, org groups and effective permissions", body = UserAccessView),
+        (status = 404, description = "No such enterprise or user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn access(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, login) = path.into_inner();
+    let dir = state.directory.clone();
+    let (user, orgs) = blocking::<_, ApiError>(move || {
+        let ctx = caller.ctx();
+        let user = dir.get_user(&ctx, &key, &login)?;
+        // A deactivated user has no access, whatever their groups say.
+        let orgs = if user.active { dir.user_access(&ctx, &key, &login)? } else { Vec::new() };
+        Ok((user, orgs))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(UserAccessView {
+        login: user.login,
+        active: user.active,
+        organizations: orgs
+            .into_iter()
+            .map(|o| OrganizationAccessView {
+                groups: o
+                    .groups
+                    .into_iter()
+                    .map(|(group, source)| UserGroupView { organization: o.key.clone(), group, source })
+                    .collect(),
+                key: o.key,
+                name: o.name,
+                permissions: o.permissions.into_iter().map(|p| p.as_str().to_owned()).collect(),
+            })
+            .collect(),
+    }))
 }

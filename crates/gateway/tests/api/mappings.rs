@@ -103,4 +103,70 @@ async fn map_all_runs_as_a_job_with_progress(app: TestApp) {
         .await;
 }
 
-crate::both_backends!(idp_groups_are_mapped_per_organization, map_all_runs_as_a_job_with_progress);
+async fn access_answers_organizations_groups_and_permissions(app: TestApp) {
+    let idp = Idp::new(&app, "acme", "test").await;
+    app.create_organization("acme", "eng").await;
+    let ada = idp.create_user("ada@acme.example").await;
+    let (_, platform) = idp
+        .post(
+            "/Groups",
+            json!({"schemas": [scim::schemas::GROUP], "displayName": "Platform", "members": [{"value": ada}]}),
+        )
+        .await;
+    let key = &app.operator_key;
+    app.api(Method::PUT, "/api/v1/enterprises/acme/organizations/eng/group-mappings", key)
+        .json(&json!({"idp_groups": [platform["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    let perms_url = "/api/v1/enterprises/acme/organizations/eng/groups/Platform/permissions";
+    let res = app
+        .api(Method::PUT, perms_url, key)
+        .json(&json!({"permissions": ["create_projects", "browse"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["permissions"], json!(["create_projects", "browse"]));
+    let res = app.api(Method::PUT, perms_url, key).json(&json!({"permissions": ["everything"]})).send().await.unwrap();
+    problem(res, StatusCode::BAD_REQUEST).await;
+
+    let access: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/users/ada@acme.example/access", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(access["active"], true);
+    assert_eq!(access["organizations"][0]["key"], "eng");
+    assert_eq!(access["organizations"][0]["groups"][0]["group"], "Platform");
+    assert_eq!(access["organizations"][0]["groups"][0]["source"], "sso");
+    assert_eq!(access["organizations"][0]["permissions"], json!(["create_projects", "browse"]));
+
+    // Deactivated by the IdP: no access at all.
+    let (status, _) = idp
+        .patch(
+            &format!("/Users/{ada}"),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let access: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/users/ada@acme.example/access", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(access["active"], false);
+    assert_eq!(access["organizations"], json!([]));
+}
+
+crate::both_backends!(
+    idp_groups_are_mapped_per_organization,
+    map_all_runs_as_a_job_with_progress,
+    access_answers_organizations_groups_and_permissions,
+);

@@ -1,0 +1,207 @@
+//! Permissions: what an org group's members may do in its organization, from a fixed set, and a
+//! user's effective access (organizations, org groups, permissions) in one answer, so that the
+//! host product can authorize with one call.
+//!
+//! A user is in an organization when they are in any of its org groups, by hand (`local`) or
+//! through an IdP group (`sso`, derived; see `mapping`). Their permissions in it are the union
+//! of their groups' permissions.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::access::Ctx;
+use crate::audit::Subject;
+use crate::error::{FieldErrors, Result};
+use crate::schema::{org_group_members, org_group_permissions, org_groups, organizations};
+use crate::{Directory, DirectoryError};
+
+/// A permission an org group grants in its organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Administer the organization (its groups, members and settings in the host product).
+    Administer,
+    /// Create projects in the organization.
+    CreateProjects,
+    /// See the organization and its projects.
+    Browse,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 3] = [Permission::Administer, Permission::CreateProjects, Permission::Browse];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Administer => "administer",
+            Permission::CreateProjects => "create_projects",
+            Permission::Browse => "browse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// How the console names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Permission::Administer => "Administer the organization",
+            Permission::CreateProjects => "Create projects",
+            Permission::Browse => "Browse",
+        }
+    }
+}
+
+/// A user's access in one organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrganizationAccess {
+    pub key: String,
+    pub name: String,
+    /// Org group names, each with where the membership comes from (`local`, `sso`).
+    pub groups: Vec<(String, String)>,
+    pub permissions: Vec<Permission>,
+}
+
+fn parse_all(names: &[String]) -> Result<Vec<Permission>> {
+    let mut out = Vec::new();
+    for n in names {
+        match Permission::parse(n) {
+            Some(p) if !out.contains(&p) => out.push(p),
+            Some(_) => {}
+            None => {
+                return Err(FieldErrors::single(
+                    "permissions",
+                    format!("`{n}` is not a permission (administer, create_projects, browse)"),
+                ));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Directory {
+    /// The permissions of one org group (its organization's admins).
+    pub fn group_permissions(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        group_name: &str,
+    ) -> Result<Vec<Permission>> {
+        let mut conn = self.conn()?;
+        let (_, org) = self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?;
+        let group_id: String = org_groups::table
+            .filter(org_groups::organization_id.eq(&org.id))
+            .filter(org_groups::name.eq(group_name))
+            .select(org_groups::id)
+            .first(&mut conn)
+            .optional()?
+            .ok_or(DirectoryError::NotFound("group"))?;
+        let names: Vec<String> = org_group_permissions::table
+            .filter(org_group_permissions::group_id.eq(&group_id))
+            .select(org_group_permissions::permission)
+            .load(&mut conn)?;
+        let mut perms: Vec<Permission> = names.iter().filter_map(|n| Permission::parse(n)).collect();
+        perms.sort();
+        Ok(perms)
+    }
+
+    /// Sets exactly the permissions of one org group (its organization's admins).
+    pub fn set_group_permissions(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        group_name: &str,
+        permissions: &[String],
+    ) -> Result<Vec<Permission>> {
+        let wanted = parse_all(permissions)?;
+        self.audited(ctx, "group.permissions.set", |conn, _now| {
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            ctx.require_org_admin(&enterprise.id, &org.id)?;
+            let group_id: String = org_groups::table
+                .filter(org_groups::organization_id.eq(&org.id))
+                .filter(org_groups::name.eq(group_name))
+                .select(org_groups::id)
+                .first(conn)
+                .optional()?
+                .ok_or(DirectoryError::NotFound("group"))?;
+            diesel::delete(org_group_permissions::table.filter(org_group_permissions::group_id.eq(&group_id)))
+                .execute(conn)?;
+            for p in &wanted {
+                diesel::insert_into(org_group_permissions::table)
+                    .values((org_group_permissions::group_id.eq(&group_id), org_group_permissions::permission.eq(p.as_str())))
+                    .execute(conn)?;
+            }
+            let subject = Subject::new(Some(&enterprise.id), "group", &group_id, group_name).with_details(
+                serde_json::json!({"organization": org.key, "permissions": wanted.iter().map(|p| p.as_str()).collect::<Vec<_>>()}),
+            );
+            Ok((wanted.clone(), subject))
+        })
+    }
+
+    /// A user's organizations, org groups and effective permissions (the enterprise's admins).
+    pub fn user_access(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<Vec<OrganizationAccess>> {
+        let mut conn = self.conn()?;
+        let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
+        ctx.require_enterprise_admin(&enterprise.id)?;
+        let user_id: String = crate::schema::users::table
+            .filter(crate::schema::users::enterprise_id.eq(&enterprise.id))
+            .filter(crate::schema::users::login_key.eq(crate::validate::login_key(login)))
+            .select(crate::schema::users::id)
+            .first(&mut conn)
+            .optional()?
+            .ok_or(DirectoryError::NotFound("user"))?;
+        // (group id, organization key, organization name, group name, source)
+        let mut rows: Vec<(String, String, String, String, String)> = org_group_members::table
+            .inner_join(org_groups::table.inner_join(organizations::table))
+            .filter(org_group_members::user_id.eq(&user_id))
+            .filter(org_groups::enterprise_id.eq(&enterprise.id))
+            .select((
+                org_groups::id,
+                organizations::key,
+                organizations::name,
+                org_groups::name,
+                org_group_members::source,
+            ))
+            .load(&mut conn)?;
+        rows.extend(
+            crate::mapping::derived_group_ids_of(&mut conn, &enterprise.id, &user_id)?
+                .into_iter()
+                .map(|(group_id, org_key, org_name, group)| (group_id, org_key, org_name, group, "sso".to_owned())),
+        );
+        let group_ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        let grants: Vec<(String, String)> = org_group_permissions::table
+            .filter(org_group_permissions::group_id.eq_any(&group_ids))
+            .select((org_group_permissions::group_id, org_group_permissions::permission))
+            .load(&mut conn)?;
+        let mut by_org: BTreeMap<String, OrganizationAccess> = BTreeMap::new();
+        for (group_id, org_key, org_name, group, source) in &rows {
+            let entry = by_org.entry(org_key.clone()).or_insert_with(|| OrganizationAccess {
+                key: org_key.clone(),
+                name: org_name.clone(),
+                groups: Vec::new(),
+                permissions: Vec::new(),
+            });
+            if !entry.groups.iter().any(|(g, s)| g == group && s == source) {
+                entry.groups.push((group.clone(), source.clone()));
+            }
+            for (_, p) in grants.iter().filter(|(g, _)| g == group_id) {
+                if let Some(p) = Permission::parse(p).filter(|p| !entry.permissions.contains(p)) {
+                    entry.permissions.push(p);
+                }
+            }
+        }
+        Ok(by_org
+            .into_values()
+            .map(|mut o| {
+                o.groups.sort();
+                o.permissions.sort();
+                o
+            })
+            .collect())
+    }
+}

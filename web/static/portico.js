@@ -40,6 +40,15 @@
     };
     reader.readAsArrayBuffer(input.files[0]);
   });
+  // A select-all box ticks or unticks every box named by its data-select-all in its form.
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest("[data-select-all]");
+    if (!all) return;
+    var name = all.getAttribute("data-select-all");
+    all.form.querySelectorAll("input[type=checkbox][name='" + name + "']").forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
   // Destructive forms ask first: <form data-confirm="Really …?">.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

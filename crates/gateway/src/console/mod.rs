@@ -3,6 +3,7 @@
 
 pub mod connections;
 pub mod enterprises;
+pub mod mappings;
 pub mod organizations;
 pub mod provisioning;
 pub mod session;
@@ -24,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(enterprises::configure)
     .configure(organizations::configure)
     .configure(connections::configure)
-    .configure(provisioning::configure);
+    .configure(provisioning::configure)
+    .configure(mappings::configure);
 }
 
 /// The signed-in user as the page header shows them.

@@ -318,7 +318,100 @@ async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in(app: TestApp) {
     c.close().await.unwrap();
 }
 
+async fn admin_maps_idp_groups_custom_and_all(app: TestApp) {
+    let idp = crate::scim::Idp::new(&app, "acme", "test").await;
+    app.create_organization("acme", "eng").await;
+    app.create_organization("acme", "ops").await;
+    let ada = idp.create_user("ada@acme.example").await;
+    let mut ids = Vec::new();
+    for name in ["Design", "Platform", "Security"] {
+        let (status, g) = idp
+            .post(
+                "/Groups",
+                json!({"schemas": [scim::schemas::GROUP], "displayName": name, "members": [{"value": ada}]}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        ids.push(g["id"].as_str().unwrap().to_owned());
+    }
+    let appointed: serde_json::Value = app
+        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/admins", &app.operator_key)
+        .json(&json!({"login": "root", "name": "Rita Root"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let driver = Driver::start();
+    let c = driver.connect().await;
+    c.goto(appointed["setup_url"].as_str().unwrap()).await.unwrap();
+    fill(&c, "f-password", "rita's long password").await;
+    submit(&c).await;
+    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap()).await.unwrap();
+    click_to_next_page(&c, Locator::LinkText("Group mapping")).await;
+    let heading = c.find(Locator::Css("#groups-h")).await.unwrap().text().await.unwrap();
+    assert!(heading.contains("eng"), "the first organization is selected: {heading}");
+
+    // Custom mapping: tick Platform for eng, save (the page asks first).
+    c.find(Locator::Id(&format!("g-{}", ids[1]))).await.unwrap().click().await.unwrap();
+    shot(&c, "20-group-mapping").await;
+    c.find(Locator::Css("form[method=post][action$='/group-mappings'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.accept_alert().await.unwrap();
+    let done = c.wait().for_element(Locator::Css(".alert.success")).await.unwrap().text().await.unwrap();
+    assert!(done.contains("Mapping complete: 1 added"), "{done}");
+    let eng: serde_json::Value = app
+        .api(reqwest::Method::GET, "/api/v1/enterprises/acme/organizations/eng/group-mappings", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(eng["idp_groups"], json!([ids[1]]));
+
+    // Map all: confirmation, then a progress page until the mapping is complete.
+    c.find(Locator::Css("form[action$='/map-all'] button")).await.unwrap().click().await.unwrap();
+    c.accept_alert().await.unwrap();
+    let mut finished = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Id("job-state")).await
+            && let Ok(text) = e.text().await
+            && text.contains("Mapping complete")
+        {
+            finished = text;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(finished.contains("2 organizations"), "{finished}");
+    shot(&c, "21-map-all-complete").await;
+    let listed: serde_json::Value = app
+        .api(reqwest::Method::GET, "/api/v1/enterprises/acme/idp-groups", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for g in listed["items"].as_array().unwrap() {
+        assert_eq!(g["organizations"], json!(["eng", "ops"]), "{g}");
+    }
+    c.close().await.unwrap();
+}
+
 mod sqlite {
+    #[actix_web::test]
+    async fn admin_maps_idp_groups_custom_and_all() {
+        let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite).await.unwrap();
+        super::admin_maps_idp_groups_custom_and_all(app).await
+    }
+
     #[actix_web::test]
     async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in() {
         let app = crate::helpers::TestApp::spawn(directory::Backend::Sqlite).await.unwrap();

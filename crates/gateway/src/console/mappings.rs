@@ -1,0 +1,233 @@
+//! The group mapping page: which IdP groups feed which organizations. Organizations on the left;
+//! for the selected one, its IdP groups (searched and paged on the server, so it stays fast with
+//! thousands) with a checkbox each; Save applies the page's choices at once, and "Map all" runs
+//! as a background job whose progress page refreshes until the mapping is complete.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use directory::{Ctx, PageRequest};
+use serde::Deserialize;
+
+use super::{Chrome, CsrfOnly, render, see_other};
+use crate::auth::{ConsoleSession, operation_id};
+use crate::error::{PageError, blocking};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(page).service(save).service(map_all).service(job_progress);
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    org: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+    /// Set after a save: what it did.
+    saved: Option<String>,
+}
+
+struct OrgRow {
+    key: String,
+    name: String,
+    selected: bool,
+}
+
+struct GroupRow {
+    id: String,
+    name: String,
+    members: i64,
+    mapped: bool,
+    elsewhere: usize,
+}
+
+#[derive(Template)]
+#[template(path = "group_mappings.html")]
+struct MappingPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    can_map_all: bool,
+    organizations: Vec<OrgRow>,
+    org: Option<String>,
+    org_name: String,
+    q: String,
+    groups: Vec<GroupRow>,
+    next: Option<String>,
+    saved: Option<String>,
+}
+
+#[get("/console/e/{key}/group-mappings")]
+async fn page(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let query = query.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let k2 = key.clone();
+    let q = query.q.clone().unwrap_or_default();
+    let selected = query.org.clone();
+    let after = query.after.clone();
+    let (enterprise, orgs, groups) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        let enterprise = dir.get_enterprise(&ctx, &k2)?;
+        let orgs = dir.list_organizations(&ctx, &k2, &PageRequest::first(200))?.items;
+        let groups = dir.list_mapped_idp_groups(&ctx, &k2, Some(&q), &PageRequest { limit: Some(50), after })?;
+        Ok((enterprise, orgs, groups))
+    })
+    .await?;
+    let org = selected.filter(|s| orgs.iter().any(|o| &o.key == s)).or_else(|| orgs.first().map(|o| o.key.clone()));
+    let can_map_all = session.actor().can_administer_enterprise(&enterprise.id);
+    let org_name =
+        orgs.iter().find(|o| org.as_deref() == Some(o.key.as_str())).map(|o| o.name.clone()).unwrap_or_default();
+    render(&MappingPage {
+        chrome: Chrome::signed_in(&session, "enterprise"),
+        enterprise_name: enterprise.name,
+        can_map_all,
+        organizations: orgs
+            .into_iter()
+            .map(|o| OrgRow { selected: org.as_deref() == Some(o.key.as_str()), key: o.key, name: o.name })
+            .collect(),
+        groups: groups
+            .items
+            .into_iter()
+            .map(|g| {
+                let mapped = org.as_ref().is_some_and(|o| g.organizations.contains(o));
+                GroupRow {
+                    elsewhere: g.organizations.len() - usize::from(mapped),
+                    mapped,
+                    id: g.id,
+                    name: g.display_name,
+                    members: g.members,
+                }
+            })
+            .collect(),
+        next: groups.next,
+        org,
+        org_name,
+        q: query.q.unwrap_or_default(),
+        saved: query.saved,
+        key,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct SaveForm {
+    csrf_token: String,
+    org: String,
+    /// The ids of the groups this page showed, and of those ticked.
+    #[serde(default)]
+    shown: Vec<String>,
+    #[serde(default)]
+    mapped: Vec<String>,
+}
+
+#[post("/console/e/{key}/group-mappings")]
+async fn save(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    // Repeated fields (`shown=a&shown=b`) are read by hand: the form extractor keeps one.
+    let mut form = SaveForm { csrf_token: String::new(), org: String::new(), shown: Vec::new(), mapped: Vec::new() };
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "csrf_token" => form.csrf_token = v.into_owned(),
+            "org" => form.org = v.into_owned(),
+            "shown" => form.shown.push(v.into_owned()),
+            "mapped" => form.mapped.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    session.check_csrf(&state, &form.csrf_token)?;
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let k2 = key.clone();
+    let org = form.org.clone();
+    let outcome = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, op.as_deref());
+        // Groups on other pages keep their mapping; the page's own are as ticked.
+        let mut ids: Vec<String> =
+            dir.group_mappings_of(&ctx, &k2, &org)?.into_iter().filter(|id| !form.shown.contains(id)).collect();
+        ids.extend(form.mapped.iter().filter(|id| form.shown.contains(id)).cloned());
+        dir.set_group_mappings(&ctx, &k2, &org, &ids)
+    })
+    .await?;
+    let mut summary = format!("Mapping complete: {} added, {} removed.", outcome.added.len(), outcome.removed.len());
+    for (name, reason) in &outcome.skipped {
+        summary.push_str(&format!(" {name} was not mapped: {reason}."));
+    }
+    let location = format!(
+        "/console/e/{key}/group-mappings?org={}&saved={}",
+        url::form_urlencoded::byte_serialize(form.org.as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(summary.as_bytes()).collect::<String>()
+    );
+    Ok(see_other(&location))
+}
+
+#[post("/console/e/{key}/group-mappings/map-all")]
+async fn map_all(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let key = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let k2 = key.clone();
+    let queued = blocking::<_, PageError>(move || dir.start_map_all(&Ctx::new(&actor, op.as_deref()), &k2)).await?;
+    state.jobs.wake();
+    Ok(see_other(&format!("/console/e/{key}/jobs/{}", queued.id)))
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+struct JobPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    state: String,
+    done: i64,
+    total: i64,
+    error: Option<String>,
+}
+
+#[get("/console/e/{key}/jobs/{id}")]
+async fn job_progress(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (key, id) = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let k2 = key.clone();
+    let (enterprise, job) = blocking::<_, PageError>(move || {
+        let ctx = Ctx::new(&actor, None);
+        Ok((dir.get_enterprise(&ctx, &k2)?, dir.get_job(&ctx, &id)?))
+    })
+    .await?;
+    if job.enterprise_id.as_deref() != Some(enterprise.id.as_str()) {
+        return Err(PageError::Directory(directory::DirectoryError::NotFound("job")));
+    }
+    render(&JobPage {
+        chrome: Chrome::signed_in(&session, "enterprise"),
+        key,
+        enterprise_name: enterprise.name,
+        state: job.state,
+        done: job.done,
+        total: job.total,
+        error: job.error,
+    })
+}

@@ -190,6 +190,53 @@ fn map_one(
     Ok(Ok(()))
 }
 
+/// Maps every IdP group of `org`'s enterprise that does not feed `org` yet, in four set-based
+/// statements whatever the number of groups: (1) drop the earlier `sso` copies of the org groups
+/// about to be reused, (2) map the IdP groups whose name an org group already has, (3) create
+/// org groups for the others, (4) map those. `Members` is never fed.
+fn map_all_into(conn: &mut DbConnection, now: NaiveDateTime, org: &Organization) -> Result<()> {
+    use crate::provisioning::groups::execute;
+    let unmapped = "g.enterprise_id = $1 AND g.display_name <> 'Members' AND NOT EXISTS \
+                    (SELECT 1 FROM group_mappings m WHERE m.idp_group_id = g.id AND m.organization_id = $2)";
+    let named_alike = format!(
+        "SELECT og.id FROM org_groups og JOIN idp_groups g ON g.display_name = og.name \
+         WHERE og.organization_id = $2 AND og.builtin = false AND {unmapped}"
+    );
+    let params = [org.enterprise_id.as_str(), org.id.as_str()];
+    execute(
+        conn,
+        &format!("DELETE FROM org_group_members WHERE source = 'sso' AND group_id IN ({named_alike})"),
+        None,
+        &params,
+    )?;
+    let map = |created: bool| {
+        format!(
+            "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
+             SELECT g.id, $2, og.id, $1, {created}, $3 FROM idp_groups g \
+             JOIN org_groups og ON og.organization_id = $2 AND og.name = g.display_name AND og.builtin = false \
+             WHERE {unmapped}"
+        )
+    };
+    execute(conn, &map(false), Some(now), &params)?;
+    let new_id_sql = match conn {
+        DbConnection::Postgresql(_) => "gen_random_uuid()::text",
+        DbConnection::Sqlite(_) => "lower(hex(randomblob(16)))",
+    };
+    execute(
+        conn,
+        &format!(
+            "INSERT INTO org_groups (id, enterprise_id, organization_id, name, description, builtin, created_at, updated_at) \
+             SELECT {new_id_sql}, $1, $2, g.display_name, 'Fed by the identity provider', false, $3, $3 \
+             FROM idp_groups g WHERE {unmapped} \
+             AND NOT EXISTS (SELECT 1 FROM org_groups og WHERE og.organization_id = $2 AND og.name = g.display_name)"
+        ),
+        Some(now),
+        &params,
+    )?;
+    execute(conn, &map(true), Some(now), &params)?;
+    Ok(())
+}
+
 impl Directory {
     /// Queues "map all": every IdP group of the enterprise to every organization (enterprise
     /// admins). Runs as a job, one organization per chunk; existing mappings stay, so applying
@@ -224,21 +271,7 @@ impl Directory {
                 .first(conn)
                 .optional()?;
             if let Some(org) = org {
-                let groups: Vec<(String, String)> = idp_groups::table
-                    .filter(idp_groups::enterprise_id.eq(&enterprise_id))
-                    .select((idp_groups::id, idp_groups::display_name))
-                    .order(idp_groups::id.asc())
-                    .load(conn)?;
-                let mapped: BTreeSet<String> = group_mappings::table
-                    .filter(group_mappings::organization_id.eq(&org.id))
-                    .select(group_mappings::idp_group_id)
-                    .load::<String>(conn)?
-                    .into_iter()
-                    .collect();
-                for (id, name) in groups.iter().filter(|(id, _)| !mapped.contains(id)) {
-                    // A group that cannot be mapped (Members, an unusable name) is left out.
-                    let _ = map_one(conn, now, &org, id, name)?;
-                }
+                map_all_into(conn, now, &org)?;
             }
             crate::job::advance(conn, now, job)
         })

@@ -1,0 +1,154 @@
+//! "Map all" at scale, on SQLite and (when reachable) PostgreSQL:
+//! `cargo bench -p gateway --bench mapping`.
+//!
+//! 1,000 IdP groups of 50 members each onto 200 organizations: the fresh run (every organization
+//! gets 1,000 new org groups and mappings), the same job again (nothing left to write), and in the
+//! same run a raw set-based insert of the same number of link rows into a table of the mapping
+//! table's shape. Then a SCIM change adding 1,000 members to a group that feeds all 200
+//! organizations, beside the same change to a group that feeds one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
+use directory::enterprise::NewEnterprise;
+use directory::organization::NewOrganization;
+use directory::provisioning::{GroupChanges, MemberChange, NewIdpGroup, ScimUserData};
+use directory::testing::TestDatabase;
+use directory::{Actor, Backend, Ctx, DbConnection, Directory, PageRequest, SystemClock};
+
+const ORGS: usize = 200;
+const GROUPS: usize = 1000;
+const MEMBERS: usize = 50;
+const USERS: usize = 5000;
+const ADDED: usize = 1000;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut DbConnection, table: &str) -> i64 {
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result::<Count>(conn).unwrap().n
+}
+
+fn bench(db: &TestDatabase) {
+    let backend = db.backend;
+    let dir = Directory::connect(&db.url, 4, Arc::new(SystemClock)).unwrap();
+    dir.migrate().unwrap();
+    let system = Actor::System;
+    let ctx = Ctx::new(&system, None);
+    let e = dir
+        .create_enterprise(&ctx, NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None })
+        .unwrap();
+    for o in 0..ORGS {
+        dir.create_organization(&ctx, "acme", NewOrganization { key: format!("org-{o:03}"), name: format!("Org {o}") })
+            .unwrap();
+    }
+    let idp = Actor::ScimToken { id: "bench".into(), prefix: "bench".into(), enterprise_id: e.id.clone() };
+    let scim = Ctx::new(&idp, None);
+    let users: Vec<String> = (0..USERS)
+        .map(|i| {
+            let login = format!("user{i:05}");
+            let data = ScimUserData {
+                user_name: login.clone(),
+                external_id: None,
+                active: true,
+                email: None,
+                name: login,
+                profile: "{}".into(),
+            };
+            dir.scim_create_user(&scim, &data).unwrap().id
+        })
+        .collect();
+    for g in 0..GROUPS {
+        let members = (0..MEMBERS).map(|m| users[(g * 7 + m * 97) % USERS].clone()).collect();
+        dir.scim_create_group(&scim, &NewIdpGroup { display_name: format!("Team {g:04}"), external_id: None, members })
+            .unwrap();
+    }
+    let wide = dir
+        .scim_create_group(&scim, &NewIdpGroup { display_name: "Wide".into(), external_id: None, members: vec![] })
+        .unwrap();
+    let mut pool =
+        directory::db::open_pool(&directory::DatabaseUrl::parse(&db.url).unwrap(), 1, Duration::from_secs(5)).unwrap();
+
+    // Fresh.
+    let start = Instant::now();
+    dir.start_map_all(&ctx, "acme").unwrap();
+    dir.run_jobs_until_idle().unwrap();
+    let fresh = start.elapsed();
+    let mut conn = pool.get().unwrap();
+    let links = count(&mut conn, "group_mappings");
+    assert_eq!(links as usize, (GROUPS + 1) * ORGS);
+    println!("{backend:?} map all, fresh: {links} links (and as many org groups) in {:.2} s", fresh.as_secs_f64());
+
+    // The same number of link rows, inserted raw in one statement.
+    conn.batch_execute(
+        "CREATE TABLE bench_links (idp_group_id TEXT NOT NULL REFERENCES idp_groups (id) ON DELETE CASCADE, \
+         organization_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE, org_group_id TEXT NOT NULL, \
+         enterprise_id TEXT NOT NULL REFERENCES enterprises (id) ON DELETE CASCADE, created_group BOOLEAN NOT NULL, \
+         created_at TIMESTAMP NOT NULL, PRIMARY KEY (idp_group_id, organization_id)); \
+         CREATE INDEX bench_links_org_group ON bench_links (org_group_id); \
+         CREATE INDEX bench_links_organization ON bench_links (organization_id); \
+         CREATE INDEX bench_links_enterprise ON bench_links (enterprise_id);",
+    )
+    .unwrap();
+    let start = Instant::now();
+    conn.batch_execute(
+        "BEGIN; INSERT INTO bench_links SELECT g.id, o.id, g.id || o.id, g.enterprise_id, TRUE, CURRENT_TIMESTAMP \
+         FROM idp_groups g CROSS JOIN organizations o; COMMIT;",
+    )
+    .unwrap();
+    let raw = start.elapsed();
+    println!(
+        "{backend:?} raw set-based insert of {links} link rows: {:.2} s; map all took {:.2}x that",
+        raw.as_secs_f64(),
+        fresh.as_secs_f64() / raw.as_secs_f64()
+    );
+
+    // Again: nothing to write.
+    let (groups_before, links_before) = (count(&mut conn, "org_groups"), count(&mut conn, "group_mappings"));
+    drop(conn);
+    let start = Instant::now();
+    dir.start_map_all(&ctx, "acme").unwrap();
+    dir.run_jobs_until_idle().unwrap();
+    let again = start.elapsed();
+    let mut conn = pool.get().unwrap();
+    assert_eq!((count(&mut conn, "org_groups"), count(&mut conn, "group_mappings")), (groups_before, links_before));
+    println!("{backend:?} map all, applied again: nothing written, {:.2} s", again.as_secs_f64());
+    drop(conn);
+
+    // A group feeding one organization.
+    let narrow = dir
+        .scim_create_group(&scim, &NewIdpGroup { display_name: "Narrow".into(), external_id: None, members: vec![] })
+        .unwrap();
+    let mut current = dir.group_mappings_of(&ctx, "acme", "org-000").unwrap();
+    current.push(narrow.id.clone());
+    dir.set_group_mappings(&ctx, "acme", "org-000", &current).unwrap();
+    let fed = dir.list_mapped_idp_groups(&ctx, "acme", Some("Wide"), &PageRequest::first(5)).unwrap().items;
+    assert_eq!(fed[0].organizations.len(), ORGS);
+    for (label, group, slice) in
+        [("1 organization", &narrow, &users[..ADDED]), ("200 organizations", &wide, &users[ADDED..2 * ADDED])]
+    {
+        let change = GroupChanges { members: vec![MemberChange::Add(slice.to_vec())], ..Default::default() };
+        let start = Instant::now();
+        dir.scim_change_group(&scim, &group.id, &change, None).unwrap();
+        println!(
+            "{backend:?} SCIM change adding {ADDED} members to a group feeding {label}: {:.1} ms",
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    let _ = &mut pool;
+}
+
+fn main() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if let Some(db) = TestDatabase::new(backend) {
+            bench(&db);
+        }
+    }
+}

@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(remove_member)
         .service(appoint_form)
         .service(appoint)
+        .service(set_permissions)
         .service(delete);
 }
 
@@ -96,6 +97,8 @@ struct GroupBlock {
     description: String,
     builtin: bool,
     members: Vec<GroupMember>,
+    /// Every permission, with its label and whether the group grants it.
+    permissions: Vec<(&'static str, &'static str, bool)>,
 }
 
 #[derive(Template)]
@@ -128,7 +131,18 @@ async fn page(
         let mut blocks = Vec::new();
         for g in groups.items {
             let members = dir.list_group_members(&ctx, &k2, &o2, &g.name)?;
-            blocks.push(GroupBlock { name: g.name, description: g.description, builtin: g.builtin, members });
+            let granted = dir.group_permissions(&ctx, &k2, &o2, &g.name)?;
+            let permissions = directory::permission::Permission::ALL
+                .into_iter()
+                .map(|p| (p.as_str(), p.label(), granted.contains(&p)))
+                .collect();
+            blocks.push(GroupBlock {
+                name: g.name,
+                description: g.description,
+                builtin: g.builtin,
+                members,
+                permissions,
+            });
         }
         Ok((e, org, blocks))
     })
@@ -352,6 +366,37 @@ async fn appoint(
         )
         .refused(err),
     }
+}
+
+#[post("/console/e/{key}/o/{org}/permissions")]
+async fn set_permissions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    // `permission` repeats, one per ticked box: read by hand.
+    let (mut csrf, mut group, mut permissions) = (String::new(), String::new(), Vec::new());
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "csrf_token" => csrf = v.into_owned(),
+            "group" => group = v.into_owned(),
+            "permission" => permissions.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    session.check_csrf(&state, &csrf)?;
+    let (key, org) = path.into_inner();
+    let dir = state.directory.clone();
+    let actor = session.actor().clone();
+    let op = operation_id(&req);
+    let (k2, o2) = (key.clone(), org.clone());
+    blocking::<_, PageError>(move || {
+        dir.set_group_permissions(&Ctx::new(&actor, op.as_deref()), &k2, &o2, &group, &permissions)
+    })
+    .await?;
+    Ok(see_other(&format!("/console/e/{key}/o/{org}")))
 }
 
 #[post("/console/e/{key}/o/{org}/delete")]

@@ -187,6 +187,7 @@ crate::both_backends!(
     sign_in_sign_out_and_wrong_passwords,
     appointed_enterprise_admin_manages_only_their_enterprise,
     provisioning_assistant_generates_tokens_and_enables_scim,
+    group_permissions_are_edited_on_the_organization_page,
 );
 
 /// The provisioning assistant: the endpoint to copy, a token shown once and then listed by its
@@ -273,4 +274,46 @@ async fn provisioning_assistant_generates_tokens_and_enables_scim(app: TestApp) 
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = app.client.get(format!("{scim_url}/Users")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Org groups' permissions are edited on the organization page.
+async fn group_permissions_are_edited_on_the_organization_page(app: TestApp) {
+    let b = first_operator(&app).await;
+    app.create_enterprise("acme").await;
+    app.create_organization("acme", "eng").await;
+    let page = b.get(app.url("/console/e/acme/o/eng")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Members of Members may"), "{page}");
+    assert!(page.contains(r#"value="browse" checked"#), "every organization's Members may browse");
+    let res = b
+        .post(app.url("/console/e/acme/o/eng/permissions"))
+        .form(&[
+            ("csrf_token", csrf_of(&page).as_str()),
+            ("group", "Members"),
+            ("permission", "browse"),
+            ("permission", "create_projects"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let perms: serde_json::Value = app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/enterprises/acme/organizations/eng/groups/Members/permissions",
+            &app.operator_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(perms["permissions"], serde_json::json!(["create_projects", "browse"]));
+    let res = b
+        .post(app.url("/console/e/acme/o/eng/permissions"))
+        .form(&[("csrf_token", csrf_of(&page).as_str()), ("group", "Members"), ("permission", "fly")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }

@@ -185,49 +185,67 @@ fn sync_jit_groups(
     )
     .execute(conn)?;
     // The IdP groups, created when first seen (a concurrent sign-in may create one first).
-    let known: Vec<String> = idp_groups::table
+    let known: Vec<(String, String)> = idp_groups::table
         .filter(idp_groups::enterprise_id.eq(enterprise_id))
         .filter(idp_groups::display_name.eq_any(&names))
-        .select(idp_groups::display_name)
+        .select((idp_groups::id, idp_groups::display_name))
         .load(conn)?;
-    for name in names.iter().filter(|n| !known.contains(n)) {
+    let mut created = Vec::new();
+    for name in names.iter().filter(|n| !known.iter().any(|(_, k)| k == *n)) {
         let create = "INSERT INTO idp_groups (id, enterprise_id, display_name, origin, version, created_at, updated_at) \
                       VALUES ($1, $2, $3, 'jit', 1, $4, $4) ON CONFLICT (enterprise_id, display_name) DO NOTHING";
         execute(conn, create, Some(now), &[&new_id(), enterprise_id, name])?;
+        created.push(name.clone());
     }
-    let ids: Vec<String> = idp_groups::table
+    let mut ids: Vec<String> = known.into_iter().map(|(id, _)| id).collect();
+    if !created.is_empty() {
+        let new_ids: Vec<String> = idp_groups::table
+            .filter(idp_groups::enterprise_id.eq(enterprise_id))
+            .filter(idp_groups::display_name.eq_any(&created))
+            .select(idp_groups::id)
+            .load(conn)?;
+        // A group seen for the first time is linked by exact name to the enterprise's org groups
+        // (Members never); groups seen before were linked then, or when their org group was made.
+        let link = format!(
+            "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
+             SELECT g.id, og.organization_id, og.id, g.enterprise_id, false, $2 FROM idp_groups g \
+             JOIN org_groups og ON og.enterprise_id = g.enterprise_id AND og.name = g.display_name AND og.builtin = false \
+             WHERE g.id IN ({}) ON CONFLICT DO NOTHING",
+            id_set(conn, 1)
+        );
+        execute(conn, &link, Some(now), &[&ids_json(&new_ids)?])?;
+        ids.extend(new_ids);
+    }
+    ids.sort();
+    // The user's IdP memberships become exactly these groups (nothing is written when they are).
+    let mut current: Vec<String> = idp_group_members::table
+        .inner_join(idp_groups::table)
+        .filter(idp_group_members::user_id.eq(user_id))
         .filter(idp_groups::enterprise_id.eq(enterprise_id))
-        .filter(idp_groups::display_name.eq_any(&names))
-        .select(idp_groups::id)
+        .select(idp_group_members::group_id)
         .load(conn)?;
-    // The user's IdP memberships become exactly these groups.
-    let of_enterprise = idp_groups::table.filter(idp_groups::enterprise_id.eq(enterprise_id)).select(idp_groups::id);
-    diesel::delete(
-        idp_group_members::table
-            .filter(idp_group_members::user_id.eq(user_id))
-            .filter(idp_group_members::group_id.eq_any(of_enterprise))
-            .filter(idp_group_members::group_id.ne_all(&ids)),
-    )
-    .execute(conn)?;
-    if ids.is_empty() {
+    current.sort();
+    if current == ids {
         return Ok(());
     }
-    let json = ids_json(&ids)?;
-    let join = format!(
-        "INSERT INTO idp_group_members (group_id, user_id, created_at) SELECT g.value, $1, $3 FROM ({}) AS g \
-         WHERE true ON CONFLICT DO NOTHING",
-        names_set(conn, 2)
-    );
-    execute(conn, &join, Some(now), &[user_id, &json])?;
-    // Linked by exact name to the org groups of the enterprise (Members never).
-    let link = format!(
-        "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
-         SELECT g.id, og.organization_id, og.id, g.enterprise_id, false, $2 FROM idp_groups g \
-         JOIN org_groups og ON og.enterprise_id = g.enterprise_id AND og.name = g.display_name AND og.builtin = false \
-         WHERE g.id IN ({}) ON CONFLICT DO NOTHING",
-        id_set(conn, 1)
-    );
-    execute(conn, &link, Some(now), &[&json])?;
+    let gone: Vec<&String> = current.iter().filter(|c| ids.binary_search(c).is_err()).collect();
+    if !gone.is_empty() {
+        diesel::delete(
+            idp_group_members::table
+                .filter(idp_group_members::user_id.eq(user_id))
+                .filter(idp_group_members::group_id.eq_any(gone)),
+        )
+        .execute(conn)?;
+    }
+    let joined: Vec<String> = ids.iter().filter(|i| current.binary_search(i).is_err()).cloned().collect();
+    if !joined.is_empty() {
+        let join = format!(
+            "INSERT INTO idp_group_members (group_id, user_id, created_at) SELECT g.value, $1, $3 FROM ({}) AS g \
+             WHERE true ON CONFLICT DO NOTHING",
+            names_set(conn, 2)
+        );
+        execute(conn, &join, Some(now), &[user_id, &ids_json(&joined)?])?;
+    }
     Ok(())
 }
 

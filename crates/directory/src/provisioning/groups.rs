@@ -369,7 +369,12 @@ impl Directory {
             let bumped = diesel::update(
                 idp_groups::table.filter(idp_groups::enterprise_id.eq(enterprise_id)).filter(idp_groups::id.eq(id)),
             )
-            .set((idp_groups::version.eq(idp_groups::version + 1), idp_groups::updated_at.eq(now)))
+            .set((
+                // A group sign-in recorded becomes the IdP's as soon as SCIM changes it.
+                idp_groups::origin.eq("scim"),
+                idp_groups::version.eq(idp_groups::version + 1),
+                idp_groups::updated_at.eq(now),
+            ))
             .execute(conn)?;
             if bumped != 1 {
                 return Err(DirectoryError::NotFound("group"));

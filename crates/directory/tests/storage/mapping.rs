@@ -315,7 +315,29 @@ fn access_gathers_organizations_groups_and_permissions(db: TestDatabase) {
     assert!(matches!(dir.user_access(&admin, "acme", "nobody"), Err(DirectoryError::NotFound(_))));
 }
 
+fn switching_back_to_jit_links_groups_made_in_scim_mode(db: TestDatabase) {
+    use directory::enterprise::{EnterpriseChanges, ProvisioningMode};
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &["Design"]), "", "", None).unwrap().unwrap();
+    let mode = |m| EnterpriseChanges { name: None, provisioning_mode: Some(m) };
+    dir.update_enterprise(&admin, "acme", mode(ProvisioningMode::Scim)).unwrap();
+    dir.create_group(&admin, "acme", "eng", NewGroup { name: "Design".into(), description: None }).unwrap();
+    let design = |dir: &Directory| {
+        dir.list_mapped_idp_groups(&admin, "acme", Some("Design"), &PageRequest::first(5)).unwrap().items.remove(0)
+    };
+    assert!(design(&dir).organizations.is_empty(), "in SCIM mode only explicit mappings feed organizations");
+    dir.update_enterprise(&admin, "acme", mode(ProvisioningMode::Jit)).unwrap();
+    assert_eq!(design(&dir).organizations, ["eng"]);
+    // ada's next sign-in fills the group again.
+    dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &["Design"]), "", "", None).unwrap().unwrap();
+    assert_eq!(members(&dir, "eng", "Design"), [("ada".to_owned(), "sso".to_owned())]);
+}
+
 directory::both_backends!(
+    switching_back_to_jit_links_groups_made_in_scim_mode,
     access_gathers_organizations_groups_and_permissions,
     jit_sign_in_feeds_organizations_through_the_same_idp_groups,
     map_all_is_a_job_that_resumes_after_a_crash_and_converges,

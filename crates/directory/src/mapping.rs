@@ -190,89 +190,113 @@ fn map_one(
     Ok(Ok(()))
 }
 
-/// Maps every IdP group of `org`'s enterprise that does not feed `org` yet, in four set-based
-/// statements whatever the number of groups: (1) drop the earlier `sso` copies of the org groups
-/// about to be reused, (2) map the IdP groups whose name an org group already has, (3) create
-/// org groups for the others, (4) map those. `Members` is never fed.
-fn map_all_into(conn: &mut DbConnection, now: NaiveDateTime, org: &Organization) -> Result<()> {
+/// Org group-and-mapping rows a map-all chunk writes at most: small enough that sign-ins and SCIM
+/// requests wait little for the write lock, large enough for the writes to share pages.
+pub const MAP_ALL_LINKS_PER_CHUNK: i64 = 10_000;
+
+/// Maps one batch of IdP groups (by name, from `offset`) onto every organization of the
+/// enterprise, in four set-based statements whatever the sizes: (1) drop the earlier `sso` copies
+/// of org groups about to be reused, (2) map the IdP groups whose name an org group already has,
+/// (3) create org groups for the others, (4) map those. `Members` is never fed. Working by IdP
+/// group keeps the mapping rows of a chunk together in their primary key; a created org group's
+/// id is its IdP group's and organization's, so a chunk's groups are together too.
+fn map_all_batch(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    enterprise_id: &str,
+    offset: i64,
+    batch: i64,
+) -> Result<()> {
     use crate::provisioning::groups::execute;
-    let unmapped = "g.enterprise_id = $1 AND g.display_name <> 'Members' AND NOT EXISTS \
-                    (SELECT 1 FROM group_mappings m WHERE m.idp_group_id = g.id AND m.organization_id = $2)";
-    let named_alike = format!(
-        "SELECT og.id FROM org_groups og JOIN idp_groups g ON g.display_name = og.name \
-         WHERE og.organization_id = $2 AND og.builtin = false AND {unmapped}"
+    let pairs = format!(
+        "FROM idp_groups g JOIN organizations o ON o.enterprise_id = g.enterprise_id \
+         WHERE g.id IN (SELECT id FROM idp_groups WHERE enterprise_id = $1 ORDER BY display_name, id LIMIT {batch} OFFSET {offset}) \
+         AND g.display_name <> 'Members' \
+         AND NOT EXISTS (SELECT 1 FROM group_mappings m WHERE m.idp_group_id = g.id AND m.organization_id = o.id)"
     );
-    let params = [org.enterprise_id.as_str(), org.id.as_str()];
+    let named_alike = pairs.replacen(
+        "WHERE",
+        "JOIN org_groups og ON og.organization_id = o.id AND og.name = g.display_name AND og.builtin = false WHERE",
+        1,
+    );
     execute(
         conn,
-        &format!("DELETE FROM org_group_members WHERE source = 'sso' AND group_id IN ({named_alike})"),
+        &format!("DELETE FROM org_group_members WHERE source = 'sso' AND group_id IN (SELECT og.id {named_alike})"),
         None,
-        &params,
+        &[enterprise_id],
     )?;
     let map = |created: bool| {
         format!(
             "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
-             SELECT g.id, $2, og.id, $1, {created}, $3 FROM idp_groups g \
-             JOIN org_groups og ON og.organization_id = $2 AND og.name = g.display_name AND og.builtin = false \
-             WHERE {unmapped}"
+             SELECT g.id, o.id, og.id, g.enterprise_id, {created}, $2 {named_alike}"
         )
     };
-    execute(conn, &map(false), Some(now), &params)?;
-    let new_id_sql = match conn {
-        DbConnection::Postgresql(_) => "gen_random_uuid()::text",
-        DbConnection::Sqlite(_) => "lower(hex(randomblob(16)))",
-    };
+    execute(conn, &map(false), Some(now), &[enterprise_id])?;
     execute(
         conn,
         &format!(
             "INSERT INTO org_groups (id, enterprise_id, organization_id, name, description, builtin, created_at, updated_at) \
-             SELECT {new_id_sql}, $1, $2, g.display_name, 'Fed by the identity provider', false, $3, $3 \
-             FROM idp_groups g WHERE {unmapped} \
-             AND NOT EXISTS (SELECT 1 FROM org_groups og WHERE og.organization_id = $2 AND og.name = g.display_name)"
+             SELECT g.id || ':' || o.id, g.enterprise_id, o.id, g.display_name, 'Fed by the identity provider', false, $2, $2 \
+             {pairs} AND NOT EXISTS (SELECT 1 FROM org_groups og WHERE og.organization_id = o.id AND og.name = g.display_name)"
         ),
         Some(now),
-        &params,
+        &[enterprise_id],
     )?;
-    execute(conn, &map(true), Some(now), &params)?;
+    execute(conn, &map(true), Some(now), &[enterprise_id])?;
     Ok(())
 }
 
 impl Directory {
     /// Queues "map all": every IdP group of the enterprise to every organization (enterprise
-    /// admins). Runs as a job, one organization per chunk; existing mappings stay, so applying
-    /// it again only adds what is missing.
+    /// admins). Runs as a job in chunks of IdP groups, each onto every organization; existing
+    /// mappings stay, so applying it again only adds what is missing. Groups pushed while it
+    /// runs may be left for the next run.
     pub fn start_map_all(&self, ctx: &Ctx<'_>, enterprise_key: &str) -> Result<crate::job::Job> {
+        self.start_map_all_in_chunks(ctx, enterprise_key, None)
+    }
+
+    /// As [`Directory::start_map_all`], with `groups_per_chunk` IdP groups in each chunk
+    /// (default: about [`MAP_ALL_LINKS_PER_CHUNK`] links per chunk).
+    pub fn start_map_all_in_chunks(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        groups_per_chunk: Option<i64>,
+    ) -> Result<crate::job::Job> {
         self.audited(ctx, "group_mapping.map_all", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
-            let total: i64 = organizations::table
+            let orgs: i64 = organizations::table
                 .filter(organizations::enterprise_id.eq(&enterprise.id))
                 .count()
                 .get_result(conn)?;
+            let groups: i64 =
+                idp_groups::table.filter(idp_groups::enterprise_id.eq(&enterprise.id)).count().get_result(conn)?;
+            let batch = groups_per_chunk.unwrap_or(MAP_ALL_LINKS_PER_CHUNK / orgs.max(1)).max(1);
+            let total = if orgs == 0 { 0 } else { (groups + batch - 1) / batch };
             let job = crate::job::enqueue(conn, now, ctx, crate::job::MAP_ALL, &enterprise.id, total)?;
+            diesel::update(crate::schema::jobs::table.filter(crate::schema::jobs::id.eq(&job.id)))
+                .set(crate::schema::jobs::payload.eq(serde_json::json!({ "groups_per_chunk": batch }).to_string()))
+                .execute(conn)?;
             let subject = Subject::new(Some(&enterprise.id), "job", &job.id, crate::job::MAP_ALL)
-                .with_details(serde_json::json!({"organizations": total}));
+                .with_details(serde_json::json!({"organizations": orgs, "idp_groups": groups, "chunks": total}));
             Ok((job, subject))
         })
     }
 
-    /// One chunk of "map all": the next organization gets every IdP group it lacks.
+    /// One chunk of "map all": the next batch of IdP groups onto every organization.
     pub(crate) fn map_all_chunk(&self, job: &crate::job::Job) -> Result<bool> {
         let enterprise_id = job
             .enterprise_id
             .clone()
             .ok_or_else(|| DirectoryError::Internal("a map-all job without enterprise".into()))?;
+        let batch = serde_json::from_str::<serde_json::Value>(&job.payload)
+            .ok()
+            .and_then(|p| p["groups_per_chunk"].as_i64())
+            .filter(|b| *b > 0)
+            .ok_or_else(|| DirectoryError::Internal("a map-all job without its chunk size".into()))?;
         self.write(|conn, now| {
-            let org: Option<Organization> = organizations::table
-                .filter(organizations::enterprise_id.eq(&enterprise_id))
-                .order(organizations::id.asc())
-                .offset(job.done)
-                .select(Organization::as_select())
-                .first(conn)
-                .optional()?;
-            if let Some(org) = org {
-                map_all_into(conn, now, &org)?;
-            }
+            map_all_batch(conn, now, &enterprise_id, job.done * batch, batch)?;
             crate::job::advance(conn, now, job)
         })
     }

@@ -188,6 +188,7 @@ crate::both_backends!(
     appointed_enterprise_admin_manages_only_their_enterprise,
     provisioning_assistant_generates_tokens_and_enables_scim,
     group_permissions_are_edited_on_the_organization_page,
+    org_admins_map_groups_of_their_organization_only,
 );
 
 /// The provisioning assistant: the endpoint to copy, a token shown once and then listed by its
@@ -316,4 +317,82 @@ async fn group_permissions_are_edited_on_the_organization_page(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+/// An org admin maps IdP groups and sets permissions for their own organization only, and
+/// cannot start "map all" for the enterprise.
+async fn org_admins_map_groups_of_their_organization_only(app: TestApp) {
+    app.create_enterprise("acme").await;
+    app.create_organization("acme", "eng").await;
+    app.create_organization("acme", "ops").await;
+    let token = app
+        .directory
+        .create_scim_token(&directory::Ctx::new(&directory::Actor::System, None), "acme", "")
+        .unwrap()
+        .token;
+    let res = app
+        .client
+        .post(app.url("/api/scim/v2/acme/Groups"))
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Platform"}"#)
+        .send()
+        .await
+        .unwrap();
+    let group: serde_json::Value = res.json().await.unwrap();
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let appointed: serde_json::Value = app
+        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/organizations/eng/admins", &app.operator_key)
+        .json(&serde_json::json!({"login": "olga"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = appointed["setup_url"].as_str().unwrap().to_owned();
+    let olga = browser();
+    let setup = olga.get(&link).send().await.unwrap().text().await.unwrap();
+    olga.post(&link)
+        .form(&[("csrf_token", csrf_of(&setup).as_str()), ("password", "olga's long password")])
+        .send()
+        .await
+        .unwrap();
+
+    let page = olga.get(app.url("/console/e/acme/group-mappings")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Platform"), "{page}");
+    assert!(!page.contains("/map-all"), "map all is the enterprise admins'");
+    assert!(!page.contains("ops team"), "only her organizations are listed");
+    let save = |org: &'static str| {
+        let csrf = csrf_of(&page);
+        let gid = gid.clone();
+        let olga = olga.clone();
+        let url = app.url("/console/e/acme/group-mappings");
+        async move {
+            olga.post(url)
+                .form(&[("csrf_token", csrf.as_str()), ("org", org), ("shown", gid.as_str()), ("mapped", gid.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(save("eng").await, StatusCode::SEE_OTHER);
+    assert!(matches!(save("ops").await, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN));
+    let res = olga
+        .post(app.url("/console/e/acme/group-mappings/map-all"))
+        .form(&[("csrf_token", csrf_of(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(res.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{}", res.status());
+    let listed: serde_json::Value = app
+        .api(reqwest::Method::GET, "/api/v1/enterprises/acme/idp-groups", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["organizations"], serde_json::json!(["eng"]));
 }

@@ -97,7 +97,8 @@ async fn page(
             .map(|g| {
                 let mapped = org.as_ref().is_some_and(|o| g.organizations.contains(o));
                 GroupRow {
-                    elsewhere: g.organizations.len() - usize::from(mapped),
+                    // Org admins see their organizations only, not where else a group feeds.
+                    elsewhere: if can_map_all { g.organizations.len() - usize::from(mapped) } else { 0 },
                     mapped,
                     id: g.id,
                     name: g.display_name,

@@ -378,6 +378,17 @@ async fn org_admins_map_groups_of_their_organization_only(app: TestApp) {
         }
     };
     assert_eq!(save("eng").await, StatusCode::SEE_OTHER);
+    // Mapped to ops by the enterprise's admins: Olga does not see where else the group feeds.
+    let ops =
+        app.directory.get_organization(&directory::Ctx::new(&directory::Actor::System, None), "acme", "ops").unwrap();
+    assert!(!ops.id.is_empty());
+    app.api(reqwest::Method::PUT, "/api/v1/enterprises/acme/organizations/ops/group-mappings", &app.operator_key)
+        .json(&serde_json::json!({"idp_groups": [gid]}))
+        .send()
+        .await
+        .unwrap();
+    let again = olga.get(app.url("/console/e/acme/group-mappings")).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains("other organization"), "{again}");
     assert!(matches!(save("ops").await, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN));
     let res = olga
         .post(app.url("/console/e/acme/group-mappings/map-all"))
@@ -394,5 +405,5 @@ async fn org_admins_map_groups_of_their_organization_only(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(listed["items"][0]["organizations"], serde_json::json!(["eng"]));
+    assert_eq!(listed["items"][0]["organizations"], serde_json::json!(["eng", "ops"]));
 }

@@ -203,7 +203,7 @@ impl Directory {
             if new_mode == ProvisioningMode::Jit && current.provisioning_mode != ProvisioningMode::Jit {
                 // Back in JIT mode, every org group is linked to the IdP group of its exact name,
                 // including those created while the enterprise was in SCIM mode.
-                crate::provisioning::groups::execute(
+                crate::raw::execute(
                     conn,
                     "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
                      SELECT g.id, og.organization_id, og.id, g.enterprise_id, false, $2 FROM idp_groups g \

@@ -23,6 +23,7 @@ pub mod page;
 pub mod password;
 pub mod permission;
 pub mod provisioning;
+mod raw;
 pub mod role;
 pub mod schema;
 pub mod scim_token;

@@ -207,7 +207,7 @@ fn map_all_batch(
     offset: i64,
     batch: i64,
 ) -> Result<()> {
-    use crate::provisioning::groups::execute;
+    use crate::raw::execute;
     let pairs = format!(
         "FROM idp_groups g JOIN organizations o ON o.enterprise_id = g.enterprise_id \
          WHERE g.id IN (SELECT id FROM idp_groups WHERE enterprise_id = $1 ORDER BY display_name, id LIMIT {batch} OFFSET {offset}) \

@@ -153,7 +153,7 @@ fn sync_jit_groups(
     user_id: &str,
     groups: &[String],
 ) -> Result<()> {
-    use crate::provisioning::groups::{execute, id_set, ids_json};
+    use crate::raw::{execute, id_set, ids_json};
     use crate::schema::{idp_group_members, idp_groups};
     let mut names: Vec<String> = groups
         .iter()
@@ -242,19 +242,11 @@ fn sync_jit_groups(
         let join = format!(
             "INSERT INTO idp_group_members (group_id, user_id, created_at) SELECT g.value, $1, $3 FROM ({}) AS g \
              WHERE true ON CONFLICT DO NOTHING",
-            names_set(conn, 2)
+            id_set(conn, 2)
         );
         execute(conn, &join, Some(now), &[user_id, &ids_json(&joined)?])?;
     }
     Ok(())
-}
-
-/// The names in JSON array parameter `$n`, as a sub-select of one `value` column.
-fn names_set(conn: &DbConnection, n: u8) -> String {
-    match conn {
-        DbConnection::Postgresql(_) => format!("SELECT jsonb_array_elements_text(${n}::jsonb) AS value"),
-        DbConnection::Sqlite(_) => format!("SELECT value FROM json_each(?{n})"),
-    }
 }
 
 impl Directory {

@@ -6,7 +6,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::Serialize;
 
 use super::{check_version, scim_enterprise};
@@ -14,6 +13,7 @@ use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::raw::{count, execute, id_set, ids_json};
 use crate::schema::{idp_group_members, idp_groups, users};
 use crate::secret::new_id;
 use crate::{Directory, validate};
@@ -93,61 +93,6 @@ fn find(conn: &mut DbConnection, enterprise_id: &str, id: &str) -> Result<IdpGro
         .ok_or(DirectoryError::NotFound("group"))
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// The set of ids in JSON array parameter `$n`, as a sub-select.
-pub(crate) fn id_set(conn: &DbConnection, n: u8) -> String {
-    match conn {
-        DbConnection::Postgresql(_) => format!("SELECT jsonb_array_elements_text(${n}::jsonb)"),
-        DbConnection::Sqlite(_) => format!("SELECT value FROM json_each(?{n})"),
-    }
-}
-
-/// Runs `sql` (written with `$n` placeholders) with text parameters, on either backend.
-pub(crate) fn execute(
-    conn: &mut DbConnection,
-    sql: &str,
-    now: Option<NaiveDateTime>,
-    params: &[&str],
-) -> Result<usize> {
-    macro_rules! run {
-        ($c:expr, $sql:expr) => {{
-            let mut q = diesel::sql_query($sql).into_boxed();
-            for p in params {
-                q = q.bind::<Text, _>(p.to_string());
-            }
-            if let Some(now) = now {
-                q = q.bind::<Timestamp, _>(now);
-            }
-            q.execute($c)?
-        }};
-    }
-    Ok(match conn {
-        DbConnection::Postgresql(c) => run!(c, sql),
-        DbConnection::Sqlite(c) => run!(c, sql.replace('$', "?")),
-    })
-}
-
-fn count(conn: &mut DbConnection, sql: &str, params: &[&str]) -> Result<i64> {
-    macro_rules! run {
-        ($c:expr, $sql:expr) => {{
-            let mut q = diesel::sql_query($sql).into_boxed();
-            for p in params {
-                q = q.bind::<Text, _>(p.to_string());
-            }
-            q.get_result::<Count>($c)?.n
-        }};
-    }
-    Ok(match conn {
-        DbConnection::Postgresql(c) => run!(c, sql),
-        DbConnection::Sqlite(c) => run!(c, sql.replace('$', "?")),
-    })
-}
-
 /// Refuses ids that are not users the IdP may see, naming a few of them.
 fn check_members(conn: &mut DbConnection, enterprise_id: &str, ids: &[String], ids_json: &str) -> Result<()> {
     let mut distinct: Vec<&String> = ids.iter().collect();
@@ -169,10 +114,6 @@ fn check_members(conn: &mut DbConnection, enterprise_id: &str, ids: &[String], i
         .load(conn)?;
     let missing: Vec<&str> = distinct.iter().filter(|id| !known.contains(id)).take(5).map(|id| id.as_str()).collect();
     Err(FieldErrors::single("members", format!("no such user: {}", missing.join(", "))))
-}
-
-pub(crate) fn ids_json(ids: &[String]) -> Result<String> {
-    serde_json::to_string(ids).map_err(|e| DirectoryError::Internal(e.to_string()))
 }
 
 /// Adds members (set-based); returns how many were new.

@@ -13,7 +13,7 @@
 //! Every resource carries a version, bumped on each change: the SCIM ETag, checked against
 //! `If-Match`.
 
-pub(crate) mod groups;
+mod groups;
 mod request_log;
 mod users;
 

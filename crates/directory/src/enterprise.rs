@@ -203,15 +203,7 @@ impl Directory {
             if new_mode == ProvisioningMode::Jit && current.provisioning_mode != ProvisioningMode::Jit {
                 // Back in JIT mode, every org group is linked to the IdP group of its exact name,
                 // including those created while the enterprise was in SCIM mode.
-                crate::raw::execute(
-                    conn,
-                    "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
-                     SELECT g.id, og.organization_id, og.id, g.enterprise_id, false, $2 FROM idp_groups g \
-                     JOIN org_groups og ON og.enterprise_id = g.enterprise_id AND og.name = g.display_name AND og.builtin = false \
-                     WHERE g.enterprise_id = $1 ON CONFLICT DO NOTHING",
-                    Some(now),
-                    &[&current.id],
-                )?;
+                crate::mapping::link_by_name(conn, now, &current.id, crate::mapping::NameLinks::All)?;
             }
             diesel::update(enterprises::table.filter(enterprises::id.eq(&current.id)))
                 .set((

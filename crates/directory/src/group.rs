@@ -100,36 +100,6 @@ pub(crate) fn insert_group(
     Ok(group)
 }
 
-/// Links a new org group to the IdP group of the same name, if sign-in has seen one.
-fn link_by_name(conn: &mut DbConnection, now: NaiveDateTime, group: &OrgGroup) -> Result<()> {
-    use crate::schema::{group_mappings, idp_groups};
-    let idp: Option<String> = idp_groups::table
-        .filter(idp_groups::enterprise_id.eq(&group.enterprise_id))
-        .filter(idp_groups::display_name.eq(&group.name))
-        .select(idp_groups::id)
-        .first(conn)
-        .optional()?;
-    let Some(idp_group_id) = idp else { return Ok(()) };
-    let taken: i64 = group_mappings::table
-        .filter(group_mappings::idp_group_id.eq(&idp_group_id))
-        .filter(group_mappings::organization_id.eq(&group.organization_id))
-        .count()
-        .get_result(conn)?;
-    if taken == 0 {
-        diesel::insert_into(group_mappings::table)
-            .values((
-                group_mappings::idp_group_id.eq(&idp_group_id),
-                group_mappings::organization_id.eq(&group.organization_id),
-                group_mappings::org_group_id.eq(&group.id),
-                group_mappings::enterprise_id.eq(&group.enterprise_id),
-                group_mappings::created_group.eq(false),
-                group_mappings::created_at.eq(now),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// Adds one membership; an existing one is left as it is, even when two requests race.
 pub(crate) fn insert_membership(
     conn: &mut DbConnection,
@@ -196,7 +166,12 @@ impl Directory {
             let group = insert_group(conn, now, &org, &name, &description, false)?;
             if enterprise.provisioning_mode == crate::enterprise::ProvisioningMode::Jit {
                 // In JIT mode org groups are linked by name to the IdP groups sign-in has seen.
-                link_by_name(conn, now, &group)?;
+                crate::mapping::link_by_name(
+                    conn,
+                    now,
+                    &group.enterprise_id,
+                    crate::mapping::NameLinks::OrgGroup(&group.id),
+                )?;
             }
             let subject = Subject::new(Some(&enterprise.id), "group", &group.id, &group.name)
                 .with_details(serde_json::json!({"organization": org.key}));

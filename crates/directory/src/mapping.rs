@@ -18,11 +18,8 @@ use crate::access::Ctx;
 use crate::audit::{self, Outcome, Subject};
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result};
-use crate::group::{self, MEMBERS_GROUP, MembershipSource};
-use crate::organization::Organization;
-use crate::schema::{
-    group_mappings, idp_group_members, idp_groups, org_group_members, org_groups, organizations, users,
-};
+use crate::group::MEMBERS_GROUP;
+use crate::schema::{group_mappings, idp_group_members, idp_groups, org_groups, organizations, users};
 
 /// What a change of mappings did, for the admin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -47,9 +44,9 @@ pub struct MappedIdpGroup {
     pub organizations: Vec<String>,
 }
 
-/// One membership derived from a mapping: (user id, organization key, organization name, org
-/// group name).
-pub(crate) type DerivedMembership = (String, String, String, String);
+/// One membership derived from a mapping: (user id, org group id, organization key,
+/// organization name, org group name).
+pub(crate) type DerivedMembership = (String, String, String, String, String);
 
 /// The `sso` memberships `user_ids` have through mapped IdP groups.
 pub(crate) fn derived_groups_of(
@@ -63,26 +60,47 @@ pub(crate) fn derived_groups_of(
         .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
         .filter(group_mappings::enterprise_id.eq(enterprise_id))
         .filter(idp_group_members::user_id.eq_any(user_ids))
-        .select((idp_group_members::user_id, organizations::key, organizations::name, org_groups::name))
+        .select((idp_group_members::user_id, org_groups::id, organizations::key, organizations::name, org_groups::name))
         .order((organizations::key.asc(), org_groups::name.asc()))
         .load(conn)?)
 }
 
-/// The org groups (id, organization key, organization name, group name) one user is in
-/// through mapped IdP groups.
-pub(crate) fn derived_group_ids_of(
+/// Which same-named pairs [`link_by_name`] links.
+pub(crate) enum NameLinks<'a> {
+    /// Every IdP group of the enterprise (switching back to JIT mode).
+    All,
+    /// These IdP groups (first seen at a sign-in).
+    IdpGroups(&'a [String]),
+    /// This org group (just created in JIT mode).
+    OrgGroup(&'a str),
+}
+
+/// JIT mode's rule: an org group is fed by the IdP group of exactly its name (case-sensitive;
+/// never a built-in group). Adds the missing mappings of `scope`; existing ones stay.
+pub(crate) fn link_by_name(
     conn: &mut DbConnection,
+    now: NaiveDateTime,
     enterprise_id: &str,
-    user_id: &str,
-) -> Result<Vec<DerivedMembership>> {
-    Ok(idp_group_members::table
-        .inner_join(group_mappings::table.on(group_mappings::idp_group_id.eq(idp_group_members::group_id)))
-        .inner_join(org_groups::table.on(org_groups::id.eq(group_mappings::org_group_id)))
-        .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
-        .filter(group_mappings::enterprise_id.eq(enterprise_id))
-        .filter(idp_group_members::user_id.eq(user_id))
-        .select((org_groups::id, organizations::key, organizations::name, org_groups::name))
-        .load(conn)?)
+    scope: NameLinks<'_>,
+) -> Result<()> {
+    use crate::raw::{execute, id_set, ids_json};
+    let (only, param) = match scope {
+        NameLinks::All => (String::new(), None),
+        NameLinks::IdpGroups(ids) => (format!("AND g.id IN ({})", id_set(conn, 2)), Some(ids_json(ids)?)),
+        NameLinks::OrgGroup(id) => ("AND og.id = $2".to_owned(), Some(id.to_owned())),
+    };
+    let sql = format!(
+        "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
+         SELECT g.id, og.organization_id, og.id, g.enterprise_id, false, ${now} FROM idp_groups g \
+         JOIN org_groups og ON og.enterprise_id = g.enterprise_id AND og.name = g.display_name AND og.builtin = false \
+         WHERE g.enterprise_id = $1 {only} ON CONFLICT DO NOTHING",
+        now = if param.is_some() { 3 } else { 2 }
+    );
+    match &param {
+        Some(p) => execute(conn, &sql, Some(now), &[enterprise_id, p])?,
+        None => execute(conn, &sql, Some(now), &[enterprise_id])?,
+    };
+    Ok(())
 }
 
 /// A member derived from a mapping: (user id, login, name, e-mail).
@@ -134,84 +152,31 @@ pub(crate) fn follow_rename(
     Ok(clashes)
 }
 
-/// Maps IdP group (`id`, `name`) to `org`: reuses the org group of that name, or creates it.
-/// `Err(reason)` when it cannot be mapped.
-fn map_one(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    org: &Organization,
-    idp_group_id: &str,
-    name: &str,
-) -> Result<std::result::Result<(), String>> {
-    if name == MEMBERS_GROUP {
-        return Ok(Err(format!("the built-in {MEMBERS_GROUP} group is never fed by the IdP")));
-    }
-    let existing: Option<(String, bool)> = org_groups::table
-        .filter(org_groups::organization_id.eq(&org.id))
-        .filter(org_groups::name.eq(name))
-        .select((org_groups::id, org_groups::builtin))
-        .first(conn)
-        .optional()?;
-    let (org_group_id, created) = match existing {
-        Some((_, true)) => return Ok(Err("a built-in group has this name".into())),
-        Some((id, false)) => {
-            // Reused: the IdP's members replace earlier `sso` members; `local` ones stay.
-            diesel::delete(
-                org_group_members::table
-                    .filter(org_group_members::group_id.eq(&id))
-                    .filter(org_group_members::source.eq(MembershipSource::Sso.as_str())),
-            )
-            .execute(conn)?;
-            (id, false)
-        }
-        None => {
-            let name_ok = {
-                let mut errors = FieldErrors::default();
-                crate::validate::name(&mut errors, "name", name, crate::validate::GROUP_NAME_MAX);
-                errors.is_empty()
-            };
-            if !name_ok {
-                return Ok(Err("the name cannot be an org group's name".into()));
-            }
-            let g = group::insert_group(conn, now, org, name, "Fed by the identity provider", false)?;
-            (g.id, true)
-        }
-    };
-    diesel::insert_into(group_mappings::table)
-        .values((
-            group_mappings::idp_group_id.eq(idp_group_id),
-            group_mappings::organization_id.eq(&org.id),
-            group_mappings::org_group_id.eq(&org_group_id),
-            group_mappings::enterprise_id.eq(&org.enterprise_id),
-            group_mappings::created_group.eq(created),
-            group_mappings::created_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(Ok(()))
-}
-
 /// Org group-and-mapping rows a map-all chunk writes at most: small enough that sign-ins and SCIM
 /// requests wait little for the write lock, large enough for the writes to share pages.
 pub const MAP_ALL_LINKS_PER_CHUNK: i64 = 10_000;
 
-/// Maps one batch of IdP groups (by name, from `offset`) onto every organization of the
-/// enterprise, in four set-based statements whatever the sizes: (1) drop the earlier `sso` copies
-/// of org groups about to be reused, (2) map the IdP groups whose name an org group already has,
-/// (3) create org groups for the others, (4) map those. `Members` is never fed. Working by IdP
-/// group keeps the mapping rows of a chunk together in their primary key; a created org group's
-/// id is its IdP group's and organization's, so a chunk's groups are together too.
-fn map_all_batch(
+/// Maps IdP groups onto organizations, for every pair the two SQL conditions select (`groups` on
+/// `g`, `orgs` on `o`; `$1` is the enterprise id, `params` follow it) that is not mapped yet, in
+/// four set-based statements whatever the sizes: (1) drop the earlier `sso` copies of org groups
+/// about to be reused, (2) map the IdP groups whose name an org group already has, (3) create org
+/// groups for the others, (4) map those. `Members` is never fed. A created org group's id is made
+/// of its IdP group's and organization's, so that a chunk of "map all", which works by IdP group,
+/// writes its org groups together, as its mappings are in their primary key.
+fn map_pairs(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     enterprise_id: &str,
-    offset: i64,
-    batch: i64,
+    groups: &str,
+    orgs: &str,
+    params: &[&str],
 ) -> Result<()> {
     use crate::raw::execute;
+    let all: Vec<&str> = std::iter::once(enterprise_id).chain(params.iter().copied()).collect();
+    let now_param = format!("${}", all.len() + 1);
     let pairs = format!(
         "FROM idp_groups g JOIN organizations o ON o.enterprise_id = g.enterprise_id \
-         WHERE g.id IN (SELECT id FROM idp_groups WHERE enterprise_id = $1 ORDER BY display_name, id LIMIT {batch} OFFSET {offset}) \
-         AND g.display_name <> 'Members' \
+         WHERE g.enterprise_id = $1 AND ({groups}) AND ({orgs}) AND g.display_name <> 'Members' \
          AND NOT EXISTS (SELECT 1 FROM group_mappings m WHERE m.idp_group_id = g.id AND m.organization_id = o.id)"
     );
     let named_alike = pairs.replacen(
@@ -223,26 +188,27 @@ fn map_all_batch(
         conn,
         &format!("DELETE FROM org_group_members WHERE source = 'sso' AND group_id IN (SELECT og.id {named_alike})"),
         None,
-        &[enterprise_id],
+        &all,
     )?;
     let map = |created: bool| {
         format!(
             "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
-             SELECT g.id, o.id, og.id, g.enterprise_id, {created}, $2 {named_alike}"
+             SELECT g.id, o.id, og.id, g.enterprise_id, {created}, {now_param} {named_alike}"
         )
     };
-    execute(conn, &map(false), Some(now), &[enterprise_id])?;
+    execute(conn, &map(false), Some(now), &all)?;
     execute(
         conn,
         &format!(
             "INSERT INTO org_groups (id, enterprise_id, organization_id, name, description, builtin, created_at, updated_at) \
-             SELECT g.id || ':' || o.id, g.enterprise_id, o.id, g.display_name, 'Fed by the identity provider', false, $2, $2 \
-             {pairs} AND NOT EXISTS (SELECT 1 FROM org_groups og WHERE og.organization_id = o.id AND og.name = g.display_name)"
+             SELECT g.id || ':' || o.id, g.enterprise_id, o.id, g.display_name, 'Fed by the identity provider', false, \
+             {now_param}, {now_param} {pairs} \
+             AND NOT EXISTS (SELECT 1 FROM org_groups og WHERE og.organization_id = o.id AND og.name = g.display_name)"
         ),
         Some(now),
-        &[enterprise_id],
+        &all,
     )?;
-    execute(conn, &map(true), Some(now), &[enterprise_id])?;
+    execute(conn, &map(true), Some(now), &all)?;
     Ok(())
 }
 
@@ -296,7 +262,13 @@ impl Directory {
             .filter(|b| *b > 0)
             .ok_or_else(|| DirectoryError::Internal("a map-all job without its chunk size".into()))?;
         self.write(|conn, now| {
-            map_all_batch(conn, now, &enterprise_id, job.done * batch, batch)?;
+            // The next batch of IdP groups by name, onto every organization.
+            let groups = format!(
+                "g.id IN (SELECT id FROM idp_groups WHERE enterprise_id = $1 ORDER BY display_name, id \
+                 LIMIT {batch} OFFSET {})",
+                job.done * batch
+            );
+            map_pairs(conn, now, &enterprise_id, &groups, "true", &[])?;
             crate::job::advance(conn, now, job)
         })
     }
@@ -344,13 +316,25 @@ impl Directory {
                     outcome.removed.push(name.clone());
                 }
             }
+            let ids: Vec<String> = wanted.iter().map(|w| w.to_string()).collect();
+            let groups = format!("g.id IN ({})", crate::raw::id_set(conn, 2));
+            map_pairs(conn, now, &enterprise.id, &groups, "o.id = $3", &[&crate::raw::ids_json(&ids)?, &org.id])?;
+            let mapped: BTreeSet<String> = group_mappings::table
+                .filter(group_mappings::organization_id.eq(&org.id))
+                .select(group_mappings::idp_group_id)
+                .load::<String>(conn)?
+                .into_iter()
+                .collect();
             for (id, name) in &known {
                 if current.iter().any(|(c, _)| c == id) {
                     continue;
                 }
-                match map_one(conn, now, &org, id, name)? {
-                    Ok(()) => outcome.added.push(name.clone()),
-                    Err(reason) => outcome.skipped.push((name.clone(), reason)),
+                if mapped.contains(id) {
+                    outcome.added.push(name.clone());
+                } else {
+                    outcome
+                        .skipped
+                        .push((name.clone(), format!("the built-in {MEMBERS_GROUP} group is never fed by the IdP")));
                 }
             }
             let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)

@@ -169,9 +169,9 @@ impl Directory {
             ))
             .load(&mut conn)?;
         rows.extend(
-            crate::mapping::derived_group_ids_of(&mut conn, &enterprise.id, &user_id)?
+            crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &[user_id.as_str()])?
                 .into_iter()
-                .map(|(group_id, org_key, org_name, group)| (group_id, org_key, org_name, group, "sso".to_owned())),
+                .map(|(_, group_id, org_key, org_name, group)| (group_id, org_key, org_name, group, "sso".to_owned())),
         );
         let group_ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
         let grants: Vec<(String, String)> = org_group_permissions::table

@@ -204,16 +204,9 @@ fn sync_jit_groups(
             .filter(idp_groups::display_name.eq_any(&created))
             .select(idp_groups::id)
             .load(conn)?;
-        // A group seen for the first time is linked by exact name to the enterprise's org groups
-        // (Members never); groups seen before were linked then, or when their org group was made.
-        let link = format!(
-            "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
-             SELECT g.id, og.organization_id, og.id, g.enterprise_id, false, $2 FROM idp_groups g \
-             JOIN org_groups og ON og.enterprise_id = g.enterprise_id AND og.name = g.display_name AND og.builtin = false \
-             WHERE g.id IN ({}) ON CONFLICT DO NOTHING",
-            id_set(conn, 1)
-        );
-        execute(conn, &link, Some(now), &[&ids_json(&new_ids)?])?;
+        // A group seen for the first time is linked by name; groups seen before were linked
+        // then, or when their org group was made.
+        crate::mapping::link_by_name(conn, now, enterprise_id, crate::mapping::NameLinks::IdpGroups(&new_ids))?;
         ids.extend(new_ids);
     }
     ids.sort();

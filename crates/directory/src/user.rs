@@ -202,7 +202,7 @@ impl Directory {
             .order((organizations::key.asc(), org_groups::name.asc()))
             .load(&mut conn)?;
         // Memberships that come from mapped IdP groups.
-        for (user_id, org, _, group) in crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &ids)? {
+        for (user_id, _, org, _, group) in crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &ids)? {
             if !memberships.iter().any(|(u, o, g, s)| *u == user_id && *o == org && *g == group && s == "sso") {
                 memberships.push((user_id, org, group, "sso".to_owned()));
             }
@@ -312,7 +312,8 @@ impl Directory {
             .load(&mut conn)?;
         let mut groups: Vec<UserGroup> =
             rows.into_iter().map(|(organization, group, source)| UserGroup { organization, group, source }).collect();
-        for (_, _, organization, group) in crate::mapping::derived_groups_of(&mut conn, enterprise_id, &[id.as_str()])?
+        for (_, _, _, organization, group) in
+            crate::mapping::derived_groups_of(&mut conn, enterprise_id, &[id.as_str()])?
         {
             if !groups.iter().any(|g| g.organization == organization && g.group == group && g.source == "sso") {
                 groups.push(UserGroup { organization, group, source: "sso".to_owned() });

@@ -26,6 +26,26 @@ use crate::schemas::{self, LIST_RESPONSE};
 /// Resources read at once when a filter has no indexed pin.
 const SCAN_BATCH: i64 = 500;
 
+/// Reads resources in batches of [`SCAN_BATCH`] (`page` takes the offset), renders each batch,
+/// and keeps what `keep` returns: how a filter without an indexed pin is answered.
+fn scan<T>(
+    page: impl Fn(i64) -> Result<Vec<T>, ScimError>,
+    render: impl Fn(&[T]) -> Result<Vec<Value>, ScimError>,
+    keep: impl Fn(Value) -> Option<Value>,
+) -> Result<Vec<Value>, ScimError> {
+    let mut matched = Vec::new();
+    let mut read = 0;
+    loop {
+        let batch = page(read)?;
+        let n = batch.len() as i64;
+        read += n;
+        matched.extend(render(&batch)?.into_iter().filter_map(&keep));
+        if n < SCAN_BATCH {
+            return Ok(matched);
+        }
+    }
+}
+
 /// A response: status, body, and the headers that go with a resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
@@ -260,23 +280,11 @@ impl<'a> Service<'a> {
         });
         let user_schema = schemas::user();
         let exact = |p: &AttrPath| schemas::case_exact(&user_schema, p);
-        let mut matched = Vec::new();
-        let mut read = 0;
-        loop {
-            let (batch, _) =
-                self.directory.scim_users(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?;
-            let n = batch.len() as i64;
-            read += n;
-            matched.extend(
-                self.render_users(&batch, with_groups)?
-                    .into_iter()
-                    .filter(|r| filter.is_none_or(|f| matches(f, r, &exact))),
-            );
-            if n < SCAN_BATCH {
-                break;
-            }
-        }
-        Ok(matched)
+        scan(
+            |read| Ok(self.directory.scim_users(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?.0),
+            |batch| self.render_users(batch, with_groups),
+            |r| filter.is_none_or(|f| matches(f, &r, &exact)).then_some(r),
+        )
     }
 
     /// `POST /.search` at the root: users, then groups, that match.
@@ -407,27 +415,21 @@ impl<'a> Service<'a> {
         });
         let group_schema = schemas::group();
         let exact = |p: &AttrPath| schemas::case_exact(&group_schema, p);
+        // Members are loaded to evaluate a filter on them, and dropped when not wanted.
         let load_members = with_members || filter.is_some_and(|f| mentions(f, "members"));
-        let mut matched = Vec::new();
-        let mut read = 0;
-        loop {
-            let (batch, _) =
-                self.directory.scim_groups(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?;
-            let n = batch.len() as i64;
-            read += n;
-            for mut r in self.render_groups(&batch, load_members)? {
-                if filter.is_none_or(|f| matches(f, &r, &exact)) {
-                    if !with_members && let Some(o) = r.as_object_mut() {
-                        o.remove("members");
-                    }
-                    matched.push(r);
+        scan(
+            |read| Ok(self.directory.scim_groups(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?.0),
+            |batch| self.render_groups(batch, load_members),
+            |mut r| {
+                if !filter.is_none_or(|f| matches(f, &r, &exact)) {
+                    return None;
                 }
-            }
-            if n < SCAN_BATCH {
-                break;
-            }
-        }
-        Ok(matched)
+                if !with_members && let Some(o) = r.as_object_mut() {
+                    o.remove("members");
+                }
+                Some(r)
+            },
+        )
     }
 
     pub fn replace_group(&self, id: &str, body: &Value, if_match_header: Option<&str>) -> Result<Reply, ScimError> {

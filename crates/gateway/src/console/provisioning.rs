@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use directory::enterprise::{EnterpriseChanges, ProvisioningMode};
 use directory::scim_token::ScimTokenInfo;
-use directory::{Ctx, Directory};
+use directory::{Ctx, Directory, PageRequest};
 use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, see_other};
@@ -245,7 +245,7 @@ struct IdpGroupRow {
     origin: String,
     external_id: String,
     members: i64,
-    updated: String,
+    organizations: usize,
 }
 
 #[derive(Template)]
@@ -269,7 +269,10 @@ async fn idp_groups(
     let k2 = key.clone();
     let (enterprise, groups) = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
-        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_idp_groups(&ctx, &k2)?))
+        Ok((
+            dir.get_enterprise(&ctx, &k2)?,
+            dir.list_mapped_idp_groups(&ctx, &k2, None, &PageRequest::first(200))?.items,
+        ))
     })
     .await?;
     render(&IdpGroupsPage {
@@ -279,11 +282,11 @@ async fn idp_groups(
         groups: groups
             .into_iter()
             .map(|g| IdpGroupRow {
-                name: g.group.display_name,
-                origin: g.group.origin,
-                external_id: g.group.external_id.unwrap_or_default(),
+                name: g.display_name,
+                origin: g.origin,
+                external_id: g.external_id.unwrap_or_default(),
                 members: g.members,
-                updated: g.group.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+                organizations: g.organizations.len(),
             })
             .collect(),
     })

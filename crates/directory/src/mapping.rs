@@ -1,11 +1,13 @@
 //! Group mappings: which IdP groups feed which organizations (DESIGN.md, SCIM rules 3 and 4).
 //!
-//! A mapping (IdP group G, organization O) points at one org group of O named like G: created
-//! for the mapping when O has none, reused when it has (its earlier `sso` members are dropped,
-//! its `local` members kept). The org group's `sso` members are then G's members, derived at
-//! query time through the mapping row and never copied: a SCIM change to G costs the same
-//! whether G feeds one organization or two hundred, and unmapping or deleting G takes its
-//! members away at once. The built-in `Members` group is never fed.
+//! A mapping (IdP group G, organization O) is held by one org group of O named like G, in its
+//! `idp_group_id` column: the group is created for the mapping when O has none of that name,
+//! reused when it has (its earlier `sso` members are dropped, its `local` members kept). The org
+//! group's `sso` members are then G's members, derived at query time through that column and
+//! never copied: a SCIM change to G costs the same whether G feeds one organization or two
+//! hundred, and unmapping or deleting G takes its members away at once. An org group is fed by
+//! one IdP group at most, so two IdP groups are never merged into one org group; the built-in
+//! `Members` group is never fed.
 
 use std::collections::BTreeSet;
 
@@ -19,7 +21,7 @@ use crate::audit::{self, Outcome, Subject};
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result};
 use crate::group::MEMBERS_GROUP;
-use crate::schema::{group_mappings, idp_group_members, idp_groups, org_groups, organizations, users};
+use crate::schema::{idp_group_members, idp_groups, org_groups, organizations, users};
 
 /// What a change of mappings did, for the admin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -55,10 +57,9 @@ pub(crate) fn derived_groups_of(
     user_ids: &[&str],
 ) -> Result<Vec<DerivedMembership>> {
     Ok(idp_group_members::table
-        .inner_join(group_mappings::table.on(group_mappings::idp_group_id.eq(idp_group_members::group_id)))
-        .inner_join(org_groups::table.on(org_groups::id.eq(group_mappings::org_group_id)))
-        .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
-        .filter(group_mappings::enterprise_id.eq(enterprise_id))
+        .inner_join(org_groups::table.on(org_groups::idp_group_id.eq(idp_group_members::group_id.nullable())))
+        .inner_join(organizations::table.on(organizations::id.eq(org_groups::organization_id)))
+        .filter(org_groups::enterprise_id.eq(enterprise_id))
         .filter(idp_group_members::user_id.eq_any(user_ids))
         .select((idp_group_members::user_id, org_groups::id, organizations::key, organizations::name, org_groups::name))
         .order((organizations::key.asc(), org_groups::name.asc()))
@@ -76,29 +77,21 @@ pub(crate) enum NameLinks<'a> {
 }
 
 /// JIT mode's rule: an org group is fed by the IdP group of exactly its name (case-sensitive;
-/// never a built-in group). Adds the missing mappings of `scope`; existing ones stay.
+/// never a built-in group). Links the unfed org groups of `scope`; existing links stay.
 pub(crate) fn link_by_name(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     enterprise_id: &str,
     scope: NameLinks<'_>,
 ) -> Result<()> {
-    use crate::raw::{execute, id_set, ids_json};
-    let (only, param) = match scope {
-        NameLinks::All => (String::new(), None),
-        NameLinks::IdpGroups(ids) => (format!("AND g.id IN ({})", id_set(conn, 2)), Some(ids_json(ids)?)),
-        NameLinks::OrgGroup(id) => ("AND og.id = $2".to_owned(), Some(id.to_owned())),
-    };
-    let sql = format!(
-        "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
-         SELECT g.id, og.organization_id, og.id, g.enterprise_id, false, ${now} FROM idp_groups g \
-         JOIN org_groups og ON og.enterprise_id = g.enterprise_id AND og.name = g.display_name AND og.builtin = false \
-         WHERE g.enterprise_id = $1 {only} ON CONFLICT DO NOTHING",
-        now = if param.is_some() { 3 } else { 2 }
-    );
-    match &param {
-        Some(p) => execute(conn, &sql, Some(now), &[enterprise_id, p])?,
-        None => execute(conn, &sql, Some(now), &[enterprise_id])?,
+    use crate::raw::{id_set, ids_json};
+    match scope {
+        NameLinks::All => feed_same_named(conn, now, "true", "true", &[enterprise_id])?,
+        NameLinks::IdpGroups(ids) => {
+            let groups = format!("g.id IN ({})", id_set(conn, 2));
+            feed_same_named(conn, now, &groups, "true", &[enterprise_id, &ids_json(ids)?])?
+        }
+        NameLinks::OrgGroup(id) => feed_same_named(conn, now, "true", "org_groups.id = $2", &[enterprise_id, id])?,
     };
     Ok(())
 }
@@ -108,10 +101,10 @@ pub(crate) type DerivedMember = (String, String, String, Option<String>);
 
 /// The derived (`sso`) members of one org group.
 pub(crate) fn derived_members_of(conn: &mut DbConnection, org_group_id: &str) -> Result<Vec<DerivedMember>> {
-    Ok(group_mappings::table
-        .inner_join(idp_group_members::table.on(idp_group_members::group_id.eq(group_mappings::idp_group_id)))
+    Ok(org_groups::table
+        .inner_join(idp_group_members::table.on(idp_group_members::group_id.nullable().eq(org_groups::idp_group_id)))
         .inner_join(users::table.on(users::id.eq(idp_group_members::user_id)))
-        .filter(group_mappings::org_group_id.eq(org_group_id))
+        .filter(org_groups::id.eq(org_group_id))
         .select((users::id, users::login, users::name, users::email))
         .distinct()
         .order(users::login.asc())
@@ -127,11 +120,11 @@ pub(crate) fn follow_rename(
     idp_group_id: &str,
     new_name: &str,
 ) -> Result<Vec<String>> {
-    let fed: Vec<(String, String, String)> = group_mappings::table
-        .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
-        .filter(group_mappings::idp_group_id.eq(idp_group_id))
-        .filter(group_mappings::created_group.eq(true))
-        .select((group_mappings::org_group_id, group_mappings::organization_id, organizations::key))
+    let fed: Vec<(String, String, String)> = org_groups::table
+        .inner_join(organizations::table)
+        .filter(org_groups::idp_group_id.eq(idp_group_id))
+        .filter(org_groups::created_by_mapping.eq(true))
+        .select((org_groups::id, org_groups::organization_id, organizations::key))
         .load(conn)?;
     let mut clashes = Vec::new();
     for (org_group_id, organization_id, org_key) in fed {
@@ -152,63 +145,82 @@ pub(crate) fn follow_rename(
     Ok(clashes)
 }
 
-/// Org group-and-mapping rows a map-all chunk writes at most: small enough that sign-ins and SCIM
-/// requests wait little for the write lock, large enough for the writes to share pages.
+/// Org groups a map-all chunk creates at most: small enough that sign-ins and SCIM requests
+/// wait little for the write lock, large enough for the writes to share pages.
 pub const MAP_ALL_LINKS_PER_CHUNK: i64 = 10_000;
 
-/// Maps IdP groups onto organizations, for every pair the two SQL conditions select (`groups` on
-/// `g`, `orgs` on `o`; `$1` is the enterprise id, `params` follow it) that is not mapped yet, in
-/// four set-based statements whatever the sizes: (1) drop the earlier `sso` copies of org groups
-/// about to be reused, (2) map the IdP groups whose name an org group already has, (3) create org
-/// groups for the others, (4) map those. `Members` is never fed. A created org group's id is made
-/// of its IdP group's and organization's, so that a chunk of "map all", which works by IdP group,
-/// writes its org groups together, as its mappings are in their primary key.
+/// Feeds unfed, non-built-in org groups (those `org_groups_in`, an SQL condition on `org_groups`,
+/// selects) from the IdP group of exactly their name, when `groups` (a condition on `g`) selects
+/// it and it feeds no other group of that organization. `$1` is the enterprise id, `params`
+/// follow it, `now` comes last. Shared by JIT's name links and the reuse rule of mappings.
+fn feed_same_named(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    groups: &str,
+    org_groups_in: &str,
+    params: &[&str],
+) -> Result<usize> {
+    let sql = format!(
+        "UPDATE org_groups SET created_by_mapping = false, updated_at = ${now}, idp_group_id = \
+         (SELECT g.id FROM idp_groups g WHERE g.enterprise_id = $1 AND g.display_name = org_groups.name) \
+         WHERE org_groups.idp_group_id IS NULL AND org_groups.builtin = false AND org_groups.organization_id IN \
+         (SELECT o.id FROM organizations o WHERE o.enterprise_id = $1) AND ({org_groups_in}) AND EXISTS (SELECT 1 FROM idp_groups g WHERE g.enterprise_id = $1 \
+         AND g.display_name = org_groups.name AND ({groups}) AND NOT EXISTS \
+         (SELECT 1 FROM org_groups f WHERE f.idp_group_id = g.id AND f.organization_id = org_groups.organization_id))",
+        now = params.len() + 1
+    );
+    crate::raw::execute(conn, &sql, Some(now), params)
+}
+
+/// Maps IdP groups onto organizations: every IdP group `groups` selects (an SQL condition on
+/// `g`) onto organization `org` (a placeholder, or every organization of the enterprise), where
+/// not mapped yet; `$1` is the enterprise id and `params` follow it. Three set-based statements
+/// whatever the sizes: (1) unfed org groups of the IdP group's name are reused, (2) the `sso`
+/// copies fed groups still carry from before memberships were derived go (found through a
+/// partial index, so this costs nothing when there are none), (3) the other org groups are
+/// created, fed. `Members` is never fed, and a name already taken by a group that another IdP
+/// group feeds is left as it is (the caller reports it). A created group's id leads with its IdP
+/// group's, so that a chunk of "map all", which works by IdP group, writes its rows together; a
+/// token per call keeps it unique when the same pair is mapped again after an unmapping.
 fn map_pairs(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     enterprise_id: &str,
     groups: &str,
-    orgs: &str,
+    org: Option<&str>,
     params: &[&str],
 ) -> Result<()> {
-    use crate::raw::execute;
-    let all: Vec<&str> = std::iter::once(enterprise_id).chain(params.iter().copied()).collect();
-    let now_param = format!("${}", all.len() + 1);
-    let pairs = format!(
-        "FROM idp_groups g JOIN organizations o ON o.enterprise_id = g.enterprise_id \
-         WHERE g.enterprise_id = $1 AND ({groups}) AND ({orgs}) AND g.display_name <> 'Members' \
-         AND NOT EXISTS (SELECT 1 FROM group_mappings m WHERE m.idp_group_id = g.id AND m.organization_id = o.id)"
-    );
-    let named_alike = pairs.replacen(
-        "WHERE",
-        "JOIN org_groups og ON og.organization_id = o.id AND og.name = g.display_name AND og.builtin = false WHERE",
-        1,
-    );
-    execute(
-        conn,
-        &format!("DELETE FROM org_group_members WHERE source = 'sso' AND group_id IN (SELECT og.id {named_alike})"),
-        None,
-        &all,
-    )?;
-    let map = |created: bool| {
-        format!(
-            "INSERT INTO group_mappings (idp_group_id, organization_id, org_group_id, enterprise_id, created_group, created_at) \
-             SELECT g.id, o.id, og.id, g.enterprise_id, {created}, {now_param} {named_alike}"
-        )
+    let (in_org, org_groups_in) = match org {
+        Some(p) => (format!("o.id = {p}"), format!("org_groups.organization_id = {p}")),
+        None => ("true".to_owned(), "true".to_owned()),
     };
-    execute(conn, &map(false), Some(now), &all)?;
-    execute(
+    let with_enterprise: Vec<&str> = std::iter::once(enterprise_id).chain(params.iter().copied()).collect();
+    feed_same_named(conn, now, groups, &org_groups_in, &with_enterprise)?;
+    crate::raw::execute(
+        conn,
+        "DELETE FROM org_group_members WHERE source = 'sso' AND EXISTS (SELECT 1 FROM org_groups og \
+         WHERE og.id = org_group_members.group_id AND og.enterprise_id = $1 AND og.idp_group_id IS NOT NULL)",
+        None,
+        &[enterprise_id],
+    )?;
+    let id = crate::secret::new_id();
+    let token = &id[id.len() - 12..];
+    let all: Vec<&str> = with_enterprise.iter().copied().chain(std::iter::once(token)).collect();
+    let (token_param, now_param) = (format!("${}", all.len()), format!("${}", all.len() + 1));
+    crate::raw::execute(
         conn,
         &format!(
-            "INSERT INTO org_groups (id, enterprise_id, organization_id, name, description, builtin, created_at, updated_at) \
-             SELECT g.id || ':' || o.id, g.enterprise_id, o.id, g.display_name, 'Fed by the identity provider', false, \
-             {now_param}, {now_param} {pairs} \
-             AND NOT EXISTS (SELECT 1 FROM org_groups og WHERE og.organization_id = o.id AND og.name = g.display_name)"
+            "INSERT INTO org_groups (id, enterprise_id, organization_id, name, description, builtin, idp_group_id, \
+             created_by_mapping, created_at, updated_at) \
+             SELECT g.id || ':' || o.id || ':' || {token_param}, g.enterprise_id, o.id, g.display_name, \
+             'Fed by the identity provider', false, g.id, true, {now_param}, {now_param} \
+             FROM idp_groups g JOIN organizations o ON o.enterprise_id = g.enterprise_id \
+             WHERE g.enterprise_id = $1 AND ({groups}) AND {in_org} AND g.display_name <> '{MEMBERS_GROUP}' \
+             ON CONFLICT DO NOTHING"
         ),
         Some(now),
         &all,
     )?;
-    execute(conn, &map(true), Some(now), &all)?;
     Ok(())
 }
 
@@ -268,7 +280,7 @@ impl Directory {
                  LIMIT {batch} OFFSET {})",
                 job.done * batch
             );
-            map_pairs(conn, now, &enterprise_id, &groups, "true", &[])?;
+            map_pairs(conn, now, &enterprise_id, &groups, None, &[])?;
             crate::job::advance(conn, now, job)
         })
     }
@@ -298,30 +310,36 @@ impl Directory {
                     wanted.iter().copied().filter(|w| !known.iter().any(|(id, _)| id == w)).take(5).collect();
                 return Err(FieldErrors::single("idp_groups", format!("no such IdP group: {}", unknown.join(", "))));
             }
-            let current: Vec<(String, String)> = group_mappings::table
-                .inner_join(idp_groups::table)
-                .filter(group_mappings::organization_id.eq(&org.id))
+            let current: Vec<(String, String)> = org_groups::table
+                .inner_join(idp_groups::table.on(org_groups::idp_group_id.eq(idp_groups::id.nullable())))
+                .filter(org_groups::organization_id.eq(&org.id))
                 .select((idp_groups::id, idp_groups::display_name))
                 .order(idp_groups::display_name.asc())
                 .load(conn)?;
             let mut outcome = MappingOutcome::default();
             for (id, name) in &current {
                 if !wanted.contains(id.as_str()) {
-                    diesel::delete(
-                        group_mappings::table
-                            .filter(group_mappings::idp_group_id.eq(id))
-                            .filter(group_mappings::organization_id.eq(&org.id)),
+                    diesel::update(
+                        org_groups::table
+                            .filter(org_groups::idp_group_id.eq(id))
+                            .filter(org_groups::organization_id.eq(&org.id)),
                     )
+                    .set((
+                        org_groups::idp_group_id.eq(None::<String>),
+                        org_groups::created_by_mapping.eq(false),
+                        org_groups::updated_at.eq(now),
+                    ))
                     .execute(conn)?;
                     outcome.removed.push(name.clone());
                 }
             }
             let ids: Vec<String> = wanted.iter().map(|w| w.to_string()).collect();
             let groups = format!("g.id IN ({})", crate::raw::id_set(conn, 2));
-            map_pairs(conn, now, &enterprise.id, &groups, "o.id = $3", &[&crate::raw::ids_json(&ids)?, &org.id])?;
-            let mapped: BTreeSet<String> = group_mappings::table
-                .filter(group_mappings::organization_id.eq(&org.id))
-                .select(group_mappings::idp_group_id)
+            map_pairs(conn, now, &enterprise.id, &groups, Some("$3"), &[&crate::raw::ids_json(&ids)?, &org.id])?;
+            let mapped: BTreeSet<String> = org_groups::table
+                .filter(org_groups::organization_id.eq(&org.id))
+                .select(org_groups::idp_group_id.assume_not_null())
+                .filter(org_groups::idp_group_id.is_not_null())
                 .load::<String>(conn)?
                 .into_iter()
                 .collect();
@@ -331,10 +349,15 @@ impl Directory {
                 }
                 if mapped.contains(id) {
                     outcome.added.push(name.clone());
-                } else {
+                } else if name == MEMBERS_GROUP {
                     outcome
                         .skipped
                         .push((name.clone(), format!("the built-in {MEMBERS_GROUP} group is never fed by the IdP")));
+                } else {
+                    outcome.skipped.push((
+                        name.clone(),
+                        format!("the organization's group {name} is already fed by another IdP group"),
+                    ));
                 }
             }
             let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)
@@ -348,10 +371,11 @@ impl Directory {
         let mut conn = self.conn()?;
         let (enterprise, org) = self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?;
         ctx.require_org_admin(&enterprise.id, &org.id)?;
-        Ok(group_mappings::table
-            .filter(group_mappings::organization_id.eq(&org.id))
-            .select(group_mappings::idp_group_id)
-            .order(group_mappings::idp_group_id.asc())
+        Ok(org_groups::table
+            .filter(org_groups::organization_id.eq(&org.id))
+            .filter(org_groups::idp_group_id.is_not_null())
+            .select(org_groups::idp_group_id.assume_not_null())
+            .order(org_groups::idp_group_id.asc())
             .load(&mut conn)?)
     }
 
@@ -394,10 +418,10 @@ impl Directory {
             .group_by(idp_group_members::group_id)
             .select((idp_group_members::group_id, diesel::dsl::count_star()))
             .load(&mut conn)?;
-        let mapped: Vec<(String, String)> = group_mappings::table
-            .inner_join(organizations::table.on(organizations::id.eq(group_mappings::organization_id)))
-            .filter(group_mappings::idp_group_id.eq_any(&ids))
-            .select((group_mappings::idp_group_id, organizations::key))
+        let mapped: Vec<(String, String)> = org_groups::table
+            .inner_join(organizations::table)
+            .filter(org_groups::idp_group_id.eq_any(&ids))
+            .select((org_groups::idp_group_id.assume_not_null(), organizations::key))
             .order(organizations::key.asc())
             .load(&mut conn)?;
         Ok(page.map(|g| MappedIdpGroup {

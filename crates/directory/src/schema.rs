@@ -54,6 +54,8 @@ diesel::table! {
         builtin -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        idp_group_id -> Nullable<Text>,
+        created_by_mapping -> Bool,
     }
 }
 
@@ -187,7 +189,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     idp_groups,
     idp_group_members,
     scim_requests,
-    group_mappings,
     jobs,
     org_group_permissions,
 );
@@ -303,21 +304,6 @@ diesel::joinable!(idp_groups -> enterprises (enterprise_id));
 diesel::joinable!(idp_group_members -> idp_groups (group_id));
 diesel::joinable!(idp_group_members -> users (user_id));
 diesel::joinable!(scim_requests -> enterprises (enterprise_id));
-
-diesel::table! {
-    group_mappings (idp_group_id, organization_id) {
-        idp_group_id -> Text,
-        organization_id -> Text,
-        org_group_id -> Text,
-        enterprise_id -> Text,
-        created_group -> Bool,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::joinable!(group_mappings -> idp_groups (idp_group_id));
-diesel::joinable!(group_mappings -> organizations (organization_id));
-diesel::joinable!(group_mappings -> org_groups (org_group_id));
 
 diesel::table! {
     jobs (id) {

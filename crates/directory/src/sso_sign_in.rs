@@ -162,28 +162,35 @@ fn sync_jit_groups(
         .collect();
     names.sort();
     names.dedup();
-    let enterprise_groups = org_groups::table
-        .filter(org_groups::enterprise_id.eq(enterprise_id))
-        .filter(org_groups::builtin.eq(false))
-        .select(org_groups::id);
     // Copies from before memberships were derived, and hand-added memberships in groups the IdP
-    // does not send, go.
-    let sent = org_groups::table
+    // does not send, go. Read from the user's own rows (a few), not the enterprise's groups.
+    let held: Vec<(String, String, String)> = org_group_members::table
+        .inner_join(org_groups::table)
+        .filter(org_group_members::user_id.eq(user_id))
         .filter(org_groups::enterprise_id.eq(enterprise_id))
         .filter(org_groups::builtin.eq(false))
-        .filter(org_groups::name.eq_any(&names))
-        .select(org_groups::id);
-    diesel::delete(
-        org_group_members::table
-            .filter(org_group_members::user_id.eq(user_id))
-            .filter(org_group_members::group_id.eq_any(enterprise_groups))
-            .filter(
-                org_group_members::source
-                    .eq(MembershipSource::Sso.as_str())
-                    .or(org_group_members::group_id.ne_all(sent)),
-            ),
-    )
-    .execute(conn)?;
+        .select((org_group_members::group_id, org_group_members::source, org_groups::name))
+        .load(conn)?;
+    let not_sent: Vec<&String> = held.iter().filter(|(_, _, name)| !names.contains(name)).map(|(g, ..)| g).collect();
+    let copies: Vec<&String> =
+        held.iter().filter(|(_, source, _)| source == MembershipSource::Sso.as_str()).map(|(g, ..)| g).collect();
+    if !not_sent.is_empty() {
+        diesel::delete(
+            org_group_members::table
+                .filter(org_group_members::user_id.eq(user_id))
+                .filter(org_group_members::group_id.eq_any(&not_sent)),
+        )
+        .execute(conn)?;
+    }
+    if !copies.is_empty() {
+        diesel::delete(
+            org_group_members::table
+                .filter(org_group_members::user_id.eq(user_id))
+                .filter(org_group_members::source.eq(MembershipSource::Sso.as_str()))
+                .filter(org_group_members::group_id.eq_any(&copies)),
+        )
+        .execute(conn)?;
+    }
     // The IdP groups, created when first seen (a concurrent sign-in may create one first).
     let known: Vec<(String, String)> = idp_groups::table
         .filter(idp_groups::enterprise_id.eq(enterprise_id))

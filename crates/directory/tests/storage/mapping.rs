@@ -154,6 +154,48 @@ fn renames_follow_unless_they_clash_and_members_is_never_fed(db: TestDatabase) {
     assert!(clash.details.contains("ops"), "{}", clash.details);
 }
 
+fn an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let linus = push_user(&dir, &idp, "linus");
+    let scim = Ctx::new(&idp, None);
+    let rename = |id: &str, to: &str| {
+        let change = GroupChanges { display_name: Some(to.into()), ..Default::default() };
+        dir.scim_change_group(&scim, id, &change, None).unwrap();
+    };
+
+    // Mapped, unmapped, renamed while unmapped, mapped again: a new org group of the new name.
+    let sre = push_group(&dir, &idp, "SRE", &[&grace]);
+    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
+    dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
+    rename(&sre, "Oncall");
+    let again = dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
+    assert_eq!(again.added, ["Oncall"]);
+    assert_eq!(members(&dir, "eng", "Oncall"), [("grace".to_owned(), "sso".to_owned())]);
+    assert!(members(&dir, "eng", "SRE").is_empty(), "the earlier group stays, unfed");
+
+    // A reused group does not follow renames; a second IdP group of its old name is refused
+    // there rather than merged into it.
+    dir.create_group(&admin, "acme", "eng", NewGroup { name: "Platform".into(), description: None }).unwrap();
+    let first = push_group(&dir, &idp, "Platform", &[&grace]);
+    dir.set_group_mappings(&admin, "acme", "eng", &[sre.clone(), first.clone()]).unwrap();
+    rename(&first, "Platform Team");
+    let second = push_group(&dir, &idp, "Platform", &[&linus]);
+    let outcome = dir.set_group_mappings(&admin, "acme", "eng", &[sre.clone(), first.clone(), second.clone()]).unwrap();
+    assert!(outcome.added.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.skipped.len(), 1, "{outcome:?}");
+    assert!(outcome.skipped[0].1.contains("already fed by another IdP group"), "{outcome:?}");
+    assert_eq!(members(&dir, "eng", "Platform"), [("grace".to_owned(), "sso".to_owned())]);
+    // Once the first lets go of it, the second may feed it.
+    let outcome = dir.set_group_mappings(&admin, "acme", "eng", &[sre, second]).unwrap();
+    assert_eq!((outcome.added, outcome.removed), (vec!["Platform".to_owned()], vec!["Platform Team".to_owned()]));
+    assert_eq!(members(&dir, "eng", "Platform"), [("linus".to_owned(), "sso".to_owned())]);
+}
+
 fn org_admins_map_only_their_organization(db: TestDatabase) {
     let (dir, _) = open(&db);
     setup(&dir);
@@ -346,4 +388,5 @@ directory::both_backends!(
     unmapping_and_deleting_take_the_members_away_and_keep_the_org_group,
     renames_follow_unless_they_clash_and_members_is_never_fed,
     org_admins_map_only_their_organization,
+    an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again,
 );

@@ -34,6 +34,18 @@ pub struct NewOrganization {
     pub name: String,
 }
 
+/// Someone in an organization: in at least one of its groups, by hand or through the IdP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrganizationMember {
+    pub user_id: String,
+    pub login: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub active: bool,
+    /// (group name, `local` or `sso`), by group name.
+    pub groups: Vec<(String, String)>,
+}
+
 /// Changes to an organization. Its key is fixed once created.
 #[derive(Debug, Clone, Default)]
 pub struct OrganizationChanges {
@@ -133,6 +145,78 @@ impl Directory {
         }
         let rows = query.load(&mut conn)?;
         Ok(Page::from_rows(rows, page, |o| o.key.clone()))
+    }
+
+    /// The people in an organization, by login (its admins). Org membership follows group
+    /// membership: anyone in one of its groups is in it, whether added by an admin or fed by
+    /// a mapped IdP group; there is no membership of the organization apart from its groups.
+    pub fn list_organization_members(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        page: &PageRequest,
+    ) -> Result<Page<OrganizationMember>> {
+        use crate::schema::{idp_group_members, org_group_members, org_groups, users};
+        let mut conn = self.conn()?;
+        let (enterprise, org) = self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?;
+        let in_groups = org_group_members::table
+            .inner_join(org_groups::table)
+            .filter(org_groups::organization_id.eq(org.id.clone()))
+            .select(org_group_members::user_id);
+        let fed = org_groups::table
+            .inner_join(
+                idp_group_members::table.on(idp_group_members::group_id.nullable().eq(org_groups::idp_group_id)),
+            )
+            .filter(org_groups::organization_id.eq(org.id.clone()))
+            .select(idp_group_members::user_id);
+        let mut query = users::table
+            .filter(users::enterprise_id.eq(enterprise.id.clone()))
+            .filter(users::id.eq_any(in_groups).or(users::id.eq_any(fed)))
+            .select((users::login_key, users::id, users::login, users::name, users::email, users::active))
+            .order(users::login_key.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = &page.after {
+            query = query.filter(users::login_key.gt(after.clone()));
+        }
+        type Row = (String, String, String, String, Option<String>, bool);
+        let rows: Vec<Row> = query.load(&mut conn)?;
+        let page = Page::from_rows(rows, page, |r| r.0.clone());
+        let ids: Vec<&str> = page.items.iter().map(|r| r.1.as_str()).collect();
+        // (user id, group name, source)
+        let mut groups: Vec<(String, String, String)> = org_group_members::table
+            .inner_join(org_groups::table)
+            .filter(org_groups::organization_id.eq(&org.id))
+            .filter(org_group_members::user_id.eq_any(&ids))
+            .select((org_group_members::user_id, org_groups::name, org_group_members::source))
+            .load(&mut conn)?;
+        let derived: Vec<(String, String)> = org_groups::table
+            .inner_join(
+                idp_group_members::table.on(idp_group_members::group_id.nullable().eq(org_groups::idp_group_id)),
+            )
+            .filter(org_groups::organization_id.eq(&org.id))
+            .filter(idp_group_members::user_id.eq_any(&ids))
+            .select((idp_group_members::user_id, org_groups::name))
+            .load(&mut conn)?;
+        for (user_id, group) in derived {
+            if !groups.iter().any(|(u, g, s)| *u == user_id && *g == group && s == "sso") {
+                groups.push((user_id, group, "sso".to_owned()));
+            }
+        }
+        groups.sort();
+        Ok(page.map(|(_, user_id, login, name, email, active)| OrganizationMember {
+            groups: groups
+                .iter()
+                .filter(|(u, ..)| *u == user_id)
+                .map(|(_, group, source)| (group.clone(), source.clone()))
+                .collect(),
+            user_id,
+            login,
+            name,
+            email,
+            active,
+        }))
     }
 
     pub fn get_organization(&self, ctx: &Ctx<'_>, enterprise_key: &str, org_key: &str) -> Result<Organization> {

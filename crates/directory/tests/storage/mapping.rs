@@ -196,6 +196,47 @@ fn an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again(db: TestD
     assert_eq!(members(&dir, "eng", "Platform"), [("linus".to_owned(), "sso".to_owned())]);
 }
 
+fn org_membership_follows_group_membership(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let linus = push_user(&dir, &idp, "linus");
+    push_user(&dir, &idp, "ken");
+    let sre = push_group(&dir, &idp, "SRE", &[&grace, &linus]);
+    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
+    dir.add_group_member(&admin, "acme", "eng", "Admins", "grace").unwrap();
+    let people = |org: &str| -> Vec<(String, Vec<(String, String)>)> {
+        let page = dir.list_organization_members(&admin, "acme", org, &PageRequest::first(50)).unwrap();
+        page.items.into_iter().map(|m| (m.login, m.groups)).collect()
+    };
+    let pair = |g: &str, s: &str| (g.to_owned(), s.to_owned());
+    assert_eq!(
+        people("eng"),
+        [
+            ("grace".to_owned(), vec![pair("Admins", "local"), pair("SRE", "sso")]),
+            ("linus".to_owned(), vec![pair("SRE", "sso")]),
+        ]
+    );
+    assert!(people("ops").is_empty(), "ken is in no group of ops, nor is anyone else");
+
+    // Pages by login.
+    let first = dir.list_organization_members(&admin, "acme", "eng", &PageRequest::first(1)).unwrap();
+    assert_eq!(first.items[0].login, "grace");
+    let rest = PageRequest { limit: Some(1), after: first.next.clone() };
+    let second = dir.list_organization_members(&admin, "acme", "eng", &rest).unwrap();
+    assert_eq!((second.items[0].login.as_str(), second.next), ("linus", None));
+
+    // The IdP takes linus out of SRE: he is out of eng. Unmapping SRE leaves grace by hand.
+    let change = GroupChanges { members: vec![MemberChange::Remove(vec![linus.clone()])], ..Default::default() };
+    dir.scim_change_group(&Ctx::new(&idp, None), &sre, &change, None).unwrap();
+    assert_eq!(people("eng").iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["grace"]);
+    dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
+    assert_eq!(people("eng"), [("grace".to_owned(), vec![pair("Admins", "local")])]);
+}
+
 fn org_admins_map_only_their_organization(db: TestDatabase) {
     let (dir, _) = open(&db);
     setup(&dir);
@@ -389,4 +430,5 @@ directory::both_backends!(
     renames_follow_unless_they_clash_and_members_is_never_fed,
     org_admins_map_only_their_organization,
     an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again,
+    org_membership_follows_group_membership,
 );

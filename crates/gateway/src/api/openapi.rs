@@ -13,7 +13,7 @@ use super::{connections, enterprises, groups, mappings, organizations, scim_requ
         enterprises::create, enterprises::list, enterprises::get_one, enterprises::update, enterprises::remove,
         enterprises::appoint_admin,
         organizations::create, organizations::list, organizations::get_one, organizations::update,
-        organizations::remove, organizations::appoint_admin,
+        organizations::remove, organizations::appoint_admin, organizations::members,
         groups::create, groups::list, groups::members, groups::get_permissions, groups::put_permissions,
         users::list, users::create, users::get, users::update, users::delete, users::access,
         connections::create, connections::list, connections::get_one, connections::update, connections::remove,

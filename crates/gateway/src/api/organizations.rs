@@ -26,9 +26,68 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update))
             .route(web::delete().to(remove)),
     )
-    .service(
-        resource("/enterprises/{key}/organizations/{org_key}/admins", "POST").route(web::post().to(appoint_admin)),
-    );
+    .service(resource("/enterprises/{key}/organizations/{org_key}/admins", "POST").route(web::post().to(appoint_admin)))
+    .service(resource("/enterprises/{key}/organizations/{org_key}/members", "GET").route(web::get().to(members)));
+}
+
+/// One of an organization's groups that someone is in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberGroup {
+    pub group: String,
+    /// `sso` (fed by the IdP) or `local` (added by an admin).
+    pub source: String,
+}
+
+/// Someone in the organization: in at least one of its groups.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationMemberView {
+    pub user_id: String,
+    pub login: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub active: bool,
+    pub groups: Vec<MemberGroup>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationMemberPage {
+    pub items: Vec<OrganizationMemberView>,
+    pub next: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/enterprises/{key}/organizations/{org_key}/members", tag = "organizations",
+    params(("key" = String, Path, description = "Enterprise key"), ("org_key" = String, Path, description = "Organization key"), PageQuery),
+    responses(
+        (status = 200, description = "Everyone in one of the organization's groups, by login, with those groups", body = OrganizationMemberPage),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn members(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, org_key) = path.into_inner();
+    let page: PageRequest = query.into_inner().into();
+    let dir = state.directory.clone();
+    let result =
+        blocking::<_, ApiError>(move || dir.list_organization_members(&caller.ctx(), &key, &org_key, &page)).await?;
+    let items = result
+        .items
+        .into_iter()
+        .map(|m| OrganizationMemberView {
+            user_id: m.user_id,
+            login: m.login,
+            name: m.name,
+            email: m.email,
+            active: m.active,
+            groups: m.groups.into_iter().map(|(group, source)| MemberGroup { group, source }).collect(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(OrganizationMemberPage { items, next: result.next }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -110,6 +110,9 @@ struct OrganizationPage {
     org_key: String,
     org_name: String,
     can_admin_enterprise: bool,
+    /// Everyone in one of the organization's groups (org membership follows group membership).
+    people: Vec<directory::organization::OrganizationMember>,
+    people_next: Option<String>,
     groups: Vec<GroupBlock>,
 }
 
@@ -118,15 +121,18 @@ async fn page(
     state: web::Data<AppState>,
     session: ConsoleSession,
     path: web::Path<(String, String)>,
+    query: web::Query<super::enterprises::AfterQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (key, org_key) = path.into_inner();
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let (k2, o2) = (key.clone(), org_key.clone());
-    let (enterprise, org, groups) = blocking::<_, PageError>(move || {
+    let people_page = PageRequest { limit: Some(100), after: query.into_inner().after };
+    let (enterprise, org, people, groups) = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
         let e = dir.get_enterprise(&ctx, &k2)?;
         let org = dir.get_organization(&ctx, &k2, &o2)?;
+        let people = dir.list_organization_members(&ctx, &k2, &o2, &people_page)?;
         let groups = dir.list_groups(&ctx, &k2, &o2, &PageRequest::first(200))?;
         let mut blocks = Vec::new();
         for g in groups.items {
@@ -144,7 +150,7 @@ async fn page(
                 permissions,
             });
         }
-        Ok((e, org, blocks))
+        Ok((e, org, people, blocks))
     })
     .await?;
     render(&OrganizationPage {
@@ -154,6 +160,8 @@ async fn page(
         enterprise_name: enterprise.name,
         org_key,
         org_name: org.name,
+        people: people.items,
+        people_next: people.next,
         groups,
     })
 }

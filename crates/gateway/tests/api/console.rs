@@ -189,7 +189,62 @@ crate::both_backends!(
     provisioning_assistant_generates_tokens_and_enables_scim,
     group_permissions_are_edited_on_the_organization_page,
     org_admins_map_groups_of_their_organization_only,
+    the_organization_page_lists_everyone_in_its_groups,
 );
+
+/// Org membership follows group membership: the organization page lists the people of its
+/// groups, those fed by a mapped IdP group marked as such.
+async fn the_organization_page_lists_everyone_in_its_groups(app: TestApp) {
+    let b = first_operator(&app).await;
+    app.create_enterprise("acme").await;
+    app.create_organization("acme", "eng").await;
+    let page = b.get(app.url("/console/e/acme/o/eng")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Nobody yet."), "{page}");
+
+    let system = directory::Actor::System;
+    let token = app.directory.create_scim_token(&directory::Ctx::new(&system, None), "acme", "").unwrap().token;
+    let push = |path: &'static str, body: String| {
+        app.client
+            .post(app.url(&format!("/api/scim/v2/acme{path}")))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(body)
+            .send()
+    };
+    let user: serde_json::Value = push(
+        "/Users",
+        r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.example"}"#.to_owned(),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let group: serde_json::Value = push(
+        "/Groups",
+        format!(
+            r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Platform","members":[{{"value":"{}"}}]}}"#,
+            user["id"].as_str().unwrap()
+        ),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let page = b.get(app.url("/console/e/acme/o/eng")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("ada@acme.example"), "not mapped yet: not in eng");
+
+    app.api(reqwest::Method::PUT, "/api/v1/enterprises/acme/organizations/eng/group-mappings", &app.operator_key)
+        .json(&serde_json::json!({"idp_groups": [group["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    let page = b.get(app.url("/console/e/acme/o/eng")).send().await.unwrap().text().await.unwrap();
+    let people = &page[page.find("id=\"people\"").unwrap()..page.find("</section>").unwrap()];
+    assert!(people.contains("<td>ada@acme.example</td>"), "{people}");
+    assert!(people.contains("<code>Platform</code> <span class=\"muted\">(identity provider)</span>"), "{people}");
+}
 
 /// The provisioning assistant: the endpoint to copy, a token shown once and then listed by its
 /// prefix, the switch to SCIM mode, the request log, and revocation.

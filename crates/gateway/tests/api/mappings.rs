@@ -145,6 +145,17 @@ async fn access_answers_organizations_groups_and_permissions(app: TestApp) {
     assert_eq!(access["organizations"][0]["groups"][0]["group"], "Platform");
     assert_eq!(access["organizations"][0]["groups"][0]["source"], "sso");
     assert_eq!(access["organizations"][0]["permissions"], json!(["create_projects", "browse"]));
+    // Org membership follows group membership.
+    let members: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/organizations/eng/members", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(members["items"][0]["login"], "ada@acme.example");
+    assert_eq!(members["items"][0]["groups"], json!([{"group": "Platform", "source": "sso"}]));
 
     // Deactivated by the IdP: no access at all.
     let (status, _) = idp

@@ -4,9 +4,11 @@
 //!
 //! A user is in an organization when they are in any of its org groups, by hand (`local`) or
 //! through an IdP group (`sso`, derived; see `mapping`). Their permissions in it are the union
-//! of their groups' permissions.
+//! of their groups' permissions and those of the organization's built-in `Members` group, which
+//! stands for everyone in the organization (the IdP never feeds it; being in the organization
+//! is what puts one in it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -178,6 +180,15 @@ impl Directory {
             .filter(org_group_permissions::group_id.eq_any(&group_ids))
             .select((org_group_permissions::group_id, org_group_permissions::permission))
             .load(&mut conn)?;
+        // Members' permissions hold for everyone in the organization.
+        let org_keys: BTreeSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        let everyone: Vec<(String, String)> = org_group_permissions::table
+            .inner_join(org_groups::table.inner_join(organizations::table))
+            .filter(organizations::enterprise_id.eq(&enterprise.id))
+            .filter(organizations::key.eq_any(&org_keys))
+            .filter(org_groups::builtin.eq(true))
+            .select((organizations::key, org_group_permissions::permission))
+            .load(&mut conn)?;
         let mut by_org: BTreeMap<String, OrganizationAccess> = BTreeMap::new();
         for (group_id, org_key, org_name, group, source) in &rows {
             let entry = by_org.entry(org_key.clone()).or_insert_with(|| OrganizationAccess {
@@ -189,7 +200,9 @@ impl Directory {
             if !entry.groups.iter().any(|(g, s)| g == group && s == source) {
                 entry.groups.push((group.clone(), source.clone()));
             }
-            for (_, p) in grants.iter().filter(|(g, _)| g == group_id) {
+            let granted = grants.iter().filter(|(g, _)| g == group_id);
+            let to_everyone = everyone.iter().filter(|(o, _)| o == org_key);
+            for (_, p) in granted.chain(to_everyone) {
                 if let Some(p) = Permission::parse(p).filter(|p| !entry.permissions.contains(p)) {
                     entry.permissions.push(p);
                 }

@@ -402,6 +402,15 @@ async fn admin_maps_idp_groups_custom_and_all(app: TestApp) {
     for g in listed["items"].as_array().unwrap() {
         assert_eq!(g["organizations"], json!(["eng", "ops"]), "{g}");
     }
+
+    // The result as the organization shows it: ada is in ops through all three groups.
+    c.goto(&app.url("/console/e/acme/o/ops")).await.unwrap();
+    let people = c.find(Locator::Css("table caption + thead + tbody")).await.unwrap().text().await.unwrap();
+    assert!(people.contains("ada@acme.example"), "{people}");
+    for name in ["Design", "Platform", "Security"] {
+        assert!(people.contains(&format!("{name} (identity provider)")), "{people}");
+    }
+    shot(&c, "22-organization-people").await;
     c.close().await.unwrap();
 }
 

@@ -77,7 +77,8 @@ pub(crate) enum NameLinks<'a> {
 }
 
 /// JIT mode's rule: an org group is fed by the IdP group of exactly its name (case-sensitive;
-/// never a built-in group). Links the unfed org groups of `scope`; existing links stay.
+/// never a built-in group). Links the org groups of `scope` that are unfed, or fed by an IdP
+/// group of another name; links by exact name stay.
 pub(crate) fn link_by_name(
     conn: &mut DbConnection,
     now: NaiveDateTime,
@@ -86,12 +87,14 @@ pub(crate) fn link_by_name(
 ) -> Result<()> {
     use crate::raw::{id_set, ids_json};
     match scope {
-        NameLinks::All => feed_same_named(conn, now, "true", "true", &[enterprise_id])?,
+        NameLinks::All => feed_by_name(conn, now, &linkable_by_name("true"), &[enterprise_id])?,
         NameLinks::IdpGroups(ids) => {
-            let groups = format!("g.id IN ({})", id_set(conn, 2));
-            feed_same_named(conn, now, &groups, "true", &[enterprise_id, &ids_json(ids)?])?
+            let which = linkable_by_name(&format!("g.id IN ({})", id_set(conn, 2)));
+            feed_by_name(conn, now, &which, &[enterprise_id, &ids_json(ids)?])?
         }
-        NameLinks::OrgGroup(id) => feed_same_named(conn, now, "true", "org_groups.id = $2", &[enterprise_id, id])?,
+        NameLinks::OrgGroup(id) => {
+            feed_by_name(conn, now, &reusable("true", "org_groups.id = $2"), &[enterprise_id, id])?
+        }
     };
     Ok(())
 }
@@ -149,24 +152,45 @@ pub(crate) fn follow_rename(
 /// wait little for the write lock, large enough for the writes to share pages.
 pub const MAP_ALL_LINKS_PER_CHUNK: i64 = 10_000;
 
-/// Feeds unfed, non-built-in org groups (those `org_groups_in`, an SQL condition on `org_groups`,
-/// selects) from the IdP group of exactly their name, when `groups` (a condition on `g`) selects
-/// it and it feeds no other group of that organization. `$1` is the enterprise id, `params`
-/// follow it, `now` comes last. Shared by JIT's name links and the reuse rule of mappings.
-fn feed_same_named(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    groups: &str,
-    org_groups_in: &str,
-    params: &[&str],
-) -> Result<usize> {
+/// The org groups a mapping reuses, as an SQL condition on `org_groups`: unfed, not built in,
+/// of the enterprise (`$1`) and selected by `org_groups_in`, named like an IdP group that
+/// `groups` (a condition on `g`) selects and that feeds no other group of their organization.
+/// Found from the unfed groups, which are few next to the pairs a "map all" chunk covers.
+fn reusable(groups: &str, org_groups_in: &str) -> String {
+    format!(
+        "org_groups.idp_group_id IS NULL AND org_groups.builtin = false AND org_groups.organization_id IN \
+         (SELECT o.id FROM organizations o WHERE o.enterprise_id = $1) AND ({org_groups_in}) AND EXISTS \
+         (SELECT 1 FROM idp_groups g WHERE g.enterprise_id = $1 AND g.display_name = org_groups.name AND ({groups}) \
+         AND NOT EXISTS (SELECT 1 FROM org_groups f WHERE f.idp_group_id = g.id \
+         AND f.organization_id = org_groups.organization_id))"
+    )
+}
+
+/// JIT's rule as an SQL condition on `org_groups`: the non-built-in groups of the enterprise
+/// (`$1`) named exactly like an IdP group `groups` selects, not fed by it yet, and either unfed
+/// or fed by an IdP group of another name (a group reused in SCIM mode whose IdP group was then
+/// renamed: by name, it is the newcomer's). Found from the IdP groups, one probe per
+/// organization each.
+fn linkable_by_name(groups: &str) -> String {
+    format!(
+        "org_groups.id IN (SELECT og.id FROM idp_groups g JOIN organizations o ON o.enterprise_id = g.enterprise_id \
+         JOIN org_groups og ON og.organization_id = o.id AND og.name = g.display_name \
+         WHERE g.enterprise_id = $1 AND ({groups}) AND og.builtin = false \
+         AND (og.idp_group_id IS NULL OR NOT EXISTS \
+         (SELECT 1 FROM idp_groups cur WHERE cur.id = og.idp_group_id AND cur.display_name = og.name)) \
+         AND NOT EXISTS (SELECT 1 FROM org_groups f WHERE f.idp_group_id = g.id AND f.organization_id = o.id))"
+    )
+}
+
+/// Feeds the org groups `which` selects (an SQL condition on `org_groups`) from the IdP group of
+/// the enterprise (`$1`) of exactly their name; `params` follow `$1`, `now` comes last. A group
+/// created for that IdP group before (its id leads with the IdP group's) follows its renames
+/// again; any other does not.
+fn feed_by_name(conn: &mut DbConnection, now: NaiveDateTime, which: &str, params: &[&str]) -> Result<usize> {
+    let named = "FROM idp_groups g WHERE g.enterprise_id = $1 AND g.display_name = org_groups.name";
     let sql = format!(
-        "UPDATE org_groups SET created_by_mapping = false, updated_at = ${now}, idp_group_id = \
-         (SELECT g.id FROM idp_groups g WHERE g.enterprise_id = $1 AND g.display_name = org_groups.name) \
-         WHERE org_groups.idp_group_id IS NULL AND org_groups.builtin = false AND org_groups.organization_id IN \
-         (SELECT o.id FROM organizations o WHERE o.enterprise_id = $1) AND ({org_groups_in}) AND EXISTS (SELECT 1 FROM idp_groups g WHERE g.enterprise_id = $1 \
-         AND g.display_name = org_groups.name AND ({groups}) AND NOT EXISTS \
-         (SELECT 1 FROM org_groups f WHERE f.idp_group_id = g.id AND f.organization_id = org_groups.organization_id))",
+        "UPDATE org_groups SET updated_at = ${now}, idp_group_id = (SELECT g.id {named}), created_by_mapping = \
+         COALESCE((SELECT substr(org_groups.id, 1, length(g.id) + 1) = g.id || ':' {named}), false) WHERE {which}",
         now = params.len() + 1
     );
     crate::raw::execute(conn, &sql, Some(now), params)
@@ -175,10 +199,9 @@ fn feed_same_named(
 /// Maps IdP groups onto organizations: every IdP group `groups` selects (an SQL condition on
 /// `g`) onto organization `org` (a placeholder, or every organization of the enterprise), where
 /// not mapped yet; `$1` is the enterprise id and `params` follow it. Three set-based statements
-/// whatever the sizes: (1) unfed org groups of the IdP group's name are reused, (2) the `sso`
-/// copies fed groups still carry from before memberships were derived go (found through a
-/// partial index, so this costs nothing when there are none), (3) the other org groups are
-/// created, fed. `Members` is never fed, and a name already taken by a group that another IdP
+/// whatever the sizes: (1) the `sso` copies that the groups about to be reused still carry from
+/// before memberships were derived go, (2) unfed org groups of the IdP group's name are reused,
+/// (3) the other org groups are created, fed. `Members` is never fed, and a name already taken by a group that another IdP
 /// group feeds is left as it is (the caller reports it). A created group's id leads with its IdP
 /// group's, so that a chunk of "map all", which works by IdP group, writes its rows together; a
 /// token per call keeps it unique when the same pair is mapped again after an unmapping.
@@ -195,14 +218,16 @@ fn map_pairs(
         None => ("true".to_owned(), "true".to_owned()),
     };
     let with_enterprise: Vec<&str> = std::iter::once(enterprise_id).chain(params.iter().copied()).collect();
-    feed_same_named(conn, now, groups, &org_groups_in, &with_enterprise)?;
+    let reused = reusable(groups, &org_groups_in);
     crate::raw::execute(
         conn,
-        "DELETE FROM org_group_members WHERE source = 'sso' AND EXISTS (SELECT 1 FROM org_groups og \
-         WHERE og.id = org_group_members.group_id AND og.enterprise_id = $1 AND og.idp_group_id IS NOT NULL)",
+        &format!(
+            "DELETE FROM org_group_members WHERE source = 'sso' AND group_id IN (SELECT id FROM org_groups WHERE {reused})"
+        ),
         None,
-        &[enterprise_id],
+        &with_enterprise,
     )?;
+    feed_by_name(conn, now, &reused, &with_enterprise)?;
     let id = crate::secret::new_id();
     let token = &id[id.len() - 12..];
     let all: Vec<&str> = with_enterprise.iter().copied().chain(std::iter::once(token)).collect();

@@ -8,6 +8,17 @@ ALTER TABLE org_groups ADD COLUMN idp_group_id TEXT REFERENCES idp_groups (id) O
 -- True when the org group was created for its mapping: it then follows renames of G.
 ALTER TABLE org_groups ADD COLUMN created_by_mapping BOOLEAN NOT NULL DEFAULT FALSE;
 
+-- A group that several IdP groups fed keeps the one of its own name, else the earliest mapped.
+UPDATE org_groups
+SET idp_group_id = (
+        SELECT m.idp_group_id FROM group_mappings m JOIN idp_groups g ON g.id = m.idp_group_id
+        WHERE m.org_group_id = org_groups.id AND g.display_name = org_groups.name),
+    created_by_mapping = (
+        SELECT m.created_group FROM group_mappings m JOIN idp_groups g ON g.id = m.idp_group_id
+        WHERE m.org_group_id = org_groups.id AND g.display_name = org_groups.name)
+WHERE EXISTS (
+    SELECT 1 FROM group_mappings m JOIN idp_groups g ON g.id = m.idp_group_id
+    WHERE m.org_group_id = org_groups.id AND g.display_name = org_groups.name);
 UPDATE org_groups
 SET idp_group_id = (
         SELECT m.idp_group_id FROM group_mappings m WHERE m.org_group_id = org_groups.id
@@ -15,7 +26,7 @@ SET idp_group_id = (
     created_by_mapping = (
         SELECT m.created_group FROM group_mappings m WHERE m.org_group_id = org_groups.id
         ORDER BY m.created_at, m.idp_group_id LIMIT 1)
-WHERE id IN (SELECT org_group_id FROM group_mappings);
+WHERE idp_group_id IS NULL AND id IN (SELECT org_group_id FROM group_mappings);
 
 -- One org group per (IdP group, organization); unfed groups (NULL) are not constrained.
 CREATE UNIQUE INDEX org_groups_idp_group ON org_groups (idp_group_id, organization_id);

@@ -127,6 +127,7 @@ fn unmapping_and_deleting_take_the_members_away_and_keep_the_org_group(db: TestD
     assert!(members(&dir, "ops", "Night").is_empty());
     dir.scim_delete_group(&Ctx::new(&idp, None), &other, None).unwrap();
     assert!(members(&dir, "ops", "Day").is_empty(), "deleting the IdP group removes its memberships");
+    assert!(group_names(&dir, "ops").contains(&"Day".to_owned()), "and keeps the org group");
     let listed = dir.list_mapped_idp_groups(&admin, "acme", None, &PageRequest::first(50)).unwrap().items;
     assert_eq!(listed.len(), 1);
     assert!(listed[0].organizations.is_empty());
@@ -143,7 +144,9 @@ fn renames_follow_unless_they_clash_and_members_is_never_fed(db: TestDatabase) {
     dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
     dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&sre)).unwrap();
     let skipped = dir.set_group_mappings(&admin, "acme", "ops", &[sre.clone(), members_group]).unwrap().skipped;
-    assert_eq!(skipped.len(), 1, "the built-in Members group is never fed");
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].1.contains("built-in Members group is never fed"), "{skipped:?}");
+    assert!(members(&dir, "ops", "Members").is_empty(), "the IdP's Members group feeds nobody into it");
     // ops already has "Oncall": renaming SRE to it clashes there and is reported; eng follows.
     let rename = GroupChanges { display_name: Some("Oncall".into()), ..Default::default() };
     dir.scim_change_group(&Ctx::new(&idp, None), &sre, &rename, None).unwrap();
@@ -167,6 +170,16 @@ fn an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again(db: TestD
         let change = GroupChanges { display_name: Some(to.into()), ..Default::default() };
         dir.scim_change_group(&scim, id, &change, None).unwrap();
     };
+
+    // Mapped, unmapped, mapped again: the group made for it is reused and follows renames again.
+    let kube = push_group(&dir, &idp, "Kube", &[&grace]);
+    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kube)).unwrap();
+    dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
+    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kube)).unwrap();
+    rename(&kube, "Kubernetes");
+    let names = group_names(&dir, "eng");
+    assert!(names.contains(&"Kubernetes".to_owned()) && !names.contains(&"Kube".to_owned()), "{names:?}");
+    dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
 
     // Mapped, unmapped, renamed while unmapped, mapped again: a new org group of the new name.
     let sre = push_group(&dir, &idp, "SRE", &[&grace]);
@@ -235,6 +248,68 @@ fn org_membership_follows_group_membership(db: TestDatabase) {
     assert_eq!(people("eng").iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["grace"]);
     dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
     assert_eq!(people("eng"), [("grace".to_owned(), vec![pair("Admins", "local")])]);
+}
+
+/// `sso` rows copied into `org_group_members` before memberships were derived: a reused group's
+/// go when it is mapped; other groups' stay until their users sign in again, even when mapping
+/// another organization's groups.
+fn reusing_a_group_drops_its_old_sso_copies_only(db: TestDatabase) {
+    use diesel::RunQueryDsl;
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let linus = push_user(&dir, &idp, "linus");
+    dir.create_group(&admin, "acme", "eng", NewGroup { name: "Kernel".into(), description: None }).unwrap();
+    dir.add_group_member(&admin, "acme", "eng", "Kernel", "grace").unwrap();
+    let oncall = push_group(&dir, &idp, "Oncall", &[&grace]);
+    dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&oncall)).unwrap();
+    let url = directory::DatabaseUrl::parse(&db.url).unwrap();
+    let pool = directory::db::open_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+    for (org, group) in [("eng", "Kernel"), ("ops", "Oncall")] {
+        let sql = format!(
+            "INSERT INTO org_group_members (group_id, user_id, source, created_at) \
+             SELECT og.id, '{linus}', 'sso', CURRENT_TIMESTAMP FROM org_groups og \
+             JOIN organizations o ON o.id = og.organization_id WHERE o.key = '{org}' AND og.name = '{group}'"
+        );
+        assert_eq!(diesel::sql_query(sql).execute(&mut *conn).unwrap(), 1);
+    }
+    drop(conn);
+    let kernel = push_group(&dir, &idp, "Kernel", &[&grace]);
+    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kernel)).unwrap();
+    assert_eq!(
+        members(&dir, "eng", "Kernel"),
+        [("grace".to_owned(), "local".to_owned()), ("grace".to_owned(), "sso".to_owned())],
+        "linus' old copy went; grace's hand-added membership stayed"
+    );
+    assert_eq!(
+        members(&dir, "ops", "Oncall"),
+        [("grace".to_owned(), "sso".to_owned()), ("linus".to_owned(), "sso".to_owned())],
+        "fed already, not reused now: its copy waits for linus' next sign-in"
+    );
+}
+
+/// In JIT mode an org group is fed by the IdP group of exactly its name, even when SCIM had it
+/// fed by a group that was renamed since.
+fn jit_links_by_exact_name_over_a_renamed_feed(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    dir.create_group(&admin, "acme", "eng", NewGroup { name: "Design".into(), description: None }).unwrap();
+    let design = push_group(&dir, &idp, "Design", &[&grace]);
+    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&design)).unwrap();
+    let rename = GroupChanges { display_name: Some("Design Team".into()), ..Default::default() };
+    dir.scim_change_group(&Ctx::new(&idp, None), &design, &rename, None).unwrap();
+    assert_eq!(members(&dir, "eng", "Design"), [("grace".to_owned(), "sso".to_owned())], "reused: kept its name");
+
+    dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &["Design"]), "", "", None).unwrap().unwrap();
+    assert_eq!(members(&dir, "eng", "Design"), [("ada".to_owned(), "sso".to_owned())]);
 }
 
 fn org_admins_map_only_their_organization(db: TestDatabase) {
@@ -432,4 +507,6 @@ directory::both_backends!(
     org_admins_map_only_their_organization,
     an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again,
     org_membership_follows_group_membership,
+    reusing_a_group_drops_its_old_sso_copies_only,
+    jit_links_by_exact_name_over_a_renamed_feed,
 );

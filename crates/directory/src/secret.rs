@@ -72,7 +72,8 @@ mod tests {
         assert_eq!(prefix.len(), PREFIX_HEX);
         assert_eq!(token_prefix(&token, "pscim_"), Some(prefix.as_str()));
         assert_eq!(token_prefix(&token, "portico_"), None);
-        assert_eq!(token_prefix(&format!("pscim_{prefix}{}", &token[6 + PREFIX_HEX + 1..]), "pscim_"), None);
+        // The separator replaced (dropping it would be flaky: the secret may start with `_`).
+        assert_eq!(token_prefix(&format!("pscim_{prefix}x{}", &token[6 + PREFIX_HEX + 1..]), "pscim_"), None);
         assert_eq!(token_prefix("pscim_0123456789zz_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "pscim_"), None);
         assert_eq!(token_prefix("pscim_0123456789ab_short", "pscim_"), None);
         assert_eq!(token_prefix("pscim_é", "pscim_"), None);

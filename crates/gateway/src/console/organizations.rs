@@ -96,7 +96,9 @@ struct GroupBlock {
     name: String,
     description: String,
     builtin: bool,
+    /// The first [`MEMBERS_SHOWN`] members, of `member_count`.
     members: Vec<GroupMember>,
+    member_count: usize,
     /// Every permission, with its label and whether the group grants it.
     permissions: Vec<(&'static str, &'static str, bool)>,
 }
@@ -114,29 +116,47 @@ struct OrganizationPage {
     people: Vec<directory::organization::OrganizationMember>,
     people_next: Option<String>,
     groups: Vec<GroupBlock>,
+    groups_next: Option<String>,
 }
+
+/// Where the organization page's two lists start.
+#[derive(Debug, Deserialize)]
+struct OrganizationQuery {
+    people_after: Option<String>,
+    groups_after: Option<String>,
+}
+
+/// Page sizes of the organization page, which "map all" can give thousands of groups.
+const PEOPLE_PER_PAGE: u32 = 100;
+const GROUPS_PER_PAGE: u32 = 50;
+/// Members listed under each group; the count says how many there are in all.
+const MEMBERS_SHOWN: usize = 25;
 
 #[get("/console/e/{key}/o/{org}")]
 async fn page(
     state: web::Data<AppState>,
     session: ConsoleSession,
     path: web::Path<(String, String)>,
-    query: web::Query<super::enterprises::AfterQuery>,
+    query: web::Query<OrganizationQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (key, org_key) = path.into_inner();
     let dir = state.directory.clone();
     let actor = session.actor().clone();
     let (k2, o2) = (key.clone(), org_key.clone());
-    let people_page = PageRequest { limit: Some(100), after: query.into_inner().after };
-    let (enterprise, org, people, groups) = blocking::<_, PageError>(move || {
+    let query = query.into_inner();
+    let people_page = PageRequest { limit: Some(PEOPLE_PER_PAGE), after: query.people_after };
+    let groups_page = PageRequest { limit: Some(GROUPS_PER_PAGE), after: query.groups_after };
+    let (enterprise, org, people, groups, groups_next) = blocking::<_, PageError>(move || {
         let ctx = Ctx::new(&actor, None);
         let e = dir.get_enterprise(&ctx, &k2)?;
         let org = dir.get_organization(&ctx, &k2, &o2)?;
         let people = dir.list_organization_members(&ctx, &k2, &o2, &people_page)?;
-        let groups = dir.list_groups(&ctx, &k2, &o2, &PageRequest::first(200))?;
+        let groups = dir.list_groups(&ctx, &k2, &o2, &groups_page)?;
         let mut blocks = Vec::new();
         for g in groups.items {
-            let members = dir.list_group_members(&ctx, &k2, &o2, &g.name)?;
+            let mut members = dir.list_group_members(&ctx, &k2, &o2, &g.name)?;
+            let member_count = members.len();
+            members.truncate(MEMBERS_SHOWN);
             let granted = dir.group_permissions(&ctx, &k2, &o2, &g.name)?;
             let permissions = directory::permission::Permission::ALL
                 .into_iter()
@@ -147,10 +167,11 @@ async fn page(
                 description: g.description,
                 builtin: g.builtin,
                 members,
+                member_count,
                 permissions,
             });
         }
-        Ok((e, org, people, blocks))
+        Ok((e, org, people, blocks, groups.next))
     })
     .await?;
     render(&OrganizationPage {
@@ -163,6 +184,7 @@ async fn page(
         people: people.items,
         people_next: people.next,
         groups,
+        groups_next,
     })
 }
 

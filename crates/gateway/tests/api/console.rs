@@ -244,6 +244,25 @@ async fn the_organization_page_lists_everyone_in_its_groups(app: TestApp) {
     let people = &page[page.find("id=\"people\"").unwrap()..page.find("</section>").unwrap()];
     assert!(people.contains("<td>ada@acme.example</td>"), "{people}");
     assert!(people.contains("<code>Platform</code> <span class=\"muted\">(identity provider)</span>"), "{people}");
+
+    // Groups come fifty at a time ("map all" can make thousands).
+    let ctx = directory::Ctx::new(&system, None);
+    for i in 0..55 {
+        let new = directory::group::NewGroup { name: format!("Team {i:02}"), description: None };
+        app.directory.create_group(&ctx, "acme", "eng", new).unwrap();
+    }
+    let page = b.get(app.url("/console/e/acme/o/eng")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Team 47") && !page.contains("Team 48"), "Members, Platform and 48 teams");
+    let next = page.split("?groups_after=").nth(1).and_then(|rest| rest.split('"').next()).expect("a link to more");
+    let more = b
+        .get(app.url(&format!("/console/e/acme/o/eng?groups_after={next}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(more.contains("Team 48") && more.contains("Team 54") && !more.contains("More groups"), "{more}");
 }
 
 /// The provisioning assistant: the endpoint to copy, a token shown once and then listed by its

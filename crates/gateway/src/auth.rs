@@ -66,10 +66,7 @@ pub fn anon_binding(state: &AppState, req: &HttpRequest) -> Result<(String, Opti
     Ok((value.clone(), Some(cookie(state, ANON_COOKIE, value))))
 }
 
-/// The client's address as seen by this process (proxies are handled by the deployment).
-pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
-}
+pub use crate::proxy::client_address;
 
 pub fn operation_id(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<OperationId>().map(|o| o.0.clone())

@@ -20,6 +20,8 @@ pub enum ConfigError {
     File { path: String, message: String },
     #[error("secret key file {path}: {source}")]
     SecretFile { path: String, source: std::io::Error },
+    #[error("{var}: {message}")]
+    FromFile { var: String, message: String },
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
@@ -52,6 +54,25 @@ struct RawSso {
 struct RawServer {
     bind: String,
     public_url: Option<String>,
+    #[serde(default)]
+    trusted_proxies: Option<OneOrMany>,
+}
+
+/// A list in the file, or a comma-separated string (as environment variables give it).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => s.split(',').map(str::to_owned).collect(),
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +132,9 @@ pub struct Settings {
     pub sso_allow_private_metadata: bool,
     /// Sign-in starts and ACS posts allowed per client address and minute, per instance.
     pub sso_requests_per_minute: u32,
+    /// Reverse proxies and load balancers whose `X-Forwarded-For` and `X-Forwarded-Proto`
+    /// are believed (see `proxy`); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -139,7 +163,7 @@ impl Settings {
             }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
-        let env: config::Map<String, String> = env.into_iter().filter(|(k, _)| k.starts_with("PORTICO__")).collect();
+        let env = read_file_variables(env)?;
         builder = builder.add_source(
             config::Environment::with_prefix("PORTICO").prefix_separator("__").separator("__").source(Some(env)),
         );
@@ -194,7 +218,11 @@ impl Settings {
         if !(0..=600).contains(&raw.sso.clock_skew_secs) {
             return Err(invalid("sso.clock_skew_secs", "must be between 0 and 600 seconds"));
         }
+        let trusted_proxies =
+            crate::proxy::parse_trusted(&raw.server.trusted_proxies.map(OneOrMany::into_vec).unwrap_or_default())
+                .map_err(|m| invalid("server.trusted_proxies", m))?;
         Ok(Settings {
+            trusted_proxies,
             sso_clock_skew: chrono::Duration::seconds(raw.sso.clock_skew_secs),
             sso_allow_private_metadata: raw.sso.allow_private_metadata,
             sso_requests_per_minute: u32::try_from(raw.sso.requests_per_minute)
@@ -224,6 +252,37 @@ impl Settings {
 }
 
 /// Reads `secret.key` from the data folder, creating it (mode 0600) on first start.
+/// The `PORTICO__…` variables, where `PORTICO__X__Y_FILE=/path` stands for `PORTICO__X__Y` with
+/// the file's contents (without the final line break), so that orchestrators' secret files work
+/// for the secret key, the database URL or any other setting. Giving both is refused, as is a
+/// file that cannot be read; neither error shows the value.
+fn read_file_variables(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<config::Map<String, String>, ConfigError> {
+    let mut vars = config::Map::new();
+    let mut files = Vec::new();
+    for (key, value) in env.into_iter().filter(|(k, _)| k.starts_with("PORTICO__")) {
+        match key.strip_suffix("_FILE") {
+            Some(base) => files.push((key.clone(), base.to_owned(), value)),
+            None => {
+                vars.insert(key, value);
+            }
+        }
+    }
+    for (var, base, path) in files {
+        if vars.contains_key(&base) {
+            return Err(ConfigError::FromFile { var, message: format!("{base} is set too; give one of the two") });
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError::FromFile { var: var.clone(), message: format!("cannot read {path}: {e}") })?;
+        vars.insert(
+            base,
+            text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t)).to_owned(),
+        );
+    }
+    Ok(vars)
+}
+
 fn load_or_create_secret(dir: &Path) -> Result<SecretString, ConfigError> {
     let path = dir.join("secret.key");
     let err = |source| ConfigError::SecretFile { path: path.display().to_string(), source };
@@ -304,6 +363,44 @@ mod tests {
     }
 
     #[test]
+    fn settings_come_from_files_named_by_file_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "k".repeat(40) + "\n").unwrap();
+        let url = dir.path().join("url");
+        std::fs::write(&url, format!("sqlite://{}/from-file.db", dir.path().display())).unwrap();
+        let vars = [
+            ("PORTICO__SECURITY__SECRET_KEY_FILE", key.to_str().unwrap()),
+            ("PORTICO__DATABASE__URL_FILE", url.to_str().unwrap()),
+        ];
+        let s = Settings::load_from(None, env(&vars, dir.path())).unwrap();
+        assert_eq!(s.secret_key.expose_secret(), "k".repeat(40), "the final line break is not part of it");
+        assert!(s.database_url.ends_with("/from-file.db"));
+
+        let missing = dir.path().join("nope");
+        let vars = [("PORTICO__SECURITY__SECRET_KEY_FILE", missing.to_str().unwrap())];
+        let err = Settings::load_from(None, env(&vars, dir.path())).unwrap_err().to_string();
+        assert!(err.contains("PORTICO__SECURITY__SECRET_KEY_FILE") && err.contains("nope"), "{err}");
+        let both =
+            [("PORTICO__SECURITY__SECRET_KEY_FILE", key.to_str().unwrap()), ("PORTICO__SECURITY__SECRET_KEY", "x")];
+        let err = Settings::load_from(None, env(&both, dir.path())).unwrap_err().to_string();
+        assert!(err.contains("give one of the two") && !err.contains("kkkk"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_list_or_a_comma_separated_string() {
+        let dir = tempfile::tempdir().unwrap();
+        let vars = [("PORTICO__SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")];
+        let s = Settings::load_from(None, env(&vars, dir.path())).unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        let file = dir.path().join("portico.toml");
+        std::fs::write(&file, "[server]\nbind = \"127.0.0.1:9000\"\ntrusted_proxies = [\"fd00::/8\"]\n").unwrap();
+        assert_eq!(Settings::load_from(Some(&file), env(&[], dir.path())).unwrap().trusted_proxies.len(), 1);
+        let none = Settings::load_from(None, env(&[], dir.path())).unwrap();
+        assert!(none.trusted_proxies.is_empty(), "nobody is trusted by default");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let cases: &[(&str, &str, &str)] = &[
@@ -315,6 +412,7 @@ mod tests {
             ("PORTICO__DATABASE__URL", "mysql://x", "database.url"),
             ("PORTICO__LOG__FORMAT", "xml", "log.format"),
             ("PORTICO__SECURITY__SECRET_KEY", "short", "security.secret_key"),
+            ("PORTICO__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,proxy", "server.trusted_proxies"),
         ];
         for (key, value, named) in cases {
             let err = Settings::load_from(None, env(&[(key, value)], dir.path())).unwrap_err().to_string();

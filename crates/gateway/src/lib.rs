@@ -11,6 +11,7 @@ pub mod health;
 pub mod jobs;
 pub mod observe;
 pub mod provisioning;
+pub mod proxy;
 pub mod secrets;
 pub mod signin;
 pub mod startup;

@@ -72,6 +72,7 @@ impl Application {
                             "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
                         )),
                 )
+                .wrap(from_fn(crate::proxy::require_https))
                 .wrap(from_fn(observe::observe))
                 .configure(health::configure)
                 .configure(api::configure)

@@ -14,6 +14,7 @@ mod interop;
 mod isolation;
 mod mappings;
 mod oidc;
+mod proxy;
 mod saml;
 mod scim;
 mod scim_tokens;

@@ -148,12 +148,38 @@ pub fn open_pool(url: &DatabaseUrl, size: u32, connect_timeout: Duration) -> Res
 /// Applies every pending migration of the connection's backend; returns the versions applied.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
     let applied = match conn {
-        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-    }
-    .map_err(|e| DirectoryError::Migration(e.to_string()))?;
-    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+        // Instances starting together queue on a session-level advisory lock: the first applies
+        // what is pending, the others then find nothing to do.
+        DbConnection::Postgresql(c) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c)?;
+            let applied =
+                c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect());
+            let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(c);
+            let applied = applied.map_err(|e| DirectoryError::Migration(e.to_string()))?;
+            unlocked?;
+            applied
+        }
+        // On SQLite the whole run holds the write lock (each migration a savepoint in it), so
+        // a second process waits on the busy timeout and then finds nothing to do.
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            match c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect()) {
+                Ok(applied) => {
+                    <SqliteConnection as Connection>::TransactionManager::commit_transaction(c)?;
+                    applied
+                }
+                Err(e) => {
+                    <SqliteConnection as Connection>::TransactionManager::rollback_transaction(c)?;
+                    return Err(DirectoryError::Migration(e.to_string()));
+                }
+            }
+        }
+    };
+    Ok(applied)
 }
+
+/// The advisory lock key migrations take on PostgreSQL ("portico" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0070_6f72_7469_636f;
 
 /// True when the database has every migration this binary knows.
 pub fn migrations_complete(conn: &mut DbConnection) -> Result<bool> {

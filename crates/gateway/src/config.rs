@@ -80,6 +80,7 @@ impl OneOrMany {
 struct RawDatabase {
     url: Option<String>,
     pool_size: i64,
+    wait_secs: i64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +121,8 @@ pub struct Settings {
     /// `sqlite://…` or `postgres://…`.
     pub database_url: String,
     pub pool_size: u32,
+    /// How long start-up waits for an unreachable PostgreSQL (it may be starting beside us).
+    pub database_wait: std::time::Duration,
     /// Signs CSRF tokens (and later encrypts stored client secrets).
     pub secret_key: SecretString,
     pub log_format: LogFormat,
@@ -151,6 +154,7 @@ impl Settings {
         let mut builder = config::Config::builder()
             .set_default("server.bind", "127.0.0.1:8080")?
             .set_default("database.pool_size", 8)?
+            .set_default("database.wait_secs", 60)?
             .set_default("log.format", "pretty")?
             .set_default("log.level", "info")?
             .set_default("data.dir", "data")?
@@ -221,7 +225,13 @@ impl Settings {
         let trusted_proxies =
             crate::proxy::parse_trusted(&raw.server.trusted_proxies.map(OneOrMany::into_vec).unwrap_or_default())
                 .map_err(|m| invalid("server.trusted_proxies", m))?;
+        let database_wait = u64::try_from(raw.database.wait_secs)
+            .ok()
+            .filter(|s| *s <= 3600)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| invalid("database.wait_secs", "must be between 0 and 3600 seconds"))?;
         Ok(Settings {
+            database_wait,
             trusted_proxies,
             sso_clock_skew: chrono::Duration::seconds(raw.sso.clock_skew_secs),
             sso_allow_private_metadata: raw.sso.allow_private_metadata,
@@ -410,6 +420,7 @@ mod tests {
             ("PORTICO__SERVER__PUBLIC_URL", "ftp://x", "server.public_url"),
             ("PORTICO__DATABASE__POOL_SIZE", "0", "database.pool_size"),
             ("PORTICO__DATABASE__URL", "mysql://x", "database.url"),
+            ("PORTICO__DATABASE__WAIT_SECS", "-1", "database.wait_secs"),
             ("PORTICO__LOG__FORMAT", "xml", "log.format"),
             ("PORTICO__SECURITY__SECRET_KEY", "short", "security.secret_key"),
             ("PORTICO__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,proxy", "server.trusted_proxies"),

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -60,13 +61,32 @@ struct CreateKey {
 }
 
 fn open_directory(settings: &Settings) -> anyhow::Result<Directory> {
-    let directory = Directory::connect(&settings.database_url, settings.pool_size, Arc::new(SystemClock))
-        .with_context(|| "cannot open the database (database.url)")?;
+    let directory = connect_waiting(settings).with_context(|| "cannot open the database (database.url)")?;
     let applied = directory.migrate().context("cannot apply database migrations")?;
     for version in applied {
         tracing::info!(version, "applied migration");
     }
     Ok(directory)
+}
+
+/// Connects to the database. An unreachable PostgreSQL is tried again every two seconds for up
+/// to `database.wait_secs`, with a log line each time, since in a container deployment it may
+/// still be starting; SQLite is opened at once.
+fn connect_waiting(settings: &Settings) -> Result<Directory, directory::DirectoryError> {
+    let started = Instant::now();
+    loop {
+        match Directory::connect(&settings.database_url, settings.pool_size, Arc::new(SystemClock)) {
+            Ok(directory) => return Ok(directory),
+            Err(e @ directory::DirectoryError::Unavailable(_))
+                if settings.database_url.starts_with("postgres") && started.elapsed() < settings.database_wait =>
+            {
+                let left = settings.database_wait.saturating_sub(started.elapsed()).as_secs();
+                tracing::warn!(error = %e, seconds_left = left, "waiting for the database");
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {

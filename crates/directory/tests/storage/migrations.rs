@@ -39,7 +39,31 @@ fn migrate_is_idempotent_and_ready(db: TestDatabase) {
     assert!(dir.is_ready().unwrap());
 }
 
-directory::both_backends!(migrate_is_idempotent_and_ready);
+/// Several instances starting at once on one database: exactly one applies each migration,
+/// the others wait and find nothing left, and none fails.
+fn instances_starting_together_apply_migrations_once(db: TestDatabase) {
+    let runs: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let dir = Directory::connect(&db.url, 1, Arc::new(SystemClock)).unwrap();
+                    dir.migrate().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut applied: Vec<&String> = runs.iter().flatten().collect();
+    let total = applied.len();
+    applied.sort();
+    applied.dedup();
+    assert_eq!(applied.len(), total, "no migration was applied twice: {runs:?}");
+    assert_eq!(runs.iter().filter(|r| !r.is_empty()).count(), 1, "one instance applied them all: {runs:?}");
+    let dir = Directory::connect(&db.url, 1, Arc::new(SystemClock)).unwrap();
+    assert!(dir.is_ready().unwrap());
+}
+
+directory::both_backends!(migrate_is_idempotent_and_ready, instances_starting_together_apply_migrations_once);
 
 #[test]
 fn unreachable_postgres_names_the_real_cause() {

@@ -232,12 +232,32 @@ fn bad_configuration_stops_start_up_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/portico.toml"));
 }
 
+/// An unreachable PostgreSQL is waited for, with a log line each try, then named.
+#[test]
+fn start_up_waits_for_the_database_then_names_it() {
+    let db = TestDatabase::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = portico(&db, data.path())
+        .env("PORTICO__DATABASE__URL", "postgres://nobody@127.0.0.1:1/portico")
+        .env("PORTICO__DATABASE__WAIT_SECS", "3")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(started.elapsed() >= Duration::from_secs(3), "it waited");
+    let (log, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(log.matches("waiting for the database").count() >= 2, "{log}");
+    assert!(stderr.contains("database.url") && stderr.contains("127.0.0.1"), "{stderr}");
+}
+
 #[test]
 fn unreachable_database_is_named() {
     let db = TestDatabase::sqlite();
     let data = tempfile::tempdir().unwrap();
     let out = portico(&db, data.path())
         .env("PORTICO__DATABASE__URL", "postgres://nobody@127.0.0.1:1/portico")
+        .env("PORTICO__DATABASE__WAIT_SECS", "0")
         .arg("migrate")
         .output()
         .unwrap();

@@ -168,8 +168,17 @@ impl Directory {
 
     /// Claims and runs jobs until none is left; returns how many chunks ran.
     pub fn run_jobs_until_idle(&self) -> Result<usize> {
+        self.run_jobs_until_idle_or_stopped(|| false)
+    }
+
+    /// As [`Directory::run_jobs_until_idle`], but asks `stop` between chunks: when it says so,
+    /// the job in hand is released (queued again, as it stands) so that another instance takes
+    /// it over at once instead of waiting for its heartbeat to go stale, and this returns.
+    pub fn run_jobs_until_idle_or_stopped(&self, stop: impl Fn() -> bool) -> Result<usize> {
         let mut chunks = 0;
-        while let Some(mut job) = self.claim_job()? {
+        while !stop()
+            && let Some(mut job) = self.claim_job()?
+        {
             let _span = tracing::info_span!("job", id = %job.id, kind = %job.kind).entered();
             loop {
                 chunks += 1;
@@ -177,9 +186,29 @@ impl Directory {
                     break;
                 }
                 job = jobs::table.filter(jobs::id.eq(&job.id)).select(Job::as_select()).first(&mut self.conn()?)?;
+                if stop() {
+                    self.release_job(&job)?;
+                    tracing::info!(done = job.done, total = job.total, "job released for another instance");
+                    return Ok(chunks);
+                }
             }
         }
         Ok(chunks)
+    }
+
+    /// Puts a running job back in the queue, unless another instance moved it on meanwhile.
+    fn release_job(&self, job: &Job) -> Result<()> {
+        self.write(|conn, now| {
+            diesel::update(
+                jobs::table
+                    .filter(jobs::id.eq(&job.id))
+                    .filter(jobs::state.eq("running"))
+                    .filter(jobs::done.eq(job.done)),
+            )
+            .set((jobs::state.eq("queued"), jobs::heartbeat_at.eq(None::<NaiveDateTime>), jobs::updated_at.eq(now)))
+            .execute(conn)?;
+            Ok(())
+        })
     }
 }
 

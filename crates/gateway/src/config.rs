@@ -56,6 +56,7 @@ struct RawServer {
     public_url: Option<String>,
     #[serde(default)]
     trusted_proxies: Option<OneOrMany>,
+    shutdown_grace_secs: i64,
 }
 
 /// A list in the file, or a comma-separated string (as environment variables give it).
@@ -135,6 +136,8 @@ pub struct Settings {
     pub sso_allow_private_metadata: bool,
     /// Sign-in starts and ACS posts allowed per client address and minute, per instance.
     pub sso_requests_per_minute: u32,
+    /// How long a stopping instance gives requests in flight (and its job's chunk) to finish.
+    pub shutdown_grace: std::time::Duration,
     /// Reverse proxies and load balancers whose `X-Forwarded-For` and `X-Forwarded-Proto`
     /// are believed (see `proxy`); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -153,6 +156,7 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let mut builder = config::Config::builder()
             .set_default("server.bind", "127.0.0.1:8080")?
+            .set_default("server.shutdown_grace_secs", 30)?
             .set_default("database.pool_size", 8)?
             .set_default("database.wait_secs", 60)?
             .set_default("log.format", "pretty")?
@@ -230,7 +234,13 @@ impl Settings {
             .filter(|s| *s <= 3600)
             .map(std::time::Duration::from_secs)
             .ok_or_else(|| invalid("database.wait_secs", "must be between 0 and 3600 seconds"))?;
+        let shutdown_grace = u64::try_from(raw.server.shutdown_grace_secs)
+            .ok()
+            .filter(|s| (1..=600).contains(s))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| invalid("server.shutdown_grace_secs", "must be between 1 and 600 seconds"))?;
         Ok(Settings {
+            shutdown_grace,
             database_wait,
             trusted_proxies,
             sso_clock_skew: chrono::Duration::seconds(raw.sso.clock_skew_secs),

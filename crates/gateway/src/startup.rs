@@ -23,11 +23,37 @@ pub struct Application {
     server: Server,
     port: u16,
     public_url: String,
+    jobs: Arc<crate::jobs::JobRunner>,
+    grace: std::time::Duration,
 }
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// Resolves at the first SIGTERM (what orchestrators send) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -44,6 +70,7 @@ impl Application {
         let throttle =
             crate::throttle::Throttle::new(settings.sso_requests_per_minute, std::time::Duration::from_secs(60));
         let jobs = crate::jobs::JobRunner::start(directory.clone());
+        let grace = settings.shutdown_grace;
         let state = web::Data::new(AppState {
             directory,
             settings: Arc::new(settings),
@@ -56,7 +83,7 @@ impl Application {
                 std::time::Duration::from_secs(60),
             )),
             scim_log: Default::default(),
-            jobs,
+            jobs: jobs.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -80,9 +107,11 @@ impl Application {
                 .configure(signin::configure)
                 .configure(provisioning::configure)
         })
+        .shutdown_timeout(grace.as_secs())
+        .disable_signals()
         .listen(listener)?
         .run();
-        Ok(Application { server, port, public_url })
+        Ok(Application { server, port, public_url, jobs, grace })
     }
 
     pub fn port(&self) -> u16 {
@@ -94,8 +123,21 @@ impl Application {
         &self.public_url
     }
 
-    /// Serves until the process is told to stop.
+    /// Serves until the process is told to stop (SIGTERM, or Ctrl-C): then it stops accepting
+    /// connections, gives requests in flight up to `server.shutdown_grace_secs` to finish, and
+    /// releases the job it runs after the chunk in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let (jobs, grace) = (self.jobs, self.grace);
+        actix_web::rt::spawn(async move {
+            stop_signal().await;
+            tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections, finishing requests in flight");
+            let server_stopped = handle.stop(true);
+            if tokio::time::timeout(grace, jobs.shutdown()).await.is_err() {
+                tracing::warn!("the job in hand did not finish its chunk in the grace period");
+            }
+            server_stopped.await;
+        });
         self.server.await
     }
 }

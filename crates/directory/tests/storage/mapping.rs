@@ -312,6 +312,35 @@ fn jit_links_by_exact_name_over_a_renamed_feed(db: TestDatabase) {
     assert_eq!(members(&dir, "eng", "Design"), [("ada".to_owned(), "sso".to_owned())]);
 }
 
+/// An instance that stops (SIGTERM) between chunks releases its job: another instance takes it
+/// over at once, without waiting for the heartbeat to go stale, and finishes it.
+fn a_stopping_instance_releases_its_job(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    for name in ["A", "B", "C"] {
+        push_group(&dir, &idp, name, &[]);
+    }
+    let job = dir.start_map_all_in_chunks(&admin, "acme", Some(1)).unwrap();
+    let asked = std::cell::Cell::new(0);
+    // Asked before claiming, then after the first chunk: stop there.
+    let chunks = dir
+        .run_jobs_until_idle_or_stopped(|| {
+            asked.set(asked.get() + 1);
+            asked.get() > 1
+        })
+        .unwrap();
+    assert_eq!(chunks, 1);
+    let released = dir.get_job(&admin, &job.id).unwrap();
+    assert_eq!((released.state.as_str(), released.done), ("queued", 1), "released where it stood");
+    // Another instance, at once (the clock has not moved): it takes the job over and ends it.
+    assert_eq!(dir.run_jobs_until_idle().unwrap(), 2);
+    let finished = dir.get_job(&admin, &job.id).unwrap();
+    assert_eq!((finished.state.as_str(), finished.done), ("done", 3));
+}
+
 fn org_admins_map_only_their_organization(db: TestDatabase) {
     let (dir, _) = open(&db);
     setup(&dir);
@@ -509,4 +538,5 @@ directory::both_backends!(
     org_membership_follows_group_membership,
     reusing_a_group_drops_its_old_sso_copies_only,
     jit_links_by_exact_name_over_a_renamed_feed,
+    a_stopping_instance_releases_its_job,
 );

@@ -232,6 +232,54 @@ fn bad_configuration_stops_start_up_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/portico.toml"));
 }
 
+/// SIGTERM, as an orchestrator sends it: the server says it is stopping, stops accepting, and
+/// exits cleanly well within its grace period.
+#[actix_web::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let db = TestDatabase::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = portico(&db, data.path())
+        .env("PORTICO__LOG__LEVEL", "info")
+        .env("PORTICO__SERVER__SHUTDOWN_GRACE_SECS", "5")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let base = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("portico serve prints its URL");
+        if let Some(url) = line.strip_prefix("Portico is running at ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let log: Vec<String> = rx.try_iter().collect();
+    assert!(log.iter().any(|l| l.contains("stopping: no new connections")), "{log:?}");
+    assert!(reqwest::get(format!("{base}/healthz")).await.is_err(), "nothing listens any more");
+}
+
 /// An unreachable PostgreSQL is waited for, with a log line each try, then named.
 #[test]
 fn start_up_waits_for_the_database_then_names_it() {

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod api_key;
 pub mod audit;
+pub mod backup;
 pub mod clock;
 pub mod connection;
 pub mod db;

@@ -32,6 +32,13 @@ enum Command {
     /// Manage admin API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Copy the SQLite database to a new file, consistent while Portico serves (PostgreSQL:
+    /// use pg_dump).
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long, value_name = "PATH")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +105,12 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             open_directory(&settings)?;
             println!("The database is up to date.");
+            Ok(())
+        }
+        Command::Backup { to } => {
+            let directory = connect_waiting(&settings).context("cannot open the database (database.url)")?;
+            directory.backup_sqlite(&to).with_context(|| format!("cannot back up to {}", to.display()))?;
+            println!("Backed up to {}. Restore by pointing database.url at a copy of it.", to.display());
             Ok(())
         }
         Command::ApiKey(ApiKeyCommand::Create(args)) => {

@@ -4,6 +4,7 @@
 
 mod access;
 mod accounts;
+mod backup;
 mod mapping;
 mod migrations;
 mod provisioning;

@@ -12,10 +12,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 fn portico(db: &TestDatabase, data: &std::path::Path) -> Command {
+    portico_on(&db.url, data)
+}
+
+/// `portico` on the database at `url`, with its data folder `data`.
+fn portico_on(url: &str, data: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portico"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PORTICO__DATABASE__URL", &db.url)
+        .env("PORTICO__DATABASE__URL", url)
         .env("PORTICO__DATA__DIR", data)
         .env("PORTICO__SERVER__BIND", "127.0.0.1:0")
         .env("PORTICO__LOG__LEVEL", "warn");
@@ -94,6 +99,61 @@ async fn api_key_create_serve_and_use_it(backend: Backend) {
     let org: Value = res.json().await.unwrap();
     assert_eq!(org["key"], "eng");
     drop(server);
+}
+
+/// `portico backup` while `portico serve` runs; a second installation on the copy answers the
+/// admin API key and the data made before the backup, and its operator signs in.
+#[actix_web::test]
+async fn a_backup_taken_while_serving_restores_and_signs_in() {
+    let db = TestDatabase::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let key =
+        String::from_utf8(portico(&db, data.path()).args(["api-key", "create", "--operator"]).output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_owned();
+    let (server, base) = serve(&db.url, data.path());
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/enterprises"))
+        .bearer_auth(&key)
+        .json(&json!({"key": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let copy = data.path().join("backup.db");
+    let out = portico(&db, data.path()).args(["backup", "--to", copy.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = portico(&db, data.path()).args(["backup", "--to", copy.to_str().unwrap()]).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    drop(server);
+
+    // Restored: a fresh data folder, the database URL pointing at a copy of the backup.
+    let restored_data = tempfile::tempdir().unwrap();
+    let restored_db = restored_data.path().join("portico.db");
+    std::fs::copy(&copy, &restored_db).unwrap();
+    let (_server, base) = serve(&format!("sqlite://{}", restored_db.display()), restored_data.path());
+    let res = client.get(format!("{base}/api/v1/enterprises/acme")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the key and the enterprise came back");
+}
+
+/// Starts `portico serve`; returns it (killed when dropped) and its base URL.
+fn serve(url: &str, data: &std::path::Path) -> (Server, String) {
+    let mut child = portico_on(url, data).arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines.next().expect("portico serve prints its URL").unwrap();
+        if let Some(url) = line.strip_prefix("Portico is running at ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    // Keep reading so that the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    (server, base)
 }
 
 /// The client secret, in clear or base64 (HTTP Basic), is in no log line of a

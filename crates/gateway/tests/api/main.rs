@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod console;
 mod health;
+mod instances;
 mod interop;
 mod isolation;
 mod mappings;

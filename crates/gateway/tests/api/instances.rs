@@ -1,0 +1,329 @@
+//! Several Portico instances on one PostgreSQL, as behind a load balancer: three `portico serve`
+//! processes on their own loopback ports, one public URL, one secret key, one database. Each
+//! step starts on one instance and carries on at another, as a load balancer without affinity
+//! would send it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use directory::testing::TestDatabase;
+use directory::{Actor, Backend, Ctx, Directory, SystemClock};
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use sso::testing::{ResponseSpec, TestIdp};
+
+use crate::oidc::{SECRET, start_op, through_provider};
+
+/// The address people use: the load balancer's. Never dialled; each request goes to one
+/// instance with its path.
+const PUBLIC: &str = "http://portico.test";
+
+/// One `portico serve` process, killed (by process id) when dropped.
+struct Instance {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Instance {
+    fn start(db: &TestDatabase, data: &std::path::Path) -> Instance {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_portico"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORTICO__DATABASE__URL", &db.url)
+            .env("PORTICO__DATABASE__POOL_SIZE", "4")
+            .env("PORTICO__DATA__DIR", data)
+            .env("PORTICO__SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("PORTICO__SERVER__PUBLIC_URL", PUBLIC)
+            .env("PORTICO__SECURITY__SECRET_KEY", "one key for every instance of this installation")
+            .env("PORTICO__SSO__ALLOW_PRIVATE_METADATA", "true")
+            .env("PORTICO__LOG__LEVEL", "warn")
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Instance { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// `url` (on the public address, or a path) sent to this instance.
+    fn at(&self, url: &str) -> String {
+        format!("{}{}", self.base, url.strip_prefix(PUBLIC).unwrap_or(url))
+    }
+}
+
+struct Cluster {
+    instances: Vec<Instance>,
+    client: Client,
+    key: String,
+    directory: Directory,
+    _data: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    /// Starts three instances at once on a fresh database (they race to migrate it) and waits
+    /// until every one is ready.
+    async fn start(db: &TestDatabase) -> Cluster {
+        let data: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let instances: Vec<Instance> = data.iter().map(|d| Instance::start(db, d.path())).collect();
+        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let started = Instant::now();
+        for instance in &instances {
+            loop {
+                let ready = client.get(instance.at("/readyz")).send().await;
+                if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+                    break;
+                }
+                assert!(started.elapsed() < Duration::from_secs(60), "{} never became ready", instance.base);
+                actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let directory = Directory::connect(&db.url, 2, std::sync::Arc::new(SystemClock)).unwrap();
+        let key = directory.create_api_key(&Ctx::new(&Actor::System, None), None, "cluster test").unwrap().token;
+        Cluster { instances, client, key, directory, _data: data }
+    }
+
+    fn api(&self, n: usize, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.instances[n].at(path)).bearer_auth(&self.key)
+    }
+
+    async fn created(&self, n: usize, path: &str, body: Value) -> Value {
+        let res = self.api(n, Method::POST, path).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "{path}");
+        res.json().await.unwrap()
+    }
+}
+
+/// The cookies a response sets, as a `Cookie` header value.
+fn cookies(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn session_of(res: &reqwest::Response) -> String {
+    cookies(res).split("; ").find(|c| c.starts_with("portico_session=")).expect("a session cookie").to_owned()
+}
+
+/// The AuthnRequest ID in a redirect to the IdP.
+fn request_id(location: &str) -> String {
+    use base64::Engine;
+    use std::io::Read;
+    let url = url::Url::parse(location).unwrap();
+    let (_, saml_request) = url.query_pairs().find(|(k, _)| k == "SAMLRequest").expect("SAMLRequest");
+    let deflated = base64::engine::general_purpose::STANDARD.decode(saml_request.as_bytes()).unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..]).read_to_string(&mut xml).unwrap();
+    let start = xml.find(" ID=\"").unwrap() + 5;
+    xml[start..].split('"').next().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn three_instances_share_one_database() {
+    let Some(db) = TestDatabase::new(Backend::Postgres) else {
+        return;
+    };
+    let c = Cluster::start(&db).await;
+    assert_eq!(c.directory.migrate().unwrap(), Vec::<String>::new(), "the instances applied every migration");
+
+    // SAML: set up and tested across instances, then a sign-in started on 1, completed at 2,
+    // its session used at 3.
+    c.created(0, "/api/v1/enterprises", json!({"key": "acme", "name": "Acme"})).await;
+    c.created(1, "/api/v1/enterprises/acme/organizations", json!({"key": "eng", "name": "Engineering"})).await;
+    c.created(2, "/api/v1/enterprises/acme/organizations/eng/groups", json!({"name": "Developers"})).await;
+    let idp = TestIdp::new("okta");
+    let conn = c
+        .created(
+            0,
+            "/api/v1/enterprises/acme/connections",
+            json!({"protocol": "saml", "provider": "okta", "saml": {
+                "sso_url": "https://idp.test/sso", "idp_entity_id": idp.entity_id, "certificates": [idp.cert_pem()]}}),
+        )
+        .await;
+    let (id, acs, entity) = (
+        conn["id"].as_str().unwrap().to_owned(),
+        conn["sp"]["acs_url"].as_str().unwrap().to_owned(),
+        conn["sp"]["entity_id"].as_str().unwrap().to_owned(),
+    );
+    assert!(acs.starts_with(PUBLIC), "every instance announces the public URL: {acs}");
+    let answer = |request: &str, login: &str| {
+        let mut spec = ResponseSpec::answering(&idp, chrono::Utc::now(), &acs, &entity, Some(request));
+        spec.attributes = vec![
+            ("login".into(), vec![login.into()]),
+            ("email".into(), vec![format!("{login}@acme.test")]),
+            ("name".into(), vec!["Ada Lovelace".into()]),
+            ("groups".into(), vec!["Developers".into()]),
+        ];
+        idp.response(&spec)
+    };
+    let test: Value = c
+        .api(1, Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/test"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let start = c.client.get(c.instances[1].at(test["url"].as_str().unwrap())).send().await.unwrap();
+    let request = request_id(start.headers()["location"].to_str().unwrap());
+    let page = c
+        .client
+        .post(c.instances[2].at(&acs))
+        .header("cookie", cookies(&start))
+        .form(&[("SAMLResponse", answer(&request, "ada").as_str()), ("RelayState", "")])
+        .send()
+        .await
+        .unwrap();
+    assert!(page.text().await.unwrap().contains("it works"), "a test started on 2 ends at 3");
+    let res =
+        c.api(0, Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let start = c.client.get(c.instances[0].at("/login/sso?enterprise_key=acme")).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let request = request_id(start.headers()["location"].to_str().unwrap());
+    let body = answer(&request, "ada");
+    let signed_in = c
+        .client
+        .post(c.instances[1].at(&acs))
+        .header("cookie", cookies(&start))
+        .form(&[("SAMLResponse", body.as_str()), ("RelayState", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let ada = session_of(&signed_in);
+    let me = c.client.get(c.instances[2].at("/console/me")).header("cookie", &ada).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert!(me.text().await.unwrap().contains("Developers"));
+
+    // The same response again, at every instance: refused everywhere.
+    for (n, instance) in c.instances.iter().enumerate() {
+        let again = c
+            .client
+            .post(instance.at(&acs))
+            .form(&[("SAMLResponse", body.as_str()), ("RelayState", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::FORBIDDEN, "instance {n} refuses the replay");
+    }
+
+    // OpenID Connect, in an enterprise of its own: started on 3, back at 1, session at 2.
+    c.created(2, "/api/v1/enterprises", json!({"key": "globex", "name": "Globex"})).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let placeholder = start_op(port, "http://127.0.0.1:9/placeholder");
+    let conn = c
+        .created(
+            2,
+            "/api/v1/enterprises/globex/connections",
+            json!({"protocol": "oidc", "provider": "custom",
+                "oidc": {"issuer": format!("http://127.0.0.1:{port}"), "client_id": "portico", "client_secret": SECRET}}),
+        )
+        .await;
+    drop(placeholder);
+    let (oidc_id, redirect_uri) =
+        (conn["id"].as_str().unwrap().to_owned(), conn["redirect_uri"].as_str().unwrap().to_owned());
+    let _op = start_op(port, &redirect_uri);
+    let test: Value = c
+        .api(0, Method::POST, &format!("/api/v1/enterprises/globex/connections/{oidc_id}/test"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The test's URL is the provider's own; back from it at another instance.
+    let back = through_provider(test["url"].as_str().unwrap(), &redirect_uri).await;
+    let page = c.client.get(c.instances[1].at(&back)).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("it works"));
+    let res = c
+        .api(1, Method::POST, &format!("/api/v1/enterprises/globex/connections/{oidc_id}/enable"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let start = c.client.get(c.instances[2].at("/login/sso?enterprise_key=globex")).send().await.unwrap();
+    let back = through_provider(start.headers()["location"].to_str().unwrap(), &redirect_uri).await;
+    let signed_in = c.client.get(c.instances[0].at(&back)).header("cookie", cookies(&start)).send().await.unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let oidc_session = session_of(&signed_in);
+    let me = c.client.get(c.instances[1].at("/console/me")).header("cookie", &oidc_session).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let replay = c.client.get(c.instances[2].at(&back)).header("cookie", cookies(&start)).send().await.unwrap();
+    assert!(replay.status().is_client_error(), "a callback is spent on every instance");
+
+    // SCIM: 16 clients, spread over the instances, each adding one member to the same group.
+    c.created(0, "/api/v1/enterprises", json!({"key": "initech", "name": "Initech"})).await;
+    let token: Value =
+        c.api(1, Method::POST, "/api/v1/enterprises/initech/scim-tokens").send().await.unwrap().json().await.unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let scim = |n: usize, method: Method, path: &str, body: Option<Value>| {
+        let mut req =
+            c.client.request(method, c.instances[n % 3].at(&format!("/api/scim/v2/initech{path}"))).bearer_auth(&token);
+        if let Some(body) = body {
+            req = req.header("content-type", "application/scim+json").body(body.to_string());
+        }
+        req.send()
+    };
+    let mut users = Vec::new();
+    for i in 0..16 {
+        let res = scim(
+            i,
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [scim::schemas::USER], "userName": format!("user{i}")})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        users.push(res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let group: Value =
+        scim(0, Method::POST, "/Groups", Some(json!({"schemas": [scim::schemas::GROUP], "displayName": "Everyone"})))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let group_path = format!("/Groups/{}", group["id"].as_str().unwrap());
+    // All sent at once (each request runs as its own task), then awaited.
+    let patches: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}]});
+            actix_web::rt::spawn(scim(i, Method::PATCH, &group_path, Some(body)))
+        })
+        .collect();
+    for patch in patches {
+        let status = patch.await.unwrap().unwrap().status();
+        assert!(status.is_success(), "{status}");
+    }
+    let members: Value = scim(2, Method::GET, &group_path, None).await.unwrap().json().await.unwrap();
+    assert_eq!(members["members"].as_array().unwrap().len(), 16, "no update lost");
+
+    // Deactivated on one instance: the session ends on all of them.
+    let res = c
+        .api(0, Method::PATCH, "/api/v1/enterprises/acme/users/ada")
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for (n, instance) in c.instances.iter().enumerate() {
+        let me = c.client.get(instance.at("/console/me")).header("cookie", &ada).send().await.unwrap();
+        assert_ne!(me.status(), StatusCode::OK, "instance {n} no longer knows the session");
+    }
+}

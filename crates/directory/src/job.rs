@@ -44,6 +44,30 @@ pub struct Job {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub heartbeat_at: Option<NaiveDateTime>,
+    /// The instance that claimed it last.
+    pub claimed_by: Option<String>,
+}
+
+/// How this instance runs jobs.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// This instance's name in `claimed_by` (host and process by default).
+    pub instance: String,
+    /// A running job whose heartbeat is older than this is taken over by another instance.
+    pub takeover_after: Duration,
+    /// Links a "map all" chunk writes at most (see [`crate::mapping::MAP_ALL_LINKS_PER_CHUNK`]).
+    pub map_all_links_per_chunk: i64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "portico".to_owned());
+        JobSettings {
+            instance: format!("{host}:{}", std::process::id()),
+            takeover_after: Duration::seconds(STALE_AFTER_SECS),
+            map_all_links_per_chunk: crate::mapping::MAP_ALL_LINKS_PER_CHUNK,
+        }
+    }
 }
 
 #[derive(QueryableByName)]
@@ -74,6 +98,7 @@ pub(crate) fn enqueue(
         created_at: now,
         updated_at: now,
         heartbeat_at: None,
+        claimed_by: None,
     };
     diesel::insert_into(jobs::table)
         .values((
@@ -112,27 +137,30 @@ impl Directory {
     /// Claims the oldest queued job, or a running one whose heartbeat stopped.
     pub fn claim_job(&self) -> Result<Option<Job>> {
         let now = self.now();
-        let stale = now - Duration::seconds(STALE_AFTER_SECS);
+        let stale = now - self.jobs.takeover_after;
+        let me = self.jobs.instance.as_str();
         let mut conn = self.conn()?;
         let claimed: Option<Claimed> = write_tx(&mut conn, |c| {
             let picked = "SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND heartbeat_at < $2) \
                           ORDER BY created_at LIMIT 1";
             Ok(match c {
                 DbConnection::Postgresql(pg) => diesel::sql_query(format!(
-                    "UPDATE jobs SET state = 'running', heartbeat_at = $1, updated_at = $1 \
+                    "UPDATE jobs SET state = 'running', heartbeat_at = $1, updated_at = $1, claimed_by = $3 \
                      WHERE id = ({picked} FOR UPDATE SKIP LOCKED) RETURNING id"
                 ))
                 .bind::<Timestamp, _>(now)
                 .bind::<Timestamp, _>(stale)
+                .bind::<Text, _>(me)
                 .get_result(pg)
                 .optional()?,
                 DbConnection::Sqlite(lite) => diesel::sql_query(format!(
-                    "UPDATE jobs SET state = 'running', heartbeat_at = ?1, updated_at = ?1 \
+                    "UPDATE jobs SET state = 'running', heartbeat_at = ?1, updated_at = ?1, claimed_by = ?3 \
                      WHERE id = ({}) RETURNING id",
                     picked.replace("$2", "?2")
                 ))
                 .bind::<Timestamp, _>(now)
                 .bind::<Timestamp, _>(stale)
+                .bind::<Text, _>(me)
                 .get_result(lite)
                 .optional()?,
             })

@@ -56,6 +56,7 @@ pub struct Directory {
     clock: Arc<dyn Clock>,
     backend: Backend,
     passwords: Arc<password::PasswordGate>,
+    jobs: Arc<job::JobSettings>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -71,7 +72,13 @@ impl Directory {
         let pool = db::open_pool(&url, pool_size, Duration::from_secs(10))?;
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let passwords = Arc::new(password::PasswordGate::new(cores));
-        Ok(Directory { pool, clock, backend: url.backend, passwords })
+        Ok(Directory { pool, clock, backend: url.backend, passwords, jobs: Arc::default() })
+    }
+
+    /// The same directory, running jobs as `settings` say.
+    pub fn with_job_settings(mut self, settings: job::JobSettings) -> Self {
+        self.jobs = Arc::new(settings);
+        self
     }
 
     pub fn backend(&self) -> Backend {

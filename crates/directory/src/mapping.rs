@@ -259,7 +259,7 @@ impl Directory {
     }
 
     /// As [`Directory::start_map_all`], with `groups_per_chunk` IdP groups in each chunk
-    /// (default: about [`MAP_ALL_LINKS_PER_CHUNK`] links per chunk).
+    /// (default: about [`crate::job::JobSettings::map_all_links_per_chunk`] links per chunk).
     pub fn start_map_all_in_chunks(
         &self,
         ctx: &Ctx<'_>,
@@ -275,7 +275,7 @@ impl Directory {
                 .get_result(conn)?;
             let groups: i64 =
                 idp_groups::table.filter(idp_groups::enterprise_id.eq(&enterprise.id)).count().get_result(conn)?;
-            let batch = groups_per_chunk.unwrap_or(MAP_ALL_LINKS_PER_CHUNK / orgs.max(1)).max(1);
+            let batch = groups_per_chunk.unwrap_or(self.jobs.map_all_links_per_chunk / orgs.max(1)).max(1);
             let total = if orgs == 0 { 0 } else { (groups + batch - 1) / batch };
             let job = crate::job::enqueue(conn, now, ctx, crate::job::MAP_ALL, &enterprise.id, total)?;
             diesel::update(crate::schema::jobs::table.filter(crate::schema::jobs::id.eq(&job.id)))

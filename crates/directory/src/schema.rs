@@ -319,6 +319,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         heartbeat_at -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
     }
 }
 

@@ -39,6 +39,14 @@ struct Raw {
     log: RawLog,
     data: RawData,
     sso: RawSso,
+    jobs: RawJobs,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJobs {
+    takeover_after_secs: i64,
+    map_all_links_per_chunk: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +144,11 @@ pub struct Settings {
     pub sso_allow_private_metadata: bool,
     /// Sign-in starts and ACS posts allowed per client address and minute, per instance.
     pub sso_requests_per_minute: u32,
+    /// A running job whose instance has given no sign of life for this long is taken over.
+    pub job_takeover_after: std::time::Duration,
+    /// Links one chunk of "map all" writes at most: smaller chunks hold SQLite's write lock
+    /// for less time, larger ones finish sooner.
+    pub map_all_links_per_chunk: i64,
     /// How long a stopping instance gives requests in flight (and its job's chunk) to finish.
     pub shutdown_grace: std::time::Duration,
     /// Reverse proxies and load balancers whose `X-Forwarded-For` and `X-Forwarded-Proto`
@@ -164,7 +177,9 @@ impl Settings {
             .set_default("data.dir", "data")?
             .set_default("sso.clock_skew_secs", 120)?
             .set_default("sso.allow_private_metadata", false)?
-            .set_default("sso.requests_per_minute", 600)?;
+            .set_default("sso.requests_per_minute", 600)?
+            .set_default("jobs.takeover_after_secs", 30)?
+            .set_default("jobs.map_all_links_per_chunk", 10_000)?;
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::File { path: path.display().to_string(), message: "not found".into() });
@@ -239,7 +254,17 @@ impl Settings {
             .filter(|s| (1..=600).contains(s))
             .map(std::time::Duration::from_secs)
             .ok_or_else(|| invalid("server.shutdown_grace_secs", "must be between 1 and 600 seconds"))?;
+        let job_takeover_after = u64::try_from(raw.jobs.takeover_after_secs)
+            .ok()
+            .filter(|s| (5..=3600).contains(s))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| invalid("jobs.takeover_after_secs", "must be between 5 and 3600 seconds"))?;
+        if !(1..=1_000_000).contains(&raw.jobs.map_all_links_per_chunk) {
+            return Err(invalid("jobs.map_all_links_per_chunk", "must be between 1 and 1000000"));
+        }
         Ok(Settings {
+            job_takeover_after,
+            map_all_links_per_chunk: raw.jobs.map_all_links_per_chunk,
             shutdown_grace,
             database_wait,
             trusted_proxies,
@@ -258,6 +283,16 @@ impl Settings {
             log_level: raw.log.level,
             data_dir: raw.data.dir,
         })
+    }
+
+    /// How this instance runs background jobs.
+    pub fn job_settings(&self) -> directory::job::JobSettings {
+        directory::job::JobSettings {
+            takeover_after: chrono::Duration::from_std(self.job_takeover_after)
+                .unwrap_or(chrono::Duration::seconds(30)),
+            map_all_links_per_chunk: self.map_all_links_per_chunk,
+            ..Default::default()
+        }
     }
 
     /// `public_url` joined with an absolute path, e.g. `/login`.
@@ -431,6 +466,8 @@ mod tests {
             ("PORTICO__DATABASE__POOL_SIZE", "0", "database.pool_size"),
             ("PORTICO__DATABASE__URL", "mysql://x", "database.url"),
             ("PORTICO__DATABASE__WAIT_SECS", "-1", "database.wait_secs"),
+            ("PORTICO__JOBS__TAKEOVER_AFTER_SECS", "1", "jobs.takeover_after_secs"),
+            ("PORTICO__JOBS__MAP_ALL_LINKS_PER_CHUNK", "0", "jobs.map_all_links_per_chunk"),
             ("PORTICO__LOG__FORMAT", "xml", "log.format"),
             ("PORTICO__SECURITY__SECRET_KEY", "short", "security.secret_key"),
             ("PORTICO__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,proxy", "server.trusted_proxies"),

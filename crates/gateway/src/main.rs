@@ -83,7 +83,7 @@ fn connect_waiting(settings: &Settings) -> Result<Directory, directory::Director
     let started = Instant::now();
     loop {
         match Directory::connect(&settings.database_url, settings.pool_size, Arc::new(SystemClock)) {
-            Ok(directory) => return Ok(directory),
+            Ok(directory) => return Ok(directory.with_job_settings(settings.job_settings())),
             Err(e @ directory::DirectoryError::Unavailable(_))
                 if settings.database_url.starts_with("postgres") && started.elapsed() < settings.database_wait =>
             {

@@ -44,6 +44,8 @@ pub struct JobView {
     pub created_by: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// The Portico instance that runs it, or ran it last (host and process).
+    pub instance: Option<String>,
 }
 
 #[utoipa::path(
@@ -96,6 +98,7 @@ async fn get_job(
         created_by: job.created_by,
         created_at: super::utc(job.created_at),
         updated_at: super::utc(job.updated_at),
+        instance: job.claimed_by,
     }))
 }
 

@@ -41,7 +41,9 @@ impl TestApp {
         let mut env = env;
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::load_from(None, env).unwrap();
-        let directory = Directory::connect(&settings.database_url, 4, Arc::new(SystemClock)).unwrap();
+        let directory = Directory::connect(&settings.database_url, 4, Arc::new(SystemClock))
+            .unwrap()
+            .with_job_settings(settings.job_settings());
         directory.migrate().unwrap();
         let app = Application::build(settings, directory.clone()).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());

@@ -32,7 +32,7 @@ impl Drop for Instance {
 }
 
 impl Instance {
-    fn start(db: &TestDatabase, data: &std::path::Path) -> Instance {
+    fn start(db: &TestDatabase, data: &std::path::Path, extra: &[(&str, &str)]) -> Instance {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_portico"))
             .env_clear()
@@ -45,6 +45,7 @@ impl Instance {
             .env("PORTICO__SECURITY__SECRET_KEY", "one key for every instance of this installation")
             .env("PORTICO__SSO__ALLOW_PRIVATE_METADATA", "true")
             .env("PORTICO__LOG__LEVEL", "warn")
+            .envs(extra.iter().copied())
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -70,9 +71,9 @@ struct Cluster {
 impl Cluster {
     /// Starts three instances at once on a fresh database (they race to migrate it) and waits
     /// until every one is ready.
-    async fn start(db: &TestDatabase) -> Cluster {
+    async fn start(db: &TestDatabase, extra: &[(&str, &str)]) -> Cluster {
         let data: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-        let instances: Vec<Instance> = data.iter().map(|d| Instance::start(db, d.path())).collect();
+        let instances: Vec<Instance> = data.iter().map(|d| Instance::start(db, d.path(), extra)).collect();
         let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let started = Instant::now();
         for instance in &instances {
@@ -133,7 +134,7 @@ async fn three_instances_share_one_database() {
     let Some(db) = TestDatabase::new(Backend::Postgres) else {
         return;
     };
-    let c = Cluster::start(&db).await;
+    let c = Cluster::start(&db, &[]).await;
     assert_eq!(c.directory.migrate().unwrap(), Vec::<String>::new(), "the instances applied every migration");
 
     // SAML: set up and tested across instances, then a sign-in started on 1, completed at 2,
@@ -326,4 +327,97 @@ async fn three_instances_share_one_database() {
         let me = c.client.get(instance.at("/console/me")).header("cookie", &ada).send().await.unwrap();
         assert_ne!(me.status(), StatusCode::OK, "instance {n} no longer knows the session");
     }
+}
+
+/// A "map all" job runs on one instance at a time: killed half-way (SIGKILL, no goodbye), its
+/// instance leaves the job running with a stale heartbeat, another instance takes it over where
+/// it stood, and the result is exactly that of an uninterrupted run.
+#[actix_web::test]
+async fn a_job_runs_on_one_instance_and_outlives_it() {
+    let Some(db) = TestDatabase::new(Backend::Postgres) else {
+        return;
+    };
+    let extra = [("PORTICO__JOBS__TAKEOVER_AFTER_SECS", "5"), ("PORTICO__JOBS__MAP_ALL_LINKS_PER_CHUNK", "4")];
+    let mut c = Cluster::start(&db, &extra).await;
+    c.created(0, "/api/v1/enterprises", json!({"key": "acme", "name": "Acme"})).await;
+    for org in ["org-a", "org-b", "org-c", "org-d"] {
+        c.created(1, "/api/v1/enterprises/acme/organizations", json!({"key": org, "name": org})).await;
+    }
+    let e = c.directory.get_enterprise(&Ctx::new(&Actor::System, None), "acme").unwrap();
+    let idp = Actor::ScimToken { id: "t".into(), prefix: "p".into(), enterprise_id: e.id };
+    const GROUPS: i64 = 300;
+    for g in 0..GROUPS {
+        let new = directory::provisioning::NewIdpGroup {
+            display_name: format!("Team {g:03}"),
+            external_id: None,
+            members: vec![],
+        };
+        c.directory.scim_create_group(&Ctx::new(&idp, None), &new).unwrap();
+    }
+
+    // Four links a chunk: one IdP group onto the four organizations, 300 chunks.
+    let res = c.api(0, Method::POST, "/api/v1/enterprises/acme/group-mappings/map-all").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job = res.json::<Value>().await.unwrap()["job"].as_str().unwrap().to_owned();
+    let progress = |c: &Cluster, n: usize| {
+        let req = c.api(n, Method::GET, &format!("/api/v1/jobs/{job}"));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let started = Instant::now();
+    let first = loop {
+        let p = progress(&c, 1).await;
+        if p["done"].as_i64().unwrap() >= 10 {
+            break p;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the job never started: {p}");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(first["total"], GROUPS);
+    assert!(first["done"].as_i64().unwrap() < GROUPS, "half-way, not done: {first}");
+    let runner = first["instance"].as_str().unwrap().to_owned();
+    let which = c
+        .instances
+        .iter()
+        .position(|i| runner.ends_with(&format!(":{}", i.child.id())))
+        .unwrap_or_else(|| panic!("{runner} is none of the instances"));
+    for _ in 0..5 {
+        assert_eq!(progress(&c, 2).await["instance"], runner.as_str(), "one instance runs it");
+    }
+
+    // Killed without warning: its heartbeat goes stale, another instance takes the job over.
+    c.instances[which].child.kill().unwrap();
+    let alive = if which == 0 { 1 } else { 0 };
+    let finished = loop {
+        let p = progress(&c, alive).await;
+        if p["state"] == "done" {
+            break p;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "never taken over: {p}");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(finished["done"], GROUPS);
+    let successor = finished["instance"].as_str().unwrap();
+    assert_ne!(successor, runner, "finished elsewhere");
+    let survivors = c.instances.iter().enumerate().filter(|(n, _)| *n != which);
+    assert!(survivors.map(|(_, i)| i).any(|i| successor.ends_with(&format!(":{}", i.child.id()))), "{successor}");
+
+    // The same as an uninterrupted run: every IdP group feeds every organization, once.
+    let mut seen = 0;
+    let mut path = "/api/v1/enterprises/acme/idp-groups?limit=200".to_owned();
+    loop {
+        let page: Value = c.api(alive, Method::GET, &path).send().await.unwrap().json().await.unwrap();
+        for g in page["items"].as_array().unwrap() {
+            assert_eq!(g["organizations"], json!(["org-a", "org-b", "org-c", "org-d"]), "{g}");
+            seen += 1;
+        }
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/v1/enterprises/acme/idp-groups?limit=200&after={}", urlencode(next)),
+            None => break,
+        }
+    }
+    assert_eq!(seen, GROUPS);
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -9,6 +9,7 @@ mod admin_api;
 mod browser;
 mod cli;
 mod console;
+mod deploy;
 mod health;
 mod instances;
 mod interop;

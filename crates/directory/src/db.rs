@@ -51,6 +51,36 @@ pub struct DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// `message` (a driver's error) without the URL's password, nor the pieces a driver may
+    /// quote when a password with `/`, `@` or `:` in it was not percent-encoded: errors are
+    /// logged and shown, and must not carry it.
+    pub fn redact(&self, message: &str) -> String {
+        let Some(password) = self.password() else {
+            return message.to_owned();
+        };
+        const SEPARATORS: [char; 5] = ['/', '@', ':', '?', '#'];
+        // The whole, what lies before and after each separator, and between separators.
+        let around = password.match_indices(SEPARATORS).flat_map(|(i, _)| [&password[..i], &password[i + 1..]]);
+        let mut pieces: Vec<&str> = std::iter::once(password.as_str())
+            .chain(around)
+            .chain(password.split(SEPARATORS))
+            .filter(|p| p.len() >= 3)
+            .collect();
+        pieces.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        pieces.into_iter().fold(message.to_owned(), |m, p| m.replace(p, "***"))
+    }
+
+    /// The password between `://user:` and the last `@` of a PostgreSQL URL, as written.
+    fn password(&self) -> Option<String> {
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        let rest = self.target.split_once("://")?.1;
+        let userinfo = &rest[..rest.rfind('@')?];
+        let password = userinfo.split_once(':')?.1;
+        (!password.is_empty()).then(|| password.to_owned())
+    }
+
     /// Accepts `postgres://…`, `postgresql://…`, `sqlite://relative/or/absolute/path` and
     /// `sqlite:path`.
     pub fn parse(url: &str) -> Result<Self, String> {
@@ -137,12 +167,12 @@ pub fn open_pool(url: &DatabaseUrl, size: u32, connect_timeout: Duration) -> Res
     let manager = ConnectionManager { url: url.clone() };
     // Establish one connection first, so the operator sees the driver's message rather than
     // r2d2's generic time-out.
-    manager.connect().map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
+    manager.connect().map_err(|e| DirectoryError::Unavailable(url.redact(&e.to_string())))?;
     Pool::builder()
         .max_size(size)
         .connection_timeout(connect_timeout)
         .build(manager)
-        .map_err(|e| DirectoryError::Unavailable(e.to_string()))
+        .map_err(|e| DirectoryError::Unavailable(url.redact(&e.to_string())))
 }
 
 /// Applies every pending migration of the connection's backend; returns the versions applied.
@@ -210,5 +240,24 @@ pub fn write_tx<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) ->
             }
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn connection_errors_never_carry_the_password() {
+        let url = DatabaseUrl::parse("postgres://portico:s3cret/pa@ss@db.internal:5432/portico").unwrap();
+        // What libpq says of such an unencoded password, quoting pieces of it.
+        let said = "invalid integer value \"s3cret\" for connection option \"port\"; host \"pa@ss@db.internal\"";
+        let shown = url.redact(said);
+        assert!(!shown.contains("s3cret") && !shown.contains("pa@ss"), "{shown}");
+        let plain = DatabaseUrl::parse("postgres://portico@db/portico").unwrap();
+        assert_eq!(plain.redact("connection refused"), "connection refused");
+        let full = DatabaseUrl::parse("postgres://u:hunter2@db/x").unwrap();
+        assert_eq!(full.redact("password hunter2 rejected"), "password *** rejected");
     }
 }

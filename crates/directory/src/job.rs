@@ -224,14 +224,16 @@ impl Directory {
         Ok(chunks)
     }
 
-    /// Puts a running job back in the queue, unless another instance moved it on meanwhile.
+    /// Puts a running job back in the queue, unless another instance took it over or moved
+    /// it on meanwhile.
     fn release_job(&self, job: &Job) -> Result<()> {
         self.write(|conn, now| {
             diesel::update(
                 jobs::table
                     .filter(jobs::id.eq(&job.id))
                     .filter(jobs::state.eq("running"))
-                    .filter(jobs::done.eq(job.done)),
+                    .filter(jobs::done.eq(job.done))
+                    .filter(jobs::claimed_by.eq(&self.jobs.instance)),
             )
             .set((jobs::state.eq("queued"), jobs::heartbeat_at.eq(None::<NaiveDateTime>), jobs::updated_at.eq(now)))
             .execute(conn)?;

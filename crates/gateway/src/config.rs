@@ -169,7 +169,7 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let mut builder = config::Config::builder()
             .set_default("server.bind", "127.0.0.1:8080")?
-            .set_default("server.shutdown_grace_secs", 30)?
+            .set_default("server.shutdown_grace_secs", 20)?
             .set_default("database.pool_size", 8)?
             .set_default("database.wait_secs", 60)?
             .set_default("log.format", "pretty")?

@@ -60,15 +60,16 @@ pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], proxies: &[IpNet]) -> IpA
     client
 }
 
-/// The scheme the client used, when a trusted proxy says so (`X-Forwarded-Proto`).
+/// The scheme the client used, when a trusted proxy says so (`X-Forwarded-Proto`): the last
+/// entry, which the nearest proxy wrote, since a proxy that appends keeps what the client sent
+/// in front of it.
 pub fn forwarded_proto(req: &HttpRequest, proxies: &[IpNet]) -> Option<String> {
     let peer = req.peer_addr()?.ip();
     if !trusted(peer, proxies) {
         return None;
     }
-    let value = req.headers().get("x-forwarded-proto")?.to_str().ok()?;
-    // The first hop's, when proxies append.
-    value.split(',').next().map(|s| s.trim().to_ascii_lowercase())
+    let value = req.headers().get_all("x-forwarded-proto").last()?.to_str().ok()?;
+    value.rsplit(',').next().map(|s| s.trim().to_ascii_lowercase())
 }
 
 /// The client address of a request, as [`client_ip`] reads it with the configured proxies.

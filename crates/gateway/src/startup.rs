@@ -129,7 +129,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let (jobs, grace) = (self.jobs, self.grace);
-        actix_web::rt::spawn(async move {
+        let stopping = actix_web::rt::spawn(async move {
             stop_signal().await;
             tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections, finishing requests in flight");
             let server_stopped = handle.stop(true);
@@ -138,6 +138,10 @@ impl Application {
             }
             server_stopped.await;
         });
-        self.server.await
+        let served = self.server.await;
+        // The server stops only on the signal (its own signal handling is off): let the job
+        // runner finish or time out before the runtime goes.
+        let _ = stopping.await;
+        served
     }
 }

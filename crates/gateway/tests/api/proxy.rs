@@ -56,6 +56,9 @@ async fn plain_http_through_a_trusted_proxy_is_sent_to_https() {
         app.client.get(app.url("/login?next=%2Fconsole")).header("x-forwarded-proto", "http").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(res.headers()["location"], "https://sso.example.com/login?next=%2Fconsole");
+    // A client's own claim in front of what the proxy appended counts for nothing.
+    let res = app.client.get(app.url("/login")).header("x-forwarded-proto", "https, http").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     let res = app.client.post(app.url("/login")).header("x-forwarded-proto", "http").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let res = app.client.get(app.url("/healthz")).header("x-forwarded-proto", "https").send().await.unwrap();

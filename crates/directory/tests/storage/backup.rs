@@ -69,8 +69,16 @@ fn a_backup_taken_while_serving_restores_into_a_working_installation() {
     let subject = restored.sign_in(&creds, None).unwrap();
     let session = restored.create_session(&subject, "10.0.0.1", "test").unwrap();
     assert!(restored.resolve_session(&session).unwrap().is_some());
-    let keys: Vec<String> =
-        restored.list_enterprises(&ctx, &PageRequest::first(500)).unwrap().items.into_iter().map(|e| e.key).collect();
+    let mut keys: Vec<String> = Vec::new();
+    let mut page = PageRequest::first(200);
+    loop {
+        let listed = restored.list_enterprises(&ctx, &page).unwrap();
+        keys.extend(listed.items.into_iter().map(|e| e.key));
+        match listed.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
     assert!(keys.contains(&"acme".to_owned()));
     // One snapshot: the writer's enterprises up to some point, each whole, none after a gap.
     let mut busy: Vec<usize> =
@@ -78,8 +86,16 @@ fn a_backup_taken_while_serving_restores_into_a_working_installation() {
     busy.sort_unstable();
     assert_eq!(busy, (0..busy.len()).collect::<Vec<_>>(), "a prefix of what was written");
     assert!(busy.len() <= written);
-    let audited = restored.list_audit_events(&ctx, None, &PageRequest::first(500)).unwrap().items;
-    let created = audited.iter().filter(|e| e.action == "enterprise.create" && e.outcome == "success").count();
+    let mut created = 0;
+    let mut page = PageRequest::first(200);
+    loop {
+        let listed = restored.list_audit_events(&ctx, None, &page).unwrap();
+        created += listed.items.iter().filter(|e| e.action == "enterprise.create" && e.outcome == "success").count();
+        match listed.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
     assert_eq!(created, busy.len() + 1, "every enterprise in the copy with its audit event, and no other");
 
     // The copy is never written over.

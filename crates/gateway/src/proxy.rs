@@ -47,17 +47,27 @@ pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], proxies: &[IpNet]) -> IpA
         return client;
     }
     for entry in forwarded_for.iter().rev().flat_map(|h| h.rsplit(',')) {
-        match entry.trim().parse::<IpAddr>() {
-            Ok(ip) => {
+        match forwarded_ip(entry.trim()) {
+            Some(ip) => {
                 client = ip;
                 if !trusted(ip, proxies) {
                     break;
                 }
             }
-            Err(_) => break,
+            None => break,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry: an address, or one with its port as some load balancers write
+/// it (`203.0.113.9:51234`, `[2001:db8::1]:51234`).
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| entry.strip_prefix('[').and_then(|e| e.strip_suffix(']')).and_then(|e| e.parse().ok()))
 }
 
 /// The scheme the client used, when a trusted proxy says so (`X-Forwarded-Proto`): the last
@@ -136,6 +146,9 @@ mod tests {
         assert_eq!(client_ip(ip("10.1.2.3"), &["1.1.1.1, 203.0.113.9"], &proxies), ip("203.0.113.9"));
         // Two trusted hops, also over two header lines.
         assert_eq!(client_ip(ip("10.1.2.3"), &["203.0.113.9", "192.0.2.1"], &proxies), ip("203.0.113.9"));
+        // Entries with ports, as some load balancers write them.
+        assert_eq!(client_ip(ip("10.1.2.3"), &["203.0.113.9:51234"], &proxies), ip("203.0.113.9"));
+        assert_eq!(client_ip(ip("10.1.2.3"), &["[2001:db8::1]:443"], &proxies), ip("2001:db8::1"));
         // Garbage stops the walk at the last believable address.
         assert_eq!(client_ip(ip("10.1.2.3"), &["203.0.113.9, nonsense"], &proxies), ip("10.1.2.3"));
         // IPv4 peers seen as IPv6-mapped addresses are matched too.

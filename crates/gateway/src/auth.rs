@@ -86,6 +86,38 @@ impl ConsoleSession {
         &self.info.actor
     }
 
+    /// Runs `f` on the blocking pool with the directory and this session's caller context (its
+    /// actor, and the request's operation id for the audit log): the shape of every console
+    /// action.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+        f: impl FnOnce(&directory::Directory, &directory::Ctx<'_>) -> Result<T, directory::DirectoryError> + Send + 'static,
+    ) -> Result<T, PageError> {
+        self.run(state, operation_id(req), f).await
+    }
+
+    /// As [`ConsoleSession::call`], for the reads behind a page (nothing to audit).
+    pub async fn read<T: Send + 'static>(
+        &self,
+        state: &AppState,
+        f: impl FnOnce(&directory::Directory, &directory::Ctx<'_>) -> Result<T, directory::DirectoryError> + Send + 'static,
+    ) -> Result<T, PageError> {
+        self.run(state, None, f).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        state: &AppState,
+        op: Option<String>,
+        f: impl FnOnce(&directory::Directory, &directory::Ctx<'_>) -> Result<T, directory::DirectoryError> + Send + 'static,
+    ) -> Result<T, PageError> {
+        let dir = state.directory.clone();
+        let actor = self.actor().clone();
+        blocking(move || f(&dir, &directory::Ctx::new(&actor, op.as_deref()))).await
+    }
+
     /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, state: &AppState, presented: &str) -> Result<(), PageError> {
         if csrf_matches(state, &self.token, presented) { Ok(()) } else { Err(PageError::Csrf) }

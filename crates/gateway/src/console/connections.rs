@@ -6,12 +6,12 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use directory::connection::{Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings};
-use directory::{Ctx, DirectoryError, FieldErrors};
+use directory::{DirectoryError, FieldErrors};
 use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, render_status, see_other};
 use crate::api::connections::{SamlInput, resolve_saml};
-use crate::auth::{ConsoleSession, operation_id};
+use crate::auth::ConsoleSession;
 use crate::error::{PageError, blocking};
 use crate::signin::saml::{SpUrls, sp_urls};
 use crate::state::AppState;
@@ -57,17 +57,15 @@ async fn overview(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let k2 = key.clone();
     let st = state.clone();
-    let (enterprise, connections, provisioning) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        let enterprise = dir.get_enterprise(&ctx, &k2)?;
-        let provisioning = super::provisioning::section(&st, &dir, &ctx, &k2, enterprise.provisioning_mode)?;
-        Ok((enterprise, dir.list_connections(&ctx, &k2)?, provisioning))
-    })
-    .await?;
+    let (enterprise, connections, provisioning) = session
+        .read(&state, move |dir, ctx| {
+            let enterprise = dir.get_enterprise(ctx, &k2)?;
+            let provisioning = super::provisioning::section(&st, dir, ctx, &k2, enterprise.provisioning_mode)?;
+            Ok((enterprise, dir.list_connections(ctx, &k2)?, provisioning))
+        })
+        .await?;
     render(&SsoPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         key,
@@ -112,24 +110,22 @@ async fn create(
             return Err(PageError::BadRequest("Choose Okta, Microsoft Entra ID, JumpCloud or Other.".into()));
         }
     };
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
-    let c = blocking::<_, PageError>(move || {
-        dir.create_connection(
-            &Ctx::new(&actor, op.as_deref()),
-            &k2,
-            NewConnection {
-                protocol: Protocol::Saml,
-                provider,
-                saml: Some(SamlSettings::default()),
-                oidc: None,
-                mapping: None,
-            },
-        )
-    })
-    .await?;
+    let c = session
+        .call(&state, &req, move |dir, ctx| {
+            dir.create_connection(
+                ctx,
+                &k2,
+                NewConnection {
+                    protocol: Protocol::Saml,
+                    provider,
+                    saml: Some(SamlSettings::default()),
+                    oidc: None,
+                    mapping: None,
+                },
+            )
+        })
+        .await?;
     Ok(see_other(&format!("/console/e/{key}/connections/{}", c.id)))
 }
 
@@ -240,14 +236,12 @@ async fn fetch(
     key: &str,
     id: &str,
 ) -> Result<(directory::enterprise::Enterprise, Connection, Vec<directory::connection::TestResult>), PageError> {
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let (k2, i2) = (key.to_owned(), id.to_owned());
-    blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        Ok((dir.get_enterprise(&ctx, &k2)?, dir.get_connection(&ctx, &k2, &i2)?, dir.test_results(&ctx, &k2, &i2)?))
-    })
-    .await
+    session
+        .read(state, move |dir, ctx| {
+            Ok((dir.get_enterprise(ctx, &k2)?, dir.get_connection(ctx, &k2, &i2)?, dir.test_results(ctx, &k2, &i2)?))
+        })
+        .await
 }
 
 async fn load(state: &AppState, session: &ConsoleSession, key: &str, id: &str) -> Result<AssistantPage, PageError> {
@@ -332,10 +326,8 @@ async fn save_idp(
             ..SamlInput::default()
         }
     };
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let (k3, i3) = (key.clone(), id.clone());
-    let current = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k3, &i3)).await?;
+    let current = session.read(&state, move |dir, ctx| dir.get_connection(ctx, &k3, &i3)).await?;
     let mut input = input;
     // The console has no switch for IdP-initiated sign-in (the API has): keep what is set.
     input.allow_idp_initiated = current.saml.as_ref().map(|s| s.allow_idp_initiated);
@@ -350,19 +342,17 @@ async fn save_idp(
     let resolved = resolve_saml(&state.settings, input, current.saml.as_ref()).await;
     let outcome = match resolved {
         Ok(saml) => {
-            let dir = state.directory.clone();
-            let actor = session.actor().clone();
-            let op = operation_id(&req);
             let (k2, i2) = (key.clone(), id.clone());
-            blocking::<_, PageError>(move || {
-                Ok(dir.update_connection(
-                    &Ctx::new(&actor, op.as_deref()),
-                    &k2,
-                    &i2,
-                    ConnectionChanges { saml: Some(saml), ..Default::default() },
-                ))
-            })
-            .await?
+            session
+                .call(&state, &req, move |dir, ctx| {
+                    Ok(dir.update_connection(
+                        ctx,
+                        &k2,
+                        &i2,
+                        ConnectionChanges { saml: Some(saml), ..Default::default() },
+                    ))
+                })
+                .await?
         }
         Err(e) => Err(e),
     };
@@ -407,19 +397,12 @@ async fn save_mapping(
     let form = form.into_inner();
     let mapping =
         Mapping { login: Some(form.login), email: Some(form.email), name: Some(form.name), groups: Some(form.groups) };
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let (k2, i2) = (key.clone(), id.clone());
-    blocking::<_, PageError>(move || {
-        dir.update_connection(
-            &Ctx::new(&actor, op.as_deref()),
-            &k2,
-            &i2,
-            ConnectionChanges { mapping: Some(mapping), ..Default::default() },
-        )
-    })
-    .await?;
+    session
+        .call(&state, &req, move |dir, ctx| {
+            dir.update_connection(ctx, &k2, &i2, ConnectionChanges { mapping: Some(mapping), ..Default::default() })
+        })
+        .await?;
     Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-4")))
 }
 
@@ -432,10 +415,8 @@ async fn start_test(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, id) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let (k2, i2) = (key.clone(), id.clone());
-    let c = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)).await?;
+    let c = session.read(&state, move |dir, ctx| dir.get_connection(ctx, &k2, &i2)).await?;
     if c.protocol == Protocol::Oidc {
         return match crate::signin::oidc::begin_url(&state, &c, true, "/").await {
             Ok((url, _)) => Ok(crate::signin::saml::redirect(&url)),
@@ -480,15 +461,12 @@ async fn change_status(
     id: &str,
     turn_on: bool,
 ) -> Result<HttpResponse, PageError> {
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(req);
     let (k2, i2) = (key.to_owned(), id.to_owned());
-    let outcome = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, op.as_deref());
-        Ok(if turn_on { dir.enable_connection(&ctx, &k2, &i2) } else { dir.disable_connection(&ctx, &k2, &i2) })
-    })
-    .await?;
+    let outcome = session
+        .call(state, req, move |dir, ctx| {
+            Ok(if turn_on { dir.enable_connection(ctx, &k2, &i2) } else { dir.disable_connection(ctx, &k2, &i2) })
+        })
+        .await?;
     match outcome {
         Ok(_) => Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-4"))),
         Err(DirectoryError::Conflict(m)) => {
@@ -536,11 +514,8 @@ async fn delete(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, id) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
-    blocking::<_, PageError>(move || dir.delete_connection(&Ctx::new(&actor, op.as_deref()), &k2, &id)).await?;
+    session.call(&state, &req, move |dir, ctx| dir.delete_connection(ctx, &k2, &id)).await?;
     Ok(see_other(&format!("/console/e/{key}/sso")))
 }
 
@@ -554,28 +529,19 @@ async fn refresh(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, id) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let (k2, i2) = (key.clone(), id.clone());
-    let current = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)).await?;
+    let current = session.read(&state, move |dir, ctx| dir.get_connection(ctx, &k2, &i2)).await?;
     let Some(input) = current.saml.as_ref().and_then(crate::api::connections::refresh_input) else {
         return Err(PageError::BadRequest("This connection was not set up from a metadata URL.".into()));
     };
     match resolve_saml(&state.settings, input, current.saml.as_ref()).await {
         Ok(saml) => {
-            let dir = state.directory.clone();
-            let actor = session.actor().clone();
-            let op = operation_id(&req);
             let (k2, i2) = (key.clone(), id.clone());
-            blocking::<_, PageError>(move || {
-                dir.update_connection(
-                    &Ctx::new(&actor, op.as_deref()),
-                    &k2,
-                    &i2,
-                    ConnectionChanges { saml: Some(saml), ..Default::default() },
-                )
-            })
-            .await?;
+            session
+                .call(&state, &req, move |dir, ctx| {
+                    dir.update_connection(ctx, &k2, &i2, ConnectionChanges { saml: Some(saml), ..Default::default() })
+                })
+                .await?;
             Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-2")))
         }
         Err(DirectoryError::Validation(errors)) => {
@@ -668,24 +634,22 @@ async fn create_oidc(
         Some(p @ (Provider::Okta | Provider::Entra | Provider::Google | Provider::Custom)) => p,
         _ => return Err(PageError::BadRequest("Choose Okta, Microsoft Entra ID, Google or another provider.".into())),
     };
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
-    let c = blocking::<_, PageError>(move || {
-        dir.create_connection(
-            &Ctx::new(&actor, op.as_deref()),
-            &k2,
-            NewConnection {
-                protocol: Protocol::Oidc,
-                provider,
-                saml: None,
-                oidc: Some(directory::connection::OidcSettings::default()),
-                mapping: None,
-            },
-        )
-    })
-    .await?;
+    let c = session
+        .call(&state, &req, move |dir, ctx| {
+            dir.create_connection(
+                ctx,
+                &k2,
+                NewConnection {
+                    protocol: Protocol::Oidc,
+                    provider,
+                    saml: None,
+                    oidc: Some(directory::connection::OidcSettings::default()),
+                    mapping: None,
+                },
+            )
+        })
+        .await?;
     Ok(see_other(&format!("/console/e/{key}/connections/{}", c.id)))
 }
 
@@ -717,10 +681,8 @@ async fn save_oidc(
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, id) = path.into_inner();
     let form = form.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let (k2, i2) = (key.clone(), id.clone());
-    let current = blocking::<_, PageError>(move || dir.get_connection(&Ctx::new(&actor, None), &k2, &i2)).await?;
+    let current = session.read(&state, move |dir, ctx| dir.get_connection(ctx, &k2, &i2)).await?;
     let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let input = crate::api::connections::OidcInput {
         issuer: opt(&form.issuer),
@@ -733,19 +695,12 @@ async fn save_oidc(
     let existing = current.oidc.as_ref().filter(|o| !o.is_blank());
     match crate::api::connections::resolve_oidc(&state.settings, current.provider, input, existing).await {
         Ok(oidc) => {
-            let dir = state.directory.clone();
-            let actor = session.actor().clone();
-            let op = operation_id(&req);
             let (k2, i2) = (key.clone(), id.clone());
-            blocking::<_, PageError>(move || {
-                dir.update_connection(
-                    &Ctx::new(&actor, op.as_deref()),
-                    &k2,
-                    &i2,
-                    ConnectionChanges { oidc: Some(oidc), ..Default::default() },
-                )
-            })
-            .await?;
+            session
+                .call(&state, &req, move |dir, ctx| {
+                    dir.update_connection(ctx, &k2, &i2, ConnectionChanges { oidc: Some(oidc), ..Default::default() })
+                })
+                .await?;
             Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-3")))
         }
         Err(DirectoryError::Validation(errors)) => {

@@ -6,12 +6,12 @@ use askama::Template;
 use directory::enterprise::NewEnterprise;
 use directory::role::{AdminListing, Role};
 use directory::user::NewUser;
-use directory::{Actor, Ctx, PageRequest};
+use directory::{Actor, PageRequest};
 use serde::Deserialize;
 
 use super::{Chrome, Field, FormPage, render, see_other};
-use crate::auth::{ConsoleSession, operation_id};
-use crate::error::{PageError, blocking};
+use crate::auth::ConsoleSession;
+use crate::error::PageError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -55,10 +55,8 @@ async fn list(
     session: ConsoleSession,
     query: web::Query<AfterQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let page = PageRequest { limit: Some(100), after: query.into_inner().after };
-    let result = blocking::<_, PageError>(move || dir.list_enterprises(&Ctx::new(&actor, None), &page)).await?;
+    let result = session.read(&state, move |dir, ctx| dir.list_enterprises(ctx, &page)).await?;
     render(&EnterprisesPage {
         chrome: Chrome::signed_in(&session, "enterprises"),
         enterprises: result
@@ -125,12 +123,8 @@ async fn create(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let form = form.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let input = NewEnterprise { key: form.key.trim().to_owned(), name: form.name.clone(), provisioning_mode: None };
-    let outcome =
-        blocking::<_, PageError>(move || Ok(dir.create_enterprise(&Ctx::new(&actor, op.as_deref()), input))).await?;
+    let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.create_enterprise(ctx, input))).await?;
     match outcome {
         Ok(e) => Ok(see_other(&format!("/console/e/{}", e.key))),
         Err(err) => enterprise_form(&session, &form.key, &form.name).refused(err),
@@ -180,16 +174,14 @@ async fn overview(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let (enterprise, orgs, admins) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        let e = dir.get_enterprise(&ctx, &key)?;
-        let orgs = dir.list_organizations(&ctx, &key, &PageRequest::first(200))?;
-        let admins = dir.list_admins(&ctx, &key)?;
-        Ok((e, orgs, admins))
-    })
-    .await?;
+    let (enterprise, orgs, admins) = session
+        .read(&state, move |dir, ctx| {
+            let e = dir.get_enterprise(ctx, &key)?;
+            let orgs = dir.list_organizations(ctx, &key, &PageRequest::first(200))?;
+            let admins = dir.list_admins(ctx, &key)?;
+            Ok((e, orgs, admins))
+        })
+        .await?;
     let can_admin = session.actor().can_administer_enterprise(&enterprise.id);
     render(&EnterprisePage {
         chrome: Chrome::signed_in(
@@ -279,17 +271,12 @@ async fn appoint(
     session.check_csrf(&state, &form.csrf_token)?;
     let key = path.into_inner();
     let form = form.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let (k2, person) = (
         key.clone(),
         NewUser { login: form.login.clone(), email: Some(form.email.clone()), name: Some(form.name.clone()) },
     );
-    let outcome = blocking::<_, PageError>(move || {
-        Ok(dir.appoint_enterprise_admin(&Ctx::new(&actor, op.as_deref()), &k2, person))
-    })
-    .await?;
+    let outcome =
+        session.call(&state, &req, move |dir, ctx| Ok(dir.appoint_enterprise_admin(ctx, &k2, person))).await?;
     match outcome {
         Ok(a) => render(&AppointedPage {
             chrome: Chrome::signed_in(&session, "enterprise"),
@@ -337,15 +324,11 @@ async fn users(
     query: web::Query<AfterQuery>,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let page = PageRequest { limit: Some(100), after: query.into_inner().after };
     let k2 = key.clone();
-    let (enterprise, result) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_users(&ctx, &k2, &page)?))
-    })
-    .await?;
+    let (enterprise, result) = session
+        .read(&state, move |dir, ctx| Ok((dir.get_enterprise(ctx, &k2)?, dir.list_users(ctx, &k2, &page)?)))
+        .await?;
     render(&UsersPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         key,
@@ -393,15 +376,13 @@ async fn audit(
     query: web::Query<AfterQuery>,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let page = PageRequest { limit: Some(100), after: query.into_inner().after };
     let k2 = key.clone();
-    let (enterprise, result) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        Ok((dir.get_enterprise(&ctx, &k2)?, dir.list_audit_events(&ctx, Some(&k2), &page)?))
-    })
-    .await?;
+    let (enterprise, result) = session
+        .read(&state, move |dir, ctx| {
+            Ok((dir.get_enterprise(ctx, &k2)?, dir.list_audit_events(ctx, Some(&k2), &page)?))
+        })
+        .await?;
     render(&AuditPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         key,

@@ -5,12 +5,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use directory::{Ctx, PageRequest};
+use directory::PageRequest;
 use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, see_other};
-use crate::auth::{ConsoleSession, operation_id};
-use crate::error::{PageError, blocking};
+use crate::auth::ConsoleSession;
+use crate::error::PageError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -65,20 +65,18 @@ async fn page(
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
     let query = query.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let k2 = key.clone();
     let q = query.q.clone().unwrap_or_default();
     let selected = query.org.clone();
     let after = query.after.clone();
-    let (enterprise, orgs, groups) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        let enterprise = dir.get_enterprise(&ctx, &k2)?;
-        let orgs = dir.list_organizations(&ctx, &k2, &PageRequest::first(200))?.items;
-        let groups = dir.list_mapped_idp_groups(&ctx, &k2, Some(&q), &PageRequest { limit: Some(50), after })?;
-        Ok((enterprise, orgs, groups))
-    })
-    .await?;
+    let (enterprise, orgs, groups) = session
+        .read(&state, move |dir, ctx| {
+            let enterprise = dir.get_enterprise(ctx, &k2)?;
+            let orgs = dir.list_organizations(ctx, &k2, &PageRequest::first(200))?.items;
+            let groups = dir.list_mapped_idp_groups(ctx, &k2, Some(&q), &PageRequest { limit: Some(50), after })?;
+            Ok((enterprise, orgs, groups))
+        })
+        .await?;
     let org = selected.filter(|s| orgs.iter().any(|o| &o.key == s)).or_else(|| orgs.first().map(|o| o.key.clone()));
     let can_map_all = session.actor().can_administer_enterprise(&enterprise.id);
     let org_name =
@@ -147,20 +145,17 @@ async fn save(
     }
     session.check_csrf(&state, &form.csrf_token)?;
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
     let org = form.org.clone();
-    let outcome = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, op.as_deref());
-        // Groups on other pages keep their mapping; the page's own are as ticked.
-        let mut ids: Vec<String> =
-            dir.group_mappings_of(&ctx, &k2, &org)?.into_iter().filter(|id| !form.shown.contains(id)).collect();
-        ids.extend(form.mapped.iter().filter(|id| form.shown.contains(id)).cloned());
-        dir.set_group_mappings(&ctx, &k2, &org, &ids)
-    })
-    .await?;
+    let outcome = session
+        .call(&state, &req, move |dir, ctx| {
+            // Groups on other pages keep their mapping; the page's own are as ticked.
+            let mut ids: Vec<String> =
+                dir.group_mappings_of(ctx, &k2, &org)?.into_iter().filter(|id| !form.shown.contains(id)).collect();
+            ids.extend(form.mapped.iter().filter(|id| form.shown.contains(id)).cloned());
+            dir.set_group_mappings(ctx, &k2, &org, &ids)
+        })
+        .await?;
     let mut summary = format!("Mapping complete: {} added, {} removed.", outcome.added.len(), outcome.removed.len());
     for (name, reason) in &outcome.skipped {
         summary.push_str(&format!(" {name} was not mapped: {reason}."));
@@ -183,11 +178,8 @@ async fn map_all(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
-    let queued = blocking::<_, PageError>(move || dir.start_map_all(&Ctx::new(&actor, op.as_deref()), &k2)).await?;
+    let queued = session.call(&state, &req, move |dir, ctx| dir.start_map_all(ctx, &k2)).await?;
     state.jobs.wake();
     Ok(see_other(&format!("/console/e/{key}/jobs/{}", queued.id)))
 }
@@ -211,14 +203,9 @@ async fn job_progress(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let k2 = key.clone();
-    let (enterprise, job) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        Ok((dir.get_enterprise(&ctx, &k2)?, dir.get_job(&ctx, &id)?))
-    })
-    .await?;
+    let (enterprise, job) =
+        session.read(&state, move |dir, ctx| Ok((dir.get_enterprise(ctx, &k2)?, dir.get_job(ctx, &id)?))).await?;
     if job.enterprise_id.as_deref() != Some(enterprise.id.as_str()) {
         return Err(PageError::Directory(directory::DirectoryError::NotFound("job")));
     }

@@ -3,16 +3,16 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
+use directory::PageRequest;
 use directory::group::{GroupMember, NewGroup};
 use directory::organization::NewOrganization;
 use directory::user::NewUser;
-use directory::{Ctx, PageRequest};
 use serde::Deserialize;
 
 use super::enterprises::{AppointFormData, AppointedPage, appoint_form_page};
 use super::{Chrome, CsrfOnly, Field, FormPage, render, see_other};
-use crate::auth::{ConsoleSession, operation_id};
-use crate::error::{PageError, blocking};
+use crate::auth::ConsoleSession;
+use crate::error::PageError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -78,14 +78,9 @@ async fn create(
     session.check_csrf(&state, &form.csrf_token)?;
     let enterprise = path.into_inner();
     let form = form.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let (e2, input) =
         (enterprise.clone(), NewOrganization { key: form.key.trim().to_owned(), name: form.name.clone() });
-    let outcome =
-        blocking::<_, PageError>(move || Ok(dir.create_organization(&Ctx::new(&actor, op.as_deref()), &e2, input)))
-            .await?;
+    let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.create_organization(ctx, &e2, input))).await?;
     match outcome {
         Ok(org) => Ok(see_other(&format!("/console/e/{enterprise}/o/{}", org.key))),
         Err(err) => org_form(&session, &enterprise, &form.key, &form.name).refused(err),
@@ -140,40 +135,38 @@ async fn page(
     query: web::Query<OrganizationQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (key, org_key) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let (k2, o2) = (key.clone(), org_key.clone());
     let query = query.into_inner();
     let people_page = PageRequest { limit: Some(PEOPLE_PER_PAGE), after: query.people_after };
     let groups_page = PageRequest { limit: Some(GROUPS_PER_PAGE), after: query.groups_after };
-    let (enterprise, org, people, groups, groups_next) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        let e = dir.get_enterprise(&ctx, &k2)?;
-        let org = dir.get_organization(&ctx, &k2, &o2)?;
-        let people = dir.list_organization_members(&ctx, &k2, &o2, &people_page)?;
-        let groups = dir.list_groups(&ctx, &k2, &o2, &groups_page)?;
-        let mut blocks = Vec::new();
-        for g in groups.items {
-            let mut members = dir.list_group_members(&ctx, &k2, &o2, &g.name)?;
-            let member_count = members.len();
-            members.truncate(MEMBERS_SHOWN);
-            let granted = dir.group_permissions(&ctx, &k2, &o2, &g.name)?;
-            let permissions = directory::permission::Permission::ALL
-                .into_iter()
-                .map(|p| (p.as_str(), p.label(), granted.contains(&p)))
-                .collect();
-            blocks.push(GroupBlock {
-                name: g.name,
-                description: g.description,
-                builtin: g.builtin,
-                members,
-                member_count,
-                permissions,
-            });
-        }
-        Ok((e, org, people, blocks, groups.next))
-    })
-    .await?;
+    let (enterprise, org, people, groups, groups_next) = session
+        .read(&state, move |dir, ctx| {
+            let e = dir.get_enterprise(ctx, &k2)?;
+            let org = dir.get_organization(ctx, &k2, &o2)?;
+            let people = dir.list_organization_members(ctx, &k2, &o2, &people_page)?;
+            let groups = dir.list_groups(ctx, &k2, &o2, &groups_page)?;
+            let mut blocks = Vec::new();
+            for g in groups.items {
+                let mut members = dir.list_group_members(ctx, &k2, &o2, &g.name)?;
+                let member_count = members.len();
+                members.truncate(MEMBERS_SHOWN);
+                let granted = dir.group_permissions(ctx, &k2, &o2, &g.name)?;
+                let permissions = directory::permission::Permission::ALL
+                    .into_iter()
+                    .map(|p| (p.as_str(), p.label(), granted.contains(&p)))
+                    .collect();
+                blocks.push(GroupBlock {
+                    name: g.name,
+                    description: g.description,
+                    builtin: g.builtin,
+                    members,
+                    member_count,
+                    permissions,
+                });
+            }
+            Ok((e, org, people, blocks, groups.next))
+        })
+        .await?;
     render(&OrganizationPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         can_admin_enterprise: session.actor().can_administer_enterprise(&enterprise.id),
@@ -230,14 +223,9 @@ async fn create_group(
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, org) = path.into_inner();
     let form = form.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let (k2, o2) = (key.clone(), org.clone());
     let input = NewGroup { name: form.name.clone(), description: Some(form.description.clone()) };
-    let outcome =
-        blocking::<_, PageError>(move || Ok(dir.create_group(&Ctx::new(&actor, op.as_deref()), &k2, &o2, input)))
-            .await?;
+    let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.create_group(ctx, &k2, &o2, input))).await?;
     match outcome {
         Ok(_) => Ok(see_other(&format!("/console/e/{key}/o/{org}"))),
         Err(err) => group_form_page(&session, &key, &org, &form.name, &form.description).refused(err),
@@ -252,12 +240,8 @@ async fn member_form_page(
     login: &str,
     group: &str,
 ) -> Result<FormPage, PageError> {
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let (k2, o2) = (key.to_owned(), org.to_owned());
-    let groups =
-        blocking::<_, PageError>(move || dir.list_groups(&Ctx::new(&actor, None), &k2, &o2, &PageRequest::first(200)))
-            .await?;
+    let groups = session.read(state, move |dir, ctx| dir.list_groups(ctx, &k2, &o2, &PageRequest::first(200))).await?;
     let options = groups.items.into_iter().map(|g| (g.name.clone(), g.name)).collect();
     Ok(FormPage {
         chrome: Chrome::signed_in(session, "enterprise"),
@@ -303,14 +287,8 @@ async fn add_member(
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, org) = path.into_inner();
     let form = form.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let (k2, o2, g2, l2) = (key.clone(), org.clone(), form.group.clone(), form.login.trim().to_owned());
-    let outcome = blocking::<_, PageError>(move || {
-        Ok(dir.add_group_member(&Ctx::new(&actor, op.as_deref()), &k2, &o2, &g2, &l2))
-    })
-    .await?;
+    let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.add_group_member(ctx, &k2, &o2, &g2, &l2))).await?;
     match outcome {
         Ok(()) => Ok(see_other(&format!("/console/e/{key}/o/{org}"))),
         Err(err) => member_form_page(&state, &session, &key, &org, &form.login, &form.group).await?.refused(err),
@@ -335,14 +313,10 @@ async fn remove_member(
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, org) = path.into_inner();
     let form = form.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let (k2, o2) = (key.clone(), org.clone());
-    blocking::<_, PageError>(move || {
-        dir.remove_group_member(&Ctx::new(&actor, op.as_deref()), &k2, &o2, &form.group, &form.login)
-    })
-    .await?;
+    session
+        .call(&state, &req, move |dir, ctx| dir.remove_group_member(ctx, &k2, &o2, &form.group, &form.login))
+        .await?;
     Ok(see_other(&format!("/console/e/{key}/o/{org}")))
 }
 
@@ -369,14 +343,9 @@ async fn appoint(
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, org) = path.into_inner();
     let form = form.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let (k2, o2) = (key.clone(), org.clone());
     let person = NewUser { login: form.login.clone(), email: Some(form.email.clone()), name: Some(form.name.clone()) };
-    let outcome =
-        blocking::<_, PageError>(move || Ok(dir.appoint_org_admin(&Ctx::new(&actor, op.as_deref()), &k2, &o2, person)))
-            .await?;
+    let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.appoint_org_admin(ctx, &k2, &o2, person))).await?;
     let back = format!("/console/e/{key}/o/{org}");
     match outcome {
         Ok(a) => render(&AppointedPage {
@@ -418,14 +387,8 @@ async fn set_permissions(
     }
     session.check_csrf(&state, &csrf)?;
     let (key, org) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let (k2, o2) = (key.clone(), org.clone());
-    blocking::<_, PageError>(move || {
-        dir.set_group_permissions(&Ctx::new(&actor, op.as_deref()), &k2, &o2, &group, &permissions)
-    })
-    .await?;
+    session.call(&state, &req, move |dir, ctx| dir.set_group_permissions(ctx, &k2, &o2, &group, &permissions)).await?;
     Ok(see_other(&format!("/console/e/{key}/o/{org}")))
 }
 
@@ -439,10 +402,7 @@ async fn delete(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, org) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
-    blocking::<_, PageError>(move || dir.delete_organization(&Ctx::new(&actor, op.as_deref()), &k2, &org)).await?;
+    session.call(&state, &req, move |dir, ctx| dir.delete_organization(ctx, &k2, &org)).await?;
     Ok(see_other(&format!("/console/e/{key}")))
 }

@@ -11,8 +11,8 @@ use directory::{Ctx, Directory, PageRequest};
 use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, see_other};
-use crate::auth::{ConsoleSession, operation_id};
-use crate::error::{PageError, blocking};
+use crate::auth::ConsoleSession;
+use crate::error::PageError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -102,18 +102,15 @@ async fn create_token(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
     let description = form.into_inner().description;
-    let (enterprise, created) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, op.as_deref());
-        let enterprise = dir.get_enterprise(&ctx, &k2)?;
-        let created = dir.create_scim_token(&ctx, &k2, description.trim())?;
-        Ok((enterprise, created))
-    })
-    .await?;
+    let (enterprise, created) = session
+        .call(&state, &req, move |dir, ctx| {
+            let enterprise = dir.get_enterprise(ctx, &k2)?;
+            let created = dir.create_scim_token(ctx, &k2, description.trim())?;
+            Ok((enterprise, created))
+        })
+        .await?;
     render(&TokenCreatedPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         scim_url: scim_url(&state, &key),
@@ -134,11 +131,8 @@ async fn revoke_token(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let (key, id) = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
-    blocking::<_, PageError>(move || dir.revoke_scim_token(&Ctx::new(&actor, op.as_deref()), &k2, &id)).await?;
+    session.call(&state, &req, move |dir, ctx| dir.revoke_scim_token(ctx, &k2, &id)).await?;
     Ok(see_other(&format!("/console/e/{key}/sso#provisioning")))
 }
 
@@ -160,18 +154,12 @@ async fn switch_mode(
     let key = path.into_inner();
     let mode = ProvisioningMode::parse(&form.mode)
         .ok_or_else(|| PageError::BadRequest("choose just-in-time (jit) or SCIM (scim) provisioning".into()))?;
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let op = operation_id(&req);
     let k2 = key.clone();
-    blocking::<_, PageError>(move || {
-        dir.update_enterprise(
-            &Ctx::new(&actor, op.as_deref()),
-            &k2,
-            EnterpriseChanges { name: None, provisioning_mode: Some(mode) },
-        )
-    })
-    .await?;
+    session
+        .call(&state, &req, move |dir, ctx| {
+            dir.update_enterprise(ctx, &k2, EnterpriseChanges { name: None, provisioning_mode: Some(mode) })
+        })
+        .await?;
     Ok(see_other(&format!("/console/e/{key}/sso#provisioning")))
 }
 
@@ -202,16 +190,14 @@ async fn requests(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let pending = state.scim_log.clone();
     let k2 = key.clone();
-    let (enterprise, log) = blocking::<_, PageError>(move || {
-        pending.flush(&dir);
-        let ctx = Ctx::new(&actor, None);
-        Ok((dir.get_enterprise(&ctx, &k2)?, dir.scim_request_log(&ctx, &k2, 200)?))
-    })
-    .await?;
+    let (enterprise, log) = session
+        .read(&state, move |dir, ctx| {
+            pending.flush(dir);
+            Ok((dir.get_enterprise(ctx, &k2)?, dir.scim_request_log(ctx, &k2, 200)?))
+        })
+        .await?;
     render(&RequestsPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         key,
@@ -264,17 +250,15 @@ async fn idp_groups(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
     let k2 = key.clone();
-    let (enterprise, groups) = blocking::<_, PageError>(move || {
-        let ctx = Ctx::new(&actor, None);
-        Ok((
-            dir.get_enterprise(&ctx, &k2)?,
-            dir.list_mapped_idp_groups(&ctx, &k2, None, &PageRequest::first(200))?.items,
-        ))
-    })
-    .await?;
+    let (enterprise, groups) = session
+        .read(&state, move |dir, ctx| {
+            Ok((
+                dir.get_enterprise(ctx, &k2)?,
+                dir.list_mapped_idp_groups(ctx, &k2, None, &PageRequest::first(200))?.items,
+            ))
+        })
+        .await?;
     render(&IdpGroupsPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         key,

@@ -7,7 +7,7 @@ use askama::Template;
 use directory::setup::{SetupForm, SetupLink};
 use directory::sign_in::Credentials;
 use directory::user::UserGroup;
-use directory::{Actor, Ctx, DirectoryError, FieldErrors};
+use directory::{Actor, DirectoryError, FieldErrors};
 use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, render_status, see_other};
@@ -350,9 +350,7 @@ struct MePage {
 
 #[get("/console/me")]
 async fn me(state: web::Data<AppState>, session: ConsoleSession) -> Result<HttpResponse, PageError> {
-    let dir = state.directory.clone();
-    let actor = session.actor().clone();
-    let groups = blocking::<_, PageError>(move || dir.own_groups(&Ctx::new(&actor, None))).await?;
+    let groups = session.read(&state, move |dir, ctx| dir.own_groups(ctx)).await?;
     render(&MePage {
         chrome: Chrome::signed_in(&session, "me"),
         is_operator: matches!(session.actor(), Actor::Operator { .. }),

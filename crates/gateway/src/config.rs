@@ -28,6 +28,19 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key, message: message.into() }
 }
 
+/// A duration setting given in whole seconds, within `range`.
+fn seconds(
+    key: &'static str,
+    value: i64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<std::time::Duration, ConfigError> {
+    u64::try_from(value)
+        .ok()
+        .filter(|s| range.contains(s))
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| invalid(key, format!("must be between {} and {} seconds", range.start(), range.end())))
+}
+
 /// The raw shape of the configuration, as the file and the environment give it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -244,21 +257,9 @@ impl Settings {
         let trusted_proxies =
             crate::proxy::parse_trusted(&raw.server.trusted_proxies.map(OneOrMany::into_vec).unwrap_or_default())
                 .map_err(|m| invalid("server.trusted_proxies", m))?;
-        let database_wait = u64::try_from(raw.database.wait_secs)
-            .ok()
-            .filter(|s| *s <= 3600)
-            .map(std::time::Duration::from_secs)
-            .ok_or_else(|| invalid("database.wait_secs", "must be between 0 and 3600 seconds"))?;
-        let shutdown_grace = u64::try_from(raw.server.shutdown_grace_secs)
-            .ok()
-            .filter(|s| (1..=600).contains(s))
-            .map(std::time::Duration::from_secs)
-            .ok_or_else(|| invalid("server.shutdown_grace_secs", "must be between 1 and 600 seconds"))?;
-        let job_takeover_after = u64::try_from(raw.jobs.takeover_after_secs)
-            .ok()
-            .filter(|s| (5..=3600).contains(s))
-            .map(std::time::Duration::from_secs)
-            .ok_or_else(|| invalid("jobs.takeover_after_secs", "must be between 5 and 3600 seconds"))?;
+        let database_wait = seconds("database.wait_secs", raw.database.wait_secs, 0..=3600)?;
+        let shutdown_grace = seconds("server.shutdown_grace_secs", raw.server.shutdown_grace_secs, 1..=600)?;
+        let job_takeover_after = seconds("jobs.takeover_after_secs", raw.jobs.takeover_after_secs, 5..=3600)?;
         if !(1..=1_000_000).contains(&raw.jobs.map_all_links_per_chunk) {
             return Err(invalid("jobs.map_all_links_per_chunk", "must be between 1 and 1000000"));
         }

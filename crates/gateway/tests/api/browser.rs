@@ -110,6 +110,27 @@ async fn submit(c: &Client) {
     c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
 }
 
+/// Rita, appointed admin of enterprise `acme`, chooses her password through her set-up link in
+/// a real browser and lands on the enterprise's page.
+async fn enterprise_admin_signed_in(app: &TestApp) -> (Driver, Client) {
+    let appointed: serde_json::Value = app
+        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/admins", &app.operator_key)
+        .json(&json!({"login": "root", "name": "Rita Root"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let driver = Driver::start();
+    let c = driver.connect().await;
+    c.goto(appointed["setup_url"].as_str().unwrap()).await.unwrap();
+    fill(&c, "f-password", "rita's long password").await;
+    submit(&c).await;
+    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap()).await.unwrap();
+    (driver, c)
+}
+
 async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp) {
     let driver = Driver::start();
     let c = driver.connect().await;
@@ -178,23 +199,7 @@ async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let appointed: serde_json::Value = app
-        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/admins", &app.operator_key)
-        .json(&json!({"login": "root", "name": "Rita Root"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-
-    let driver = Driver::start();
-    let c = driver.connect().await;
-    // The enterprise admin chooses a password and lands on the enterprise.
-    c.goto(appointed["setup_url"].as_str().unwrap()).await.unwrap();
-    fill(&c, "f-password", "rita's long password").await;
-    submit(&c).await;
-    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap()).await.unwrap();
+    let (_driver, c) = enterprise_admin_signed_in(&app).await;
     c.find(Locator::LinkText("SSO & Provisioning")).await.unwrap().click().await.unwrap();
 
     // Step 1: choose Okta (the default) and start.
@@ -254,21 +259,7 @@ async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in(app: TestApp) {
         .send()
         .await
         .unwrap();
-    let appointed: serde_json::Value = app
-        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/admins", &app.operator_key)
-        .json(&json!({"login": "root", "name": "Rita Root"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let driver = Driver::start();
-    let c = driver.connect().await;
-    c.goto(appointed["setup_url"].as_str().unwrap()).await.unwrap();
-    fill(&c, "f-password", "rita's long password").await;
-    submit(&c).await;
-    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap()).await.unwrap();
+    let (_driver, c) = enterprise_admin_signed_in(&app).await;
     click_to_next_page(&c, Locator::LinkText("SSO & Provisioning")).await;
 
     // Step 1: another OpenID Connect provider; the callback URL to register.
@@ -334,21 +325,7 @@ async fn admin_maps_idp_groups_custom_and_all(app: TestApp) {
         assert_eq!(status, 201);
         ids.push(g["id"].as_str().unwrap().to_owned());
     }
-    let appointed: serde_json::Value = app
-        .api(reqwest::Method::POST, "/api/v1/enterprises/acme/admins", &app.operator_key)
-        .json(&json!({"login": "root", "name": "Rita Root"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let driver = Driver::start();
-    let c = driver.connect().await;
-    c.goto(appointed["setup_url"].as_str().unwrap()).await.unwrap();
-    fill(&c, "f-password", "rita's long password").await;
-    submit(&c).await;
-    c.wait().for_url(&url::Url::parse(&app.url("/console/e/acme")).unwrap()).await.unwrap();
+    let (_driver, c) = enterprise_admin_signed_in(&app).await;
     click_to_next_page(&c, Locator::LinkText("Group mapping")).await;
     let heading = c.find(Locator::Css("#groups-h")).await.unwrap().text().await.unwrap();
     assert!(heading.contains("eng"), "the first organization is selected: {heading}");

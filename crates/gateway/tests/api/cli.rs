@@ -52,30 +52,15 @@ async fn api_key_create_serve_and_use_it(backend: Backend) {
     assert!(key.starts_with("portico_"), "{key}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("shown only now"));
 
-    let mut child =
-        portico(&db, data.path()).arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+    let running = Running::start(portico(&db, data.path()).stderr(Stdio::null()));
+    let (server, base) = (running.server, running.base);
+    let setup_link = loop {
+        let line = running.lines.recv_timeout(Duration::from_secs(30)).expect("portico serve prints a set-up link");
+        if line.trim_start().contains("/setup/") {
+            break line.trim().to_owned();
         }
-    });
-    let mut base = None;
-    let mut setup_link = None;
-    while base.is_none() || setup_link.is_none() {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("portico serve prints its URL and set-up link");
-        if let Some(url) = line.strip_prefix("Portico is running at ") {
-            base = Some(url.trim_end_matches('/').to_owned());
-        } else if line.trim_start().contains("/setup/") {
-            setup_link = Some(line.trim().to_owned());
-        }
-    }
-    let base = base.unwrap();
-    assert!(setup_link.unwrap().starts_with(&format!("{base}/setup/")));
+    };
+    assert!(setup_link.starts_with(&format!("{base}/setup/")));
 
     let client = reqwest::Client::new();
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
@@ -142,19 +127,41 @@ async fn a_backup_taken_while_serving_restores_into_a_working_installation() {
 
 /// Starts `portico serve`; returns it (killed when dropped) and its base URL.
 fn serve(url: &str, data: &std::path::Path) -> (Server, String) {
-    let mut child = portico_on(url, data).arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("portico serve prints its URL").unwrap();
-        if let Some(url) = line.strip_prefix("Portico is running at ") {
-            break url.trim_end_matches('/').to_owned();
-        }
-    };
-    // Keep reading so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    (server, base)
+    let running = Running::start(portico_on(url, data).stderr(Stdio::null()));
+    (running.server, running.base)
+}
+
+/// A `portico serve` started from `cmd`, once it printed its URL: the process (killed when
+/// dropped), that URL, the lines printed so far and the ones still to come (read on a thread of
+/// their own, so that the server never blocks on a full pipe).
+struct Running {
+    server: Server,
+    base: String,
+    printed: Vec<String>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(cmd: &mut Command) -> Running {
+        let mut child = cmd.arg("serve").stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let server = Server(child);
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut printed = Vec::new();
+        let base = loop {
+            let line = lines.recv_timeout(Duration::from_secs(30)).expect("portico serve prints its URL");
+            printed.push(line.clone());
+            if let Some(url) = line.strip_prefix("Portico is running at ") {
+                break url.trim_end_matches('/').to_owned();
+            }
+        };
+        Running { server, base, printed, lines }
+    }
 }
 
 /// The client secret, in clear or base64 (HTTP Basic), is in no log line of a
@@ -172,32 +179,14 @@ async fn the_client_secret_is_never_logged_nor_answered() {
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
     let log_file = std::fs::File::create(&log).unwrap();
-    let mut child = portico(&db, data.path())
-        .env("PORTICO__LOG__LEVEL", "debug")
-        .env("PORTICO__SSO__ALLOW_PRIVATE_METADATA", "true")
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(log_file)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let base = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("portico serve prints its URL");
-        lines.push(line.clone());
-        if let Some(url) = line.strip_prefix("Portico is running at ") {
-            break url.trim_end_matches('/').to_owned();
-        }
-    };
+    let running = Running::start(
+        portico(&db, data.path())
+            .env("PORTICO__LOG__LEVEL", "debug")
+            .env("PORTICO__SSO__ALLOW_PRIVATE_METADATA", "true")
+            .stderr(log_file),
+    );
+    let (server, base, rx) = (running.server, running.base, running.lines);
+    let mut lines = running.printed;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let api = |method: Method, path: &str| client.request(method, format!("{base}{path}")).bearer_auth(&key);
     let mut answers = String::new();
@@ -299,29 +288,14 @@ fn bad_configuration_stops_start_up_naming_the_key() {
 async fn sigterm_stops_the_server_cleanly() {
     let db = TestDatabase::sqlite();
     let data = tempfile::tempdir().unwrap();
-    let mut child = portico(&db, data.path())
-        .env("PORTICO__LOG__LEVEL", "info")
-        .env("PORTICO__SERVER__SHUTDOWN_GRACE_SECS", "5")
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let base = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("portico serve prints its URL");
-        if let Some(url) = line.strip_prefix("Portico is running at ") {
-            break url.trim_end_matches('/').to_owned();
-        }
-    };
+    let running = Running::start(
+        portico(&db, data.path())
+            .env("PORTICO__LOG__LEVEL", "info")
+            .env("PORTICO__SERVER__SHUTDOWN_GRACE_SECS", "5")
+            .stderr(Stdio::null()),
+    );
+    let (mut server, base, rx) = (running.server, running.base, running.lines);
+    let child = &mut server.0;
     let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
 

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sso::testing::{ResponseSpec, TestIdp};
 
 use crate::oidc::{SECRET, start_op, through_provider};
+use crate::saml::request_id;
 
 /// The address people use: the load balancer's. Never dialled; each request goes to one
 /// instance with its path.
@@ -114,19 +115,6 @@ fn cookies(res: &reqwest::Response) -> String {
 
 fn session_of(res: &reqwest::Response) -> String {
     cookies(res).split("; ").find(|c| c.starts_with("portico_session=")).expect("a session cookie").to_owned()
-}
-
-/// The AuthnRequest ID in a redirect to the IdP.
-fn request_id(location: &str) -> String {
-    use base64::Engine;
-    use std::io::Read;
-    let url = url::Url::parse(location).unwrap();
-    let (_, saml_request) = url.query_pairs().find(|(k, _)| k == "SAMLRequest").expect("SAMLRequest");
-    let deflated = base64::engine::general_purpose::STANDARD.decode(saml_request.as_bytes()).unwrap();
-    let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(&deflated[..]).read_to_string(&mut xml).unwrap();
-    let start = xml.find(" ID=\"").unwrap() + 5;
-    xml[start..].split('"').next().unwrap().to_owned()
 }
 
 #[actix_web::test]

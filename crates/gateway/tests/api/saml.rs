@@ -14,7 +14,7 @@ use sso::testing::{ResponseSpec, TestIdp};
 use crate::helpers::TestApp;
 
 /// The AuthnRequest ID inside a redirect to the IdP.
-fn request_id(location: &str) -> String {
+pub fn request_id(location: &str) -> String {
     let url = url::Url::parse(location).unwrap();
     let (_, saml_request) = url.query_pairs().find(|(k, _)| k == "SAMLRequest").expect("SAMLRequest");
     let deflated = STANDARD.decode(saml_request.as_bytes()).unwrap();

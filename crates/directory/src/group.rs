@@ -210,28 +210,70 @@ impl Directory {
         org_key: &str,
         group_name: &str,
     ) -> Result<Vec<GroupMember>> {
+        Ok(self.first_group_members(ctx, enterprise_key, org_key, group_name, None)?.0)
+    }
+
+    /// The first `limit` members of one group by login (all of them without a limit), and how
+    /// many it has: a page showing many groups reads only what it shows of each.
+    pub fn first_group_members(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        group_name: &str,
+        limit: Option<usize>,
+    ) -> Result<(Vec<GroupMember>, usize)> {
+        use crate::schema::{idp_group_members, org_groups};
         let mut conn = self.conn()?;
         let (_, org) = self.visible_organization(&mut conn, ctx, enterprise_key, org_key)?;
         let group = find_group(&mut conn, &org, group_name)?;
-        let rows: Vec<(String, String, String, Option<String>, String)> = org_group_members::table
+        let limit_rows = limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let query = org_group_members::table
             .inner_join(users::table)
             .filter(org_group_members::group_id.eq(&group.id))
             .filter(users::enterprise_id.eq(&org.enterprise_id))
             .select((users::id, users::login, users::name, users::email, org_group_members::source))
             .order((users::login_key.asc(), org_group_members::source.asc()))
-            .load(&mut conn)?;
+            .into_boxed();
+        let rows: Vec<(String, String, String, Option<String>, String)> = match limit_rows {
+            Some(n) => query.limit(n).load(&mut conn)?,
+            None => query.load(&mut conn)?,
+        };
         let mut members: Vec<GroupMember> = rows
             .into_iter()
             .map(|(user_id, login, name, email, source)| GroupMember { user_id, login, name, email, source })
             .collect();
-        // Members through mapped IdP groups.
-        for (user_id, login, name, email) in crate::mapping::derived_members_of(&mut conn, &group.id)? {
+        // Members through the mapped IdP group (a copied `sso` row from before stands for one).
+        for (user_id, login, name, email) in crate::mapping::derived_members_of(&mut conn, &group.id, limit_rows)? {
             if !members.iter().any(|m| m.user_id == user_id && m.source == "sso") {
                 members.push(GroupMember { user_id, login, name, email, source: "sso".to_owned() });
             }
         }
         members.sort_by(|a, b| (a.login.to_lowercase(), &a.source).cmp(&(b.login.to_lowercase(), &b.source)));
-        Ok(members)
+        let Some(n) = limit else {
+            let total = members.len();
+            return Ok((members, total));
+        };
+        members.truncate(n);
+        let local: i64 = org_group_members::table
+            .inner_join(users::table)
+            .filter(org_group_members::group_id.eq(&group.id))
+            .filter(users::enterprise_id.eq(&org.enterprise_id))
+            .count()
+            .get_result(&mut conn)?;
+        let fed = idp_group_members::table
+            .inner_join(org_groups::table.on(org_groups::idp_group_id.eq(idp_group_members::group_id.nullable())))
+            .filter(org_groups::id.eq(&group.id))
+            .select(idp_group_members::user_id);
+        let copied: i64 = org_group_members::table
+            .filter(org_group_members::group_id.eq(&group.id))
+            .filter(org_group_members::source.eq(MembershipSource::Sso.as_str()))
+            .filter(org_group_members::user_id.eq_any(fed))
+            .count()
+            .get_result(&mut conn)?;
+        let derived = crate::mapping::derived_member_count(&mut conn, &group.id)?;
+        let total = usize::try_from(local + derived - copied).unwrap_or(0);
+        Ok((members, total))
     }
 
     /// Adds a user of the enterprise to a group by hand (a `local` membership). Adding someone

@@ -102,16 +102,32 @@ pub(crate) fn link_by_name(
 /// A member derived from a mapping: (user id, login, name, e-mail).
 pub(crate) type DerivedMember = (String, String, String, Option<String>);
 
-/// The derived (`sso`) members of one org group.
-pub(crate) fn derived_members_of(conn: &mut DbConnection, org_group_id: &str) -> Result<Vec<DerivedMember>> {
-    Ok(org_groups::table
+/// The derived (`sso`) members of one org group, by login (the first `limit` of them).
+pub(crate) fn derived_members_of(
+    conn: &mut DbConnection,
+    org_group_id: &str,
+    limit: Option<i64>,
+) -> Result<Vec<DerivedMember>> {
+    let query = org_groups::table
         .inner_join(idp_group_members::table.on(idp_group_members::group_id.nullable().eq(org_groups::idp_group_id)))
         .inner_join(users::table.on(users::id.eq(idp_group_members::user_id)))
         .filter(org_groups::id.eq(org_group_id))
         .select((users::id, users::login, users::name, users::email))
-        .distinct()
-        .order(users::login.asc())
-        .load(conn)?)
+        .order(users::login_key.asc())
+        .into_boxed();
+    Ok(match limit {
+        Some(n) => query.limit(n).load(conn)?,
+        None => query.load(conn)?,
+    })
+}
+
+/// How many members an org group has through its IdP group.
+pub(crate) fn derived_member_count(conn: &mut DbConnection, org_group_id: &str) -> Result<i64> {
+    Ok(org_groups::table
+        .inner_join(idp_group_members::table.on(idp_group_members::group_id.nullable().eq(org_groups::idp_group_id)))
+        .filter(org_groups::id.eq(org_group_id))
+        .count()
+        .get_result(conn)?)
 }
 
 /// After IdP group `idp_group_id` was renamed to `new_name`: renames the org groups created for

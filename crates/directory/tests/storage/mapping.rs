@@ -341,6 +341,27 @@ fn a_stopping_instance_releases_its_job(db: TestDatabase) {
     assert_eq!((finished.state.as_str(), finished.done), ("done", 3));
 }
 
+/// A page showing many groups reads the first few members of each, and how many there are.
+fn the_first_members_of_a_group_come_with_the_count(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let users: Vec<String> = ["linus", "grace", "ken"].iter().map(|l| push_user(&dir, &idp, l)).collect();
+    let sre = push_group(&dir, &idp, "SRE", &users.iter().collect::<Vec<_>>());
+    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
+    dir.add_group_member(&admin, "acme", "eng", "SRE", "ken").unwrap();
+    let all = members(&dir, "eng", "SRE");
+    assert_eq!(all.len(), 4, "{all:?}");
+    let (first, total) = dir.first_group_members(&admin, "acme", "eng", "SRE", Some(2)).unwrap();
+    let first: Vec<(String, String)> = first.into_iter().map(|m| (m.login, m.source)).collect();
+    assert_eq!(first, all[..2]);
+    assert_eq!(total, 4);
+    let (every, total) = dir.first_group_members(&admin, "acme", "eng", "SRE", None).unwrap();
+    assert_eq!((every.len(), total), (4, 4));
+}
+
 fn org_admins_map_only_their_organization(db: TestDatabase) {
     let (dir, _) = open(&db);
     setup(&dir);
@@ -539,4 +560,5 @@ directory::both_backends!(
     reusing_a_group_drops_its_old_sso_copies_only,
     jit_links_by_exact_name_over_a_renamed_feed,
     a_stopping_instance_releases_its_job,
+    the_first_members_of_a_group_come_with_the_count,
 );

@@ -147,9 +147,7 @@ async fn page(
             let groups = dir.list_groups(ctx, &k2, &o2, &groups_page)?;
             let mut blocks = Vec::new();
             for g in groups.items {
-                let mut members = dir.list_group_members(ctx, &k2, &o2, &g.name)?;
-                let member_count = members.len();
-                members.truncate(MEMBERS_SHOWN);
+                let (members, member_count) = dir.first_group_members(ctx, &k2, &o2, &g.name, Some(MEMBERS_SHOWN))?;
                 let granted = dir.group_permissions(ctx, &k2, &o2, &g.name)?;
                 let permissions = directory::permission::Permission::ALL
                     .into_iter()

@@ -377,10 +377,11 @@ impl Directory {
             let ids: Vec<String> = wanted.iter().map(|w| w.to_string()).collect();
             let groups = format!("g.id IN ({})", crate::raw::id_set(conn, 2));
             map_pairs(conn, now, &enterprise.id, &groups, Some("$3"), &[&crate::raw::ids_json(&ids)?, &org.id])?;
+            // Which of the wanted groups now feed the organization.
             let mapped: BTreeSet<String> = org_groups::table
                 .filter(org_groups::organization_id.eq(&org.id))
+                .filter(org_groups::idp_group_id.eq_any(&ids))
                 .select(org_groups::idp_group_id.assume_not_null())
-                .filter(org_groups::idp_group_id.is_not_null())
                 .load::<String>(conn)?
                 .into_iter()
                 .collect();

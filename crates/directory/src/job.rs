@@ -243,13 +243,24 @@ impl Directory {
 }
 
 /// Records a finished chunk: `done` moves from `job.done` to `job.done + 1` (refused when another
-/// instance moved it first), and the job is done at `total`.
-pub(crate) fn advance(conn: &mut DbConnection, now: NaiveDateTime, job: &Job) -> Result<bool> {
+/// instance moved it first) and the job's payload becomes `payload` when given. The job is done
+/// at `total`, or when `exhausted` says no work is left; `total` then becomes `done`, so that
+/// progress reads complete even when the estimate made at the start was off.
+pub(crate) fn advance(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    job: &Job,
+    payload: Option<&str>,
+    exhausted: bool,
+) -> Result<bool> {
     let next = job.done + 1;
-    let finished = next >= job.total;
+    let finished = exhausted || (next >= job.total && payload.is_none());
+    let total = if finished { next } else { job.total.max(next + 1) };
     let moved = diesel::update(jobs::table.filter(jobs::id.eq(&job.id)).filter(jobs::done.eq(job.done)))
         .set((
             jobs::done.eq(next),
+            jobs::total.eq(total),
+            jobs::payload.eq(payload.unwrap_or(&job.payload)),
             jobs::state.eq(if finished { "done" } else { "running" }),
             jobs::heartbeat_at.eq(now),
             jobs::updated_at.eq(now),

@@ -303,26 +303,49 @@ impl Directory {
         })
     }
 
-    /// One chunk of "map all": the next batch of IdP groups onto every organization.
+    /// One chunk of "map all": the next batch of IdP groups onto every organization. Batches are
+    /// cut by IdP group id after the last one done (kept in the job's payload, moved in the same
+    /// transaction as the chunk's writes), so groups deleted, renamed or pushed while the job
+    /// runs never shift the batches: every group there at the start is mapped once, and so is
+    /// every group pushed before the job reaches its place. The job ends when a batch comes back
+    /// short, whatever `total` was estimated at the start.
     pub(crate) fn map_all_chunk(&self, job: &crate::job::Job) -> Result<bool> {
         let enterprise_id = job
             .enterprise_id
             .clone()
             .ok_or_else(|| DirectoryError::Internal("a map-all job without enterprise".into()))?;
-        let batch = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|p| p["groups_per_chunk"].as_i64())
+        let mut payload = serde_json::from_str::<serde_json::Value>(&job.payload)
+            .map_err(|_| DirectoryError::Internal("a map-all job with an unreadable payload".into()))?;
+        let batch = payload["groups_per_chunk"]
+            .as_i64()
             .filter(|b| *b > 0)
             .ok_or_else(|| DirectoryError::Internal("a map-all job without its chunk size".into()))?;
+        let after = payload["after"].as_str().unwrap_or("").to_owned();
         self.write(|conn, now| {
-            // The next batch of IdP groups by name, onto every organization.
-            let groups = format!(
-                "g.id IN (SELECT id FROM idp_groups WHERE enterprise_id = $1 ORDER BY display_name, id \
-                 LIMIT {batch} OFFSET {})",
-                job.done * batch
-            );
-            map_pairs(conn, now, &enterprise_id, &groups, None, &[])?;
-            crate::job::advance(conn, now, job)
+            let ids: Vec<String> = idp_groups::table
+                .filter(idp_groups::enterprise_id.eq(&enterprise_id))
+                .filter(idp_groups::id.gt(&after))
+                .select(idp_groups::id)
+                .order(idp_groups::id.asc())
+                .limit(batch)
+                .load(conn)?;
+            if !ids.is_empty() {
+                let groups = format!("g.id IN ({})", crate::raw::id_set(conn, 2));
+                map_pairs(conn, now, &enterprise_id, &groups, None, &[&crate::raw::ids_json(&ids)?])?;
+            }
+            let mut exhausted = (ids.len() as i64) < batch;
+            if let Some(last) = ids.last() {
+                let more: i64 = idp_groups::table
+                    .filter(idp_groups::enterprise_id.eq(&enterprise_id))
+                    .filter(idp_groups::id.gt(last))
+                    .select(idp_groups::id)
+                    .limit(1)
+                    .count()
+                    .get_result(conn)?;
+                exhausted |= more == 0;
+                payload["after"] = serde_json::Value::String(last.clone());
+            }
+            crate::job::advance(conn, now, job, Some(&payload.to_string()), exhausted)
         })
     }
 

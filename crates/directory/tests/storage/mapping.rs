@@ -390,9 +390,27 @@ fn org_admins_map_only_their_organization(db: TestDatabase) {
     assert_eq!(found[0].organizations, ["eng"]);
 }
 
-fn map_all_is_a_job_that_resumes_after_a_crash_and_converges(db: TestDatabase) {
-    let (dir, clock) = open(&db);
-    setup(&dir);
+/// One organization's state as a mapping leaves it: each group by name, with its members and
+/// their sources; by name, so that two databases can be compared.
+type OrgState = (String, Vec<(String, Vec<(String, String)>)>);
+
+/// Every organization's groups and members: all that a mapping can change.
+fn snapshot(dir: &Directory) -> Vec<OrgState> {
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let orgs = dir.list_organizations(&admin, "acme", &PageRequest::first(200)).unwrap().items;
+    orgs.into_iter()
+        .map(|o| {
+            let groups = group_names(dir, &o.key).into_iter().map(|g| (g.clone(), members(dir, &o.key, &g))).collect();
+            (o.key, groups)
+        })
+        .collect()
+}
+
+/// The enterprise the crash test maps: four organizations, three IdP groups (one of them named
+/// like the built-in `Members`), an org group of a mapped name already there.
+fn map_all_scenario(dir: &Directory) {
+    setup(dir);
     let op = operator();
     let admin = Ctx::new(&op, None);
     for key in ["qa", "sec"] {
@@ -403,12 +421,22 @@ fn map_all_is_a_job_that_resumes_after_a_crash_and_converges(db: TestDatabase) {
         )
         .unwrap();
     }
-    let idp = idp(&dir);
-    let grace = push_user(&dir, &idp, "grace");
-    for name in ["Developers", "Research", "Members"] {
-        push_group(&dir, &idp, name, &[&grace]);
-    }
-    // One IdP group per chunk: Developers, Members (never fed), Research.
+    dir.create_group(&admin, "acme", "qa", NewGroup { name: "Research".into(), description: None }).unwrap();
+    let idp = idp(dir);
+    let grace = push_user(dir, &idp, "grace");
+    let alan = push_user(dir, &idp, "alan");
+    push_group(dir, &idp, "Members", &[&alan]);
+    push_group(dir, &idp, "Developers", &[&grace, &alan]);
+    push_group(dir, &idp, "Research", &[&grace]);
+}
+
+fn map_all_is_a_job_that_resumes_after_a_crash_and_converges(db: TestDatabase) {
+    let (dir, clock) = open(&db);
+    map_all_scenario(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    // One IdP group per chunk, in the order they were pushed: Members (never fed), Developers,
+    // Research.
     let job = dir.start_map_all_in_chunks(&admin, "acme", Some(1)).unwrap();
     assert_eq!((job.state.as_str(), job.done, job.total), ("queued", 0, 3));
 
@@ -423,6 +451,9 @@ fn map_all_is_a_job_that_resumes_after_a_crash_and_converges(db: TestDatabase) {
     assert!(dir.run_job_chunk(&claimed).unwrap());
     assert_eq!(dir.get_job(&admin, &job.id).unwrap().done, 2);
     assert!(dir.claim_job().unwrap().is_none(), "its heartbeat is fresh: nobody else takes it");
+    let mapped_halfway: usize =
+        ["eng", "ops", "qa", "sec"].iter().map(|org| dir.group_mappings_of(&admin, "acme", org).unwrap().len()).sum();
+    assert!(mapped_halfway > 0 && mapped_halfway < 8, "half-way, some mappings are there: {mapped_halfway}");
 
     // The heartbeat stops; another instance takes the job over and finishes it.
     clock.advance(chrono::Duration::seconds(directory::job::STALE_AFTER_SECS + 1));
@@ -430,30 +461,60 @@ fn map_all_is_a_job_that_resumes_after_a_crash_and_converges(db: TestDatabase) {
     let finished = dir.get_job(&admin, &job.id).unwrap();
     assert_eq!((finished.state.as_str(), finished.done, finished.total), ("done", 3, 3));
 
-    // The same state as an uninterrupted run: every organization fed by both mappable groups.
-    type OrgState = (String, usize, Vec<(String, String)>);
-    let converged = |dir: &Directory| -> Vec<OrgState> {
-        ["eng", "ops", "qa", "sec"]
-            .iter()
-            .map(|org| {
-                (
-                    org.to_string(),
-                    dir.group_mappings_of(&admin, "acme", org).unwrap().len(),
-                    members(dir, org, "Research"),
-                )
-            })
-            .collect()
-    };
-    let state = converged(&dir);
-    for (org, mapped, research) in &state {
-        assert_eq!(*mapped, 2, "{org}: Developers and Research, never Members");
-        assert_eq!(research, &[("grace".to_owned(), "sso".to_owned())], "{org}");
+    // The same state as an uninterrupted run of the same job on a database of its own.
+    let fresh = TestDatabase::new(db.backend).expect("a second database on the same backend");
+    let (uninterrupted, _) = open(&fresh);
+    map_all_scenario(&uninterrupted);
+    uninterrupted.start_map_all_in_chunks(&admin, "acme", Some(1)).unwrap();
+    assert_eq!(uninterrupted.run_jobs_until_idle().unwrap(), 3);
+    let state = snapshot(&dir);
+    assert_eq!(state, snapshot(&uninterrupted));
+    // And that state is what the rules say: every organization fed by both mappable groups,
+    // the existing Research group of qa reused, Members never fed.
+    for org in ["eng", "ops", "qa", "sec"] {
+        assert_eq!(dir.group_mappings_of(&admin, "acme", org).unwrap().len(), 2, "{org}");
+        assert_eq!(members(&dir, org, "Research"), [("grace".to_owned(), "sso".to_owned())], "{org}");
+        assert!(members(&dir, org, "Members").iter().all(|(login, _)| login != "alan"), "{org}");
     }
-    assert!(members(&dir, "eng", "Members").is_empty());
+    assert_eq!(group_names(&dir, "qa").iter().filter(|g| *g == "Research").count(), 1);
     // Applying it again changes nothing.
     dir.start_map_all(&admin, "acme").unwrap();
     dir.run_jobs_until_idle().unwrap();
-    assert_eq!(converged(&dir), state);
+    assert_eq!(snapshot(&dir), state);
+}
+
+fn map_all_maps_every_group_even_when_groups_change_while_it_runs(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let names = ["Alpha", "Bravo", "Charlie", "Delta"];
+    let ids: Vec<String> = names.iter().map(|n| push_group(&dir, &idp, n, &[&grace])).collect();
+    let job = dir.start_map_all_in_chunks(&admin, "acme", Some(1)).unwrap();
+    let claimed = dir.claim_job().unwrap().expect("a queued job");
+    assert!(!dir.run_job_chunk(&claimed).unwrap());
+    // Between two chunks the IdP deletes the group just mapped, renames another and pushes a
+    // new one: none of the groups still there may be skipped for it.
+    let scim = Ctx::new(&idp, None);
+    dir.scim_delete_group(&scim, &ids[0], None).unwrap();
+    let rename = GroupChanges { display_name: Some("Aardvark".into()), ..Default::default() };
+    dir.scim_change_group(&scim, &ids[3], &rename, None).unwrap();
+    push_group(&dir, &idp, "Echo", &[&grace]);
+    // The same instance carries on with the job it holds.
+    while !dir.run_job_chunk(&dir.get_job(&admin, &job.id).unwrap()).unwrap() {}
+    let finished = dir.get_job(&admin, &job.id).unwrap();
+    assert_eq!(finished.state, "done");
+    assert_eq!(finished.done, finished.total, "progress reads complete: {finished:?}");
+    for org in ["eng", "ops"] {
+        let groups = group_names(&dir, org);
+        for name in ["Aardvark", "Bravo", "Charlie", "Echo"] {
+            assert!(groups.contains(&name.to_owned()), "{org} lacks {name}: {groups:?}");
+            assert_eq!(members(&dir, org, name), [("grace".to_owned(), "sso".to_owned())], "{org} {name}");
+        }
+        assert_eq!(dir.group_mappings_of(&admin, "acme", org).unwrap().len(), 4, "{org}");
+    }
 }
 
 fn jit_sign_in_feeds_organizations_through_the_same_idp_groups(db: TestDatabase) {
@@ -551,6 +612,7 @@ directory::both_backends!(
     access_gathers_organizations_groups_and_permissions,
     jit_sign_in_feeds_organizations_through_the_same_idp_groups,
     map_all_is_a_job_that_resumes_after_a_crash_and_converges,
+    map_all_maps_every_group_even_when_groups_change_while_it_runs,
     mapping_creates_or_reuses_org_groups_and_derives_members,
     unmapping_and_deleting_take_the_members_away_and_keep_the_org_group,
     renames_follow_unless_they_clash_and_members_is_never_fed,

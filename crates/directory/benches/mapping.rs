@@ -172,9 +172,8 @@ fn bench(db: &TestDatabase) {
     let narrow = dir
         .scim_create_group(&scim, &NewIdpGroup { display_name: "Narrow".into(), external_id: None, members: vec![] })
         .unwrap();
-    let mut current = dir.group_mappings_of(&ctx, "acme", "org-000").unwrap();
-    current.push(narrow.id.clone());
-    dir.set_group_mappings(&ctx, "acme", "org-000", &current).unwrap();
+    let add = directory::mapping::MappingChange { add: vec![narrow.id.clone()], remove: vec![] };
+    dir.change_group_mappings(&ctx, "acme", "org-000", add).unwrap();
     let fed = dir.list_mapped_idp_groups(&ctx, "acme", Some("Wide"), &PageRequest::first(5)).unwrap().items;
     assert_eq!(fed[0].organizations.len(), ORGS);
     for (label, group, slice) in

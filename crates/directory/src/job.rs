@@ -27,6 +27,8 @@ pub const STALE_AFTER_SECS: i64 = 30;
 
 /// The kinds of job Portico runs.
 pub const MAP_ALL: &str = "map_all";
+/// A change of one organization's mappings too large for one chunk.
+pub const SET_MAPPINGS: &str = "set_mappings";
 
 /// A job as stored; `state` is `queued`, `running`, `done` or `failed`.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
@@ -175,6 +177,7 @@ impl Directory {
     pub fn run_job_chunk(&self, job: &Job) -> Result<bool> {
         let result = match job.kind.as_str() {
             MAP_ALL => self.map_all_chunk(job),
+            SET_MAPPINGS => self.set_mappings_chunk(job),
             other => Err(DirectoryError::Internal(format!("unknown job kind {other}"))),
         };
         match result {

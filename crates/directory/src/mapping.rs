@@ -24,7 +24,7 @@ use crate::group::MEMBERS_GROUP;
 use crate::schema::{idp_group_members, idp_groups, org_groups, organizations, users};
 
 /// What a change of mappings did, for the admin.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MappingOutcome {
     /// IdP groups newly mapped.
     pub added: Vec<String>,
@@ -32,6 +32,137 @@ pub struct MappingOutcome {
     pub removed: Vec<String>,
     /// IdP groups that could not be mapped, with the reason.
     pub skipped: Vec<(String, String)>,
+}
+
+/// Changes to one organization's mappings: IdP group ids to map and to unmap.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MappingChange {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+impl MappingChange {
+    /// How many IdP groups it touches.
+    pub fn len(&self) -> usize {
+        self.add.len() + self.remove.len()
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each id once; an id both added and removed is added.
+    fn without_overlap(self) -> Self {
+        let add: BTreeSet<String> = self.add.into_iter().collect();
+        let remove: BTreeSet<String> = self.remove.into_iter().filter(|r| !add.contains(r)).collect();
+        MappingChange { add: add.into_iter().collect(), remove: remove.into_iter().collect() }
+    }
+}
+
+/// How a change of mappings was applied: at once when it fits in one chunk, or queued as a job
+/// (see [`crate::job::SET_MAPPINGS`]) when it is larger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingApplied {
+    Now(MappingOutcome),
+    Queued(crate::job::Job),
+}
+
+/// What a queued change of one organization's mappings keeps in its job.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct SetMappingsPayload {
+    organization: String,
+    per_chunk: usize,
+    change: MappingChange,
+    outcome: MappingOutcome,
+}
+
+impl SetMappingsPayload {
+    fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| DirectoryError::Internal(e.to_string()))
+    }
+}
+
+/// The skipped groups a mapping job keeps for its progress page, at most.
+const MAX_SKIPPED_KEPT: usize = 100;
+
+/// Ids checked in one query (well inside both backends' limits on bound parameters).
+const CHECK_IDS_PER_QUERY: usize = 5_000;
+
+/// What a queued change of mappings did so far (added, removed, skipped), for the progress
+/// page; `None` for other jobs.
+pub fn job_outcome(job: &crate::job::Job) -> Option<MappingOutcome> {
+    (job.kind == crate::job::SET_MAPPINGS)
+        .then(|| serde_json::from_str::<SetMappingsPayload>(&job.payload).ok().map(|p| p.outcome))
+        .flatten()
+}
+
+/// Applies `change` to organization `org_id` of enterprise `enterprise_id` in the caller's
+/// transaction: one statement unmaps, [`map_pairs`] maps; ids of groups gone meanwhile are
+/// passed over.
+fn apply_change(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    enterprise_id: &str,
+    org_id: &str,
+    change: &MappingChange,
+) -> Result<MappingOutcome> {
+    use crate::raw::{id_set, ids_json};
+    let mut outcome = MappingOutcome::default();
+    if change.is_empty() {
+        return Ok(outcome);
+    }
+    let mapped_among = |conn: &mut DbConnection, ids: &[String]| -> Result<BTreeSet<String>> {
+        Ok(org_groups::table
+            .filter(org_groups::organization_id.eq(org_id))
+            .filter(org_groups::idp_group_id.eq_any(ids))
+            .select(org_groups::idp_group_id.assume_not_null())
+            .load::<String>(conn)?
+            .into_iter()
+            .collect())
+    };
+    let everything: Vec<String> = change.add.iter().chain(&change.remove).cloned().collect();
+    let names: Vec<(String, String)> = idp_groups::table
+        .filter(idp_groups::enterprise_id.eq(enterprise_id))
+        .filter(idp_groups::id.eq_any(&everything))
+        .select((idp_groups::id, idp_groups::display_name))
+        .order(idp_groups::display_name.asc())
+        .load(conn)?;
+    let before = mapped_among(conn, &everything)?;
+    if !change.remove.is_empty() {
+        crate::raw::execute(
+            conn,
+            &format!(
+                "UPDATE org_groups SET idp_group_id = NULL, created_by_mapping = false, updated_at = $3 \
+                 WHERE organization_id = $1 AND idp_group_id IN ({})",
+                id_set(conn, 2)
+            ),
+            Some(now),
+            &[org_id, &ids_json(&change.remove)?],
+        )?;
+    }
+    if !change.add.is_empty() {
+        let groups = format!("g.id IN ({})", id_set(conn, 2));
+        map_pairs(conn, now, enterprise_id, &groups, Some("$3"), &[&ids_json(&change.add)?, org_id])?;
+    }
+    let after = mapped_among(conn, &change.add)?;
+    for (id, name) in names {
+        if change.remove.contains(&id) {
+            if before.contains(&id) {
+                outcome.removed.push(name);
+            }
+        } else if before.contains(&id) {
+            // Mapped already: nothing to say.
+        } else if after.contains(&id) {
+            outcome.added.push(name);
+        } else if name == MEMBERS_GROUP {
+            outcome.skipped.push((name, format!("the built-in {MEMBERS_GROUP} group is never fed by the IdP")));
+        } else {
+            let reason = format!("the organization's group {name} is already fed by another IdP group");
+            outcome.skipped.push((name, reason));
+        }
+    }
+    Ok(outcome)
 }
 
 /// An IdP group with the organizations it feeds.
@@ -351,83 +482,134 @@ impl Directory {
 
     /// Makes `idp_group_ids` exactly the IdP groups that feed organization `org_key` (its org
     /// admins and the enterprise's admins). Org groups created for removed mappings stay: they
-    /// may carry permissions; only the members the mapping brought go.
+    /// may carry permissions; only the members the mapping brought go. What changes is worked
+    /// out in the same transaction as the change, so a concurrent change is never undone.
     pub fn set_group_mappings(
         &self,
         ctx: &Ctx<'_>,
         enterprise_key: &str,
         org_key: &str,
         idp_group_ids: &[String],
-    ) -> Result<MappingOutcome> {
-        self.audited(ctx, "group_mapping.set", |conn, now| {
-            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
-            ctx.require_org_admin(&enterprise.id, &org.id)?;
-            let wanted: BTreeSet<&str> = idp_group_ids.iter().map(String::as_str).collect();
-            let known: Vec<(String, String)> = idp_groups::table
-                .filter(idp_groups::enterprise_id.eq(&enterprise.id))
-                .filter(idp_groups::id.eq_any(&wanted))
-                .select((idp_groups::id, idp_groups::display_name))
-                .order(idp_groups::display_name.asc())
-                .load(conn)?;
-            if known.len() != wanted.len() {
-                let unknown: Vec<&str> =
-                    wanted.iter().copied().filter(|w| !known.iter().any(|(id, _)| id == w)).take(5).collect();
-                return Err(FieldErrors::single("idp_groups", format!("no such IdP group: {}", unknown.join(", "))));
-            }
-            let current: Vec<(String, String)> = org_groups::table
-                .inner_join(idp_groups::table.on(org_groups::idp_group_id.eq(idp_groups::id.nullable())))
-                .filter(org_groups::organization_id.eq(&org.id))
-                .select((idp_groups::id, idp_groups::display_name))
-                .order(idp_groups::display_name.asc())
-                .load(conn)?;
-            let mut outcome = MappingOutcome::default();
-            for (id, name) in &current {
-                if !wanted.contains(id.as_str()) {
-                    diesel::update(
-                        org_groups::table
-                            .filter(org_groups::idp_group_id.eq(id))
-                            .filter(org_groups::organization_id.eq(&org.id)),
-                    )
-                    .set((
-                        org_groups::idp_group_id.eq(None::<String>),
-                        org_groups::created_by_mapping.eq(false),
-                        org_groups::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                    outcome.removed.push(name.clone());
-                }
-            }
-            let ids: Vec<String> = wanted.iter().map(|w| w.to_string()).collect();
-            let groups = format!("g.id IN ({})", crate::raw::id_set(conn, 2));
-            map_pairs(conn, now, &enterprise.id, &groups, Some("$3"), &[&crate::raw::ids_json(&ids)?, &org.id])?;
-            // Which of the wanted groups now feed the organization.
-            let mapped: BTreeSet<String> = org_groups::table
-                .filter(org_groups::organization_id.eq(&org.id))
-                .filter(org_groups::idp_group_id.eq_any(&ids))
+    ) -> Result<MappingApplied> {
+        self.change_mappings(ctx, enterprise_key, org_key, |conn, org_id| {
+            let wanted: BTreeSet<String> = idp_group_ids.iter().cloned().collect();
+            let current: BTreeSet<String> = org_groups::table
+                .filter(org_groups::organization_id.eq(org_id))
+                .filter(org_groups::idp_group_id.is_not_null())
                 .select(org_groups::idp_group_id.assume_not_null())
                 .load::<String>(conn)?
                 .into_iter()
                 .collect();
-            for (id, name) in &known {
-                if current.iter().any(|(c, _)| c == id) {
-                    continue;
-                }
-                if mapped.contains(id) {
-                    outcome.added.push(name.clone());
-                } else if name == MEMBERS_GROUP {
-                    outcome
-                        .skipped
-                        .push((name.clone(), format!("the built-in {MEMBERS_GROUP} group is never fed by the IdP")));
-                } else {
-                    outcome.skipped.push((
-                        name.clone(),
-                        format!("the organization's group {name} is already fed by another IdP group"),
-                    ));
-                }
+            Ok(MappingChange {
+                add: wanted.difference(&current).cloned().collect(),
+                remove: current.difference(&wanted).cloned().collect(),
+            })
+        })
+    }
+
+    /// Maps `change.add` onto organization `org_key` and unmaps `change.remove` from it,
+    /// leaving its other mappings as they are: what a page of the console that shows some of
+    /// the IdP groups saves.
+    pub fn change_group_mappings(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        change: MappingChange,
+    ) -> Result<MappingApplied> {
+        self.change_mappings(ctx, enterprise_key, org_key, |_, _| Ok(change))
+    }
+
+    /// The common part of [`Directory::set_group_mappings`] and
+    /// [`Directory::change_group_mappings`]: checks the caller and the ids, then applies the
+    /// change at once when it fits in one chunk, or queues it as a job that applies it chunk by
+    /// chunk.
+    fn change_mappings(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        org_key: &str,
+        change: impl FnOnce(&mut DbConnection, &str) -> Result<MappingChange>,
+    ) -> Result<MappingApplied> {
+        self.audited(ctx, "group_mapping.set", |conn, now| {
+            let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
+            ctx.require_org_admin(&enterprise.id, &org.id)?;
+            let change = change(conn, &org.id)?.without_overlap();
+            let asked: Vec<&String> = change.add.iter().chain(&change.remove).collect();
+            let known: BTreeSet<String> = asked
+                .chunks(CHECK_IDS_PER_QUERY)
+                .map(|ids| {
+                    idp_groups::table
+                        .filter(idp_groups::enterprise_id.eq(&enterprise.id))
+                        .filter(idp_groups::id.eq_any(ids))
+                        .select(idp_groups::id)
+                        .load::<String>(conn)
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            let unknown: Vec<&str> =
+                asked.iter().filter(|id| !known.contains(**id)).take(5).map(|s| s.as_str()).collect();
+            if !unknown.is_empty() {
+                return Err(FieldErrors::single("idp_groups", format!("no such IdP group: {}", unknown.join(", "))));
             }
-            let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)
-                .with_details(serde_json::to_value(&outcome).unwrap_or_default());
-            Ok((outcome, subject))
+            let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key);
+            let per_chunk = self.jobs.map_all_links_per_chunk.max(1) as usize;
+            if change.len() <= per_chunk {
+                let outcome = apply_change(conn, now, &enterprise.id, &org.id, &change)?;
+                let details = serde_json::to_value(&outcome).unwrap_or_default();
+                return Ok((MappingApplied::Now(outcome), subject.with_details(details)));
+            }
+            let total = change.len().div_ceil(per_chunk) as i64;
+            let job = crate::job::enqueue(conn, now, ctx, crate::job::SET_MAPPINGS, &enterprise.id, total)?;
+            let payload = SetMappingsPayload {
+                organization: org.id.clone(),
+                per_chunk,
+                change,
+                outcome: MappingOutcome::default(),
+            };
+            diesel::update(crate::schema::jobs::table.filter(crate::schema::jobs::id.eq(&job.id)))
+                .set(crate::schema::jobs::payload.eq(payload.to_json()?))
+                .execute(conn)?;
+            let details = serde_json::json!({
+                "job": job.id, "adding": payload.change.add.len(), "removing": payload.change.remove.len(),
+            });
+            Ok((MappingApplied::Queued(job), subject.with_details(details)))
+        })
+    }
+
+    /// One chunk of a queued change of one organization's mappings: removals first, then
+    /// additions, `per_chunk` IdP groups at a time. The lists are fixed when the job is queued,
+    /// so the chunks never shift; each is idempotent. What the chunks did adds up in the
+    /// payload, for the progress page.
+    pub(crate) fn set_mappings_chunk(&self, job: &crate::job::Job) -> Result<bool> {
+        let enterprise_id = job
+            .enterprise_id
+            .clone()
+            .ok_or_else(|| DirectoryError::Internal("a mapping job without enterprise".into()))?;
+        let mut payload: SetMappingsPayload = serde_json::from_str(&job.payload)
+            .map_err(|_| DirectoryError::Internal("a mapping job with an unreadable payload".into()))?;
+        let per_chunk = payload.per_chunk.max(1);
+        let start = (job.done.max(0) as usize).saturating_mul(per_chunk);
+        let end = start.saturating_add(per_chunk).min(payload.change.len());
+        let removes = payload.change.remove.len();
+        let part = MappingChange {
+            remove: payload.change.remove.get(start.min(removes)..end.min(removes)).unwrap_or_default().to_vec(),
+            add: payload
+                .change
+                .add
+                .get(start.saturating_sub(removes)..end.saturating_sub(removes))
+                .unwrap_or_default()
+                .to_vec(),
+        };
+        self.write(|conn, now| {
+            let outcome = apply_change(conn, now, &enterprise_id, &payload.organization, &part)?;
+            payload.outcome.added.extend(outcome.added);
+            payload.outcome.removed.extend(outcome.removed);
+            payload.outcome.skipped.extend(outcome.skipped);
+            payload.outcome.skipped.truncate(MAX_SKIPPED_KEPT);
+            crate::job::advance(conn, now, job, Some(&payload.to_json()?), end >= payload.change.len())
         })
     }
 

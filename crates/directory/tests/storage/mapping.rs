@@ -2,6 +2,7 @@
 //! derived memberships, on both backends.
 
 use directory::group::NewGroup;
+use directory::mapping::{MappingApplied, MappingChange, MappingOutcome};
 use directory::provisioning::{GroupChanges, MemberChange, NewIdpGroup, ScimUserData};
 use directory::role::{Grant, Role};
 use directory::testing::TestDatabase;
@@ -47,6 +48,14 @@ fn members(dir: &Directory, org: &str, group: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What a change of mappings small enough to be applied at once did.
+fn now(applied: directory::Result<MappingApplied>) -> MappingOutcome {
+    match applied.unwrap() {
+        MappingApplied::Now(outcome) => outcome,
+        MappingApplied::Queued(job) => panic!("queued as job {}", job.id),
+    }
+}
+
 fn group_names(dir: &Directory, org: &str) -> Vec<String> {
     let op = operator();
     dir.list_groups(&Ctx::new(&op, None), "acme", org, &PageRequest::first(200))
@@ -74,7 +83,7 @@ fn mapping_creates_or_reuses_org_groups_and_derives_members(db: TestDatabase) {
     // ada's sign-in recorded the IdP group Developers and linked it by name to eng's and ops'
     // Developers; SCIM took that group over when it pushed it, so it is mapped already.
     assert_eq!(dir.group_mappings_of(&admin, "acme", "eng").unwrap(), std::slice::from_ref(&developers));
-    let outcome = dir.set_group_mappings(&admin, "acme", "eng", &[developers.clone(), kernel.clone()]).unwrap();
+    let outcome = now(dir.set_group_mappings(&admin, "acme", "eng", &[developers.clone(), kernel.clone()]));
     assert_eq!(outcome.added, ["Kernel"]);
     // Reused: the IdP's members replace the earlier `sso` members; `local` ones stay.
     assert_eq!(
@@ -88,7 +97,7 @@ fn mapping_creates_or_reuses_org_groups_and_derives_members(db: TestDatabase) {
         [("grace".to_owned(), "sso".to_owned()), ("linus".to_owned(), "sso".to_owned())]
     );
     // The same group feeds a second organization; one SCIM change reaches both.
-    dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&kernel)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&kernel)));
     let ken = push_user(&dir, &idp, "ken");
     let change = GroupChanges { members: vec![MemberChange::Add(vec![ken.clone()])], ..Default::default() };
     dir.scim_change_group(&Ctx::new(&idp, None), &kernel, &change, None).unwrap();
@@ -107,7 +116,7 @@ fn mapping_creates_or_reuses_org_groups_and_derives_members(db: TestDatabase) {
         .collect();
     assert_eq!(ken_groups, [("eng".to_owned(), "Kernel".to_owned()), ("ops".to_owned(), "Kernel".to_owned())]);
     // Mapping is idempotent.
-    let again = dir.set_group_mappings(&admin, "acme", "eng", &[developers, kernel]).unwrap();
+    let again = now(dir.set_group_mappings(&admin, "acme", "eng", &[developers, kernel]));
     assert!(again.added.is_empty() && again.removed.is_empty());
 }
 
@@ -120,8 +129,8 @@ fn unmapping_and_deleting_take_the_members_away_and_keep_the_org_group(db: TestD
     let grace = push_user(&dir, &idp, "grace");
     let ops_team = push_group(&dir, &idp, "Night", &[&grace]);
     let other = push_group(&dir, &idp, "Day", &[&grace]);
-    dir.set_group_mappings(&admin, "acme", "ops", &[ops_team.clone(), other.clone()]).unwrap();
-    let outcome = dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&other)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "ops", &[ops_team.clone(), other.clone()]));
+    let outcome = now(dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&other)));
     assert_eq!(outcome.removed, ["Night"]);
     assert!(group_names(&dir, "ops").contains(&"Night".to_owned()), "the org group stays: it may carry permissions");
     assert!(members(&dir, "ops", "Night").is_empty());
@@ -141,9 +150,9 @@ fn renames_follow_unless_they_clash_and_members_is_never_fed(db: TestDatabase) {
     let idp = idp(&dir);
     let sre = push_group(&dir, &idp, "SRE", &[]);
     let members_group = push_group(&dir, &idp, "Members", &[]);
-    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
-    dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&sre)).unwrap();
-    let skipped = dir.set_group_mappings(&admin, "acme", "ops", &[sre.clone(), members_group]).unwrap().skipped;
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)));
+    now(dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&sre)));
+    let skipped = now(dir.set_group_mappings(&admin, "acme", "ops", &[sre.clone(), members_group.clone()])).skipped;
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert!(skipped[0].1.contains("built-in Members group is never fed"), "{skipped:?}");
     assert!(members(&dir, "ops", "Members").is_empty(), "the IdP's Members group feeds nobody into it");
@@ -155,6 +164,105 @@ fn renames_follow_unless_they_clash_and_members_is_never_fed(db: TestDatabase) {
     let events = dir.list_audit_events(&admin, Some("acme"), &PageRequest::default()).unwrap().items;
     let clash = events.iter().find(|e| e.action == "group_mapping.rename").expect("the clash is reported");
     assert!(clash.details.contains("ops"), "{}", clash.details);
+    // Renaming it to "Members" clashes everywhere: the built-in group is never taken over.
+    dir.scim_delete_group(&Ctx::new(&idp, None), &members_group, None).unwrap();
+    let rename = GroupChanges { display_name: Some("Members".into()), ..Default::default() };
+    dir.scim_change_group(&Ctx::new(&idp, None), &sre, &rename, None).unwrap();
+    assert!(group_names(&dir, "eng").contains(&"Oncall".to_owned()), "eng's group keeps its name");
+    assert_eq!(group_names(&dir, "eng").iter().filter(|g| *g == "Members").count(), 1);
+    let events = dir.list_audit_events(&admin, Some("acme"), &PageRequest::default()).unwrap().items;
+    let clashes: Vec<_> = events.iter().filter(|e| e.action == "group_mapping.rename").collect();
+    assert_eq!(clashes.len(), 2, "{clashes:?}");
+    assert!(clashes.iter().any(|e| e.details.contains("eng") && e.details.contains("ops")), "{clashes:?}");
+}
+
+fn mapping_changes_are_audited(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let sre = push_group(&dir, &idp, "SRE", &[]);
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)));
+    now(dir.set_group_mappings(&admin, "acme", "eng", &[]));
+    dir.start_map_all(&admin, "acme").unwrap();
+    let refused = dir.set_group_mappings(&admin, "acme", "eng", &["nope".to_owned()]);
+    assert!(matches!(refused, Err(DirectoryError::Validation(_))));
+    // Refusals are audited without the enterprise (the change never happened): read them all.
+    let events = dir.list_audit_events(&admin, None, &PageRequest::default()).unwrap().items;
+    let set: Vec<_> = events.iter().filter(|e| e.action == "group_mapping.set").collect();
+    assert_eq!(set.len(), 3, "{set:?}");
+    let outcomes: Vec<&str> = set.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "success").count(), 2, "{outcomes:?}");
+    assert!(set.iter().any(|e| e.details.contains(r#""added":["SRE"]"#)), "{set:?}");
+    assert!(set.iter().any(|e| e.details.contains(r#""removed":["SRE"]"#)), "{set:?}");
+    assert!(set.iter().any(|e| e.reason.as_deref().is_some_and(|r| r.contains("nope"))), "{set:?}");
+    let map_all = events.iter().find(|e| e.action == "group_mapping.map_all").expect("map all is audited");
+    assert_eq!(map_all.outcome, "success");
+}
+
+fn a_page_of_the_console_changes_only_its_own_groups(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let [a, b, c] = ["Alpha", "Bravo", "Charlie"].map(|n| push_group(&dir, &idp, n, &[]));
+    now(dir.set_group_mappings(&admin, "acme", "eng", &[a.clone(), b.clone()]));
+    // Someone else maps Charlie while a page showing Alpha and Bravo is open; that page then
+    // unticks Bravo. Charlie stays mapped.
+    now(dir.set_group_mappings(&admin, "acme", "eng", &[a.clone(), b.clone(), c.clone()]));
+    let change = MappingChange { add: vec![a.clone()], remove: vec![b.clone()] };
+    let outcome = match dir.change_group_mappings(&admin, "acme", "eng", change).unwrap() {
+        MappingApplied::Now(outcome) => outcome,
+        MappingApplied::Queued(job) => panic!("queued as job {}", job.id),
+    };
+    assert_eq!((outcome.added.len(), outcome.removed), (0, vec!["Bravo".to_owned()]));
+    let mut mapped = dir.group_mappings_of(&admin, "acme", "eng").unwrap();
+    mapped.sort();
+    let mut expected = vec![a, c];
+    expected.sort();
+    assert_eq!(mapped, expected);
+}
+
+fn a_large_change_of_mappings_runs_as_a_job(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let dir = dir.with_job_settings(directory::job::JobSettings { map_all_links_per_chunk: 3, ..Default::default() });
+    setup(&dir);
+    let op = operator();
+    let admin = Ctx::new(&op, None);
+    let idp = idp(&dir);
+    let grace = push_user(&dir, &idp, "grace");
+    let names = ["Alpha", "Bravo", "Charlie", "Delta", "Echo"];
+    let ids: Vec<String> = names.iter().map(|n| push_group(&dir, &idp, n, &[&grace])).collect();
+    dir.create_group(&admin, "acme", "eng", NewGroup { name: "Echo".into(), description: None }).unwrap();
+    // In JIT mode eng's Echo is fed by the IdP's Echo at once. Mapping Alpha and Bravo instead
+    // is three changes: one chunk, applied at once.
+    now(dir.set_group_mappings(&admin, "acme", "eng", &ids[..2]));
+    // Then Bravo to Echo: three more and one fewer, four changes, two chunks of a job.
+    let job = match dir.set_group_mappings(&admin, "acme", "eng", &ids[1..]).unwrap() {
+        MappingApplied::Queued(job) => job,
+        MappingApplied::Now(outcome) => panic!("applied at once: {outcome:?}"),
+    };
+    assert_eq!((job.kind.as_str(), job.state.as_str(), job.total), ("set_mappings", "queued", 2));
+    assert_eq!(dir.group_mappings_of(&admin, "acme", "eng").unwrap().len(), 2, "nothing changes before it runs");
+    let claimed = dir.claim_job().unwrap().expect("the job");
+    assert!(!dir.run_job_chunk(&claimed).unwrap());
+    // A chunk replayed from a stale view is refused.
+    assert!(dir.run_job_chunk(&claimed).unwrap());
+    assert!(dir.run_job_chunk(&dir.get_job(&admin, &job.id).unwrap()).unwrap());
+    let finished = dir.get_job(&admin, &job.id).unwrap();
+    assert_eq!((finished.state.as_str(), finished.done, finished.total), ("done", 2, 2));
+    let outcome = directory::mapping::job_outcome(&finished).expect("what it did");
+    assert_eq!(outcome.removed, ["Alpha"]);
+    assert_eq!(outcome.added, ["Charlie", "Delta", "Echo"]);
+    let mut mapped = dir.group_mappings_of(&admin, "acme", "eng").unwrap();
+    mapped.sort();
+    let mut expected = ids[1..].to_vec();
+    expected.sort();
+    assert_eq!(mapped, expected);
+    assert_eq!(members(&dir, "eng", "Echo"), [("grace".to_owned(), "sso".to_owned())], "the existing Echo reused");
+    assert!(members(&dir, "eng", "Alpha").is_empty(), "unmapped: its members went, the group stays");
 }
 
 fn an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again(db: TestDatabase) {
@@ -173,20 +281,20 @@ fn an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again(db: TestD
 
     // Mapped, unmapped, mapped again: the group made for it is reused and follows renames again.
     let kube = push_group(&dir, &idp, "Kube", &[&grace]);
-    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kube)).unwrap();
-    dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
-    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kube)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kube)));
+    now(dir.set_group_mappings(&admin, "acme", "eng", &[]));
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kube)));
     rename(&kube, "Kubernetes");
     let names = group_names(&dir, "eng");
     assert!(names.contains(&"Kubernetes".to_owned()) && !names.contains(&"Kube".to_owned()), "{names:?}");
-    dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", &[]));
 
     // Mapped, unmapped, renamed while unmapped, mapped again: a new org group of the new name.
     let sre = push_group(&dir, &idp, "SRE", &[&grace]);
-    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
-    dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)));
+    now(dir.set_group_mappings(&admin, "acme", "eng", &[]));
     rename(&sre, "Oncall");
-    let again = dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
+    let again = now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)));
     assert_eq!(again.added, ["Oncall"]);
     assert_eq!(members(&dir, "eng", "Oncall"), [("grace".to_owned(), "sso".to_owned())]);
     assert!(members(&dir, "eng", "SRE").is_empty(), "the earlier group stays, unfed");
@@ -195,16 +303,16 @@ fn an_org_group_is_fed_by_one_idp_group_and_a_pair_can_be_mapped_again(db: TestD
     // there rather than merged into it.
     dir.create_group(&admin, "acme", "eng", NewGroup { name: "Platform".into(), description: None }).unwrap();
     let first = push_group(&dir, &idp, "Platform", &[&grace]);
-    dir.set_group_mappings(&admin, "acme", "eng", &[sre.clone(), first.clone()]).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", &[sre.clone(), first.clone()]));
     rename(&first, "Platform Team");
     let second = push_group(&dir, &idp, "Platform", &[&linus]);
-    let outcome = dir.set_group_mappings(&admin, "acme", "eng", &[sre.clone(), first.clone(), second.clone()]).unwrap();
+    let outcome = now(dir.set_group_mappings(&admin, "acme", "eng", &[sre.clone(), first.clone(), second.clone()]));
     assert!(outcome.added.is_empty(), "{outcome:?}");
     assert_eq!(outcome.skipped.len(), 1, "{outcome:?}");
     assert!(outcome.skipped[0].1.contains("already fed by another IdP group"), "{outcome:?}");
     assert_eq!(members(&dir, "eng", "Platform"), [("grace".to_owned(), "sso".to_owned())]);
     // Once the first lets go of it, the second may feed it.
-    let outcome = dir.set_group_mappings(&admin, "acme", "eng", &[sre, second]).unwrap();
+    let outcome = now(dir.set_group_mappings(&admin, "acme", "eng", &[sre, second]));
     assert_eq!((outcome.added, outcome.removed), (vec!["Platform".to_owned()], vec!["Platform Team".to_owned()]));
     assert_eq!(members(&dir, "eng", "Platform"), [("linus".to_owned(), "sso".to_owned())]);
 }
@@ -219,7 +327,7 @@ fn org_membership_follows_group_membership(db: TestDatabase) {
     let linus = push_user(&dir, &idp, "linus");
     push_user(&dir, &idp, "ken");
     let sre = push_group(&dir, &idp, "SRE", &[&grace, &linus]);
-    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)));
     dir.add_group_member(&admin, "acme", "eng", "Admins", "grace").unwrap();
     let people = |org: &str| -> Vec<(String, Vec<(String, String)>)> {
         let page = dir.list_organization_members(&admin, "acme", org, &PageRequest::first(50)).unwrap();
@@ -246,7 +354,7 @@ fn org_membership_follows_group_membership(db: TestDatabase) {
     let change = GroupChanges { members: vec![MemberChange::Remove(vec![linus.clone()])], ..Default::default() };
     dir.scim_change_group(&Ctx::new(&idp, None), &sre, &change, None).unwrap();
     assert_eq!(people("eng").iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["grace"]);
-    dir.set_group_mappings(&admin, "acme", "eng", &[]).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", &[]));
     assert_eq!(people("eng"), [("grace".to_owned(), vec![pair("Admins", "local")])]);
 }
 
@@ -265,7 +373,7 @@ fn reusing_a_group_drops_its_old_sso_copies_only(db: TestDatabase) {
     dir.create_group(&admin, "acme", "eng", NewGroup { name: "Kernel".into(), description: None }).unwrap();
     dir.add_group_member(&admin, "acme", "eng", "Kernel", "grace").unwrap();
     let oncall = push_group(&dir, &idp, "Oncall", &[&grace]);
-    dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&oncall)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&oncall)));
     let url = directory::DatabaseUrl::parse(&db.url).unwrap();
     let pool = directory::db::open_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
     let mut conn = pool.get().unwrap();
@@ -279,7 +387,7 @@ fn reusing_a_group_drops_its_old_sso_copies_only(db: TestDatabase) {
     }
     drop(conn);
     let kernel = push_group(&dir, &idp, "Kernel", &[&grace]);
-    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kernel)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&kernel)));
     assert_eq!(
         members(&dir, "eng", "Kernel"),
         [("grace".to_owned(), "local".to_owned()), ("grace".to_owned(), "sso".to_owned())],
@@ -303,7 +411,7 @@ fn jit_links_by_exact_name_over_a_renamed_feed(db: TestDatabase) {
     let grace = push_user(&dir, &idp, "grace");
     dir.create_group(&admin, "acme", "eng", NewGroup { name: "Design".into(), description: None }).unwrap();
     let design = push_group(&dir, &idp, "Design", &[&grace]);
-    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&design)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&design)));
     let rename = GroupChanges { display_name: Some("Design Team".into()), ..Default::default() };
     dir.scim_change_group(&Ctx::new(&idp, None), &design, &rename, None).unwrap();
     assert_eq!(members(&dir, "eng", "Design"), [("grace".to_owned(), "sso".to_owned())], "reused: kept its name");
@@ -350,7 +458,7 @@ fn the_first_members_of_a_group_come_with_the_count(db: TestDatabase) {
     let idp = idp(&dir);
     let users: Vec<String> = ["linus", "grace", "ken"].iter().map(|l| push_user(&dir, &idp, l)).collect();
     let sre = push_group(&dir, &idp, "SRE", &users.iter().collect::<Vec<_>>());
-    dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "eng", std::slice::from_ref(&sre)));
     dir.add_group_member(&admin, "acme", "eng", "SRE", "ken").unwrap();
     let all = members(&dir, "eng", "SRE");
     assert_eq!(all.len(), 4, "{all:?}");
@@ -378,7 +486,7 @@ fn org_admins_map_only_their_organization(db: TestDatabase) {
         grants: vec![Grant { role: Role::OrgAdmin, enterprise_id: e.id.clone(), organization_id: Some(eng.id) }],
     };
     let ctx = Ctx::new(&org_admin, None);
-    dir.set_group_mappings(&ctx, "acme", "eng", std::slice::from_ref(&g)).unwrap();
+    now(dir.set_group_mappings(&ctx, "acme", "eng", std::slice::from_ref(&g)));
     let refused = dir.set_group_mappings(&ctx, "acme", "ops", std::slice::from_ref(&g));
     assert!(matches!(refused, Err(DirectoryError::NotFound(_) | DirectoryError::Forbidden(_))), "{refused:?}");
     let unknown = dir.set_group_mappings(&admin, "acme", "eng", &["nope".to_owned()]);
@@ -562,7 +670,7 @@ fn access_gathers_organizations_groups_and_permissions(db: TestDatabase) {
     let idp = idp(&dir);
     let grace = push_user(&dir, &idp, "grace");
     let sre = push_group(&dir, &idp, "SRE", &[&grace]);
-    dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&sre)).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "ops", std::slice::from_ref(&sre)));
     dir.add_group_member(&admin, "acme", "eng", "Admins", "grace").unwrap();
     dir.set_group_permissions(&admin, "acme", "eng", "Admins", &["administer".into(), "browse".into()]).unwrap();
     dir.set_group_permissions(&admin, "acme", "ops", "SRE", &["create_projects".into()]).unwrap();
@@ -581,7 +689,7 @@ fn access_gathers_organizations_groups_and_permissions(db: TestDatabase) {
     // In ops through SRE alone, and so one of everyone there: Members' browse holds for her.
     assert_eq!(access[1].permissions, [Permission::CreateProjects, Permission::Browse]);
     // Unmapping takes the access away at once.
-    dir.set_group_mappings(&admin, "acme", "ops", &[]).unwrap();
+    now(dir.set_group_mappings(&admin, "acme", "ops", &[]));
     assert_eq!(dir.user_access(&admin, "acme", "grace").unwrap().len(), 1);
     assert!(matches!(dir.user_access(&admin, "acme", "nobody"), Err(DirectoryError::NotFound(_))));
 }
@@ -612,6 +720,9 @@ directory::both_backends!(
     access_gathers_organizations_groups_and_permissions,
     jit_sign_in_feeds_organizations_through_the_same_idp_groups,
     map_all_is_a_job_that_resumes_after_a_crash_and_converges,
+    mapping_changes_are_audited,
+    a_page_of_the_console_changes_only_its_own_groups,
+    a_large_change_of_mappings_runs_as_a_job,
     map_all_maps_every_group_even_when_groups_change_while_it_runs,
     mapping_creates_or_reuses_org_groups_and_derives_members,
     unmapping_and_deleting_take_the_members_away_and_keep_the_org_group,

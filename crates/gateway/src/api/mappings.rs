@@ -1,11 +1,12 @@
 //! IdP groups and their mappings onto organizations:
 //! `GET /api/v1/enterprises/{key}/idp-groups` lists the groups the IdP pushed with the
 //! organizations they feed; `GET`/`PUT .../organizations/{org_key}/group-mappings` read and set
-//! which IdP groups feed one organization.
+//! which IdP groups feed one organization (at once, or as a job when the change is larger than
+//! one chunk).
 
 use actix_web::{HttpResponse, web};
 use directory::PageRequest;
-use directory::mapping::{MappedIdpGroup, MappingOutcome};
+use directory::mapping::{MappedIdpGroup, MappingApplied, MappingOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -66,9 +67,14 @@ async fn map_all(
     let dir = state.directory.clone();
     let job = blocking::<_, ApiError>(move || dir.start_map_all(&caller.ctx(), &key)).await?;
     state.jobs.wake();
-    Ok(HttpResponse::Accepted()
+    Ok(job_accepted(job))
+}
+
+/// 202 with the job to follow, at the address of its progress.
+fn job_accepted(job: directory::job::Job) -> HttpResponse {
+    HttpResponse::Accepted()
         .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/jobs/{}", job.id)))
-        .json(JobQueued { job: job.id }))
+        .json(JobQueued { job: job.id })
 }
 
 #[utoipa::path(
@@ -229,6 +235,7 @@ async fn get_mappings(
     params(("key" = String, Path, description = "Enterprise key"), ("org_key" = String, Path, description = "Organization key")),
     responses(
         (status = 200, description = "Applied at once", body = MappingResult),
+        (status = 202, description = "Larger than one chunk: applied by a background job; follow the job", body = JobQueued),
         (status = 400, description = "An unknown IdP group", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such enterprise or organization", body = Problem, content_type = "application/problem+json"),
     ),
@@ -243,6 +250,12 @@ async fn put_mappings(
     let (key, org_key) = path.into_inner();
     let ids = body.into_inner().idp_groups;
     let dir = state.directory.clone();
-    let outcome = blocking::<_, ApiError>(move || dir.set_group_mappings(&caller.ctx(), &key, &org_key, &ids)).await?;
-    Ok(HttpResponse::Ok().json(MappingResult::from(outcome)))
+    let applied = blocking::<_, ApiError>(move || dir.set_group_mappings(&caller.ctx(), &key, &org_key, &ids)).await?;
+    Ok(match applied {
+        MappingApplied::Now(outcome) => HttpResponse::Ok().json(MappingResult::from(outcome)),
+        MappingApplied::Queued(job) => {
+            state.jobs.wake();
+            job_accepted(job)
+        }
+    })
 }

@@ -1,11 +1,13 @@
 //! The group mapping page: which IdP groups feed which organizations. Organizations on the left;
 //! for the selected one, its IdP groups (searched and paged on the server, so it stays fast with
-//! thousands) with a checkbox each; Save applies the page's choices at once, and "Map all" runs
-//! as a background job whose progress page refreshes until the mapping is complete.
+//! thousands) with a checkbox each; Save applies the page's choices (at once, or as a background
+//! job when they are more than one chunk), and "Map all" runs as a background job; a job's
+//! progress page refreshes itself until the mapping is complete.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use directory::PageRequest;
+use directory::mapping::{MappingApplied, MappingChange, MappingOutcome};
 use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, see_other};
@@ -22,6 +24,8 @@ struct PageQuery {
     org: Option<String>,
     q: Option<String>,
     after: Option<String>,
+    /// Where the organizations panel's page starts (the `next` of the page before).
+    orgs_after: Option<String>,
     /// Set after a save: what it did.
     saved: Option<String>,
 }
@@ -48,6 +52,8 @@ struct MappingPage {
     enterprise_name: String,
     can_map_all: bool,
     organizations: Vec<OrgRow>,
+    /// The next page of the organizations panel.
+    orgs_next: Option<String>,
     org: Option<String>,
     org_name: String,
     q: String,
@@ -69,23 +75,30 @@ async fn page(
     let q = query.q.clone().unwrap_or_default();
     let selected = query.org.clone();
     let after = query.after.clone();
-    let (enterprise, orgs, groups) = session
+    let orgs_after = query.orgs_after.clone();
+    let (enterprise, orgs, chosen, groups) = session
         .read(&state, move |dir, ctx| {
             let enterprise = dir.get_enterprise(ctx, &k2)?;
-            let orgs = dir.list_organizations(ctx, &k2, &PageRequest::first(200))?.items;
+            let orgs = dir.list_organizations(ctx, &k2, &PageRequest { limit: Some(200), after: orgs_after })?;
+            // The selected organization may be on another page of the panel.
+            let chosen = match selected {
+                Some(org) => Some(dir.get_organization(ctx, &k2, &org)?),
+                None => orgs.items.first().cloned(),
+            };
             let groups = dir.list_mapped_idp_groups(ctx, &k2, Some(&q), &PageRequest { limit: Some(50), after })?;
-            Ok((enterprise, orgs, groups))
+            Ok((enterprise, orgs, chosen, groups))
         })
         .await?;
-    let org = selected.filter(|s| orgs.iter().any(|o| &o.key == s)).or_else(|| orgs.first().map(|o| o.key.clone()));
+    let org = chosen.as_ref().map(|o| o.key.clone());
     let can_map_all = session.actor().can_administer_enterprise(&enterprise.id);
-    let org_name =
-        orgs.iter().find(|o| org.as_deref() == Some(o.key.as_str())).map(|o| o.name.clone()).unwrap_or_default();
+    let org_name = chosen.map(|o| o.name).unwrap_or_default();
     render(&MappingPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         enterprise_name: enterprise.name,
         can_map_all,
+        orgs_next: orgs.next,
         organizations: orgs
+            .items
             .into_iter()
             .map(|o| OrgRow { selected: org.as_deref() == Some(o.key.as_str()), key: o.key, name: o.name })
             .collect(),
@@ -147,25 +160,35 @@ async fn save(
     let key = path.into_inner();
     let k2 = key.clone();
     let org = form.org.clone();
-    let outcome = session
-        .call(&state, &req, move |dir, ctx| {
-            // Groups on other pages keep their mapping; the page's own are as ticked.
-            let mut ids: Vec<String> =
-                dir.group_mappings_of(ctx, &k2, &org)?.into_iter().filter(|id| !form.shown.contains(id)).collect();
-            ids.extend(form.mapped.iter().filter(|id| form.shown.contains(id)).cloned());
-            dir.set_group_mappings(ctx, &k2, &org, &ids)
-        })
-        .await?;
-    let mut summary = format!("Mapping complete: {} added, {} removed.", outcome.added.len(), outcome.removed.len());
-    for (name, reason) in &outcome.skipped {
-        summary.push_str(&format!(" {name} was not mapped: {reason}."));
-    }
+    let change = MappingChange {
+        add: form.mapped.iter().filter(|id| form.shown.contains(id)).cloned().collect(),
+        remove: form.shown.iter().filter(|id| !form.mapped.contains(id)).cloned().collect(),
+    };
+    // Only the groups this page showed change: those on other pages keep their mapping.
+    let applied = session.call(&state, &req, move |dir, ctx| dir.change_group_mappings(ctx, &k2, &org, change)).await?;
+    let outcome = match applied {
+        MappingApplied::Now(outcome) => outcome,
+        MappingApplied::Queued(job) => {
+            state.jobs.wake();
+            return Ok(see_other(&format!("/console/e/{key}/jobs/{}", job.id)));
+        }
+    };
+    let summary = summarize(&outcome);
     let location = format!(
         "/console/e/{key}/group-mappings?org={}&saved={}",
         url::form_urlencoded::byte_serialize(form.org.as_bytes()).collect::<String>(),
         url::form_urlencoded::byte_serialize(summary.as_bytes()).collect::<String>()
     );
     Ok(see_other(&location))
+}
+
+/// What a change of mappings did, in a sentence or two for the admin.
+fn summarize(outcome: &MappingOutcome) -> String {
+    let mut summary = format!("Mapping complete: {} added, {} removed.", outcome.added.len(), outcome.removed.len());
+    for (name, reason) in &outcome.skipped {
+        summary.push_str(&format!(" {name} was not mapped: {reason}."));
+    }
+    summary
 }
 
 #[post("/console/e/{key}/group-mappings/map-all")]
@@ -194,6 +217,10 @@ struct JobPage {
     done: i64,
     total: i64,
     error: Option<String>,
+    /// "Map all", or the change of one organization's mappings.
+    map_all: bool,
+    /// For a change of one organization's mappings, once done: what it did.
+    summary: Option<String>,
 }
 
 #[get("/console/e/{key}/jobs/{id}")]
@@ -209,13 +236,16 @@ async fn job_progress(
     if job.enterprise_id.as_deref() != Some(enterprise.id.as_str()) {
         return Err(PageError::Directory(directory::DirectoryError::NotFound("job")));
     }
+    let summary = directory::mapping::job_outcome(&job).map(|o| summarize(&o));
     render(&JobPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         key,
         enterprise_name: enterprise.name,
+        summary,
         state: job.state,
         done: job.done,
         total: job.total,
+        map_all: job.kind == directory::job::MAP_ALL,
         error: job.error,
     })
 }

@@ -366,7 +366,7 @@ async fn admin_maps_idp_groups_custom_and_all(app: TestApp) {
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(finished.contains("every IdP group feeds every organization"), "{finished}");
+    assert!(finished.contains("the IdP groups feed every organization"), "{finished}");
     shot(&c, "21-map-all-complete").await;
     let listed: serde_json::Value = app
         .api(reqwest::Method::GET, "/api/v1/enterprises/acme/idp-groups", &app.operator_key)

@@ -190,6 +190,8 @@ crate::both_backends!(
     group_permissions_are_edited_on_the_organization_page,
     org_admins_map_groups_of_their_organization_only,
     the_organization_page_lists_everyone_in_its_groups,
+    the_mapping_page_reaches_every_organization,
+    the_progress_page_follows_a_job_to_its_end,
 );
 
 /// Org membership follows group membership: the organization page lists the people of its
@@ -480,4 +482,121 @@ async fn org_admins_map_groups_of_their_organization_only(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(listed["items"][0]["organizations"], serde_json::json!(["eng", "ops"]));
+
+    // She sets the permissions of her organization's groups, and of no other's.
+    let set_perms = |org: &'static str| {
+        let csrf = csrf_of(&page);
+        let olga = olga.clone();
+        let url = app.url(&format!("/console/e/acme/o/{org}/permissions"));
+        async move {
+            olga.post(url)
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("group", "Platform"),
+                    ("permission", "browse"),
+                    ("permission", "administer"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(set_perms("eng").await, StatusCode::SEE_OTHER);
+    let perms = |org: &'static str| {
+        app.api(
+            reqwest::Method::GET,
+            &format!("/api/v1/enterprises/acme/organizations/{org}/groups/Platform/permissions"),
+            &app.operator_key,
+        )
+        .send()
+    };
+    let eng: serde_json::Value = perms("eng").await.unwrap().json().await.unwrap();
+    assert_eq!(eng["permissions"], serde_json::json!(["administer", "browse"]), "{eng}");
+    assert!(matches!(set_perms("ops").await, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN));
+    let ops: serde_json::Value = perms("ops").await.unwrap().json().await.unwrap();
+    assert_eq!(ops["permissions"], serde_json::json!([]), "{ops}");
+}
+
+/// The organizations panel of the group mapping page pages past its first 200 organizations,
+/// and any organization can be selected by its key.
+async fn the_mapping_page_reaches_every_organization(app: TestApp) {
+    let b = first_operator(&app).await;
+    app.create_enterprise("acme").await;
+    let system = directory::Actor::System;
+    let ctx = directory::Ctx::new(&system, None);
+    for n in 0..201 {
+        let new = directory::organization::NewOrganization { key: format!("org-{n:03}"), name: format!("Org {n:03}") };
+        app.directory.create_organization(&ctx, "acme", new).unwrap();
+    }
+    let page = b.get(app.url("/console/e/acme/group-mappings")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Org 199") && !page.contains("Org 200"), "the first 200");
+    assert!(page.contains("More organizations"), "{page}");
+    let start = page.find("?orgs_after=").expect("a link to the next page");
+    let link = page[start..].split('"').next().unwrap().replace("&amp;", "&");
+    let more =
+        b.get(app.url(&format!("/console/e/acme/group-mappings{link}"))).send().await.unwrap().text().await.unwrap();
+    assert!(more.contains("Org 200") && !more.contains("Org 199"), "{more}");
+    let last = b.get(app.url("/console/e/acme/group-mappings?org=org-200")).send().await.unwrap().text().await.unwrap();
+    assert!(last.contains("IdP groups for Org 200"), "{last}");
+    let res = b.get(app.url("/console/e/acme/group-mappings?org=nope")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// A mapping job's progress page: refreshing itself with a progress bar while the job runs,
+/// then "Mapping complete".
+async fn the_progress_page_follows_a_job_to_its_end(app: TestApp) {
+    let b = first_operator(&app).await;
+    app.create_enterprise("acme").await;
+    for org in ["eng", "ops"] {
+        app.create_organization("acme", org).await;
+    }
+    let system = directory::Actor::System;
+    let ctx = directory::Ctx::new(&system, None);
+    let token = app.directory.create_scim_token(&ctx, "acme", "").unwrap().token;
+    for name in ["Alpha", "Bravo", "Charlie"] {
+        let res = app
+            .client
+            .post(app.url("/api/scim/v2/acme/Groups"))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(format!(r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"{name}"}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    // The test plays the instance that runs the job, one chunk at a time: it claims the job as
+    // soon as it is queued (again, in the rare case that Portico's own runner polled in between).
+    let mut held = None;
+    for _ in 0..5 {
+        let queued = app.directory.start_map_all_in_chunks(&ctx, "acme", Some(1)).unwrap();
+        match app.directory.claim_job().unwrap() {
+            Some(job) if job.id == queued.id => {
+                held = Some(job);
+                break;
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    let mut job = held.expect("a job this test holds");
+    let url = app.url(&format!("/console/e/acme/jobs/{}", job.id));
+    let page = b.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Mapping… step 0 of 3"), "{page}");
+    assert!(page.contains(r#"<progress max="3" value="0""#), "{page}");
+    assert!(page.contains(r#"http-equiv="refresh""#), "it refreshes itself while the job runs");
+    assert!(!app.directory.run_job_chunk(&job).unwrap());
+    job = app.directory.get_job(&ctx, &job.id).unwrap();
+    let page = b.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Mapping… step 1 of 3") && page.contains(r#"value="1""#), "{page}");
+    while !app.directory.run_job_chunk(&job).unwrap() {
+        job = app.directory.get_job(&ctx, &job.id).unwrap();
+    }
+    let page = b.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Mapping complete"), "{page}");
+    assert!(!page.contains(r#"http-equiv="refresh""#) && !page.contains("<progress"), "{page}");
+    // Another enterprise's admin does not see it.
+    app.create_enterprise("globex").await;
+    let res = b.get(app.url(&format!("/console/e/globex/jobs/{}", job.id))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -81,19 +81,13 @@ async fn map_all_runs_as_a_job_with_progress(app: TestApp) {
     let res = app.api(Method::POST, "/api/v1/enterprises/acme/group-mappings/map-all", key).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let job = res.json::<Value>().await.unwrap()["job"].as_str().unwrap().to_owned();
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = app.api(Method::GET, &format!("/api/v1/jobs/{job}"), key).send().await.unwrap().json().await.unwrap();
-        if last["state"] == "done" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let last = finished_job(&app, &job).await;
     assert_eq!(last["state"], "done", "{last}");
     assert!(last["total"].as_i64() >= Some(1), "{last}");
     assert_eq!(last["done"], last["total"]);
     let listed: Value =
         app.api(Method::GET, "/api/v1/enterprises/acme/idp-groups", key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
     for g in listed["items"].as_array().unwrap() {
         assert_eq!(g["organizations"], json!(["eng", "ops", "qa"]), "{g}");
     }
@@ -102,6 +96,69 @@ async fn map_all_runs_as_a_job_with_progress(app: TestApp) {
     let other = app.enterprise_key("globex");
     problem(app.api(Method::GET, &format!("/api/v1/jobs/{job}"), &other).send().await.unwrap(), StatusCode::NOT_FOUND)
         .await;
+}
+
+/// Waits for a job to end, and answers its last state.
+async fn finished_job(app: &TestApp, job: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = app
+            .api(Method::GET, &format!("/api/v1/jobs/{job}"), &app.operator_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["state"] == "done" || last["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    last
+}
+
+/// A PUT larger than one chunk (two links here) answers 202 with a job that applies it.
+async fn a_large_change_of_mappings_is_a_job(backend: directory::Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &[("PORTICO__JOBS__MAP_ALL_LINKS_PER_CHUNK", "2")]).await else {
+        return;
+    };
+    let idp = Idp::new(&app, "acme", "test").await;
+    app.create_organization("acme", "eng").await;
+    let mut ids = Vec::new();
+    for name in ["Alpha", "Bravo", "Charlie", "Delta", "Echo"] {
+        let (_, g) = idp.post("/Groups", json!({"schemas": [scim::schemas::GROUP], "displayName": name})).await;
+        ids.push(g["id"].clone());
+    }
+    let key = &app.operator_key;
+    let url = "/api/v1/enterprises/acme/organizations/eng/group-mappings";
+    let res = app.api(Method::PUT, url, key).json(&json!({"idp_groups": ids})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let job = res.json::<Value>().await.unwrap()["job"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/jobs/{job}"));
+    let last = finished_job(&app, &job).await;
+    assert_eq!(
+        (&last["state"], &last["kind"], &last["done"], &last["total"]),
+        (&json!("done"), &json!("set_mappings"), &json!(3), &json!(3)),
+        "{last}"
+    );
+    let current: Value = app.api(Method::GET, url, key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(current["idp_groups"].as_array().unwrap().len(), 5, "{current}");
+    // Small changes are still applied at once.
+    let res = app.api(Method::PUT, url, key).json(&json!({"idp_groups": ids[..4]})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["removed"], json!(["Echo"]));
+}
+
+#[actix_web::test]
+async fn a_large_change_of_mappings_is_a_job_sqlite() {
+    a_large_change_of_mappings_is_a_job(directory::Backend::Sqlite).await
+}
+
+#[actix_web::test]
+async fn a_large_change_of_mappings_is_a_job_postgres() {
+    a_large_change_of_mappings_is_a_job(directory::Backend::Postgres).await
 }
 
 async fn access_answers_organizations_groups_and_permissions(app: TestApp) {

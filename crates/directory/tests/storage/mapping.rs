@@ -213,10 +213,7 @@ fn a_page_of_the_console_changes_only_its_own_groups(db: TestDatabase) {
     // unticks Bravo. Charlie stays mapped.
     now(dir.set_group_mappings(&admin, "acme", "eng", &[a.clone(), b.clone(), c.clone()]));
     let change = MappingChange { add: vec![a.clone()], remove: vec![b.clone()] };
-    let outcome = match dir.change_group_mappings(&admin, "acme", "eng", change).unwrap() {
-        MappingApplied::Now(outcome) => outcome,
-        MappingApplied::Queued(job) => panic!("queued as job {}", job.id),
-    };
+    let outcome = now(dir.change_group_mappings(&admin, "acme", "eng", change));
     assert_eq!((outcome.added.len(), outcome.removed), (0, vec!["Bravo".to_owned()]));
     let mut mapped = dir.group_mappings_of(&admin, "acme", "eng").unwrap();
     mapped.sort();

@@ -163,6 +163,9 @@ pub struct SamlSettings {
     /// Refuse assertions that are not signed themselves (a signed response is not enough).
     #[serde(default)]
     pub require_signed_assertions: bool,
+    /// Accept assertions encrypted with AES-CBC (padding-oracle class); AES-GCM only otherwise.
+    #[serde(default)]
+    pub allow_cbc_encryption: bool,
     /// The SP certificate (base64 DER) the IdP encrypts assertions to and checks signed
     /// AuthnRequests with, when either is on.
     #[serde(default)]

@@ -68,6 +68,10 @@ struct RawSso {
     clock_skew_secs: i64,
     allow_private_metadata: bool,
     requests_per_minute: i64,
+    max_saml_response_bytes: i64,
+    refusals_per_minute: i64,
+    #[serde(default)]
+    outbound_proxy: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +161,17 @@ pub struct Settings {
     pub sso_allow_private_metadata: bool,
     /// Sign-in starts and ACS posts allowed per client address and minute, per instance.
     pub sso_requests_per_minute: u32,
+    /// The largest `SAMLResponse` the ACS takes (base64 text), independent of the console's
+    /// form limit: responses of users with many groups are large.
+    pub sso_max_saml_response_bytes: usize,
+    /// Refused sign-in posts (ACS, OIDC callback) one client address may make to one
+    /// connection in a minute, per instance; each is audited. Beyond it, posts are turned
+    /// away unread and unaudited until the minute is over.
+    pub sso_refusals_per_minute: u32,
+    /// The proxy outbound HTTP goes through (IdP metadata, OpenID providers). Without it,
+    /// Portico connects directly and ignores `HTTP_PROXY`/`HTTPS_PROXY`, which would bypass its
+    /// address checks.
+    pub sso_outbound_proxy: Option<Url>,
     /// A running job whose instance has given no sign of life for this long is taken over.
     pub job_takeover_after: std::time::Duration,
     /// Links one chunk of "map all" writes at most: smaller chunks hold SQLite's write lock
@@ -191,6 +206,8 @@ impl Settings {
             .set_default("sso.clock_skew_secs", 120)?
             .set_default("sso.allow_private_metadata", false)?
             .set_default("sso.requests_per_minute", 600)?
+            .set_default("sso.max_saml_response_bytes", sso::saml::response::MAX_RESPONSE_BYTES as i64)?
+            .set_default("sso.refusals_per_minute", 30)?
             .set_default("jobs.takeover_after_secs", 30)?
             .set_default("jobs.map_all_links_per_chunk", 10_000)?;
         if let Some(path) = file {
@@ -260,6 +277,25 @@ impl Settings {
         let database_wait = seconds("database.wait_secs", raw.database.wait_secs, 0..=3600)?;
         let shutdown_grace = seconds("server.shutdown_grace_secs", raw.server.shutdown_grace_secs, 1..=600)?;
         let job_takeover_after = seconds("jobs.takeover_after_secs", raw.jobs.takeover_after_secs, 5..=3600)?;
+        let sso_max_saml_response_bytes = usize::try_from(raw.sso.max_saml_response_bytes)
+            .ok()
+            .filter(|n| (16 * 1024..=16 * 1024 * 1024).contains(n))
+            .ok_or_else(|| invalid("sso.max_saml_response_bytes", "must be between 16384 and 16777216"))?;
+        let sso_refusals_per_minute = u32::try_from(raw.sso.refusals_per_minute)
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| invalid("sso.refusals_per_minute", "must be at least 1"))?;
+        let sso_outbound_proxy = match raw.sso.outbound_proxy.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) {
+            None => None,
+            Some(text) => {
+                let url = Url::parse(&text)
+                    .map_err(|e| invalid("sso.outbound_proxy", format!("`{text}` is not a URL: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(invalid("sso.outbound_proxy", "must be an http:// or https:// URL with a host"));
+                }
+                Some(url)
+            }
+        };
         if !(1..=1_000_000).contains(&raw.jobs.map_all_links_per_chunk) {
             return Err(invalid("jobs.map_all_links_per_chunk", "must be between 1 and 1000000"));
         }
@@ -271,6 +307,9 @@ impl Settings {
             trusted_proxies,
             sso_clock_skew: chrono::Duration::seconds(raw.sso.clock_skew_secs),
             sso_allow_private_metadata: raw.sso.allow_private_metadata,
+            sso_max_saml_response_bytes,
+            sso_refusals_per_minute,
+            sso_outbound_proxy,
             sso_requests_per_minute: u32::try_from(raw.sso.requests_per_minute)
                 .ok()
                 .filter(|n| *n >= 10)
@@ -299,6 +338,12 @@ impl Settings {
     /// `public_url` joined with an absolute path, e.g. `/login`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// The largest ACS form body: the `SAMLResponse` limit with room for percent-encoding (a
+    /// form encodes `+`, `/` and `=` as three characters each) and a `RelayState`.
+    pub fn acs_form_limit(&self) -> usize {
+        self.sso_max_saml_response_bytes * 3 + 16 * 1024
     }
 
     /// Cookies are `Secure` when Portico is reached over HTTPS.

@@ -71,6 +71,7 @@ impl Application {
             crate::throttle::Throttle::new(settings.sso_requests_per_minute, std::time::Duration::from_secs(60));
         let jobs = crate::jobs::JobRunner::start(directory.clone());
         let grace = settings.shutdown_grace;
+        let acs_form_limit = settings.acs_form_limit();
         let state = web::Data::new(AppState {
             directory,
             settings: Arc::new(settings),
@@ -104,7 +105,7 @@ impl Application {
                 .configure(health::configure)
                 .configure(api::configure)
                 .configure(console::configure)
-                .configure(signin::configure)
+                .configure(|cfg| signin::configure(cfg, acs_form_limit))
                 .configure(provisioning::configure)
         })
         .shutdown_timeout(grace.as_secs())

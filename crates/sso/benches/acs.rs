@@ -64,6 +64,8 @@ fn main() {
         decryption_key: None,
         signing_key: None,
         require_signed_assertion: false,
+        max_response_bytes: sso::saml::response::MAX_RESPONSE_BYTES,
+        allow_cbc: false,
     };
     let v = verify_response(&conn, &body, &[REQUEST], Utc::now()).expect("the bench response verifies");
     assert_eq!(v.identity.groups.len(), 35);

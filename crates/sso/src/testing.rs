@@ -51,7 +51,12 @@ impl TestIdp {
 
     fn sign(&self, xml: &str) -> String {
         let signed = Crypto::sign_xml(xml, &self.key_der).expect("xmlsec signs the template");
-        signed.trim_start_matches(|c| c != '<').to_owned().replacen("<?xml version=\"1.0\"?>\n", "", 1)
+        // libxml2 writes an XML declaration first; the element goes inside other documents.
+        let signed = signed.trim_start_matches(|c| c != '<');
+        match signed.strip_prefix("<?xml").and_then(|rest| rest.split_once("?>")) {
+            Some((_, element)) => element.trim().to_owned(),
+            None => signed.trim().to_owned(),
+        }
     }
 
     /// The assertion of `r`, signed when `r.sign_assertion`.
@@ -267,5 +272,354 @@ impl ResponseSpec {
             sign_response: false,
             algorithms: SHA256,
         }
+    }
+}
+
+/// One response an attacker could post, and the refusal code Portico must answer it with.
+#[derive(Debug, Clone)]
+pub struct Attack {
+    pub name: &'static str,
+    /// The decoded document (base64-encode it to post it).
+    pub xml: String,
+    pub code: &'static str,
+}
+
+impl Attack {
+    pub fn body(&self) -> String {
+        STANDARD.encode(&self.xml)
+    }
+}
+
+/// The first `ds:Signature` element of `xml`, whole.
+pub fn signature_block(xml: &str) -> &str {
+    let start = xml.find("<ds:Signature").expect("a signature");
+    let end = xml[start..].find("</ds:Signature>").expect("its end") + start + "</ds:Signature>".len();
+    &xml[start..end]
+}
+
+/// `xml` without its first signature.
+pub fn without_signature(xml: &str) -> String {
+    xml.replacen(signature_block(xml), "", 1)
+}
+
+/// `outer` with `inner` inserted just before its last closing tag `close`.
+fn inside_last(outer: &str, close: &str, inner: &str) -> String {
+    let at = outer.rfind(close).expect("the closing tag");
+    format!("{}{inner}{}", &outer[..at], &outer[at..])
+}
+
+impl TestIdp {
+    /// The XML signature wrapping shapes of the literature (Somorovsky et al., "On Breaking SAML",
+    /// 2012; the XSW1 to XSW8 of SAML Raider) and their relatives, built around a genuine
+    /// signature over `spec`'s answer, each with the refusal it must get. `spec` answers a
+    /// request; the forged content names `admin@acme.test`.
+    pub fn wrapping_attacks(&self, spec: &ResponseSpec) -> Vec<Attack> {
+        let assertion_signed = ResponseSpec { sign_assertion: true, sign_response: false, ..spec.clone() };
+        let signed = self.assertion_xml(&assertion_signed);
+        let evil_spec = ResponseSpec {
+            sign_assertion: false,
+            sign_response: false,
+            assertion_id: format!("{}evil", spec.assertion_id),
+            name_id: "admin@acme.test".into(),
+            ..spec.clone()
+        };
+        let evil = self.assertion_xml(&evil_spec);
+        let envelope = |assertions: &str| self.envelope(&assertion_signed, assertions);
+        let signature = signature_block(&signed).to_owned();
+        let stripped = without_signature(&signed);
+        let evil_with_signature = evil.replacen("</saml:Issuer>", &format!("</saml:Issuer>{signature}"), 1);
+        let in_extensions = |extensions: &str, assertion: &str| {
+            envelope(assertion).replacen(
+                "<samlp:Status>",
+                &format!("<samlp:Extensions>{extensions}</samlp:Extensions><samlp:Status>"),
+                1,
+            )
+        };
+
+        let response_signed = ResponseSpec { sign_assertion: false, sign_response: true, ..spec.clone() };
+        let whole = self.response_xml(&response_signed);
+        let response_signature = signature_block(&whole).to_owned();
+        let forged_response = without_signature(&whole)
+            .replace(&format!("{}</saml:NameID>", spec.name_id), "admin@acme.test</saml:NameID>")
+            .replacen(&format!(r#"ID="{}""#, response_signed.response_id), r#"ID="_forged""#, 1);
+
+        let mut attacks = vec![
+            Attack {
+                name: "XSW3: a forged assertion before the signed one",
+                xml: envelope(&format!("{evil}{signed}")),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "a forged assertion after the signed one",
+                xml: envelope(&format!("{signed}{evil}")),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "XSW4: a forged assertion wrapping the signed one",
+                xml: envelope(&inside_last(&evil, "</saml:Assertion>", &signed)),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "XSW5: the signature copied onto a forged assertion, the original beside it",
+                xml: envelope(&format!("{evil_with_signature}{stripped}")),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "XSW6: the original inside the copied signature of a forged assertion",
+                xml: envelope(&evil.replacen(
+                    "</saml:Issuer>",
+                    &format!("</saml:Issuer>{}", inside_last(&signature, "</ds:Signature>", &stripped)),
+                    1,
+                )),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "XSW7: the signed assertion hidden in Extensions, a forged one in its place",
+                xml: in_extensions(&signed, &evil),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "XSW8: the original in an Object of the copied signature",
+                xml: envelope(&evil.replacen(
+                    "</saml:Issuer>",
+                    &format!(
+                        "</saml:Issuer>{}",
+                        inside_last(&signature, "</ds:Signature>", &format!("<ds:Object>{stripped}</ds:Object>"))
+                    ),
+                    1,
+                )),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "the signed assertion moved into the Advice of a forged one",
+                xml: envelope(&evil.replacen(
+                    "<saml:AuthnStatement",
+                    &format!("<saml:Advice>{signed}</saml:Advice><saml:AuthnStatement"),
+                    1,
+                )),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "an Assertion of another namespace beside the signed one",
+                xml: in_extensions(
+                    r#"<x:Assertion xmlns:x="urn:example:evil" ID="_x1"><x:NameID>admin@acme.test</x:NameID></x:Assertion>"#,
+                    &signed,
+                ),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "a second element carrying the signed assertion's ID",
+                xml: in_extensions(
+                    &format!(r#"<x:Evil xmlns:x="urn:example:evil" ID="{}"/>"#, spec.assertion_id),
+                    &signed,
+                ),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "an xml:id naming the signed assertion's ID",
+                xml: in_extensions(
+                    &format!(r#"<x:Evil xmlns:x="urn:example:evil" xml:id="{}"/>"#, spec.assertion_id),
+                    &signed,
+                ),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "a comment inside the NameID, signed by the IdP",
+                xml: envelope(&self.assertion_xml(&ResponseSpec {
+                    name_id: "admin@acme.test<!---->.evil.test".into(),
+                    ..assertion_signed.clone()
+                })),
+                code: "comment",
+            },
+            Attack {
+                name: "two signatures in the assertion",
+                xml: envelope(&signed.replacen(&signature, &format!("{signature}{signature}"), 1)),
+                code: "signature_placement",
+            },
+            Attack {
+                name: "the assertion's signature moved into its Subject",
+                xml: envelope(&stripped.replacen("<saml:Subject>", &format!("<saml:Subject>{signature}"), 1)),
+                code: "signature_placement",
+            },
+            Attack {
+                name: "XSW1: the signed response inside the signature of a forged response",
+                xml: forged_response.replacen(
+                    "</saml:Issuer>",
+                    &format!("</saml:Issuer>{}", inside_last(&response_signature, "</ds:Signature>", &whole)),
+                    1,
+                ),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "XSW2: the signed response detached before the signature of a forged response",
+                xml: forged_response.replacen(
+                    "</saml:Issuer>",
+                    &format!("</saml:Issuer>{whole}{response_signature}"),
+                    1,
+                ),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "a detached copy of the signed response in the Status",
+                xml: whole.replacen(
+                    "</samlp:Status>",
+                    &format!("<samlp:StatusDetail>{whole}</samlp:StatusDetail></samlp:Status>"),
+                    1,
+                ),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "the response's signature moved into its Status",
+                xml: without_signature(&whole).replacen(
+                    "</samlp:Status>",
+                    &format!("{response_signature}</samlp:Status>"),
+                    1,
+                ),
+                code: "signature_placement",
+            },
+            Attack {
+                name: "the response's signature moved into the assertion",
+                xml: without_signature(&whole).replacen(
+                    "</saml:Issuer><saml:Subject>",
+                    &format!("</saml:Issuer>{response_signature}<saml:Subject>"),
+                    1,
+                ),
+                code: "signature_reference",
+            },
+            Attack {
+                name: "an Object in the response's signature, a forged assertion in place",
+                xml: {
+                    let original = self.assertion_xml(&response_signed);
+                    let forged =
+                        original.replace(&format!("{}</saml:NameID>", spec.name_id), "admin@acme.test</saml:NameID>");
+                    inside_last(
+                        &whole.replacen(&original, &forged, 1),
+                        "</ds:Signature>",
+                        &format!("<ds:Object>{original}</ds:Object>"),
+                    )
+                },
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "an Object with text in the response's signature",
+                xml: whole.replacen("</ds:Signature>", "<ds:Object>hello</ds:Object></ds:Signature>", 1),
+                code: "signature_content",
+            },
+        ];
+        // Signed and encrypted: an extra plain assertion beside the encrypted one.
+        attacks.push(Attack {
+            name: "a plain forged assertion beside an encrypted one",
+            xml: envelope(&format!(
+                "{evil}<saml:EncryptedAssertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>"
+            )),
+            code: "unexpected_structure",
+        });
+        attacks
+    }
+
+    /// Signatures that point outside the document or ask for transforms Portico does not run,
+    /// each around a signed assertion answering `spec`. `elsewhere` names what a reference
+    /// points to (a loopback listener's URL, a file), so that a test can prove nothing was
+    /// fetched; the signature values are left as they are, since libxmlsec1 dereferences
+    /// before it compares.
+    pub fn reference_attacks(&self, spec: &ResponseSpec, elsewhere: &[&str]) -> Vec<Attack> {
+        let assertion_signed = ResponseSpec { sign_assertion: true, sign_response: false, ..spec.clone() };
+        let signed = self.assertion_xml(&assertion_signed);
+        let envelope = |a: &str| self.envelope(&assertion_signed, a);
+        let reference = format!(r##"URI="#{}""##, spec.assertion_id);
+        let transforms = r#"<ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>"#;
+        assert!(signed.contains(&reference) && signed.contains(transforms), "the test IdP's signature layout changed");
+        let with_transforms =
+            |t: &str| envelope(&signed.replacen(transforms, &format!("<ds:Transforms>{t}</ds:Transforms>"), 1));
+        let mut attacks: Vec<Attack> = elsewhere
+            .iter()
+            .map(|uri| Attack {
+                name: "a Reference to a URI outside the document",
+                xml: envelope(&signed.replacen(&reference, &format!(r#"URI="{uri}""#), 1)),
+                code: "signature_reference",
+            })
+            .collect();
+        if let Some(uri) = elsewhere.first() {
+            attacks.push(Attack {
+                name: "a RetrievalMethod in the KeyInfo",
+                xml: envelope(&signed.replacen(
+                    "<ds:KeyInfo>",
+                    &format!(r#"<ds:KeyInfo><ds:RetrievalMethod URI="{uri}"/>"#),
+                    1,
+                )),
+                code: "signature_reference",
+            });
+        }
+        attacks.extend([
+            Attack {
+                name: "an XPointer Reference",
+                xml: envelope(&signed.replacen(&reference, r##"URI="#xpointer(/)""##, 1)),
+                code: "signature_reference",
+            },
+            Attack {
+                name: "a Reference to the whole document from the assertion",
+                xml: envelope(&signed.replacen(&reference, r#"URI="""#, 1)),
+                code: "signature_reference",
+            },
+            Attack {
+                name: "a Reference without a URI",
+                xml: envelope(&signed.replacen(&reference, "", 1)),
+                code: "signature_reference",
+            },
+            Attack {
+                name: "a Reference to the response from the assertion",
+                xml: envelope(&signed.replacen(&reference, &format!(r##"URI="#{}""##, spec.response_id), 1)),
+                code: "signature_reference",
+            },
+            Attack {
+                name: "two References",
+                xml: {
+                    let r = &signed[signed.find("<ds:Reference").expect("a reference")..];
+                    let r = &r[..r.find("</ds:Reference>").expect("its end") + "</ds:Reference>".len()];
+                    envelope(&signed.replacen(r, &format!("{r}{r}"), 1))
+                },
+                code: "signature_content",
+            },
+            Attack {
+                name: "an XSLT transform",
+                xml: with_transforms(r#"<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"><xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"><xsl:template match="/"><xsl:value-of select="document('http://127.0.0.1:9/')"/></xsl:template></xsl:stylesheet></ds:Transform>"#),
+                code: "signature_transform",
+            },
+            Attack {
+                name: "an XPath transform",
+                xml: with_transforms(r#"<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"><ds:XPath>count(//. | //@* | //namespace::*)</ds:XPath></ds:Transform><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#),
+                code: "signature_transform",
+            },
+            Attack {
+                name: "an XPath Filter 2.0 transform",
+                xml: with_transforms(r#"<ds:Transform Algorithm="http://www.w3.org/2002/06/xmldsig-filter2"><dsig-xpath:XPath xmlns:dsig-xpath="http://www.w3.org/2002/06/xmldsig-filter2" Filter="union">/</dsig-xpath:XPath></ds:Transform><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#),
+                code: "signature_transform",
+            },
+            Attack {
+                name: "a base64 transform",
+                xml: with_transforms(r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#base64"/>"#),
+                code: "signature_transform",
+            },
+            Attack {
+                name: "the enveloped transform alone",
+                xml: with_transforms(r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>"#),
+                code: "signature_transform",
+            },
+            Attack {
+                name: "canonicalisation with comments",
+                xml: with_transforms(r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#WithComments"/>"#),
+                code: "signature_transform",
+            },
+            Attack {
+                name: "SignedInfo canonicalised by XSLT",
+                xml: envelope(&signed.replacen(
+                    r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
+                    r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/>"#,
+                    1,
+                )),
+                code: "signature_transform",
+            },
+        ]);
+        attacks
     }
 }

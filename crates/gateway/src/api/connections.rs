@@ -88,6 +88,9 @@ pub struct SamlInput {
     pub encrypt_assertions: Option<bool>,
     /// Refuse assertions that are not signed themselves (a signed response is not enough).
     pub require_signed_assertions: Option<bool>,
+    /// Accept encrypted assertions in AES-CBC mode too. Off by default: CBC without a MAC
+    /// is open to padding-oracle attacks; turn it on only for an IdP that cannot use AES-GCM.
+    pub allow_cbc_encryption: Option<bool>,
 }
 
 /// Attribute names; absent ones take the provider's defaults, empty strings clear them.
@@ -163,6 +166,8 @@ pub struct SamlView {
     pub allow_idp_initiated: bool,
     pub sign_requests: bool,
     pub encrypt_assertions: bool,
+    /// Encrypted assertions in AES-CBC mode are accepted too (weaker than AES-GCM).
+    pub allow_cbc_encryption: bool,
 }
 
 /// An OpenID Connect connection's provider side (never its client secret).
@@ -243,6 +248,7 @@ pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
         allow_idp_initiated: s.allow_idp_initiated,
         sign_requests: s.sign_requests,
         encrypt_assertions: s.encrypt_assertions,
+        allow_cbc_encryption: s.allow_cbc_encryption,
     });
     let is_saml = c.protocol == Protocol::Saml;
     let oidc = c.oidc.map(|o| OidcView {
@@ -323,6 +329,7 @@ pub async fn resolve_saml(
         sign_requests: input.sign_requests.unwrap_or(false),
         encrypt_assertions: input.encrypt_assertions.unwrap_or(false),
         require_signed_assertions: input.require_signed_assertions.unwrap_or(false),
+        allow_cbc_encryption: input.allow_cbc_encryption.unwrap_or(false),
         sp_certificate: None,
         sp_private_key: None,
     };
@@ -728,6 +735,7 @@ pub fn refresh_input(current: &SamlSettings) -> Option<SamlInput> {
         sign_requests: Some(current.sign_requests),
         encrypt_assertions: Some(current.encrypt_assertions),
         require_signed_assertions: Some(current.require_signed_assertions),
+        allow_cbc_encryption: Some(current.allow_cbc_encryption),
         ..SamlInput::default()
     })
 }

@@ -157,6 +157,7 @@ struct AssistantPage {
     idp_error: Option<String>,
     mapping: Mapping,
     encrypt_assertions: bool,
+    allow_cbc_encryption: bool,
     sign_requests: bool,
     require_signed_assertions: bool,
     encryption_certificate: Option<String>,
@@ -204,6 +205,7 @@ fn page_for(
         idp_error: None,
         mapping: c.mapping.clone(),
         encrypt_assertions: saml.encrypt_assertions,
+        allow_cbc_encryption: saml.allow_cbc_encryption,
         sign_requests: saml.sign_requests,
         require_signed_assertions: saml.require_signed_assertions,
         signing_certificate: saml
@@ -283,6 +285,8 @@ struct IdpForm {
     sign_requests: Option<String>,
     #[serde(default)]
     require_signed_assertions: Option<String>,
+    #[serde(default)]
+    allow_cbc_encryption: Option<String>,
     /// Keep the certificates already trusted and add the new one (a rotation).
     #[serde(default)]
     keep_certificates: Option<String>,
@@ -303,6 +307,7 @@ async fn save_idp(
     let encrypt = Some(form.encrypt_assertions.is_some());
     let sign = Some(form.sign_requests.is_some());
     let require = Some(form.require_signed_assertions.is_some());
+    let cbc = Some(form.allow_cbc_encryption.is_some());
     let input = if manual {
         SamlInput {
             sso_url: Some(form.sso_url.clone()),
@@ -315,6 +320,7 @@ async fn save_idp(
             encrypt_assertions: encrypt,
             sign_requests: sign,
             require_signed_assertions: require,
+            allow_cbc_encryption: cbc,
             ..SamlInput::default()
         }
     } else {
@@ -323,6 +329,7 @@ async fn save_idp(
             encrypt_assertions: encrypt,
             sign_requests: sign,
             require_signed_assertions: require,
+            allow_cbc_encryption: cbc,
             ..SamlInput::default()
         }
     };

@@ -1,7 +1,7 @@
 //! SAML 2.0 endpoints of the service provider.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use directory::DirectoryError;
@@ -18,8 +18,18 @@ use crate::error::{PageError, blocking};
 use crate::observe::current_operation_id;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(start).service(metadata).service(acs).service(test_start);
+/// The routes; the ACS reads forms up to `acs_form_limit` bytes (see
+/// [`Settings::acs_form_limit`]), not the console's small limit.
+pub fn configure(cfg: &mut web::ServiceConfig, acs_form_limit: usize) {
+    cfg.service(start).service(metadata).service(test_start).service(
+        web::resource("/sso/saml/{id}/acs")
+            .app_data(web::FormConfig::default().limit(acs_form_limit).error_handler(|err, _req: &HttpRequest| {
+                let page = PageError::BadRequest(format!("The sign-in response could not be read: {err}"));
+                actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&page))
+                    .into()
+            }))
+            .route(web::post().to(acs)),
+    );
 }
 
 /// The URLs an admin pastes into the IdP for one connection.
@@ -78,6 +88,8 @@ pub fn saml_connection(settings: &Settings, c: &Connection) -> Result<SamlConnec
         decryption_key,
         signing_key,
         require_signed_assertion: s.require_signed_assertions,
+        max_response_bytes: settings.sso_max_saml_response_bytes,
+        allow_cbc: s.allow_cbc_encryption,
     })
 }
 
@@ -299,7 +311,6 @@ pub(crate) fn warnings(
 
 /// `POST /sso/saml/{id}/acs`: the IdP's answer. Verifies it, then either shows the admin a
 /// test result or signs the person in.
-#[post("/sso/saml/{id}/acs")]
 async fn acs(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -313,7 +324,7 @@ async fn acs(
     let body = form.into_inner().saml_response;
     let dir = state.directory.clone();
     let i2 = id.clone();
-    let claimed = sso::saml::in_response_to(&body);
+    let claimed = sso::saml::in_response_to(&body, state.settings.sso_max_saml_response_bytes);
     let (connection, pending) = blocking::<_, PageError>(move || dir.acs_context(&i2, claimed.as_deref())).await?;
     // The prepared connection (certificates parsed, SP key opened) is built only when the cache
     // has none for this version of the connection.

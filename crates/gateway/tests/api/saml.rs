@@ -312,30 +312,45 @@ async fn encrypted_assertions_end_to_end(app: TestApp) {
         .unwrap();
     assert_eq!(again["saml"]["encryption_certificate"].as_str(), Some(pem.as_str()));
 
-    for (enc, expect_ok) in
-        [(Some(sso::testing::Enc::Aes256Gcm), true), (Some(sso::testing::Enc::Aes256Cbc), true), (None, false)]
-    {
-        let t: Value = app
-            .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/test", s.id), &app.operator_key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let start = app.client.get(t["url"].as_str().unwrap()).send().await.unwrap();
-        let req = request_id(start.headers()["location"].to_str().unwrap());
-        let spec = answer(&s, Some(&req), "ada", &["Developers"]);
-        let body = match enc {
-            Some(enc) => s.idp.encrypted_response(&spec, &sp_cert.der, enc),
-            None => s.idp.response(&spec),
-        };
-        let html = post_acs(&app, &s, &body).await.text().await.unwrap();
-        assert_eq!(html.contains("it works"), expect_ok, "{enc:?}: {html}");
-        if !expect_ok {
-            assert!(html.contains("not_encrypted"), "{html}");
+    let test_with = |enc: Option<sso::testing::Enc>| {
+        let (app, s, sp_cert) = (&app, &s, &sp_cert);
+        async move {
+            let t: Value = app
+                .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/test", s.id), &app.operator_key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let start = app.client.get(t["url"].as_str().unwrap()).send().await.unwrap();
+            let req = request_id(start.headers()["location"].to_str().unwrap());
+            let spec = answer(s, Some(&req), "ada", &["Developers"]);
+            let body = match enc {
+                Some(enc) => s.idp.encrypted_response(&spec, &sp_cert.der, enc),
+                None => s.idp.response(&spec),
+            };
+            post_acs(app, s, &body).await.text().await.unwrap()
         }
-    }
+    };
+    use sso::testing::Enc;
+    assert!(test_with(Some(Enc::Aes256Gcm)).await.contains("it works"));
+    // AES-CBC is refused before anything is decrypted, unless the connection allows it.
+    let html = test_with(Some(Enc::Aes256Cbc)).await;
+    assert!(!html.contains("it works") && html.contains("weak_encryption"), "{html}");
+    let allowed: Value = app
+        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{}", s.id), &app.operator_key)
+        .json(&json!({"saml": {"sso_url": "https://idp.test/sso2", "idp_entity_id": s.idp.entity_id, "certificates": [s.idp.cert_pem()], "encrypt_assertions": true, "allow_cbc_encryption": true}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(allowed["saml"]["allow_cbc_encryption"], true);
+    assert!(test_with(Some(Enc::Aes256Cbc)).await.contains("it works"));
+    let html = test_with(None).await;
+    assert!(!html.contains("it works") && html.contains("not_encrypted"), "{html}");
 }
 
 async fn signed_requests_and_required_assertion_signatures(app: TestApp) {

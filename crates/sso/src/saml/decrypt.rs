@@ -224,8 +224,14 @@ fn content(p: &Parts, key: &[u8]) -> Result<Vec<u8>, Refusal> {
 }
 
 /// Replaces the `EncryptedAssertion` child of the root of `xml` with the assertion it carries.
-pub fn decrypt_in_place(xml: &str, key: &PKey<Private>) -> Result<String, Refusal> {
+/// CBC content encryption is refused before anything is decrypted unless `allow_cbc`: without
+/// a MAC, how a tampered CBC ciphertext fails can be observed (a padding oracle), so nothing
+/// may be decrypted for an attacker to try.
+pub fn decrypt_in_place(xml: &str, key: &PKey<Private>, allow_cbc: bool) -> Result<String, Refusal> {
     let p = parts(xml)?;
+    if !allow_cbc && matches!(p.data_algorithm.as_str(), AES128_CBC | AES256_CBC) {
+        return Err(Refusal::WeakEncryption { algorithm: p.data_algorithm.clone() });
+    }
     let plaintext = content(&p, &content_key(&p, key)?)?;
     let assertion = String::from_utf8(plaintext).map_err(|_| undecryptable())?;
     let assertion = assertion.trim_start_matches('\u{feff}');

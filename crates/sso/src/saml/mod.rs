@@ -13,6 +13,8 @@ pub mod metadata;
 pub mod request;
 pub mod response;
 pub mod sp_key;
+pub mod structure;
+mod xmlsec_io;
 
 use chrono::Duration;
 
@@ -22,6 +24,7 @@ pub use certificate::Certificate;
 pub use metadata::{IdpMetadata, SpMetadata, parse_idp_metadata, sp_metadata};
 pub use request::authn_request_url;
 pub use response::{PreparedSaml, VerifiedAssertion, in_response_to, verify_response};
+pub use xmlsec_io::forbid_uri_loading;
 
 /// The SP's side of one connection: what Portico tells the IdP about itself.
 #[derive(Debug, Clone)]
@@ -59,6 +62,13 @@ pub struct SamlConnection {
     /// Require a signature on the assertion itself; a signed response around an unsigned
     /// assertion is then refused.
     pub require_signed_assertion: bool,
+    /// The largest `SAMLResponse` form value accepted (base64 text), normally
+    /// [`response::MAX_RESPONSE_BYTES`].
+    pub max_response_bytes: usize,
+    /// Accept assertions encrypted with AES-CBC. CBC without a MAC is open to padding-oracle
+    /// attacks (the content is decrypted before its signature is checked), so only AES-GCM is
+    /// accepted unless the admin allows CBC for an IdP that can do nothing else.
+    pub allow_cbc: bool,
 }
 
 /// Why a SAML response (or the connection's settings) was refused. `code()` is stable and goes to
@@ -111,6 +121,22 @@ pub enum Refusal {
         "the assertion itself is not signed (only the response is), and this connection requires signed assertions"
     )]
     AssertionUnsigned,
+    #[error("the response is not shaped as an IdP sends it: {0}")]
+    UnexpectedStructure(String),
+    #[error("the response's signatures are out of place: {0}")]
+    SignaturePlacement(String),
+    #[error("a signature points outside what it signs: {0}")]
+    SignatureReference(String),
+    #[error("a signature uses a transform Portico does not run: {0}")]
+    SignatureTransform(String),
+    #[error("a signature carries what Portico does not accept: {0}")]
+    SignatureContent(String),
+    #[error("the response contains an XML comment, which would let the signed text differ from the text read")]
+    Comment,
+    #[error(
+        "the assertion is encrypted with {algorithm} (CBC mode); Portico accepts AES-GCM unless the connection allows CBC"
+    )]
+    WeakEncryption { algorithm: String },
     #[error("the response was refused: {0}")]
     Other(String),
 }
@@ -141,6 +167,13 @@ impl Refusal {
             Refusal::NotEncrypted => "not_encrypted",
             Refusal::Decryption(_) => "decryption_failed",
             Refusal::AssertionUnsigned => "assertion_unsigned",
+            Refusal::UnexpectedStructure(_) => "unexpected_structure",
+            Refusal::SignaturePlacement(_) => "signature_placement",
+            Refusal::SignatureReference(_) => "signature_reference",
+            Refusal::SignatureTransform(_) => "signature_transform",
+            Refusal::SignatureContent(_) => "signature_content",
+            Refusal::Comment => "comment",
+            Refusal::WeakEncryption { .. } => "weak_encryption",
             Refusal::Other(_) => "other",
         }
     }

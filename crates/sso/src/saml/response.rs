@@ -11,11 +11,13 @@ use samael::schema::Assertion;
 
 use samael::service_provider::{Error as SpError, ServiceProvider};
 
+use super::structure::{self, AssertionKind};
 use super::{Refusal, SamlConnection};
 use crate::identity::VerifiedIdentity;
 
-/// The largest `SAMLResponse` form value accepted (base64 text). Real responses with a few
-/// dozen groups weigh 10 to 30 KB.
+/// The default for the largest `SAMLResponse` form value accepted (base64 text). Real responses
+/// with a few dozen groups weigh 10 to 30 KB; with 150 groups about 40 KB; with 1,000 groups
+/// about 200 KB.
 pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
 
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -137,15 +139,16 @@ fn refusal_from(e: SpError, conn: &SamlConnection) -> Refusal {
 
 /// The `InResponseTo` a response claims, read without trusting anything, so the caller can
 /// look up the request it says it answers (and then pass that id to [`verify_response`]).
-pub fn in_response_to(saml_response: &str) -> Option<String> {
-    if saml_response.len() > MAX_RESPONSE_BYTES {
+/// Nothing is read from a body over `max_bytes` or from a document of the wrong shape.
+pub fn in_response_to(saml_response: &str, max_bytes: usize) -> Option<String> {
+    if saml_response.len() > max_bytes {
         return None;
     }
     let xml = decode(saml_response).ok()?;
     if has_doctype(&xml) {
         return None;
     }
-    envelope(&xml).ok()?.in_response_to
+    structure::read(&xml).ok()?.in_response_to
 }
 
 /// True when `xml` declares a DOCTYPE or an entity, compared without regard to case and without
@@ -188,92 +191,6 @@ fn decode(saml_response: &str) -> Result<String, Refusal> {
     String::from_utf8(bytes).map_err(|_| Refusal::MalformedXml("not UTF-8".into()))
 }
 
-/// What the envelope says, read without trusting it.
-#[derive(Debug, Default)]
-struct Envelope {
-    destination: Option<String>,
-    in_response_to: Option<String>,
-    status: Option<String>,
-    status_message: Option<String>,
-    assertion: bool,
-    encrypted_assertion: bool,
-    assertions: usize,
-    /// A `Signature` element directly in the response.
-    response_signed: bool,
-    /// A `Signature` element directly in the (plain) assertion.
-    assertion_signed: bool,
-}
-
-fn local(name: &[u8]) -> &[u8] {
-    name.rsplit(|b| *b == b':').next().unwrap_or(name)
-}
-
-/// Reads the root `Response`'s attributes, its status and which kind of assertion it carries, in
-/// one pass of a streaming parser (no document is built).
-fn envelope(xml: &str) -> Result<Envelope, Refusal> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut env = Envelope::default();
-    let mut depth = 0usize;
-    let mut in_status_message = false;
-    let mut in_assertion = false;
-    let attr = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| {
-        e.attributes()
-            .flatten()
-            .find(|a| a.key.as_ref() == name)
-            .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
-    };
-    loop {
-        let event = reader.read_event().map_err(|e| Refusal::MalformedXml(e.to_string()))?;
-        match event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let name = local(e.name().as_ref()).to_vec();
-                if depth == 0 {
-                    if name != b"Response" {
-                        return Err(Refusal::MalformedXml("the document is not a SAML Response".into()));
-                    }
-                    env.destination = attr(e, b"Destination");
-                    env.in_response_to = attr(e, b"InResponseTo");
-                } else if depth == 1 {
-                    match name.as_slice() {
-                        b"Assertion" => env.assertion = true,
-                        b"EncryptedAssertion" => env.encrypted_assertion = true,
-                        _ => {}
-                    }
-                    if matches!(name.as_slice(), b"Assertion" | b"EncryptedAssertion") {
-                        env.assertions += 1;
-                    }
-                    if name == b"Signature" {
-                        env.response_signed = true;
-                    }
-                    in_assertion = name == b"Assertion";
-                } else if depth == 2 && in_assertion && name == b"Signature" {
-                    env.assertion_signed = true;
-                } else if depth == 2 && name == b"StatusCode" && env.status.is_none() {
-                    env.status = attr(e, b"Value");
-                } else if depth == 2 && name == b"StatusMessage" {
-                    in_status_message = matches!(event, Event::Start(_));
-                }
-                if matches!(event, Event::Start(_)) {
-                    depth += 1;
-                }
-            }
-            Event::Text(t) if in_status_message => {
-                env.status_message = t.decode().ok().map(|m| m.into_owned());
-            }
-            Event::End(_) => {
-                in_status_message = false;
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return Ok(env);
-                }
-            }
-            Event::Eof => return Err(Refusal::MalformedXml("the document ends early".into())),
-            _ => {}
-        }
-    }
-}
-
 /// A connection made ready for many verifications: the samael service provider (with the
 /// pinned IdP certificates) is built once. Cache it per connection version.
 pub struct PreparedSaml {
@@ -297,6 +214,8 @@ impl SamlConnection {
         if self.idp.certificates.is_empty() {
             return Err(Refusal::NoCertificate);
         }
+        // Before libxmlsec1 sees any response of ours, it loses the means to open URIs.
+        super::xmlsec_io::forbid_uri_loading();
         let provider = |with_keys: bool| -> Result<ServiceProvider, Refusal> {
             Ok(ServiceProvider {
                 entity_id: Some(self.sp.entity_id.clone()),
@@ -346,8 +265,8 @@ impl PreparedSaml {
         now: DateTime<Utc>,
     ) -> Result<VerifiedAssertion, Refusal> {
         let conn = &self.conn;
-        if saml_response.len() > MAX_RESPONSE_BYTES {
-            return Err(Refusal::TooLarge { limit: MAX_RESPONSE_BYTES });
+        if saml_response.len() > conn.max_response_bytes {
+            return Err(Refusal::TooLarge { limit: conn.max_response_bytes });
         }
         let xml = decode(saml_response)?;
         if has_doctype(&xml) {
@@ -356,18 +275,17 @@ impl PreparedSaml {
         if declares_foreign_encoding(&xml) {
             return Err(Refusal::MalformedXml("only UTF-8 documents are accepted".into()));
         }
-        // The envelope as sent. Nothing in it is trusted yet; it only gives earlier, clearer
-        // refusals (an IdP error status, a wrong Destination, an unexpected InResponseTo).
-        let outer = envelope(&xml)?;
-        // Web browser SSO carries one assertion; a second one is a wrapping attempt.
-        if outer.assertions > 1 {
-            return Err(Refusal::MalformedXml("the response carries more than one assertion".into()));
-        }
+        // The shape first (see `structure`): one assertion in its place, signatures only where
+        // they belong and naming their own parent, no reference out of the document, no
+        // comments. Nothing in it is trusted yet; it also gives earlier, clearer refusals (an
+        // IdP error status, a wrong Destination, an unexpected InResponseTo).
+        let outer = structure::read(&xml)?;
         if let Some(code) = outer.status.clone()
             && code != SUCCESS
         {
             return Err(Refusal::Status { code, message: outer.status_message.clone() });
         }
+        let Some(kind) = outer.assertion else { return Err(Refusal::NoAssertion) };
         // Destination must name this ACS when present, and must be present on a signed response
         // (SAML bindings 3.5.5.2). The signed Recipient of the assertion is checked either way.
         match &outer.destination {
@@ -392,7 +310,8 @@ impl PreparedSaml {
         // An encrypted assertion is decrypted first. When the response itself is signed, that
         // signature covers the encrypted form: it is verified on the document as received, and
         // only the verified (pre-digested) content is decrypted and read further.
-        let (doc, integrity_checked) = match (outer.encrypted_assertion, &conn.decryption_key) {
+        let encrypted = kind == AssertionKind::Encrypted;
+        let (doc, integrity_checked) = match (encrypted, &conn.decryption_key) {
             (true, Some(key)) if outer.response_signed => {
                 let verified = samael::crypto::Crypto::reduce_xml_to_signed_with_allowed_algorithms(
                     &xml,
@@ -401,17 +320,17 @@ impl PreparedSaml {
                     Some(&ALLOWED),
                 )
                 .map_err(|_| Refusal::SignatureInvalid)?;
-                (super::decrypt::decrypt_in_place(&verified, key)?, true)
+                (super::decrypt::decrypt_in_place(&verified, key, conn.allow_cbc)?, true)
             }
-            (true, Some(key)) => (super::decrypt::decrypt_in_place(&xml, key)?, false),
+            (true, Some(key)) => (super::decrypt::decrypt_in_place(&xml, key, conn.allow_cbc)?, false),
             (true, None) => return Err(Refusal::EncryptedWithoutKey),
-            (false, Some(_)) if outer.assertion => return Err(Refusal::NotEncrypted),
-            (false, _) if !outer.assertion => return Err(Refusal::NoAssertion),
-            (false, _) => (xml, false),
+            (false, Some(_)) => return Err(Refusal::NotEncrypted),
+            (false, None) => (xml, false),
         };
-        let inner = envelope(&doc)?;
-        if inner.assertions != 1 || !inner.assertion {
-            return Err(Refusal::MalformedXml("the decrypted response does not carry exactly one assertion".into()));
+        // The decrypted document has the same shape to keep, now with a plain assertion.
+        let inner = structure::read(&doc)?;
+        if inner.assertion != Some(AssertionKind::Plain) {
+            return Err(Refusal::UnexpectedStructure("the decrypted response carries no plain assertion".into()));
         }
         if let Some(weak) = WEAK.iter().find(|w| doc.contains(*w)) {
             return Err(Refusal::WeakAlgorithm { algorithm: (*weak).to_owned() });
@@ -426,15 +345,10 @@ impl PreparedSaml {
             self.sp.parse_xml_response_with_mode(&doc, Some(expected_request_ids), ReduceMode::PreDigest)
         }
         .map_err(|e| refusal_from(e, conn))?;
-        // Was the assertion signed itself? Only signatures inside verified content count: with
-        // an unsigned response, the verified signature can only be the assertion's; with a signed
-        // one, the assertion's own signature appears inside the verified response content.
-        let assertion_signed = if integrity_checked {
-            inner.assertion_signed
-        } else {
-            !outer.response_signed || assertion.signature.is_some()
-        };
-        if conn.require_signed_assertion && !assertion_signed {
+        // Was the assertion signed itself? The shape allows a signature in two places only, each
+        // naming its own parent, and samael verifies every signature of the document: so a
+        // signature directly in the assertion is one that verified and covers it.
+        if conn.require_signed_assertion && !inner.assertion_signed {
             return Err(Refusal::AssertionUnsigned);
         }
         // The request answered is the one named in the signed SubjectConfirmationData; the

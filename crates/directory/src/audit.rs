@@ -80,7 +80,36 @@ struct NewEvent<'a> {
     details: String,
 }
 
-/// Appends one event. Call inside the transaction of the change it records.
+/// The longest reason an event keeps, in characters.
+pub const REASON_MAX: usize = 1000;
+/// The longest target name an event keeps, in characters.
+pub const NAME_MAX: usize = 300;
+
+/// Text that may come from whoever sent a request (a refused response's Issuer or Destination,
+/// a NameID, a provider's error description) as the audit trail keeps it: control characters
+/// escaped (a line break becomes `\n`, so one event is one line wherever it is shown), at most
+/// `max` characters (escapes included), with an ellipsis when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max * 4));
+    let mut count = 0;
+    for c in text.chars() {
+        let width = if c.is_control() { c.escape_default().count() } else { 1 };
+        if count + width > max {
+            out.push('…');
+            break;
+        }
+        count += width;
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Appends one event. Call inside the transaction of the change it records. The reason and
+/// the target's name are stored [`bounded`].
 pub(crate) fn record(
     conn: &mut DbConnection,
     now: NaiveDateTime,
@@ -91,6 +120,8 @@ pub(crate) fn record(
     reason: Option<&str>,
 ) -> Result<()> {
     let actor_name = ctx.actor.display_name();
+    let reason = reason.map(|r| bounded(r, REASON_MAX));
+    let target_name = subject.name.as_deref().map(|n| bounded(n, NAME_MAX));
     let enterprise_id = subject.enterprise_id.as_deref().or_else(|| ctx.actor.home_enterprise());
     diesel::insert_into(audit_events::table)
         .values(NewEvent {
@@ -103,9 +134,9 @@ pub(crate) fn record(
             action,
             target_kind: subject.kind,
             target_id: subject.id.as_deref(),
-            target_name: subject.name.as_deref(),
+            target_name: target_name.as_deref(),
             outcome: outcome.as_str(),
-            reason,
+            reason: reason.as_deref(),
             operation_id: ctx.operation_id,
             details: subject.details.as_ref().map(|d| d.to_string()).unwrap_or_else(|| "{}".into()),
         })
@@ -164,5 +195,18 @@ impl Directory {
         }
         let rows = query.load(&mut conn)?;
         Ok(Page::from_rows(rows, page, |e| e.id.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn sender_chosen_text_is_escaped_and_cut() {
+        assert_eq!(bounded("plain text", 100), "plain text");
+        assert_eq!(bounded("line one\nline two\u{1b}[31m", 100), "line one\\nline two\\u{1b}[31m");
+        assert_eq!(bounded(&"é".repeat(50), 10), format!("{}…", "é".repeat(10)));
+        assert_eq!(bounded("", 10), "");
     }
 }

@@ -616,6 +616,9 @@ impl Directory {
                 .ok_or(DirectoryError::NotFound("connection"))?;
             let id = new_id();
             let outcome = if success { "success" } else { "failure" };
+            // The reason may quote what a test response said: kept bounded like audit reasons.
+            let reason = reason.map(|r| crate::audit::bounded(r, crate::audit::REASON_MAX));
+            let reason = reason.as_deref();
             diesel::insert_into(sso_test_results::table)
                 .values((
                     sso_test_results::id.eq(&id),

@@ -321,13 +321,6 @@ impl Directory {
         Ok((connection, pending))
     }
 
-    /// Forgets a request (after a refused response, so it cannot be retried).
-    pub fn abandon_sso_request(&self, id: &str) -> Result<()> {
-        let mut conn = self.conn()?;
-        diesel::delete(sso_requests::table.filter(sso_requests::id.eq(id))).execute(&mut conn)?;
-        Ok(())
-    }
-
     /// Spends a test request and remembers its assertion, so test responses cannot be replayed
     /// either. Nobody is provisioned and no session opens.
     pub fn consume_test_assertion(&self, v: &Vouched) -> Result<std::result::Result<(), SignInRefusal>> {

@@ -69,6 +69,8 @@ impl Application {
         let public_url = settings.public_url.to_string();
         let throttle =
             crate::throttle::Throttle::new(settings.sso_requests_per_minute, std::time::Duration::from_secs(60));
+        let refusals =
+            crate::throttle::Throttle::new(settings.sso_refusals_per_minute, std::time::Duration::from_secs(60));
         let jobs = crate::jobs::JobRunner::start(directory.clone());
         let grace = settings.shutdown_grace;
         let acs_form_limit = settings.acs_form_limit();
@@ -79,6 +81,7 @@ impl Application {
             saml: Default::default(),
             oidc: Default::default(),
             sign_in_throttle: Arc::new(throttle),
+            sign_in_refusals: Arc::new(refusals),
             scim_auth_failures: Arc::new(crate::throttle::Throttle::new(
                 SCIM_AUTH_FAILURES_PER_MINUTE,
                 std::time::Duration::from_secs(60),

@@ -19,6 +19,9 @@ pub struct AppState {
     pub oidc: Arc<crate::signin::oidc::OidcCache>,
     /// Per-address limit on the public sign-in endpoints.
     pub sign_in_throttle: Arc<crate::throttle::Throttle>,
+    /// Refused sign-in posts per client address and connection (see
+    /// `Settings::sso_refusals_per_minute`): each refusal is audited, so their number is bounded.
+    pub sign_in_refusals: Arc<crate::throttle::Throttle>,
     /// Per-address limit on failed SCIM authentications.
     pub scim_auth_failures: Arc<crate::throttle::Throttle>,
     /// SCIM requests waiting to be written to the request log.

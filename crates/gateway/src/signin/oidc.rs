@@ -239,10 +239,16 @@ async fn callback(
     path: web::Path<String>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, PageError> {
-    if !state.sign_in_throttle.allow(&client_address(&req), Instant::now()) {
+    let address = client_address(&req);
+    if !state.sign_in_throttle.allow(&address, Instant::now()) {
         return Err(PageError::TooManyRequests);
     }
     let id = path.into_inner();
+    let refusals = super::saml::RefusalCount::new(&state, &address, &id);
+    if refusals.exhausted() {
+        state.metrics.sign_in("oidc", "too_many_refusals");
+        return Err(PageError::TooManyRequests);
+    }
     let q = query.into_inner();
     let op = operation_id(&req);
     let dir = state.directory.clone();
@@ -295,16 +301,14 @@ async fn callback(
     let identity = match outcome {
         Ok(identity) => identity,
         Err((code, text)) => {
+            // A refused callback spends nothing: the pending request stays for the genuine one.
+            refusals.count();
             state.metrics.sign_in("oidc", code);
             tracing::warn!(connection = %connection.id, reason = code, "OpenID Connect sign-in refused");
             let dir = state.directory.clone();
-            let (cid, pid, t2, op2) =
-                (connection.id.clone(), pending.as_ref().map(|p| p.id.clone()), text.clone(), op.clone());
+            let (cid, t2, op2) = (connection.id.clone(), text.clone(), op.clone());
             let json = serde_json::json!({"refusal": code, "reason": text});
             blocking::<_, PageError>(move || {
-                if let Some(pid) = pid {
-                    dir.abandon_sso_request(&pid)?;
-                }
                 if test {
                     dir.record_test_result(&cid, false, Some(&format!("{t2} [{code}]")), &json, op2.as_deref())
                         .map(|_| ())
@@ -370,6 +374,7 @@ async fn callback(
             super::saml::signed_in_response(&state, &pending.return_to, signed_in.session_token)
         }
         Err(refusal) => {
+            refusals.count();
             state.metrics.sign_in("oidc", refusal.code());
             Err(PageError::SignInRefused)
         }

@@ -317,10 +317,18 @@ async fn acs(
     path: web::Path<String>,
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !state.sign_in_throttle.allow(&client_address(&req), std::time::Instant::now()) {
+    let address = client_address(&req);
+    if !state.sign_in_throttle.allow(&address, std::time::Instant::now()) {
         return Err(PageError::TooManyRequests);
     }
     let id = path.into_inner();
+    // Refusals are audited one by one: past the limit for this address and connection, posts
+    // are turned away unread until the minute is over.
+    let refusals = RefusalCount::new(&state, &address, &id);
+    if refusals.exhausted() {
+        state.metrics.sign_in("saml", "too_many_refusals");
+        return Err(PageError::TooManyRequests);
+    }
     let body = form.into_inner().saml_response;
     let dir = state.directory.clone();
     let i2 = id.clone();
@@ -352,38 +360,39 @@ async fn acs(
     let op = operation_id(&req);
 
     if test {
+        if verdict.is_err() {
+            refusals.count();
+        }
         let saml = kept.as_ref().ok().map(|p| p.connection());
         return test_outcome(&state, &connection, saml, verdict, now, op).await;
     }
+    // A refused response spends nothing: the pending request stays for the genuine answer
+    // (otherwise anyone who learnt a request id could cancel that sign-in).
     let verified = match verdict {
         Ok(v) => v,
         Err(refusal) => {
+            refusals.count();
             state.metrics.sign_in("saml", refusal.code());
             tracing::warn!(connection = %connection.id, reason = refusal.code(), "SAML response refused");
             let dir = state.directory.clone();
-            let (cid, pid) = (connection.id.clone(), pending.map(|p| p.id));
+            let cid = connection.id.clone();
             let (code, text) = (refusal.code(), refusal.to_string());
-            blocking::<_, PageError>(move || {
-                if let Some(pid) = pid {
-                    dir.abandon_sso_request(&pid)?;
-                }
-                dir.record_sso_failure(&cid, None, code, &text, op.as_deref())
-            })
-            .await?;
+            blocking::<_, PageError>(move || dir.record_sso_failure(&cid, None, code, &text, op.as_deref())).await?;
             return Err(PageError::SignInRefused);
         }
     };
     if connection.status != ConnectionStatus::Enabled {
         return Err(PageError::SignInRefused);
     }
+    // Only the browser that started a sign-in may spend its request.
     if let Some(request_id) = &verified.in_response_to {
         let presented = req.cookie(BINDING_COOKIE).map(|c| c.value().to_owned());
         if !same_browser(state.settings.secure_cookies(), presented.as_deref(), &binding_value(&state, request_id)) {
+            refusals.count();
             let dir = state.directory.clone();
-            let (cid, subject, rid) = (connection.id.clone(), verified.identity.subject.clone(), request_id.clone());
+            let (cid, subject) = (connection.id.clone(), verified.identity.subject.clone());
             let op = operation_id(&req);
             blocking::<_, PageError>(move || {
-                dir.abandon_sso_request(&rid)?;
                 dir.record_sso_failure(
                     &cid,
                     Some(&subject),
@@ -421,10 +430,34 @@ async fn acs(
             signed_in_response(&state, &return_to, signed_in.session_token)
         }
         Err(refusal) => {
+            refusals.count();
             state.metrics.sign_in("saml", refusal.code());
             tracing::warn!(connection = %connection.id, reason = refusal.code(), "SSO sign-in refused");
             Err(PageError::SignInRefused)
         }
+    }
+}
+
+/// Refused sign-in posts of one client address to one connection, counted against
+/// `sso.refusals_per_minute` (both protocols).
+pub(crate) struct RefusalCount<'a> {
+    throttle: &'a crate::throttle::Throttle,
+    key: String,
+}
+
+impl<'a> RefusalCount<'a> {
+    pub(crate) fn new(state: &'a AppState, address: &str, connection_id: &str) -> Self {
+        RefusalCount { throttle: &state.sign_in_refusals, key: format!("{address} {connection_id}") }
+    }
+
+    /// True when this address has had its refusals for the minute at this connection.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.throttle.exhausted(&self.key, std::time::Instant::now())
+    }
+
+    /// Counts one more refusal.
+    pub(crate) fn count(&self) {
+        self.throttle.allow(&self.key, std::time::Instant::now());
     }
 }
 

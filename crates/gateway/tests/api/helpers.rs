@@ -124,9 +124,28 @@ pub fn csrf_of(html: &str) -> String {
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-/// Runs an async test once per backend.
+/// Runs an async test once per backend; `in MODULE with [(KEY, VALUE), …]; tests` runs them
+/// with more `PORTICO__…` settings, in a module of that name.
 #[macro_export]
 macro_rules! both_backends {
+    (in $module:ident with [$(($key:expr, $value:expr)),* $(,)?]; $($name:ident),* $(,)?) => {
+        mod $module {
+            const SETTINGS: &[(&str, &str)] = &[$(($key, $value)),*];
+            mod sqlite {
+                $( #[actix_web::test] async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn_with(directory::Backend::Sqlite, super::SETTINGS).await.unwrap();
+                    super::super::$name(app).await
+                } )*
+            }
+            mod postgres {
+                $( #[actix_web::test] async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn_with(directory::Backend::Postgres, super::SETTINGS).await {
+                        super::super::$name(app).await
+                    }
+                } )*
+            }
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $( #[actix_web::test] async fn $name() {

@@ -32,6 +32,12 @@ impl Drop for SamlpIdp {
 }
 
 fn start_samlp(acs: &str, encryption_cert_pem: Option<&str>) -> SamlpIdp {
+    let grace = json!({"login": "grace", "email": "grace@acme.test", "name": "Grace Hopper", "groups": ["Developers", "Compilers"]});
+    start_samlp_as(acs, encryption_cert_pem, &grace)
+}
+
+/// The samlp IdP signing in `user` (login, email, name, groups).
+fn start_samlp_as(acs: &str, encryption_cert_pem: Option<&str>, user: &Value) -> SamlpIdp {
     let dir = interop_dir();
     assert!(
         dir.join("node_modules/samlp").is_dir(),
@@ -65,7 +71,7 @@ fn start_samlp(acs: &str, encryption_cert_pem: Option<&str>) -> SamlpIdp {
         .env("ACS", acs)
         .env("IDP_CERT", files.path().join("idp.crt"))
         .env("IDP_KEY", files.path().join("idp.key"))
-        .env("USER", json!({"login": "grace", "email": "grace@acme.test", "name": "Grace Hopper", "groups": ["Developers", "Compilers"]}).to_string())
+        .env("USER", user.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if let Some(pem) = encryption_cert_pem {
@@ -207,4 +213,50 @@ async fn samlp_signs_people_in_plain_and_encrypted(app: TestApp) {
     }
 }
 
-crate::both_backends!(samlp_signs_people_in_plain_and_encrypted);
+/// Entra ID and Okta put every group of a user in the assertion: 1,000 values, signed by an
+/// independent IdP, make a response of about 140 KB that must sign the user in.
+async fn samlp_signs_in_a_user_with_a_thousand_groups(app: TestApp) {
+    app.create_enterprise("acme").await;
+    let draft: Value = app
+        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
+        .json(&json!({"protocol": "saml", "provider": "other", "saml": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let acs = draft["sp"]["acs_url"].as_str().unwrap().to_owned();
+    let groups: Vec<String> =
+        (0..1000).map(|i| format!("Department {i:04} - Regional Engineering and Operations")).collect();
+    let user = json!({"login": "linus", "email": "linus@acme.test", "name": "Linus T", "groups": groups});
+    let idp = start_samlp_as(&acs, None, &user);
+    let res = app
+        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{id}"), &app.operator_key)
+        .json(&json!({"saml": {"metadata_url": format!("{}/metadata", idp.base)}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    app.directory.record_test_result(&id, true, None, &json!({}), None).unwrap();
+    let res = app
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = sign_in_through_samlp(&app, &idp).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    let groups: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/idp-groups?filter=Department%200999", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(groups["items"].as_array().map(Vec::len), Some(1), "the last of the groups arrived");
+}
+
+crate::both_backends!(samlp_signs_people_in_plain_and_encrypted, samlp_signs_in_a_user_with_a_thousand_groups);

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admin_api;
+mod boundary;
 mod browser;
 mod cli;
 mod console;

@@ -1,0 +1,147 @@
+//! The sign-in trust boundary over HTTP, on both backends: every XML-signature-wrapping shape
+//! and every reference out of the document is refused at the ACS with its reason audited;
+//! refusals spend no pending request, are audited bounded and escaped, and are limited per
+//! address and connection; responses of users with many groups are accepted up to the ACS's
+//! own limit.
+
+use directory::{Actor, Ctx, PageRequest};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::saml::{Setup, answer, post_acs, request_id, setup};
+
+/// A SAML connection that is tested and enabled.
+async fn enabled(app: &TestApp) -> Setup {
+    let s = setup(app).await;
+    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    let res = app
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    s
+}
+
+/// Starts a sign-in the way a browser does and returns the request id the IdP is asked for.
+async fn start(app: &TestApp) -> String {
+    let res = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    request_id(res.headers()["location"].to_str().unwrap())
+}
+
+fn sign_in_events(app: &TestApp) -> Vec<directory::audit::AuditEvent> {
+    let page = PageRequest::first(500);
+    let events = app.directory.list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &page).unwrap();
+    events.items.into_iter().filter(|e| e.action == "sign_in").collect()
+}
+
+async fn logins(app: &TestApp) -> Vec<String> {
+    let users: Value = app
+        .api(Method::GET, "/api/v1/enterprises/acme/users", &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    users["items"].as_array().unwrap().iter().map(|u| u["login"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn every_wrapping_shape_is_refused_and_audited(app: TestApp) {
+    let s = enabled(&app).await;
+    let req = start(&app).await;
+    let spec = answer(&s, Some(&req), "ada", &["Developers"]);
+    let mut attacks = s.idp.wrapping_attacks(&spec);
+    attacks.extend(s.idp.reference_attacks(&spec, &["http://127.0.0.1:9/latest/meta-data/", "file:///etc/hostname"]));
+    for attack in &attacks {
+        let res = post_acs(&app, &s, &attack.body()).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{}", attack.name);
+        let latest = sign_in_events(&app).into_iter().next().unwrap();
+        assert_eq!(latest.outcome, "failure", "{}", attack.name);
+        let details: Value = serde_json::from_str(&latest.details).unwrap();
+        assert_eq!(details["code"], attack.code, "{}: {}", attack.name, latest.details);
+        assert!(latest.reason.is_some_and(|r| !r.is_empty()), "{}", attack.name);
+    }
+    assert_eq!(sign_in_events(&app).len(), attacks.len(), "one audit event per refusal");
+    assert!(logins(&app).await.is_empty(), "nobody was provisioned");
+    // None of it spent the request: the genuine answer still signs Ada in.
+    let res = post_acs(&app, &s, &s.idp.response(&spec)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(logins(&app).await, ["ada"]);
+}
+
+/// Entra ID and Okta send every group a user is in: 150 values make a 40 KB response, more
+/// than the console's form limit, and 1,000 values about 200 KB.
+async fn responses_with_many_groups_sign_people_in(app: TestApp) {
+    let s = enabled(&app).await;
+    for (login, count) in [("ada", 150), ("grace", 1000)] {
+        let req = start(&app).await;
+        let groups: Vec<String> =
+            (0..count).map(|i| format!("Engineering Team {i:04} - Platform Services and Infrastructure")).collect();
+        let mut spec = answer(&s, Some(&req), login, &[]);
+        spec.name_id = format!("{login}@acme.test");
+        spec.attributes.retain(|(name, _)| name != "groups");
+        spec.attributes.push(("groups".into(), groups.clone()));
+        let body = s.idp.response(&spec);
+        assert!(body.len() > 16 * 1024, "{count} groups make {} bytes", body.len());
+        let res = post_acs(&app, &s, &body).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{count} groups");
+        let success = sign_in_events(&app).into_iter().find(|e| e.outcome == "success").unwrap();
+        let details: Value = serde_json::from_str(&success.details).unwrap();
+        assert_eq!(details["groups"].as_array().unwrap().len(), count);
+    }
+    assert_eq!(logins(&app).await, ["ada", "grace"]);
+}
+
+/// With `sso.max_saml_response_bytes` at its smallest, a larger response is refused as too
+/// large, audited, and a form beyond what the limit allows gets a clear error page.
+async fn responses_over_the_limit_are_refused(app: TestApp) {
+    let s = enabled(&app).await;
+    let req = start(&app).await;
+    let mut spec = answer(&s, Some(&req), "ada", &[]);
+    spec.attributes.push(("groups".into(), (0..150).map(|i| format!("Group {i:04} of many")).collect()));
+    let body = s.idp.response(&spec);
+    assert!(body.len() > 16 * 1024);
+    assert_eq!(post_acs(&app, &s, &body).await.status(), StatusCode::FORBIDDEN);
+    let latest = sign_in_events(&app).into_iter().next().unwrap();
+    assert!(latest.details.contains("too_large"), "{}", latest.details);
+    let huge = "A".repeat(100 * 1024);
+    let res = post_acs(&app, &s, &huge).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("could not be read"));
+}
+
+/// Refusals are audited with what the sender wrote escaped and cut short, and past
+/// `sso.refusals_per_minute` an address is turned away unread at that connection.
+async fn refusals_are_bounded_escaped_and_limited(app: TestApp) {
+    let s = enabled(&app).await;
+    let req = start(&app).await;
+    let mut spec = answer(&s, Some(&req), "ada", &[]);
+    // An attribute value may hold an encoded line break; the rest is padding.
+    spec.destination = format!("https://elsewhere.test/acs&#10;forged audit line {}", "x".repeat(5000));
+    assert_eq!(post_acs(&app, &s, &s.idp.response(&spec)).await.status(), StatusCode::FORBIDDEN);
+    let latest = sign_in_events(&app).into_iter().next().unwrap();
+    let reason = latest.reason.unwrap();
+    assert!(latest.details.contains("destination_mismatch"), "{}", latest.details);
+    assert!(!reason.contains('\n') && reason.contains("\\n"), "{reason}");
+    assert!(reason.chars().count() <= directory::audit::REASON_MAX + 1, "{} characters", reason.chars().count());
+    // Three refusals a minute in these settings: the fourth post is not even read.
+    for _ in 0..2 {
+        assert_eq!(post_acs(&app, &s, "not base64 %%%").await.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(post_acs(&app, &s, "not base64 %%%").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sign_in_events(&app).len(), 3, "turned-away posts are not audited");
+}
+
+crate::both_backends!(
+    in many_refusals with [("PORTICO__SSO__REFUSALS_PER_MINUTE", "1000")];
+    every_wrapping_shape_is_refused_and_audited,
+    responses_with_many_groups_sign_people_in,
+);
+crate::both_backends!(
+    in small_limits with [("PORTICO__SSO__MAX_SAML_RESPONSE_BYTES", "16384"), ("PORTICO__SSO__REFUSALS_PER_MINUTE", "3")];
+    responses_over_the_limit_are_refused,
+    refusals_are_bounded_escaped_and_limited,
+);

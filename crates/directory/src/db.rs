@@ -175,36 +175,51 @@ pub fn open_pool(url: &DatabaseUrl, size: u32, connect_timeout: Duration) -> Res
         .map_err(|e| DirectoryError::Unavailable(url.redact(&e.to_string())))
 }
 
-/// Applies every pending migration of the connection's backend; returns the versions applied.
-pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
-    let applied = match conn {
+/// Applies every pending migration of the connection's backend, then the data fixes not yet
+/// made (see `data_fix`), under the same lock; returns the versions and fixes applied.
+pub fn run_migrations(conn: &mut DbConnection, now: chrono::NaiveDateTime) -> Result<Vec<String>> {
+    match conn {
         // Instances starting together queue on a session-level advisory lock: the first applies
         // what is pending, the others then find nothing to do.
-        DbConnection::Postgresql(c) => {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c)?;
-            let applied =
-                c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect());
-            let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(c);
-            let applied = applied.map_err(|e| DirectoryError::Migration(e.to_string()))?;
+        DbConnection::Postgresql(_) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(conn)?;
+            let applied = migrate_and_fix(conn, now);
+            let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(conn);
+            let applied = applied?;
             unlocked?;
-            applied
+            Ok(applied)
         }
         // On SQLite the whole run holds the write lock (each migration a savepoint in it), so
         // a second process waits on the busy timeout and then finds nothing to do.
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
-            match c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect()) {
+            let applied = migrate_and_fix(conn, now);
+            let DbConnection::Sqlite(c) = conn else { unreachable!("the backend does not change") };
+            match applied {
                 Ok(applied) => {
                     <SqliteConnection as Connection>::TransactionManager::commit_transaction(c)?;
-                    applied
+                    Ok(applied)
                 }
                 Err(e) => {
                     <SqliteConnection as Connection>::TransactionManager::rollback_transaction(c)?;
-                    return Err(DirectoryError::Migration(e.to_string()));
+                    Err(e)
                 }
             }
         }
-    };
+    }
+}
+
+fn migrate_and_fix(conn: &mut DbConnection, now: chrono::NaiveDateTime) -> Result<Vec<String>> {
+    let mut applied: Vec<String> = match conn {
+        DbConnection::Postgresql(c) => {
+            c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect())
+        }
+        DbConnection::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect())
+        }
+    }
+    .map_err(|e| DirectoryError::Migration(e.to_string()))?;
+    applied.extend(crate::data_fix::apply(conn, now)?);
     Ok(applied)
 }
 

@@ -52,6 +52,10 @@ impl fmt::Display for FieldErrors {
 pub enum DirectoryError {
     #[error("invalid input: {0}")]
     Validation(FieldErrors),
+    /// Well-formed input that cannot be applied as it stands, such as a new OpenID Connect
+    /// issuer without the client secret that goes with it (HTTP 422).
+    #[error("{0}")]
+    Unprocessable(FieldErrors),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod backup;
 pub mod clock;
 pub mod connection;
+mod data_fix;
 pub mod db;
 pub mod enterprise;
 pub mod error;
@@ -88,7 +89,7 @@ impl Directory {
     /// Applies pending migrations; returns the versions applied (empty when up to date).
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut conn = self.pool.get()?;
-        db::run_migrations(&mut conn)
+        db::run_migrations(&mut conn, self.now())
     }
 
     /// True when the database answers and has every migration this binary knows.

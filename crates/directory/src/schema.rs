@@ -168,6 +168,13 @@ diesel::joinable!(org_group_members -> org_groups (group_id));
 diesel::joinable!(org_group_members -> users (user_id));
 diesel::joinable!(role_grants -> users (user_id));
 
+diesel::table! {
+    data_fixes (name) {
+        name -> Text,
+        applied_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     enterprises,
     organizations,

@@ -8,6 +8,10 @@
 //!   groups, in any organization of the enterprise, named (case-sensitively) like one of the IdP
 //!   groups sent; a membership an admin added by hand in a group the IdP does not send is removed.
 //! - SCIM: only a provisioned, active user may enter; memberships are SCIM's business.
+//!
+//! Which account an IdP identity is follows the account-linking rules (`find_user`): the
+//! subject, once bound, identifies the user in both modes; a sign-in binds only an account the
+//! IdP itself provisioned; local accounts are linked by an admin (`link_idp_subject`).
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -52,6 +56,10 @@ pub enum SignInRefusal {
         "the login {login} already belongs to another identity of the IdP (a different subject); an admin must resolve it"
     )]
     LoginTaken { login: String },
+    #[error(
+        "{login} is an account Portico did not get from the IdP (a local or unlinked account); an admin must link it to the IdP identity before it can sign in through single sign-on"
+    )]
+    NotLinked { login: String },
 }
 
 impl SignInRefusal {
@@ -64,6 +72,7 @@ impl SignInRefusal {
             SignInRefusal::NotProvisioned { .. } => "not_provisioned",
             SignInRefusal::ConnectionNotEnabled => "connection_not_enabled",
             SignInRefusal::LoginTaken { .. } => "login_taken",
+            SignInRefusal::NotLinked { .. } => "not_linked",
         }
     }
 }
@@ -505,28 +514,19 @@ fn consume(c: &mut DbConnection, now: NaiveDateTime, v: &Vouched) -> std::result
     }
 }
 
-/// The user an IdP identity belongs to. JIT: by the IdP subject; failing that, by login, but
-/// only a user not yet bound to another subject (a reused or changed login must not take over
-/// someone else's account). SCIM: by login (the IdP provisioned the user under it, with its own
-/// SCIM identifier as external id).
+/// The user an IdP identity belongs to (the account-linking rules of `docs/architecture.md`):
+/// - a user bound to this subject is that user, whatever login the IdP sends now;
+/// - otherwise the user of that login, if it may be bound by a sign-in: only one the IdP
+///   provisioned (SCIM) and that is not bound yet. A user bound to another subject is someone
+///   else (refused: a reused or edited login must not take over an account); a local account
+///   (password, appointed admin) or an unbound JIT user is bound only by an admin;
+/// - otherwise nobody (JIT creates the user, SCIM mode refuses).
 fn find_user(
     c: &mut DbConnection,
     enterprise_id: &str,
-    mode: ProvisioningMode,
     login: &str,
     subject: &str,
 ) -> std::result::Result<Option<User>, Failure> {
-    let by_login = |c: &mut DbConnection| -> Result<Option<User>> {
-        Ok(users::table
-            .filter(users::enterprise_id.eq(enterprise_id))
-            .filter(users::login_key.eq(validate::login_key(login)))
-            .select(User::as_select())
-            .first(c)
-            .optional()?)
-    };
-    if mode == ProvisioningMode::Scim {
-        return Ok(by_login(c)?);
-    }
     let by_subject: Option<User> = users::table
         .filter(users::enterprise_id.eq(enterprise_id))
         .filter(users::external_id.eq(subject))
@@ -536,11 +536,17 @@ fn find_user(
     if by_subject.is_some() {
         return Ok(by_subject);
     }
-    match by_login(c)? {
-        Some(u) if u.external_id.as_deref().is_some_and(|bound| bound != subject) => {
-            Err(Failure::Refused(SignInRefusal::LoginTaken { login: u.login }))
-        }
-        other => Ok(other),
+    let by_login: Option<User> = users::table
+        .filter(users::enterprise_id.eq(enterprise_id))
+        .filter(users::login_key.eq(validate::login_key(login)))
+        .select(User::as_select())
+        .first(c)
+        .optional()?;
+    match by_login {
+        None => Ok(None),
+        Some(u) if u.external_id.is_some() => Err(Failure::Refused(SignInRefusal::LoginTaken { login: u.login })),
+        Some(u) if u.origin == crate::user::Origin::Scim.as_str() => Ok(Some(u)),
+        Some(u) => Err(Failure::Refused(SignInRefusal::NotLinked { login: u.login })),
     }
 }
 
@@ -563,7 +569,7 @@ fn provision(
         errs.is_empty()
     });
     let name: String = v.name.clone().unwrap_or_default().chars().take(validate::NAME_MAX).collect();
-    let existing = find_user(c, enterprise_id, mode, &login, &v.subject)?;
+    let existing = find_user(c, enterprise_id, &login, &v.subject)?;
     match (mode, existing) {
         (_, Some(u)) if !u.active => Err(Failure::Refused(SignInRefusal::Deactivated { login: u.login })),
         (ProvisioningMode::Scim, None) => Err(Failure::Refused(SignInRefusal::NotProvisioned { login })),
@@ -572,9 +578,13 @@ fn provision(
         (ProvisioningMode::Scim, Some(u)) if u.origin != crate::user::Origin::Scim.as_str() => {
             Err(Failure::Refused(SignInRefusal::NotProvisioned { login: u.login }))
         }
+        // The first sign-in of a user the IdP provisioned binds them to the subject; from then
+        // on the subject finds them, whatever the IdP later sends as their login.
         (ProvisioningMode::Scim, Some(u)) => {
-            diesel::update(users::table.filter(users::id.eq(&u.id))).set(users::last_sign_in_at.eq(now)).execute(c)?;
-            Ok(User { last_sign_in_at: Some(now), ..u })
+            diesel::update(users::table.filter(users::id.eq(&u.id)))
+                .set((users::last_sign_in_at.eq(now), users::external_id.eq(&v.subject)))
+                .execute(c)?;
+            Ok(User { last_sign_in_at: Some(now), external_id: Some(v.subject.clone()), ..u })
         }
         (ProvisioningMode::Jit, Some(u)) => {
             let new_name = if name.is_empty() { u.name.clone() } else { name };

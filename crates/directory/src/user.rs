@@ -287,6 +287,66 @@ impl Directory {
         })
     }
 
+    /// Links a user to an IdP identity (enterprise admins): from then on a sign-in asserting
+    /// `subject` (SAML NameID, OpenID Connect `sub`) is this user, whatever login it carries.
+    /// This is the only way an account Portico did not get from the IdP (a local account, an
+    /// appointed admin) becomes reachable through single sign-on: a sign-in never links one by
+    /// itself. A subject names one user at most (409 when another user has it).
+    pub fn link_idp_subject(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str, subject: &str) -> Result<User> {
+        self.audited(ctx, "user.link_idp", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
+            let subject = subject.trim();
+            let mut errors = FieldErrors::default();
+            if subject.is_empty() {
+                errors.add("subject", "give the user's identity at the IdP: its SAML NameID or OpenID Connect sub");
+            } else if subject.chars().count() > validate::LOGIN_MAX || subject.chars().any(char::is_control) {
+                errors.add(
+                    "subject",
+                    format!("must be at most {} characters, without control characters", validate::LOGIN_MAX),
+                );
+            }
+            errors.into_result()?;
+            let holder: Option<String> = users::table
+                .filter(users::enterprise_id.eq(&enterprise.id))
+                .filter(users::external_id.eq(subject))
+                .filter(users::id.ne(&user.id))
+                .select(users::login)
+                .first(conn)
+                .optional()?;
+            if let Some(other) = holder {
+                return Err(DirectoryError::Conflict(format!("that IdP identity is already linked to {other}")));
+            }
+            diesel::update(users::table.filter(users::id.eq(&user.id)))
+                .set((users::external_id.eq(subject), users::version.eq(users::version + 1), users::updated_at.eq(now)))
+                .execute(conn)?;
+            let audit = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login)
+                .with_details(serde_json::json!({"subject": subject, "previous": user.external_id}));
+            Ok((User { external_id: Some(subject.to_owned()), updated_at: now, ..user }, audit))
+        })
+    }
+
+    /// Removes a user's link to an IdP identity (enterprise admins): single sign-on no longer
+    /// reaches them until an admin links them again; local sign-in is unchanged.
+    pub fn unlink_idp_subject(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<User> {
+        self.audited(ctx, "user.unlink_idp", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
+            diesel::update(users::table.filter(users::id.eq(&user.id)))
+                .set((
+                    users::external_id.eq(None::<String>),
+                    users::version.eq(users::version + 1),
+                    users::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let audit = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login)
+                .with_details(serde_json::json!({"previous": user.external_id}));
+            Ok((User { external_id: None, updated_at: now, ..user }, audit))
+        })
+    }
+
     /// One user by login (enterprise admins).
     pub fn get_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<User> {
         let mut conn = self.conn()?;

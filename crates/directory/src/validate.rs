@@ -57,9 +57,17 @@ pub fn email(errors: &mut FieldErrors, field: &str, value: &str) {
     }
 }
 
-/// The case-insensitive form of a login, used for uniqueness and look-ups.
+/// The form logins are compared in, for uniqueness and look-ups: Unicode compatibility
+/// normalisation (NFKC) and full case folding, applied until stable, so that look-alikes that
+/// Unicode itself equates (the Kelvin sign and `K`, full-width `Ａ` and `A`, `ß` and `ss`) are
+/// one login and cannot name two accounts. (Plain `to_lowercase` keeps the Kelvin sign apart
+/// from `k` in one place and not in another.)
 pub fn login_key(login: &str) -> String {
-    login.to_lowercase()
+    let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
+    let fold = icu_casemap::CaseMapper::new();
+    // Folding can produce characters that normalise further and the reverse, so twice.
+    let once = nfkc.normalize(&fold.fold_string(&nfkc.normalize(login))).into_owned();
+    nfkc.normalize(&fold.fold_string(&once)).into_owned()
 }
 
 /// Trims a display value; empty optional values become `None`.
@@ -112,5 +120,13 @@ mod tests {
     fn login_keys_fold_unicode_case() {
         assert_eq!(login_key("Ada.Lovelace"), "ada.lovelace");
         assert_eq!(login_key("ÉMILE"), "émile");
+        // The Kelvin sign, full-width letters, ligatures and sharp s fold to plain letters.
+        assert_eq!(login_key("\u{212A}elvin"), login_key("kelvin"));
+        assert_eq!(login_key("ＡＤＡ"), "ada");
+        assert_eq!(login_key("\u{FB01}nance"), "finance");
+        assert_eq!(login_key("Straße"), login_key("STRASSE"));
+        // A decomposed accent is the composed one.
+        assert_eq!(login_key("e\u{301}mile"), login_key("émile"));
+        assert_ne!(login_key("ada"), login_key("adam"));
     }
 }

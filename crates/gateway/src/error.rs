@@ -27,6 +27,7 @@ where
 fn classify(e: &DirectoryError) -> (StatusCode, &'static str) {
     match e {
         DirectoryError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+        DirectoryError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
         DirectoryError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         DirectoryError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         DirectoryError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -106,7 +107,7 @@ impl ResponseError for ApiError {
             self.to_string()
         };
         let errors = match self {
-            ApiError::Directory(DirectoryError::Validation(f)) => f.0.clone(),
+            ApiError::Directory(DirectoryError::Validation(f) | DirectoryError::Unprocessable(f)) => f.0.clone(),
             _ => Vec::new(),
         };
         let problem = Problem {

@@ -63,7 +63,39 @@ fn instances_starting_together_apply_migrations_once(db: TestDatabase) {
     assert!(dir.is_ready().unwrap());
 }
 
-directory::both_backends!(migrate_is_idempotent_and_ready, instances_starting_together_apply_migrations_once);
+/// Logins stored before logins were compared after NFKC case folding get their keys recomputed
+/// once, by the first start of the new version.
+fn stored_login_keys_are_recomputed_once(db: TestDatabase) {
+    use diesel::prelude::*;
+    let (dir, _) = crate::open(&db);
+    let op = crate::operator();
+    let ctx = directory::Ctx::new(&op, None);
+    dir.create_enterprise(
+        &ctx,
+        directory::enterprise::NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None },
+    )
+    .unwrap();
+    let new = |login: &str| directory::user::NewUser { login: login.into(), email: None, name: None };
+    dir.create_local_user(&ctx, "acme", new("ＢＯＢ")).unwrap();
+    // As the previous version stored it: lower-cased only.
+    let url = directory::DatabaseUrl::parse(&db.url).unwrap();
+    let pool = directory::db::open_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+    use directory::schema::{data_fixes, users};
+    diesel::update(users::table).set(users::login_key.eq("ｂｏｂ")).execute(&mut *conn).unwrap();
+    diesel::delete(data_fixes::table).execute(&mut *conn).unwrap();
+    assert!(matches!(dir.get_user(&ctx, "acme", "bob"), Err(directory::DirectoryError::NotFound(_))));
+    let applied = dir.migrate().unwrap();
+    assert_eq!(applied, ["login_keys_nfkc_casefold"]);
+    assert_eq!(dir.get_user(&ctx, "acme", "bob").unwrap().login, "ＢＯＢ");
+    assert!(dir.migrate().unwrap().is_empty(), "once");
+}
+
+directory::both_backends!(
+    migrate_is_idempotent_and_ready,
+    instances_starting_together_apply_migrations_once,
+    stored_login_keys_are_recomputed_once,
+);
 
 #[test]
 fn unreachable_postgres_names_the_real_cause() {

@@ -219,21 +219,126 @@ fn a_login_bound_to_another_subject_is_not_taken_over(db: TestDatabase) {
     // The refused response was spent: it cannot be replayed later.
     let again = Vouched { request_id: Some(dir.begin_sso_request(&conn, false, "/").unwrap()), ..other };
     assert_eq!(dir.complete_sso_sign_in(&again, "", "", None).unwrap().unwrap_err(), SignInRefusal::Replay);
-    // A local account without an IdP identity yet is linked on first sign-in.
+}
+
+/// A sign-in never binds an account Portico did not get from the IdP: local password accounts
+/// and appointed admins stay out of reach of whatever the IdP asserts as their login, until an
+/// admin links them; from then on the subject, not the login, finds them.
+fn local_accounts_are_linked_by_admins_only(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
     let op = operator();
-    dir.create_local_user(
-        &Ctx::new(&op, None),
+    let ctx = Ctx::new(&op, None);
+    dir.create_local_user(&ctx, "acme", directory::user::NewUser { login: "bob".into(), email: None, name: None })
+        .unwrap();
+    let boss = dir
+        .appoint_enterprise_admin(
+            &ctx,
+            "acme",
+            directory::user::NewUser { login: "boss".into(), email: None, name: None },
+        )
+        .unwrap();
+    assert_eq!(boss.user.origin, "local");
+    for login in ["BOB", "boss", "\u{FF42}oss"] {
+        let r = dir.complete_sso_sign_in(&vouched(&dir, &conn, login, &[]), "", "", None).unwrap();
+        assert!(matches!(r, Err(SignInRefusal::NotLinked { .. })), "{login}: {r:?}");
+    }
+    let unchanged = dir.get_user(&ctx, "acme", "boss").unwrap();
+    assert_eq!(unchanged.external_id, None, "a refused sign-in binds nothing");
+    let events = dir.list_audit_events(&ctx, Some("acme"), &Default::default()).unwrap().items;
+    assert!(events.iter().any(|e| e.action == "sign_in" && e.details.contains("not_linked")));
+
+    // An admin links bob to his IdP identity: the subject signs him in, whatever login it sends.
+    let linked = dir.link_idp_subject(&ctx, "acme", "bob", " bob@idp ").unwrap();
+    assert_eq!(linked.external_id.as_deref(), Some("bob@idp"));
+    let bob = dir.complete_sso_sign_in(&vouched(&dir, &conn, "bob", &[]), "", "", None).unwrap().unwrap();
+    assert_eq!((bob.user.login.as_str(), bob.user.origin.as_str()), ("bob", "local"));
+    let mut renamed = vouched(&dir, &conn, "robert", &[]);
+    renamed.subject = "bob@idp".into();
+    assert_eq!(dir.complete_sso_sign_in(&renamed, "", "", None).unwrap().unwrap().user.id, bob.user.id);
+    // Another identity sending bob's login is someone else.
+    let mut other = vouched(&dir, &conn, "bob", &[]);
+    other.subject = "mallory@idp".into();
+    let r = dir.complete_sso_sign_in(&other, "", "", None).unwrap();
+    assert!(matches!(r, Err(SignInRefusal::LoginTaken { .. })), "{r:?}");
+    // One subject names one user.
+    assert!(matches!(dir.link_idp_subject(&ctx, "acme", "boss", "bob@idp"), Err(DirectoryError::Conflict(_))));
+    assert!(matches!(dir.link_idp_subject(&ctx, "acme", "boss", "  "), Err(DirectoryError::Validation(_))));
+    // Unlinked, he is out of single sign-on's reach again.
+    dir.unlink_idp_subject(&ctx, "acme", "bob").unwrap();
+    let r = dir.complete_sso_sign_in(&vouched(&dir, &conn, "bob", &[]), "", "", None).unwrap();
+    assert!(matches!(r, Err(SignInRefusal::NotLinked { .. })), "{r:?}");
+    let actions: Vec<String> = dir
+        .list_audit_events(&ctx, Some("acme"), &Default::default())
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.contains(&"user.link_idp".to_owned()) && actions.contains(&"user.unlink_idp".to_owned()));
+}
+
+/// In SCIM mode too the subject identifies a user once their first sign-in bound it.
+fn scim_users_are_bound_at_first_sign_in_and_found_by_subject(db: TestDatabase) {
+    use directory::provisioning::ScimUserData;
+    let (dir, _) = open(&db);
+    let conn = setup(&dir);
+    let op = operator();
+    let ctx = Ctx::new(&op, None);
+    dir.update_enterprise(
+        &ctx,
         "acme",
-        directory::user::NewUser { login: "bob".into(), email: None, name: None },
+        EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim) },
     )
     .unwrap();
-    let bob = dir.complete_sso_sign_in(&vouched(&dir, &conn, "BOB", &[]), "", "", None).unwrap().unwrap();
-    assert_eq!(bob.user.login, "bob");
-    assert_eq!(bob.user.origin, "local");
+    let e = dir.get_enterprise(&ctx, "acme").unwrap();
+    let idp = directory::Actor::ScimToken { id: "t".into(), prefix: "0123456789ab".into(), enterprise_id: e.id };
+    for login in ["carol", "dave"] {
+        let data = ScimUserData {
+            user_name: login.into(),
+            external_id: None,
+            active: true,
+            email: None,
+            name: login.into(),
+            profile: "{}".into(),
+        };
+        dir.scim_create_user(&Ctx::new(&idp, None), &data).unwrap();
+    }
+    let first = dir.complete_sso_sign_in(&vouched(&dir, &conn, "carol", &[]), "", "", None).unwrap().unwrap();
+    assert_eq!(first.user.external_id.as_deref(), Some("carol@idp"));
+    // The IdP now sends dave's login for carol (an edited e-mail, say): carol it is.
+    let mut edited = vouched(&dir, &conn, "dave", &[]);
+    edited.subject = "carol@idp".into();
+    assert_eq!(dir.complete_sso_sign_in(&edited, "", "", None).unwrap().unwrap().user.id, first.user.id);
+    // And carol's login from another identity does not reach her account.
+    let mut other = vouched(&dir, &conn, "carol", &[]);
+    other.subject = "eve@idp".into();
+    let r = dir.complete_sso_sign_in(&other, "", "", None).unwrap();
+    assert!(matches!(r, Err(SignInRefusal::LoginTaken { .. })), "{r:?}");
+}
+
+/// Logins that differ only by what NFKC normalisation and case folding erase are one login.
+fn look_alike_logins_are_duplicates(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    setup(&dir);
+    let op = operator();
+    let ctx = Ctx::new(&op, None);
+    let new = |login: &str| directory::user::NewUser { login: login.into(), email: None, name: None };
+    dir.create_local_user(&ctx, "acme", new("kelvin")).unwrap();
+    for look_alike in ["\u{212A}elvin", "ＫＥＬＶＩＮ", "KELVIN"] {
+        let r = dir.create_local_user(&ctx, "acme", new(look_alike));
+        assert!(matches!(r, Err(DirectoryError::Conflict(_))), "{look_alike}: {r:?}");
+    }
+    dir.create_local_user(&ctx, "acme", new("Straße")).unwrap();
+    assert!(matches!(dir.create_local_user(&ctx, "acme", new("STRASSE")), Err(DirectoryError::Conflict(_))));
+    assert_eq!(dir.get_user(&ctx, "acme", "\u{212A}ELVIN").unwrap().login, "kelvin", "look-ups fold the same way");
 }
 
 directory::both_backends!(
     a_login_bound_to_another_subject_is_not_taken_over,
+    local_accounts_are_linked_by_admins_only,
+    scim_users_are_bound_at_first_sign_in_and_found_by_subject,
+    look_alike_logins_are_duplicates,
     jit_creates_then_updates_and_resets_groups,
     replayed_assertion_is_refused,
     scim_mode_admits_only_provisioned_active_users,

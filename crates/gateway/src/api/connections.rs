@@ -421,6 +421,24 @@ pub async fn resolve_oidc(
     if client_id.is_empty() {
         errors.add("oidc.client_id", "the client ID is required");
     }
+    // A stored secret belongs to the provider it was issued by: a change of issuer or client
+    // id must bring its own, or whoever changed the issuer would receive the old one at "their"
+    // token endpoint. Checked before anything is sent anywhere.
+    if let Some(e) = existing
+        && trimmed(&input.client_secret).is_none()
+        && !e.client_secret.is_empty()
+        && (e.issuer != issuer || e.client_id != client_id)
+    {
+        let what = if e.issuer != issuer { "issuer" } else { "client ID" };
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "oidc.client_secret",
+            format!(
+                "a new {what} needs the client secret issued with it, in the same request: the stored secret is never sent to another provider or client"
+            ),
+        );
+        return Err(DirectoryError::Unprocessable(errors));
+    }
     let client_secret = match (trimmed(&input.client_secret), existing) {
         (Some(secret), _) => crate::secrets::seal(settings, CLIENT_SECRET_PURPOSE, secret.as_bytes())
             .map_err(|e| DirectoryError::Internal(e.to_string()))?,

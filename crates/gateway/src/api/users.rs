@@ -22,7 +22,65 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
     )
-    .service(resource("/enterprises/{key}/users/{login}/access", "GET").route(web::get().to(access)));
+    .service(resource("/enterprises/{key}/users/{login}/access", "GET").route(web::get().to(access)))
+    .service(
+        resource("/enterprises/{key}/users/{login}/idp-subject", "PUT, DELETE")
+            .route(web::put().to(link))
+            .route(web::delete().to(unlink)),
+    );
+}
+
+/// The IdP identity to link a user to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkIdpSubject {
+    /// The user's identity at the IdP: the SAML NameID or the OpenID Connect `sub` (a test
+    /// sign-in shows it).
+    pub subject: String,
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/enterprises/{key}/users/{login}/idp-subject", tag = "users", request_body = LinkIdpSubject,
+    params(("key" = String, Path, description = "Enterprise key"), ("login" = String, Path, description = "Login")),
+    responses(
+        (status = 200, description = "Linked: a sign-in asserting this subject is this user, whatever login it carries. A sign-in never links an account Portico did not get from the IdP (a local account, an appointed admin) by itself; this is how it is done.", body = UserView),
+        (status = 400, description = "Invalid subject", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such enterprise or user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another user is linked to this subject", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn link(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+    body: web::Json<LinkIdpSubject>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, login) = path.into_inner();
+    let subject = body.into_inner().subject;
+    let dir = state.directory.clone();
+    let user = blocking::<_, ApiError>(move || dir.link_idp_subject(&caller.ctx(), &key, &login, &subject)).await?;
+    Ok(HttpResponse::Ok().json(UserView::new(user, Vec::new())))
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/enterprises/{key}/users/{login}/idp-subject", tag = "users",
+    params(("key" = String, Path, description = "Enterprise key"), ("login" = String, Path, description = "Login")),
+    responses(
+        (status = 200, description = "Unlinked: single sign-on no longer reaches the user until they are linked again", body = UserView),
+        (status = 404, description = "No such enterprise or user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+async fn unlink(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, login) = path.into_inner();
+    let dir = state.directory.clone();
+    let user = blocking::<_, ApiError>(move || dir.unlink_idp_subject(&caller.ctx(), &key, &login)).await?;
+    Ok(HttpResponse::Ok().json(UserView::new(user, Vec::new())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -61,6 +119,8 @@ pub struct UserView {
     pub login: String,
     pub email: Option<String>,
     pub name: String,
+    /// The IdP identity (SAML NameID, OpenID Connect `sub`) the user is linked to; `null` when
+    /// single sign-on does not reach them (see `PUT …/idp-subject`).
     pub external_id: Option<String>,
     /// `local`, `jit` or `scim`.
     pub origin: String,

@@ -710,7 +710,7 @@ async fn save_oidc(
                 .await?;
             Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-3")))
         }
-        Err(DirectoryError::Validation(errors)) => {
+        Err(DirectoryError::Validation(errors) | DirectoryError::Unprocessable(errors)) => {
             let mut page = oidc_page(&state, &session, &key, &id, errors, None).await?;
             page.issuer = form.issuer;
             page.okta_domain = form.okta_domain;

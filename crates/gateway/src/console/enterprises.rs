@@ -22,6 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(appoint_form)
         .service(appoint)
         .service(users)
+        .service(link_user)
+        .service(unlink_user)
         .service(audit);
 }
 
@@ -304,6 +306,8 @@ struct UserRow {
     origin: String,
     active: bool,
     groups: Vec<String>,
+    /// The IdP identity the user is linked to, when single sign-on reaches them.
+    subject: Option<String>,
 }
 
 #[derive(Template)]
@@ -314,23 +318,24 @@ struct UsersPage {
     enterprise_name: String,
     users: Vec<UserRow>,
     next: Option<String>,
+    /// The outcome of the action just taken: true for success.
+    message: Option<(bool, String)>,
 }
 
-#[get("/console/e/{key}/users")]
-async fn users(
-    state: web::Data<AppState>,
-    session: ConsoleSession,
-    path: web::Path<String>,
-    query: web::Query<AfterQuery>,
+async fn users_page(
+    state: &AppState,
+    session: &ConsoleSession,
+    key: String,
+    after: Option<String>,
+    message: Option<(bool, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let key = path.into_inner();
-    let page = PageRequest { limit: Some(100), after: query.into_inner().after };
+    let page = PageRequest { limit: Some(100), after };
     let k2 = key.clone();
     let (enterprise, result) = session
-        .read(&state, move |dir, ctx| Ok((dir.get_enterprise(ctx, &k2)?, dir.list_users(ctx, &k2, &page)?)))
+        .read(state, move |dir, ctx| Ok((dir.get_enterprise(ctx, &k2)?, dir.list_users(ctx, &k2, &page)?)))
         .await?;
     render(&UsersPage {
-        chrome: Chrome::signed_in(&session, "enterprise"),
+        chrome: Chrome::signed_in(session, "enterprise"),
         key,
         enterprise_name: enterprise.name,
         users: result
@@ -343,10 +348,99 @@ async fn users(
                 origin: u.user.origin,
                 active: u.user.active,
                 groups: u.groups.into_iter().map(|g| format!("{}/{}", g.organization, g.group)).collect(),
+                subject: u.user.external_id,
             })
             .collect(),
         next: result.next,
+        message,
     })
+}
+
+#[get("/console/e/{key}/users")]
+async fn users(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    query: web::Query<AfterQuery>,
+) -> Result<HttpResponse, PageError> {
+    users_page(&state, &session, path.into_inner(), query.into_inner().after, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct LinkForm {
+    csrf_token: String,
+    login: String,
+    #[serde(default)]
+    subject: String,
+}
+
+/// Links a user to an IdP identity: the only way an account Portico did not get from the IdP
+/// becomes reachable through single sign-on.
+#[post("/console/e/{key}/users/link")]
+async fn link_user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    form: web::Form<LinkForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let key = path.into_inner();
+    let form = form.into_inner();
+    let (k2, login, subject) = (key.clone(), form.login.clone(), form.subject.clone());
+    let outcome =
+        session.call(&state, &req, move |dir, ctx| Ok(dir.link_idp_subject(ctx, &k2, &login, &subject))).await?;
+    let message = match outcome {
+        Ok(u) => (
+            true,
+            format!(
+                "{} is linked to the IdP identity {}: signing in through the IdP as that identity opens their account.",
+                u.login,
+                u.external_id.unwrap_or_default()
+            ),
+        ),
+        Err(e) => (false, format!("{} was not linked: {}", form.login, refusal_text(&e))),
+    };
+    users_page(&state, &session, key, None, Some(message)).await
+}
+
+#[derive(Debug, Deserialize)]
+struct UnlinkForm {
+    csrf_token: String,
+    login: String,
+}
+
+#[post("/console/e/{key}/users/unlink")]
+async fn unlink_user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    form: web::Form<UnlinkForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let key = path.into_inner();
+    let login = form.into_inner().login;
+    let (k2, l2) = (key.clone(), login.clone());
+    let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.unlink_idp_subject(ctx, &k2, &l2))).await?;
+    let message = match outcome {
+        Ok(u) => (
+            true,
+            format!("{} is no longer linked: single sign-on does not reach them until they are linked again.", u.login),
+        ),
+        Err(e) => (false, format!("{login} was not unlinked: {}", refusal_text(&e))),
+    };
+    users_page(&state, &session, key, None, Some(message)).await
+}
+
+/// A refusal as a sentence for the page: field errors joined, other errors as they are.
+fn refusal_text(e: &directory::DirectoryError) -> String {
+    match e {
+        directory::DirectoryError::Validation(errors) => {
+            errors.0.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
+    }
 }
 
 struct EventRow {

@@ -145,3 +145,63 @@ crate::both_backends!(
     responses_over_the_limit_are_refused,
     refusals_are_bounded_escaped_and_limited,
 );
+
+/// A local account (here an admin made through the API) is not bound by a sign-in that asserts
+/// its login; an admin links it explicitly, in the API or the console, and can unlink it.
+async fn admins_link_local_accounts_and_sign_ins_do_not(app: TestApp) {
+    let s = enabled(&app).await;
+    let res = app
+        .api(Method::POST, "/api/v1/enterprises/acme/users", &app.operator_key)
+        .json(&json!({"login": "boss", "name": "The Boss"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let as_boss = |req: &str| {
+        let mut spec = answer(&s, Some(req), "boss", &[]);
+        spec.name_id = "boss@idp.test".into();
+        s.idp.response(&spec)
+    };
+    let req = start(&app).await;
+    assert_eq!(post_acs(&app, &s, &as_boss(&req)).await.status(), StatusCode::FORBIDDEN);
+    let latest = sign_in_events(&app).into_iter().next().unwrap();
+    assert!(latest.details.contains("not_linked"), "{}", latest.details);
+
+    let res = app
+        .api(Method::PUT, "/api/v1/enterprises/acme/users/boss/idp-subject", &app.operator_key)
+        .json(&json!({"subject": "boss@idp.test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["external_id"], "boss@idp.test");
+    let req = start(&app).await;
+    assert_eq!(post_acs(&app, &s, &as_boss(&req)).await.status(), StatusCode::SEE_OTHER);
+
+    let res = app
+        .api(Method::DELETE, "/api/v1/enterprises/acme/users/boss/idp-subject", &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["external_id"], Value::Null);
+
+    // The console does the same, with a message after each action.
+    let b = crate::console::first_operator(&app).await;
+    let page = b.get(app.url("/console/e/acme/users")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("not linked") && page.contains("Link to an IdP identity"), "{page}");
+    let csrf = crate::helpers::csrf_of(&page);
+    let form = [("csrf_token", csrf.as_str()), ("login", "boss"), ("subject", "boss@idp.test")];
+    let page = b.post(app.url("/console/e/acme/users/link")).form(&form).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("boss is linked to the IdP identity boss@idp.test"), "{page}");
+    let req = start(&app).await;
+    assert_eq!(post_acs(&app, &s, &as_boss(&req)).await.status(), StatusCode::SEE_OTHER);
+    let form = [("csrf_token", csrf.as_str()), ("login", "boss"), ("subject", "")];
+    let page = b.post(app.url("/console/e/acme/users/link")).form(&form).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("boss was not linked"), "an empty identity is refused with a reason");
+    let form = [("csrf_token", csrf.as_str()), ("login", "boss")];
+    let page = b.post(app.url("/console/e/acme/users/unlink")).form(&form).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("boss is no longer linked"), "{page}");
+}
+
+crate::both_backends!(admins_link_local_accounts_and_sign_ins_do_not);

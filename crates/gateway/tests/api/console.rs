@@ -11,7 +11,7 @@ fn browser() -> Client {
 }
 
 /// Creates the first operator through the set-up link and returns a signed-in browser.
-async fn first_operator(app: &TestApp) -> Client {
+pub(crate) async fn first_operator(app: &TestApp) -> Client {
     let b = browser();
     let token = app.directory.issue_first_operator_link().unwrap().unwrap();
     let link = app.url(&format!("/setup/{token}"));

@@ -349,7 +349,115 @@ async fn a_provider_gone_at_the_callback_gets_a_plain_page(app: TestApp) {
     );
 }
 
+/// A provider on loopback that records every request it gets and serves just enough of a
+/// discovery document for Portico to accept it as an issuer; its token endpoint refuses.
+struct Recorder {
+    base: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn recorder() -> Recorder {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, issuer) = (requests.clone(), base.clone());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let request = format!("{head}\n{}", String::from_utf8_lossy(&body));
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            seen.lock().unwrap().push(request);
+            let (status, answer) = match path.as_str() {
+                "/.well-known/openid-configuration" => (
+                    "200 OK",
+                    json!({
+                        "issuer": issuer, "authorization_endpoint": format!("{issuer}/auth"),
+                        "token_endpoint": format!("{issuer}/token"), "jwks_uri": format!("{issuer}/jwks"),
+                        "response_types_supported": ["code"], "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                    }),
+                ),
+                "/jwks" => ("200 OK", json!({"keys": []})),
+                _ => ("400 Bad Request", json!({"error": "invalid_grant"})),
+            };
+            let answer = answer.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    Recorder { base, requests }
+}
+
+/// Changing the issuer (or client id) of a connection needs the new client secret in the same
+/// request; otherwise whoever changed it would receive the stored secret at "their" token
+/// endpoint. The provider the issuer was moved to never sees the old secret in any form.
+async fn a_new_issuer_needs_its_own_secret(app: TestApp) {
+    use base64::Engine;
+    let (id, _, _op) = enabled_connection(&app).await;
+    let elsewhere = recorder();
+    let path = format!("/api/v1/enterprises/acme/connections/{id}");
+    for change in [json!({"issuer": elsewhere.base}), json!({"client_id": "someone-else"})] {
+        let res = app.api(Method::PATCH, &path, &app.operator_key).json(&json!({"oidc": change})).send().await.unwrap();
+        let body = crate::helpers::problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(body["errors"][0]["field"], "oidc.client_secret", "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("client secret"), "{body}");
+    }
+    let c: Value = app.api(Method::GET, &path, &app.operator_key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(c["status"], "enabled", "the refused change changed nothing");
+    assert_ne!(c["oidc"]["issuer"], elsewhere.base.as_str());
+    // With its own secret the change goes through; a sign-in then sends that one, and only it.
+    let res = app
+        .api(Method::PATCH, &path, &app.operator_key)
+        .json(&json!({"oidc": {"issuer": elsewhere.base, "client_secret": "the-new-providers-secret"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    app.directory.record_test_result(&id, true, None, &json!({}), None).unwrap();
+    app.api(Method::POST, &format!("{path}/enable"), &app.operator_key).send().await.unwrap();
+    let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
+    let authorization = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    let state = authorization.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let cookies: Vec<String> = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    let callback = app.url(&format!("/sso/oidc/{id}/callback?code=a-code&state={state}"));
+    let res = app.client.get(callback).header("cookie", cookies.join("; ")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the recorder refuses the code");
+    let seen = elsewhere.requests.lock().unwrap().join("\n---\n");
+    assert!(seen.contains("POST /token"), "the token endpoint was called: {seen}");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let url_form = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect::<String>();
+    for old in [SECRET.to_owned(), b64.encode(format!("portico:{SECRET}")), url_form] {
+        assert!(!seen.contains(&old), "the old secret reached the new issuer: {seen}");
+    }
+    let new_basic = b64.encode("portico:the-new-providers-secret");
+    assert!(seen.contains(&new_basic) || seen.contains("the-new-providers-secret"), "{seen}");
+}
+
 crate::both_backends!(
+    a_new_issuer_needs_its_own_secret,
     oidc_sign_in_configured_through_the_api,
     an_unreachable_provider_is_named_for_the_admin,
     a_callback_without_state_is_refused,

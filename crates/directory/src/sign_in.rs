@@ -1,6 +1,11 @@
-//! Local password sign-in for operators and admins, with limits on failed attempts per account
-//! and per client address. Failures are counted in the database, so the limits hold across
-//! every Portico instance.
+//! Local password sign-in for operators and admins, with limits on failed attempts. Failures are
+//! counted in the database, so the limits hold across every Portico instance:
+//! - per account and client address: whoever guesses from one address is stopped after a few
+//!   attempts, while the account's owner, elsewhere, can still sign in;
+//! - per client address, over every account: one address cannot spray many accounts;
+//! - per account, over every address (a distributed guess): an enterprise user's account is then
+//!   locked for the window; an operator's is not (locking the operators out would hand an
+//!   attacker the installation's keys to deny), and the attempts are audited as an alert.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -14,10 +19,13 @@ use crate::secret::new_id;
 use crate::session::SessionSubject;
 use crate::{Directory, enterprise, password, validate};
 
-/// Failed attempts allowed per account within the window.
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-/// Failed attempts allowed per client address within the window.
+/// Failed attempts allowed per account from one client address within the window.
+pub const MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: i64 = 5;
+/// Failed attempts allowed per client address, over every account, within the window.
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+/// Failed attempts on one account from every address within the window: past it an enterprise
+/// user's account is locked for the window, an operator's raises an alert instead.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 50;
 /// The sliding window over which failures count.
 pub const FAILURE_WINDOW_MINUTES: i64 = 15;
 
@@ -114,13 +122,19 @@ impl Directory {
             Some(e) => format!("enterprise:{e}:{}", validate::login_key(creds.login)),
             None => format!("operator:{}", validate::login_key(creds.login)),
         };
+        let operator = creds.enterprise_key.is_none();
         let reserved = self.write(|conn, now| {
             lock_account(conn, &account_key)?;
             let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
-            let checks = [
-                (failures_since(conn, since, Some(&account_key), None)?, MAX_FAILURES_PER_ACCOUNT),
+            let mut checks = vec![
+                (failures_since(conn, since, Some(&account_key), Some(creds.address))?, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS),
                 (failures_since(conn, since, None, Some(creds.address))?, MAX_FAILURES_PER_ADDRESS),
             ];
+            let on_account = failures_since(conn, since, Some(&account_key), None)?;
+            let on_account_count = on_account.len() as i64;
+            if !operator {
+                checks.push((on_account, MAX_FAILURES_PER_ACCOUNT));
+            }
             for (times, limit) in checks {
                 if times.len() as i64 >= limit {
                     let oldest = times.first().copied().unwrap_or(now);
@@ -136,6 +150,34 @@ impl Directory {
                     sign_in_failures::at.eq(now),
                 ))
                 .execute(conn)?;
+            // An operator's account is never locked as a whole: every time the attempts on it
+            // from everywhere reach another multiple of the limit, an alert is audited.
+            if operator && (on_account_count + 1) % MAX_FAILURES_PER_ACCOUNT == 0 {
+                let actor = Actor::Anonymous;
+                let ctx = Ctx::new(&actor, operation_id);
+                let subject = Subject {
+                    kind: Some("account"),
+                    name: Some(creds.login.to_owned()),
+                    details: Some(serde_json::json!({"method": "password", "attempts": on_account_count + 1})),
+                    ..Subject::none()
+                };
+                tracing::warn!(
+                    attempts = on_account_count + 1,
+                    "many failed sign-ins on an operator account from several addresses; operators are not locked"
+                );
+                audit::record(
+                    conn,
+                    now,
+                    &ctx,
+                    "sign_in.alert",
+                    &subject,
+                    Outcome::Failure,
+                    Some(&format!(
+                        "{} failed password attempts on this operator login in {FAILURE_WINDOW_MINUTES} minutes, from several addresses; operators are not locked out, so check where they come from",
+                        on_account_count + 1
+                    )),
+                )?;
+            }
             Ok(Ok(find_account(conn, creds)?))
         })?;
         let account = match reserved {

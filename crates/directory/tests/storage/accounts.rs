@@ -4,7 +4,7 @@ use chrono::Duration;
 use directory::enterprise::NewEnterprise;
 use directory::session::SessionSubject;
 use directory::setup::{SetupForm, SetupLink};
-use directory::sign_in::{Credentials, MAX_FAILURES_PER_ACCOUNT};
+use directory::sign_in::{Credentials, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS};
 use directory::testing::TestDatabase;
 use directory::user::NewUser;
 use directory::{Actor, Ctx, DirectoryError, PageRequest};
@@ -58,11 +58,14 @@ fn sign_in_sessions_and_limits(db: TestDatabase) {
     assert!(matches!(info.actor, Actor::Operator { .. }));
     assert!(dir.resolve_session("not-a-session").unwrap().is_none());
 
-    for _ in 0..MAX_FAILURES_PER_ACCOUNT {
+    for _ in 0..MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS {
         assert!(matches!(dir.sign_in(&creds("wrong password!"), None), Err(DirectoryError::Unauthorized(_))));
     }
-    // Locked now, even with the right password.
+    // That address is locked out of the account now, even with the right password ...
     assert!(matches!(dir.sign_in(&creds(PASSWORD), None), Err(DirectoryError::RateLimited { .. })));
+    // ... but the account's owner, elsewhere, is not.
+    let elsewhere = Credentials { address: "10.9.9.9", ..creds(PASSWORD) };
+    dir.sign_in(&elsewhere, None).unwrap();
     clock.advance(Duration::minutes(16));
     dir.sign_in(&creds(PASSWORD), None).unwrap();
 
@@ -123,15 +126,14 @@ fn parallel_attempts_cannot_pass_the_limit(db: TestDatabase) {
     dir.redeem_setup_link(&token, form("olive"), None).unwrap();
     let results: Vec<Result<SessionSubject, DirectoryError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..16)
-            .map(|i| {
+            .map(|_| {
                 let dir = dir.clone();
                 s.spawn(move || {
-                    let address = format!("10.1.0.{i}");
                     let creds = Credentials {
                         enterprise_key: None,
                         login: "olive",
                         password: "guess guess guess",
-                        address: &address,
+                        address: "10.1.0.1",
                     };
                     dir.sign_in(&creds, None)
                 })
@@ -141,8 +143,49 @@ fn parallel_attempts_cannot_pass_the_limit(db: TestDatabase) {
     });
     let checked = results.iter().filter(|r| matches!(r, Err(DirectoryError::Unauthorized(_)))).count();
     let limited = results.iter().filter(|r| matches!(r, Err(DirectoryError::RateLimited { .. }))).count();
-    assert_eq!(checked as i64, MAX_FAILURES_PER_ACCOUNT, "only the allowed number of guesses reach the password check");
+    assert_eq!(
+        checked as i64, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
+        "only the allowed number of guesses from one address reach the password check"
+    );
     assert_eq!(checked + limited, 16);
+}
+
+/// Guesses spread over many addresses: an enterprise user's account is locked once they reach
+/// the account-wide limit; an operator's is never locked, and the attempts raise an alert.
+fn distributed_guesses_lock_users_and_alert_about_operators(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let token = dir.issue_first_operator_link().unwrap().unwrap();
+    dir.redeem_setup_link(&token, form("olive"), None).unwrap();
+    let op = operator();
+    let ctx = Ctx::new(&op, None);
+    dir.create_enterprise(&ctx, NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None })
+        .unwrap();
+    let a =
+        dir.appoint_enterprise_admin(&ctx, "acme", NewUser { login: "ada".into(), email: None, name: None }).unwrap();
+    dir.redeem_setup_link(&a.setup_token.unwrap(), SetupForm { password: PASSWORD.into(), ..Default::default() }, None)
+        .unwrap();
+    for (enterprise_key, login) in [(Some("acme"), "ada"), (None, "olive")] {
+        let mut checked = 0;
+        for i in 0..(MAX_FAILURES_PER_ACCOUNT + 5) {
+            let address = format!("10.{}.{}.1", i / 200, i % 200);
+            let creds = Credentials { enterprise_key, login, password: "a wrong guess", address: &address };
+            if matches!(dir.sign_in(&creds, None), Err(DirectoryError::Unauthorized(_))) {
+                checked += 1;
+            }
+        }
+        let owner = Credentials { enterprise_key, login, password: PASSWORD, address: "192.0.2.10" };
+        if enterprise_key.is_some() {
+            assert_eq!(checked, MAX_FAILURES_PER_ACCOUNT, "{login}: guesses past the limit are not even checked");
+            assert!(matches!(dir.sign_in(&owner, None), Err(DirectoryError::RateLimited { .. })), "{login} is locked");
+        } else {
+            assert_eq!(checked, MAX_FAILURES_PER_ACCOUNT + 5, "an operator is never locked as a whole");
+            dir.sign_in(&owner, None).unwrap();
+        }
+    }
+    let events = dir.list_audit_events(&ctx, None, &PageRequest::first(500)).unwrap().items;
+    let alerts: Vec<_> = events.iter().filter(|e| e.action == "sign_in.alert").collect();
+    assert_eq!(alerts.len(), 1, "one alert when the operator's attempts reached the limit");
+    assert!(alerts[0].reason.as_deref().is_some_and(|r| r.contains("operator")), "{:?}", alerts[0]);
 }
 
 fn a_link_works_once_even_when_raced(db: TestDatabase) {
@@ -195,6 +238,7 @@ directory::both_backends!(
     appointed_admin_sets_password_and_signs_in,
     setting_a_password_ends_the_accounts_sessions,
     parallel_attempts_cannot_pass_the_limit,
+    distributed_guesses_lock_users_and_alert_about_operators,
     a_link_works_once_even_when_raced,
     unknown_logins_are_audited_as_anonymous,
 );

@@ -52,7 +52,14 @@ struct Raw {
     log: RawLog,
     data: RawData,
     sso: RawSso,
+    scim: RawScim,
     jobs: RawJobs,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScim {
+    max_filter_scan_rows: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +179,9 @@ pub struct Settings {
     /// Portico connects directly and ignores `HTTP_PROXY`/`HTTPS_PROXY`, which would bypass its
     /// address checks.
     pub sso_outbound_proxy: Option<Url>,
+    /// The most users or groups one SCIM filter without an indexed pin (`eq` on id, userName,
+    /// externalId, displayName) may be evaluated over; past it the request gets `400 tooMany`.
+    pub scim_max_filter_scan_rows: usize,
     /// A running job whose instance has given no sign of life for this long is taken over.
     pub job_takeover_after: std::time::Duration,
     /// Links one chunk of "map all" writes at most: smaller chunks hold SQLite's write lock
@@ -208,6 +218,7 @@ impl Settings {
             .set_default("sso.requests_per_minute", 600)?
             .set_default("sso.max_saml_response_bytes", sso::saml::response::MAX_RESPONSE_BYTES as i64)?
             .set_default("sso.refusals_per_minute", 30)?
+            .set_default("scim.max_filter_scan_rows", scim::service::MAX_FILTER_SCAN_ROWS as i64)?
             .set_default("jobs.takeover_after_secs", 30)?
             .set_default("jobs.map_all_links_per_chunk", 10_000)?;
         if let Some(path) = file {
@@ -296,6 +307,10 @@ impl Settings {
                 Some(url)
             }
         };
+        let scim_max_filter_scan_rows = usize::try_from(raw.scim.max_filter_scan_rows)
+            .ok()
+            .filter(|n| (1..=10_000_000).contains(n))
+            .ok_or_else(|| invalid("scim.max_filter_scan_rows", "must be between 1 and 10000000"))?;
         if !(1..=1_000_000).contains(&raw.jobs.map_all_links_per_chunk) {
             return Err(invalid("jobs.map_all_links_per_chunk", "must be between 1 and 1000000"));
         }
@@ -310,6 +325,7 @@ impl Settings {
             sso_max_saml_response_bytes,
             sso_refusals_per_minute,
             sso_outbound_proxy,
+            scim_max_filter_scan_rows,
             sso_requests_per_minute: u32::try_from(raw.sso.requests_per_minute)
                 .ok()
                 .filter(|n| *n >= 10)

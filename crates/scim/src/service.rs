@@ -26,21 +26,39 @@ use crate::schemas::{self, LIST_RESPONSE};
 /// Resources read at once when a filter has no indexed pin.
 const SCAN_BATCH: i64 = 500;
 
-/// Reads resources in batches of [`SCAN_BATCH`] (`page` takes the offset), renders each batch,
-/// and keeps what `keep` returns: how a filter without an indexed pin is answered.
+/// The default for the most resources one filter without an indexed pin may be evaluated over
+/// (see [`Service::with_filter_limit`]).
+pub const MAX_FILTER_SCAN_ROWS: usize = 10_000;
+
+/// Reads resources in batches of at most [`SCAN_BATCH`] (`page` takes the offset and the batch
+/// size), renders each batch, and keeps what `keep` returns: how a filter without an indexed pin
+/// is answered. Past `max_rows` resources read it stops with `400 tooMany`: such a filter would
+/// cost a read of the whole enterprise per request.
 fn scan<T>(
-    page: impl Fn(i64) -> Result<Vec<T>, ScimError>,
+    max_rows: usize,
+    page: impl Fn(i64, i64) -> Result<Vec<T>, ScimError>,
     render: impl Fn(&[T]) -> Result<Vec<Value>, ScimError>,
     keep: impl Fn(Value) -> Option<Value>,
 ) -> Result<Vec<Value>, ScimError> {
     let mut matched = Vec::new();
-    let mut read = 0;
+    let mut read = 0usize;
+    let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
     loop {
-        let batch = page(read)?;
-        let n = batch.len() as i64;
+        // One more than the limit is read, so that reaching it exactly is not taken for more.
+        let size = SCAN_BATCH.min(limit.saturating_add(1).saturating_sub(read as i64)).max(1);
+        let batch = page(read as i64, size)?;
+        let n = batch.len();
         read += n;
+        if read > max_rows {
+            return Err(ScimError::new(
+                ScimType::TooMany,
+                format!(
+                    "this filter would be evaluated over more than {max_rows} resources; narrow it with `eq` on id, userName or externalId (displayName for groups)"
+                ),
+            ));
+        }
         matched.extend(render(&batch)?.into_iter().filter_map(&keep));
-        if n < SCAN_BATCH {
+        if (n as i64) < size {
             return Ok(matched);
         }
     }
@@ -107,6 +125,8 @@ pub struct Service<'a> {
     ctx: Ctx<'a>,
     /// `{public_url}/api/scim/v2/{enterprise_key}`, for `meta.location` and `$ref`s.
     base_url: &'a str,
+    /// See [`Service::with_filter_limit`].
+    max_filter_rows: usize,
 }
 
 /// An indexed pin in a filter: `attr eq "value"` on one of `names`, at the top or inside `and`.
@@ -215,7 +235,13 @@ fn text_value(op: &Operation, name: &str) -> Result<String, ScimError> {
 
 impl<'a> Service<'a> {
     pub fn new(directory: &'a Directory, ctx: Ctx<'a>, base_url: &'a str) -> Self {
-        Service { directory, ctx, base_url }
+        Service { directory, ctx, base_url, max_filter_rows: MAX_FILTER_SCAN_ROWS }
+    }
+
+    /// Sets how many resources one filter without an indexed pin may be evaluated over.
+    pub fn with_filter_limit(mut self, max_rows: usize) -> Self {
+        self.max_filter_rows = max_rows;
+        self
     }
 
     // ---- Users ----
@@ -281,7 +307,8 @@ impl<'a> Service<'a> {
         let user_schema = schemas::user();
         let exact = |p: &AttrPath| schemas::case_exact(&user_schema, p);
         scan(
-            |read| Ok(self.directory.scim_users(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?.0),
+            self.max_filter_rows,
+            |read, size| Ok(self.directory.scim_users(&self.ctx, key.as_ref(), read, size).map_err(from_directory)?.0),
             |batch| self.render_users(batch, with_groups),
             |r| filter.is_none_or(|f| matches(f, &r, &exact)).then_some(r),
         )
@@ -418,7 +445,8 @@ impl<'a> Service<'a> {
         // Members are loaded to evaluate a filter on them, and dropped when not wanted.
         let load_members = with_members || filter.is_some_and(|f| mentions(f, "members"));
         scan(
-            |read| Ok(self.directory.scim_groups(&self.ctx, key.as_ref(), read, SCAN_BATCH).map_err(from_directory)?.0),
+            self.max_filter_rows,
+            |read, size| Ok(self.directory.scim_groups(&self.ctx, key.as_ref(), read, size).map_err(from_directory)?.0),
             |batch| self.render_groups(batch, load_members),
             |mut r| {
                 if !filter.is_none_or(|f| matches(f, &r, &exact)) {

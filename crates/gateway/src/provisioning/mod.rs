@@ -75,11 +75,11 @@ fn presented_token(req: &HttpRequest) -> Option<String> {
     None
 }
 
-async fn read_body(payload: web::Payload) -> Result<web::Bytes, ScimError> {
-    match payload.to_bytes_limited(MAX_BODY).await {
+async fn read_body(payload: web::Payload, limit: usize) -> Result<web::Bytes, ScimError> {
+    match payload.to_bytes_limited(limit).await {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(e)) => Err(ScimError::new(ScimType::InvalidSyntax, format!("could not read the body: {e}"))),
-        Err(_) => Err(ScimError::status(413, format!("the body is larger than {} MiB", MAX_BODY / 1024 / 1024))),
+        Err(_) => Err(ScimError::status(413, format!("the body is larger than {limit} bytes"))),
     }
 }
 
@@ -207,10 +207,21 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
         return unauthorized(&state, &address);
     };
 
-    // The body is read (at most MAX_BODY) before the token is checked, so that the check and
-    // the operation share one trip to the blocking pool.
+    // The token is checked before anything of the body is read: an anonymous client cannot
+    // make Portico read and parse megabytes.
+    let dir = state.directory.clone();
+    let key = enterprise_key.clone();
+    let caller = match web::block(move || dir.authenticate_scim_token(&key, &token)).await {
+        Ok(Ok(Some(caller))) => caller,
+        Ok(Ok(None)) => return unauthorized(&state, &address),
+        Ok(Err(e)) => return error_response(&scim::service::from_directory(e)),
+        Err(_) => return error_response(&ScimError::status(503, "Portico is shutting down")),
+    };
+    // Bulk requests are held to the payload size the ServiceProviderConfig advertises.
+    let bulk = segments.first().is_some_and(|s| s.eq_ignore_ascii_case("bulk"));
+    let limit = if bulk { scim::bulk::MAX_BULK_PAYLOAD } else { MAX_BODY };
     let body = match *req.method() {
-        Method::POST | Method::PUT | Method::PATCH => Some(read_body(payload).await),
+        Method::POST | Method::PUT | Method::PATCH => Some(read_body(payload, limit).await),
         _ => None,
     };
     let (raw_body, parsed) = match body {
@@ -230,33 +241,20 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
     let directory = state.directory.clone();
     let path_for_log = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let base = base_url.clone();
+    let filter_limit = state.settings.scim_max_filter_scan_rows;
+    let acting = caller.clone();
     let outcome = web::block(move || {
-        let caller = match directory.authenticate_scim_token(&enterprise_key, &token) {
-            Ok(Some(caller)) => caller,
-            Ok(None) => return None,
-            Err(e) => return Some((None, Err(scim::service::from_directory(e)))),
-        };
         let actor = Actor::ScimToken {
-            id: caller.token_id.clone(),
-            prefix: caller.prefix.clone(),
-            enterprise_id: caller.enterprise_id.clone(),
+            id: acting.token_id.clone(),
+            prefix: acting.prefix.clone(),
+            enterprise_id: acting.enterprise_id.clone(),
         };
         let ctx = Ctx::new(&actor, op_id.as_deref());
-        let service = Service::new(&directory, ctx, &base);
-        let outcome = dispatch(&service, &base, &method, &segments, req_query, parsed, if_match.as_deref());
-        Some((Some(caller), outcome))
+        let service = Service::new(&directory, ctx, &base).with_filter_limit(filter_limit);
+        dispatch(&service, &base, &method, &segments, req_query, parsed, if_match.as_deref())
     })
     .await
-    .unwrap_or_else(|_| Some((None, Err(ScimError::status(503, "Portico is shutting down")))));
-    let (caller, outcome) = match outcome {
-        None => return unauthorized(&state, &address),
-        Some((None, Err(e))) => return error_response(&e),
-        Some((None, Ok(_))) => {
-            return error_response(&ScimError::status(500, "Portico could not complete this request"));
-        }
-        Some((Some(caller), outcome)) => (caller, outcome),
-    };
-
+    .unwrap_or_else(|_| Err(ScimError::status(503, "Portico is shutting down")));
     let response = match &outcome {
         Ok(reply) => reply_response(reply),
         Err(e) => error_response(e),

@@ -386,9 +386,77 @@ async fn bulk_runs_operations_in_order_with_bulk_ids(app: TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // So is a bulk body over the advertised maxPayloadSize, whatever it holds.
+    let padding = "x".repeat(scim::bulk::MAX_BULK_PAYLOAD);
+    let (status, body) = idp
+        .post(
+            "/Bulk",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "POST", "path": "/Users", "data": {"schemas": [USER], "userName": "big@acme.example", "nickName": padding}}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let (_, config) = idp.get("/ServiceProviderConfig").await;
+    assert_eq!(config["bulk"]["maxPayloadSize"], scim::bulk::MAX_BULK_PAYLOAD);
+    assert_eq!(user_count(&idp).await, 1, "nothing of it was applied");
+}
+
+/// The token is checked before the body is read: a client without a valid token gets 401 even
+/// for a body far over the size limit, which Portico never reads.
+async fn the_token_is_checked_before_the_body_is_read(app: TestApp) {
+    let idp = Idp::new(&app, "acme", "test").await;
+    let huge =
+        format!(r#"{{"schemas":["{USER}"],"userName":"{}"}}"#, "x".repeat(gateway::provisioning::MAX_BODY + 1024));
+    for token in ["pscim_000000000000_nope", idp.token.as_str()] {
+        let res = app
+            .client
+            .post(format!("{}/Users", idp.base))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .body(huge.clone())
+            .send()
+            .await
+            .unwrap();
+        let expected = if token == idp.token { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::UNAUTHORIZED };
+        assert_eq!(res.status(), expected);
+    }
+    assert_eq!(user_count(&idp).await, 0);
+}
+
+/// A filter that no index narrows is evaluated over at most `scim.max_filter_scan_rows`
+/// resources (5 here); past that it is refused with `tooMany`, while indexed look-ups and
+/// small enterprises are answered as before.
+async fn filters_that_scan_are_bounded(app: TestApp) {
+    let idp = Idp::new(&app, "acme", "test").await;
+    let scan = "/Users?filter=name.givenName%20eq%20%22Ada%22";
+    for i in 0..5 {
+        let (status, _) = idp
+            .post(
+                "/Users",
+                json!({"schemas": [USER], "userName": format!("user{i}@acme.example"), "name": {"givenName": "Ada"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, body) = idp.get(scan).await;
+    assert_eq!(status, StatusCode::OK, "five users are within the bound: {body}");
+    assert_eq!(body["totalResults"], 5);
+    idp.post("/Users", json!({"schemas": [USER], "userName": "user5@acme.example"})).await;
+    let (status, body) = idp.get(scan).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "tooMany");
+    let (status, body) = idp.get("/Users?filter=userName%20eq%20%22user5@acme.example%22").await;
+    assert_eq!((status, body["totalResults"].as_u64()), (StatusCode::OK, Some(1)), "indexed look-ups still work");
 }
 
 crate::both_backends!(
+    in small_scans with [("PORTICO__SCIM__MAX_FILTER_SCAN_ROWS", "5")];
+    filters_that_scan_are_bounded,
+);
+
+crate::both_backends!(
+    the_token_is_checked_before_the_body_is_read,
     tokens_authenticate_one_enterprise_only,
     discovery_describes_what_is_supported,
     bad_requests_get_scim_errors_and_change_nothing,

@@ -7,6 +7,7 @@
 
 pub mod identity;
 pub mod oidc;
+pub mod outbound;
 pub mod saml;
 
 pub use identity::{AttributeMapping, VerifiedIdentity};

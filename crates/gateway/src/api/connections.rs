@@ -341,7 +341,8 @@ pub async fn resolve_saml(
         // A draft whose SP values the admin is about to paste into the IdP; its IdP side comes
         // later (PATCH). It cannot be tested or enabled until then.
     } else if let Some(url) = &settings.metadata_url {
-        match fetch_idp_metadata(url, settings_.sso_allow_private_metadata).await {
+        match fetch_idp_metadata(url, settings_.sso_allow_private_metadata, settings_.sso_outbound_proxy.as_ref()).await
+        {
             Ok(m) => {
                 if settings.idp_entity_id.is_empty() {
                     settings.idp_entity_id = m.entity_id;

@@ -102,19 +102,21 @@ fn unseal(state: &AppState, sealed: Option<&str>) -> Result<String, (&'static st
     String::from_utf8(plain).map_err(|_| refused("not text".into()))
 }
 
-/// The client for provider calls: unless `sso.allow_private_metadata`, it connects to public
-/// addresses only, checked when it connects.
+/// The client for provider calls (`sso::outbound`): unless `sso.allow_private_metadata`, it
+/// connects to public addresses only, checked when it connects, and never through a proxy the
+/// environment names. With `sso.outbound_proxy` it goes through that proxy, which resolves and
+/// connects on its behalf: literal internal addresses are still refused here.
 fn provider_client(settings: &Settings) -> Result<ProviderHttp, String> {
+    let proxy = settings.sso_outbound_proxy.as_ref();
+    let builder = sso::outbound::client_builder(proxy)?;
     if settings.sso_allow_private_metadata {
-        return sso::oidc::http_client().map_err(|e| e.to_string());
+        return Ok(ProviderHttp::new(builder.build().map_err(|e| e.to_string())?, None));
     }
-    let client = sso::oidc::client_builder()
-        .dns_resolver(Arc::new(super::fetch::PublicOnly))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let builder = if proxy.is_some() { builder } else { builder.dns_resolver(Arc::new(sso::outbound::PublicOnly)) };
+    let client = builder.build().map_err(|e| e.to_string())?;
     // Host names are checked by the resolver when connecting; this refuses plain HTTP and
     // internal addresses written literally, before anything is sent.
-    Ok(ProviderHttp::new(client, Some(Arc::new(super::fetch::check_public_url))))
+    Ok(ProviderHttp::new(client, Some(Arc::new(sso::outbound::check_public_url))))
 }
 
 /// Refuses issuers Portico must not contact (plain HTTP, internal addresses) unless
@@ -132,7 +134,7 @@ fn check_endpoints(settings: &Settings, m: &openidconnect_metadata::CoreProvider
         return Ok(());
     }
     for (name, url) in sso::oidc::endpoints(m) {
-        super::fetch::check_public_url(url).map_err(|e| format!("the provider's {name}: {e}"))?;
+        sso::outbound::check_public_url(url).map_err(|e| format!("the provider's {name}: {e}"))?;
     }
     Ok(())
 }
@@ -146,7 +148,7 @@ fn guard(settings: &Settings, issuer: &str) -> Result<(), String> {
     if settings.sso_allow_private_metadata {
         return Ok(());
     }
-    super::fetch::check_public_url(&url).map_err(|e| format!("the issuer must be a public https:// URL: {e}"))
+    sso::outbound::check_public_url(&url).map_err(|e| format!("the issuer must be a public https:// URL: {e}"))
 }
 
 fn oidc_settings(settings: &Settings, c: &Connection) -> Result<OidcSettings, String> {

@@ -348,3 +348,92 @@ fn unreachable_database_is_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("database.url") && stderr.contains("127.0.0.1"), "{stderr}");
 }
+
+/// A tiny HTTP server on loopback that answers every request with `body` and counts them; as
+/// a "proxy" it counts the connections made to it.
+fn counting_server(body: String) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, hits)
+}
+
+/// Outbound requests (here: reading an IdP's metadata) ignore the proxy variables of the
+/// environment, which would route them past Portico's address checks, and go through
+/// `sso.outbound_proxy` when an operator sets it.
+#[actix_web::test]
+async fn outbound_requests_ignore_proxy_variables_unless_configured() {
+    use base64::Engine;
+    let db = TestDatabase::new(Backend::Sqlite).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = portico(&db, data.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = portico(&db, data.path()).args(["api-key", "create", "--operator"]).output().unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let idp = sso::testing::TestIdp::new("okta");
+    let metadata = format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        idp.entity_id,
+        base64::engine::general_purpose::STANDARD.encode(&idp.cert_der)
+    );
+    let (metadata_port, metadata_hits) = counting_server(metadata);
+    let (proxy_port, proxy_hits) = counting_server(String::new());
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let hits = |h: &std::sync::Arc<std::sync::atomic::AtomicUsize>| h.load(std::sync::atomic::Ordering::SeqCst);
+
+    for configured in [false, true] {
+        let mut cmd = portico(&db, data.path());
+        cmd.env("PORTICO__SSO__ALLOW_PRIVATE_METADATA", "true").stderr(Stdio::null());
+        for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+            cmd.env(var, &proxy);
+        }
+        if configured {
+            cmd.env("PORTICO__SSO__OUTBOUND_PROXY", &proxy);
+        }
+        let running = Running::start(&mut cmd);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let (before_metadata, before_proxy) = (hits(&metadata_hits), hits(&proxy_hits));
+        let enterprise = if configured { "globex" } else { "acme" };
+        client
+            .post(format!("{}/api/v1/enterprises", running.base))
+            .bearer_auth(&key)
+            .json(&json!({"key": enterprise, "name": enterprise}))
+            .send()
+            .await
+            .unwrap();
+        let res = client
+            .post(format!("{}/api/v1/enterprises/{enterprise}/connections", running.base))
+            .bearer_auth(&key)
+            .json(&json!({"protocol": "saml", "provider": "okta",
+                "saml": {"metadata_url": format!("http://127.0.0.1:{metadata_port}/metadata")}}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        if configured {
+            assert!(hits(&proxy_hits) > before_proxy, "the configured proxy carried the request");
+            assert_eq!(hits(&metadata_hits), before_metadata, "nothing went around the proxy");
+        } else {
+            assert_eq!(status, StatusCode::CREATED, "{text}");
+            assert_eq!(hits(&metadata_hits), before_metadata + 1, "read directly");
+            assert_eq!(hits(&proxy_hits), before_proxy, "the environment's proxy was not used");
+        }
+        drop(running.server);
+    }
+}

@@ -47,13 +47,15 @@ impl fmt::Debug for ProviderHttp {
     }
 }
 
-/// The settings every provider client has: time limits and no redirects (no SSRF through a
-/// redirect). A caller may add its own, such as a resolver that gives out public addresses only.
+/// The settings every provider client has (see [`crate::outbound::client_builder`]): time
+/// limits, no redirects, no proxy from the environment. A caller may add its own, such as a
+/// resolver that gives out public addresses only.
 pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
 }
 
 impl ProviderHttp {

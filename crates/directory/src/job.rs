@@ -120,18 +120,24 @@ pub(crate) fn enqueue(
 }
 
 impl Directory {
-    /// One job, for anyone who may administer its enterprise.
+    /// One job, for whoever may change what it changes: the admins of its enterprise, and for
+    /// a change of one organization's mappings that organization's admins too. Anyone else,
+    /// other org admins of the enterprise included, is told there is no such job.
     pub fn get_job(&self, ctx: &Ctx<'_>, id: &str) -> Result<Job> {
         let mut conn = self.conn()?;
         let job: Option<Job> =
             jobs::table.filter(jobs::id.eq(id)).select(Job::as_select()).first(&mut conn).optional()?;
-        match job {
-            Some(j)
-                if j.enterprise_id.as_deref().is_some_and(|e| ctx.actor.can_view_enterprise(e))
-                    || ctx.actor.is_platform_admin() =>
-            {
-                Ok(j)
+        let may_read = |j: &Job| {
+            if ctx.actor.is_platform_admin() {
+                return true;
             }
+            let Some(enterprise) = j.enterprise_id.as_deref() else { return false };
+            ctx.actor.can_administer_enterprise(enterprise)
+                || crate::mapping::job_organization(j)
+                    .is_some_and(|org| ctx.actor.can_administer_organization(enterprise, &org))
+        };
+        match job {
+            Some(j) if may_read(&j) => Ok(j),
             _ => Err(DirectoryError::NotFound("job")),
         }
     }

@@ -89,6 +89,14 @@ const MAX_SKIPPED_KEPT: usize = 100;
 /// Ids checked in one query (well inside both backends' limits on bound parameters).
 const CHECK_IDS_PER_QUERY: usize = 5_000;
 
+/// The organization a job is about, when it is about one (a queued change of one
+/// organization's mappings): its admins may follow it.
+pub(crate) fn job_organization(job: &crate::job::Job) -> Option<String> {
+    (job.kind == crate::job::SET_MAPPINGS)
+        .then(|| serde_json::from_str::<SetMappingsPayload>(&job.payload).ok().map(|p| p.organization))
+        .flatten()
+}
+
 /// What a queued change of mappings did so far (added, removed, skipped), for the progress
 /// page; `None` for other jobs.
 pub fn job_outcome(job: &crate::job::Job) -> Option<MappingOutcome> {

@@ -250,6 +250,26 @@ fn a_large_change_of_mappings_runs_as_a_job(db: TestDatabase) {
     assert!(dir.run_job_chunk(&dir.get_job(&admin, &job.id).unwrap()).unwrap());
     let finished = dir.get_job(&admin, &job.id).unwrap();
     assert_eq!((finished.state.as_str(), finished.done, finished.total), ("done", 2, 2));
+    // Reading a job follows who may change what it changes: eng's admins read eng's job, the
+    // admins of another organization of the enterprise do not, nor anybody's "map all".
+    let e = dir.get_enterprise(&admin, "acme").unwrap();
+    let org_admin_of = |org: &str| {
+        let o = dir.get_organization(&admin, "acme", org).unwrap();
+        Actor::User {
+            id: format!("admin-of-{org}"),
+            enterprise_id: e.id.clone(),
+            login: format!("admin-of-{org}"),
+            grants: vec![Grant { role: Role::OrgAdmin, enterprise_id: e.id.clone(), organization_id: Some(o.id) }],
+        }
+    };
+    let (eng_admin, ops_admin) = (org_admin_of("eng"), org_admin_of("ops"));
+    assert!(dir.get_job(&Ctx::new(&eng_admin, None), &job.id).is_ok());
+    let other = dir.get_job(&Ctx::new(&ops_admin, None), &job.id);
+    assert!(matches!(other, Err(DirectoryError::NotFound(_))), "{other:?}");
+    let map_all = dir.start_map_all(&admin, "acme").unwrap();
+    let refused = dir.get_job(&Ctx::new(&eng_admin, None), &map_all.id);
+    assert!(matches!(refused, Err(DirectoryError::NotFound(_))), "{refused:?}");
+    assert!(dir.get_job(&admin, &map_all.id).is_ok());
     let outcome = directory::mapping::job_outcome(&finished).expect("what it did");
     assert_eq!(outcome.removed, ["Alpha"]);
     assert_eq!(outcome.added, ["Charlie", "Delta", "Echo"]);

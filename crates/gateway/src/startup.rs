@@ -33,6 +33,25 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// The headers every answer carries (console, admin API, SCIM, sign-in endpoints): no MIME
+/// sniffing, no framing, no referrer outside Portico, a content security policy that allows
+/// Portico's own scripts and styles only, and HSTS when `hsts` is given.
+pub fn security_headers(hsts: Option<&'static str>) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            // No form-action: sign-in forms lead to the enterprise's IdP by redirect.
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        ));
+    match hsts {
+        Some(value) => headers.add((header::STRICT_TRANSPORT_SECURITY, value)),
+        None => headers,
+    }
+}
+
 /// Resolves at the first SIGTERM (what orchestrators send) or Ctrl-C.
 async fn stop_signal() {
     #[cfg(unix)]
@@ -89,20 +108,12 @@ impl Application {
             scim_log: Default::default(),
             jobs: jobs.clone(),
         });
+        // Served over HTTPS, browsers are told to come back over HTTPS only, for a year.
+        let hsts = (public_url.starts_with("https://")).then_some("max-age=31536000");
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .wrap(
-                    DefaultHeaders::new()
-                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                        .add((header::X_FRAME_OPTIONS, "DENY"))
-                        .add((header::REFERRER_POLICY, "same-origin"))
-                        .add((
-                            header::CONTENT_SECURITY_POLICY,
-                            // No form-action: sign-in forms lead to the enterprise's IdP by redirect.
-                            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-                        )),
-                )
+                .wrap(security_headers(hsts))
                 .wrap(from_fn(crate::proxy::require_https))
                 .wrap(from_fn(observe::observe))
                 .configure(health::configure)

@@ -204,4 +204,66 @@ async fn admins_link_local_accounts_and_sign_ins_do_not(app: TestApp) {
     assert!(page.contains("boss is no longer linked"), "{page}");
 }
 
-crate::both_backends!(admins_link_local_accounts_and_sign_ins_do_not);
+/// Every answer carries the security headers: the console, the admin API (its errors too),
+/// SCIM, the ACS; and HSTS exactly when Portico is served over HTTPS.
+async fn every_answer_carries_the_security_headers(app: TestApp) {
+    let s = enabled(&app).await;
+    let answers = vec![
+        ("console", app.client.get(app.url("/login")).send().await.unwrap()),
+        ("api", app.api(Method::GET, "/api/v1/enterprises", &app.operator_key).send().await.unwrap()),
+        ("api error", app.client.get(app.url("/api/v1/enterprises")).send().await.unwrap()),
+        ("scim", app.client.get(app.url("/api/scim/v2/acme/Users")).send().await.unwrap()),
+        (
+            "acs",
+            // The test server speaks plain HTTP even where it announces HTTPS.
+            app.client
+                .post(s.acs.replacen("https://", "http://", 1))
+                .form(&[("SAMLResponse", "not a response")])
+                .send()
+                .await
+                .unwrap(),
+        ),
+        ("sign-in start", app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap()),
+    ];
+    let served_over_https = app
+        .api(Method::GET, &format!("/api/v1/enterprises/acme/connections/{}", s.id), &app.operator_key)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["sp"]["acs_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://");
+    for (what, res) in answers {
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["x-frame-options"], "DENY", "{what}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{what}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        match h.get("strict-transport-security") {
+            Some(v) => {
+                assert!(served_over_https, "{what}: HSTS over plain HTTP");
+                assert_eq!(v, "max-age=31536000", "{what}");
+            }
+            None => assert!(!served_over_https, "{what}: no HSTS over HTTPS"),
+        }
+    }
+}
+
+crate::both_backends!(admins_link_local_accounts_and_sign_ins_do_not, every_answer_carries_the_security_headers);
+
+mod over_https {
+    #[actix_web::test]
+    async fn every_answer_carries_the_security_headers_and_hsts() {
+        let app = crate::helpers::TestApp::spawn_with(
+            directory::Backend::Sqlite,
+            &[("PORTICO__SERVER__PUBLIC_URL", "https://127.0.0.1:0")],
+        )
+        .await
+        .unwrap();
+        super::every_answer_carries_the_security_headers(app).await
+    }
+}

@@ -322,6 +322,18 @@ async fn a_provider_error_is_refused(app: TestApp) {
     assert_eq!(app.client.get(url).send().await.unwrap().status(), StatusCode::FORBIDDEN);
     let (log, _) = audited(&app);
     assert!(log.contains("provider_error") && log.contains("not assigned"), "{log}");
+    // What the sender writes reaches the audit trail escaped and cut short.
+    let long = format!("line%0Aforged audit line {}", "x".repeat(3000));
+    let url = app.url(&format!("/sso/oidc/{id}/callback?error=access_denied&error_description={long}&state=_x"));
+    assert_eq!(app.client.get(url).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let events = app
+        .directory
+        .list_audit_events(&Ctx::new(&Actor::System, None), Some("acme"), &PageRequest::default())
+        .unwrap()
+        .items;
+    let reason = events[0].reason.clone().unwrap();
+    assert!(reason.contains("line\\nforged") && !reason.contains('\n'), "{reason}");
+    assert!(reason.chars().count() <= directory::audit::REASON_MAX + 1);
 }
 
 /// The provider goes away between the person's visit to it and the callback: the person gets a

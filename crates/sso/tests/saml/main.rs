@@ -52,6 +52,7 @@ fn connection(idp: &TestIdp) -> SamlConnection {
     }
 }
 
+mod fuzz;
 mod wrapping;
 
 fn check(conn: &SamlConnection, body: &str) -> Result<sso::saml::VerifiedAssertion, Refusal> {

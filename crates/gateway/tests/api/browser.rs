@@ -238,6 +238,25 @@ async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
         .await
         .unwrap();
 
+    // The Users page says whom single sign-on reaches: Rita, appointed here, is not linked to
+    // an identity at the IdP, and a sign-in asserting her login would not open her account. She
+    // links herself with the identity her IdP uses for her.
+    c.goto(&app.url("/console/e/acme/users")).await.unwrap();
+    let row = c.wait().for_element(Locator::XPath("//tr[td[normalize-space(.)='root']]")).await.unwrap();
+    assert!(row.text().await.unwrap().contains("not linked"));
+    shot(&c, "13-users-not-linked").await;
+    row.find(Locator::Css("summary")).await.unwrap().click().await.unwrap();
+    let field = row.find(Locator::Css("input[name='subject']")).await.unwrap();
+    field.send_keys("rita@idp.example").await.unwrap();
+    let submit_button = row.find(Locator::Css("form[action$='/users/link'] button")).await.unwrap();
+    submit_button.click().await.unwrap();
+    let notice = c.wait().for_element(Locator::Css("div.alert.success")).await.unwrap().text().await.unwrap();
+    assert!(notice.contains("root is linked to the IdP identity rita@idp.example"), "{notice}");
+    shot(&c, "14-users-linked").await;
+    c.set_window_size(390, 844).await.unwrap();
+    shot(&c, "14-users-linked-phone").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
     // Sign out; Ada signs in through the sign-in page's single sign-on form.
     click_to_next_page(&c, Locator::Css("header form button")).await;
     c.wait().for_element(Locator::Id("f-enterprise_key")).await.unwrap();

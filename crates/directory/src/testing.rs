@@ -46,8 +46,13 @@ impl TestDatabase {
         };
         let name = format!("portico_test_{}", uuid::Uuid::new_v4().simple());
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
-        let (base, _) = admin_url.rsplit_once('/').expect("PostgreSQL URL with a database name");
-        let url = format!("{base}/{name}");
+        let (without_query, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+        let (base, _) = without_query.rsplit_once('/').expect("PostgreSQL URL with a database name");
+        // Tests talk to a local server: without TLS, unless the URL asks for it. (Pools of
+        // finished tests may still be reconnecting when the test process exits, and OpenSSL's
+        // clean-up at exit would pull its locks from under a TLS handshake in flight.)
+        let query = if query.is_empty() { "sslmode=disable" } else { query };
+        let url = format!("{base}/{name}?{query}");
         Some(TestDatabase { url, backend: Backend::Postgres, _dir: None, pg: Some((admin_url, name)) })
     }
 

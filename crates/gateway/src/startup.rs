@@ -133,6 +133,12 @@ impl Application {
         self.port
     }
 
+    /// A handle that stops the server (tests stop theirs when they end, so that nothing of a
+    /// finished test keeps running in the test process).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The URL Portico announces, with the real port when it listens on port 0.
     pub fn public_url(&self) -> &str {
         &self.public_url

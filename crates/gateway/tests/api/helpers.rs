@@ -15,6 +15,8 @@ pub struct TestApp {
     pub directory: Directory,
     pub operator_key: String,
     pub client: Client,
+    /// Stops the server; `both_backends!` does at the end of each test.
+    pub server: actix_web::dev::ServerHandle,
     _db: TestDatabase,
     _data: tempfile::TempDir,
 }
@@ -47,10 +49,11 @@ impl TestApp {
         directory.migrate().unwrap();
         let app = Application::build(settings, directory.clone()).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
+        let server = app.handle();
         actix_web::rt::spawn(app.run_until_stopped());
         let operator_key = directory.create_api_key(&Ctx::new(&Actor::System, None), None, "tests").unwrap().token;
         let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Some(TestApp { base, directory, operator_key, client, _db: db, _data: data })
+        Some(TestApp { base, directory, operator_key, client, server, _db: db, _data: data })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -134,13 +137,17 @@ macro_rules! both_backends {
             mod sqlite {
                 $( #[actix_web::test] async fn $name() {
                     let app = $crate::helpers::TestApp::spawn_with(directory::Backend::Sqlite, super::SETTINGS).await.unwrap();
-                    super::super::$name(app).await
+                    let server = app.server.clone();
+                    super::super::$name(app).await;
+                    server.stop(false).await;
                 } )*
             }
             mod postgres {
                 $( #[actix_web::test] async fn $name() {
                     if let Some(app) = $crate::helpers::TestApp::spawn_with(directory::Backend::Postgres, super::SETTINGS).await {
-                        super::super::$name(app).await
+                        let server = app.server.clone();
+                        super::super::$name(app).await;
+                        server.stop(false).await;
                     }
                 } )*
             }
@@ -150,13 +157,17 @@ macro_rules! both_backends {
         mod sqlite {
             $( #[actix_web::test] async fn $name() {
                 let app = $crate::helpers::TestApp::spawn(directory::Backend::Sqlite).await.unwrap();
-                super::$name(app).await
+                let server = app.server.clone();
+                super::$name(app).await;
+                server.stop(false).await;
             } )*
         }
         mod postgres {
             $( #[actix_web::test] async fn $name() {
                 if let Some(app) = $crate::helpers::TestApp::spawn(directory::Backend::Postgres).await {
-                    super::$name(app).await
+                    let server = app.server.clone();
+                    super::$name(app).await;
+                    server.stop(false).await;
                 }
             } )*
         }

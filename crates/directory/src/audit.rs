@@ -85,21 +85,31 @@ pub const REASON_MAX: usize = 1000;
 /// The longest target name an event keeps, in characters.
 pub const NAME_MAX: usize = 300;
 
+/// Characters shown escaped: control characters, the line and paragraph separators, and the
+/// marks that reorder text (an event must read as what it is, on one line).
+fn escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
 /// Text that may come from whoever sent a request (a refused response's Issuer or Destination,
-/// a NameID, a provider's error description) as the audit trail keeps it: control characters
-/// escaped (a line break becomes `\n`, so one event is one line wherever it is shown), at most
+/// a NameID, a provider's error description) as the audit trail keeps it: control characters,
+/// line separators and bidirectional marks escaped (a line break becomes `\n`, so one event is
+/// one line wherever it is shown, and reads in the order it was written), at most
 /// `max` characters (escapes included), with an ellipsis when cut.
 pub fn bounded(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max * 4));
     let mut count = 0;
     for c in text.chars() {
-        let width = if c.is_control() { c.escape_default().count() } else { 1 };
+        let width = if escaped(c) { c.escape_default().count() } else { 1 };
         if count + width > max {
             out.push('…');
             break;
         }
         count += width;
-        if c.is_control() {
+        if escaped(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -208,5 +218,6 @@ mod tests {
         assert_eq!(bounded("line one\nline two\u{1b}[31m", 100), "line one\\nline two\\u{1b}[31m");
         assert_eq!(bounded(&"é".repeat(50), 10), format!("{}…", "é".repeat(10)));
         assert_eq!(bounded("", 10), "");
+        assert_eq!(bounded("a\u{2028}b\u{202e}c", 100), "a\\u{2028}b\\u{202e}c");
     }
 }

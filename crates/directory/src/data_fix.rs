@@ -37,50 +37,65 @@ struct StoredLogin {
     scope: String,
     login: String,
     key: String,
+    created_at: NaiveDateTime,
 }
 
-/// The `(id, new key)` updates for `rows`, and the logins left alone. Logins that only the new
-/// comparison makes equal within one scope keep their old keys, which stay unique, and are
-/// reported: an admin renames all but one of them.
+/// The `(id, new key)` updates for `rows`, in the order they must be made, and the logins set
+/// aside. Logins that only the new comparison makes equal within one scope cannot all keep a
+/// key that lookups reach: the earliest account keeps the login (every spelling of it now finds
+/// that account), the others get a key no lookup produces, so that no spelling of one login
+/// opens another account, and are reported for an admin to resolve. Those are moved first, so
+/// that no update meets a key still held.
 fn new_keys(rows: Vec<StoredLogin>) -> (Vec<(String, String)>, Vec<String>) {
     use std::collections::HashMap;
     let mut by_key: HashMap<(String, String), Vec<StoredLogin>> = HashMap::new();
     for row in rows {
         by_key.entry((row.scope.clone(), login_key(&row.login))).or_default().push(row);
     }
-    let (mut updates, mut clashes) = (Vec::new(), Vec::new());
-    for ((_, key), rows) in by_key {
-        if rows.len() > 1 {
-            clashes.extend(rows.into_iter().map(|r| r.login));
-            continue;
+    let (mut set_aside, mut updates, mut clashes) = (Vec::new(), Vec::new(), Vec::new());
+    for ((_, key), mut rows) in by_key {
+        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else { continue };
+        for other in rows {
+            clashes.push(format!("{} ({})", other.login, other.id));
+            set_aside.push((other.id.clone(), format!("{key}\u{1f}set aside {}", other.id)));
         }
-        for row in rows {
-            if row.key != key {
-                updates.push((row.id, key.clone()));
-            }
+        if first.key != key {
+            updates.push((first.id, key));
         }
     }
-    (updates, clashes)
+    set_aside.extend(updates);
+    (set_aside, clashes)
 }
 
 fn rekey_logins(conn: &mut DbConnection) -> Result<()> {
-    let people: Vec<(String, String, String, String)> =
-        users::table.select((users::id, users::enterprise_id, users::login, users::login_key)).load(conn)?;
-    let (updates, clashes) =
-        new_keys(people.into_iter().map(|(id, scope, login, key)| StoredLogin { id, scope, login, key }).collect());
+    let people: Vec<(String, String, String, String, NaiveDateTime)> = users::table
+        .select((users::id, users::enterprise_id, users::login, users::login_key, users::created_at))
+        .load(conn)?;
+    let (updates, clashes) = new_keys(
+        people
+            .into_iter()
+            .map(|(id, scope, login, key, created_at)| StoredLogin { id, scope, login, key, created_at })
+            .collect(),
+    );
     for (id, key) in updates {
         diesel::update(users::table.filter(users::id.eq(id))).set(users::login_key.eq(key)).execute(conn)?;
     }
     if !clashes.is_empty() {
         tracing::warn!(
-            logins = ?clashes,
-            "these logins are now one login within their enterprise and keep their old keys; rename all but one"
+            users = ?clashes,
+            "these logins are now the same login as an older account of their enterprise: they were set aside \
+             (no sign-in or look-up by login reaches them); their IdP can still rename or delete them over SCIM"
         );
     }
-    let ops: Vec<(String, String, String)> =
-        operators::table.select((operators::id, operators::login, operators::login_key)).load(conn)?;
+    let ops: Vec<(String, String, String, NaiveDateTime)> = operators::table
+        .select((operators::id, operators::login, operators::login_key, operators::created_at))
+        .load(conn)?;
     let (updates, clashes) = new_keys(
-        ops.into_iter().map(|(id, login, key)| StoredLogin { id, scope: String::new(), login, key }).collect(),
+        ops.into_iter()
+            .map(|(id, login, key, created_at)| StoredLogin { id, scope: String::new(), login, key, created_at })
+            .collect(),
     );
     for (id, key) in updates {
         diesel::update(operators::table.filter(operators::id.eq(id)))
@@ -88,7 +103,7 @@ fn rekey_logins(conn: &mut DbConnection) -> Result<()> {
             .execute(conn)?;
     }
     if !clashes.is_empty() {
-        tracing::warn!(logins = ?clashes, "these operator logins are now one login and keep their old keys");
+        tracing::warn!(operators = ?clashes, "these operator logins are now the login of an older operator: set aside");
     }
     Ok(())
 }
@@ -98,23 +113,35 @@ mod tests {
     use super::{StoredLogin, new_keys};
 
     #[test]
-    fn keys_change_where_the_comparison_changed_and_clashes_keep_theirs() {
-        let row = |id: &str, scope: &str, login: &str| StoredLogin {
+    fn keys_change_where_the_comparison_changed_and_clashes_are_set_aside() {
+        let at = |minute: u32| chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(9, minute, 0).unwrap();
+        let row = |id: &str, scope: &str, login: &str, minute: u32| StoredLogin {
             id: id.to_owned(),
             scope: scope.to_owned(),
             login: login.to_owned(),
             key: login.to_lowercase(),
+            created_at: at(minute),
         };
-        let (mut updates, mut clashes) = new_keys(vec![
-            row("1", "acme", "ada"),
-            row("2", "acme", "ＢＯＢ"),
-            row("3", "acme", "Straße"),
-            row("4", "acme", "STRASSE"),
-            row("5", "other", "Straße"),
+        let (updates, mut clashes) = new_keys(vec![
+            row("1", "acme", "ada", 0),
+            row("2", "acme", "ＢＯＢ", 1),
+            row("3", "acme", "Straße", 2),
+            row("4", "acme", "STRASSE", 3),
+            row("5", "other", "Straße", 4),
         ]);
-        updates.sort();
         clashes.sort();
-        assert_eq!(updates, vec![("2".to_owned(), "bob".to_owned()), ("5".to_owned(), "strasse".to_owned())]);
-        assert_eq!(clashes, vec!["STRASSE".to_owned(), "Straße".to_owned()]);
+        assert_eq!(clashes, vec!["STRASSE (4)".to_owned()], "the later of the two is set aside");
+        // Set aside first, so that "Straße" may take the key STRASSE held.
+        assert_eq!(updates[0], ("4".to_owned(), "strasse\u{1f}set aside 4".to_owned()));
+        let mut rest = updates[1..].to_vec();
+        rest.sort();
+        assert_eq!(
+            rest,
+            vec![
+                ("2".to_owned(), "bob".to_owned()),
+                ("3".to_owned(), "strasse".to_owned()),
+                ("5".to_owned(), "strasse".to_owned())
+            ]
+        );
     }
 }

@@ -41,6 +41,7 @@ diesel::table! {
         scim_external_id -> Nullable<Text>,
         scim_profile -> Text,
         version -> BigInt,
+        links_by_admin_only -> Bool,
     }
 }
 

@@ -5,7 +5,10 @@
 //! - per client address, over every account: one address cannot spray many accounts;
 //! - per account, over every address (a distributed guess): an enterprise user's account is then
 //!   locked for the window; an operator's is not (locking the operators out would hand an
-//!   attacker the installation's keys to deny), and the attempts are audited as an alert.
+//!   attacker the installation's keys to deny) but is paced to one attempt every few seconds,
+//!   and the attempts are audited as an alert.
+//!
+//! Addresses are counted as their /64 network for IPv6 ([`address_key`]).
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -26,6 +29,26 @@ pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 /// Failed attempts on one account from every address within the window: past it an enterprise
 /// user's account is locked for the window, an operator's raises an alert instead.
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 50;
+/// Once an operator's account has had [`MAX_FAILURES_PER_ACCOUNT`] failures in the window, one
+/// attempt on it is allowed in this many seconds, from anywhere: never locked out, but guessed
+/// at a crawl.
+pub const OPERATOR_PACE_SECS: i64 = 10;
+
+/// What failures from `address` are counted under: the address itself for IPv4, its /64
+/// network for IPv6 (one host usually holds a whole /64, so counting single IPv6 addresses
+/// would give it unlimited attempts). Unparseable text counts as itself.
+pub fn address_key(address: &str) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            let network = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{network}/64")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        _ => address.to_owned(),
+    }
+}
+
 /// The sliding window over which failures count.
 pub const FAILURE_WINDOW_MINUTES: i64 = 15;
 
@@ -123,16 +146,30 @@ impl Directory {
             None => format!("operator:{}", validate::login_key(creds.login)),
         };
         let operator = creds.enterprise_key.is_none();
+        let counted_address = address_key(creds.address);
         let reserved = self.write(|conn, now| {
             lock_account(conn, &account_key)?;
             let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
             let mut checks = vec![
-                (failures_since(conn, since, Some(&account_key), Some(creds.address))?, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS),
-                (failures_since(conn, since, None, Some(creds.address))?, MAX_FAILURES_PER_ADDRESS),
+                (
+                    failures_since(conn, since, Some(&account_key), Some(&counted_address))?,
+                    MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
+                ),
+                (failures_since(conn, since, None, Some(&counted_address))?, MAX_FAILURES_PER_ADDRESS),
             ];
             let on_account = failures_since(conn, since, Some(&account_key), None)?;
             let on_account_count = on_account.len() as i64;
-            if !operator {
+            if operator {
+                // Past the limit, an operator's account is paced rather than locked.
+                if on_account_count >= MAX_FAILURES_PER_ACCOUNT
+                    && let Some(last) = on_account.last()
+                {
+                    let wait = (*last + Duration::seconds(OPERATOR_PACE_SECS) - now).num_seconds();
+                    if wait > 0 {
+                        return Ok(Err(wait as u64));
+                    }
+                }
+            } else {
                 checks.push((on_account, MAX_FAILURES_PER_ACCOUNT));
             }
             for (times, limit) in checks {
@@ -146,7 +183,7 @@ impl Directory {
                 .values((
                     sign_in_failures::id.eq(new_id()),
                     sign_in_failures::account_key.eq(&account_key),
-                    sign_in_failures::address.eq(creds.address),
+                    sign_in_failures::address.eq(&counted_address),
                     sign_in_failures::at.eq(now),
                 ))
                 .execute(conn)?;

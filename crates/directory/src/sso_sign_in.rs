@@ -514,39 +514,76 @@ fn consume(c: &mut DbConnection, now: NaiveDateTime, v: &Vouched) -> std::result
     }
 }
 
+/// How an IdP identity found its user.
+#[derive(Debug)]
+enum Found {
+    /// Linked to the subject the IdP asserts.
+    BySubject(User),
+    /// Not linked yet, and one a sign-in may link: provisioned by the IdP over SCIM, never
+    /// unlinked by an admin, holding no admin role.
+    ByLogin(User),
+}
+
 /// The user an IdP identity belongs to (the account-linking rules of `docs/architecture.md`):
-/// - a user bound to this subject is that user, whatever login the IdP sends now;
-/// - otherwise the user of that login, if it may be bound by a sign-in: only one the IdP
-///   provisioned (SCIM) and that is not bound yet. A user bound to another subject is someone
-///   else (refused: a reused or edited login must not take over an account); a local account
-///   (password, appointed admin) or an unbound JIT user is bound only by an admin;
+/// - a user linked to this subject is that user, whatever login the IdP sends now;
+/// - otherwise the user of that login, if a sign-in may link it: only one the IdP provisioned
+///   (SCIM), not linked yet, never unlinked by an admin, and holding no admin role (an admin's
+///   account is linked by an admin, since an IdP whose login attribute users can edit would
+///   otherwise hand it to whoever types the admin's login). A user linked to another subject is
+///   someone else (a reused or edited login must not take over an account); a local account
+///   (password, appointed admin) or an unlinked user is linked only by an admin;
 /// - otherwise nobody (JIT creates the user, SCIM mode refuses).
 fn find_user(
     c: &mut DbConnection,
     enterprise_id: &str,
     login: &str,
     subject: &str,
-) -> std::result::Result<Option<User>, Failure> {
+) -> std::result::Result<Option<Found>, Failure> {
     let by_subject: Option<User> = users::table
         .filter(users::enterprise_id.eq(enterprise_id))
         .filter(users::external_id.eq(subject))
         .select(User::as_select())
         .first(c)
         .optional()?;
-    if by_subject.is_some() {
-        return Ok(by_subject);
+    if let Some(u) = by_subject {
+        return Ok(Some(Found::BySubject(u)));
     }
-    let by_login: Option<User> = users::table
+    let by_login: Option<(User, bool)> = users::table
         .filter(users::enterprise_id.eq(enterprise_id))
         .filter(users::login_key.eq(validate::login_key(login)))
-        .select(User::as_select())
+        .select((User::as_select(), users::links_by_admin_only))
         .first(c)
         .optional()?;
-    match by_login {
-        None => Ok(None),
-        Some(u) if u.external_id.is_some() => Err(Failure::Refused(SignInRefusal::LoginTaken { login: u.login })),
-        Some(u) if u.origin == crate::user::Origin::Scim.as_str() => Ok(Some(u)),
-        Some(u) => Err(Failure::Refused(SignInRefusal::NotLinked { login: u.login })),
+    let Some((u, admin_only)) = by_login else { return Ok(None) };
+    if u.external_id.is_some() {
+        return Err(Failure::Refused(SignInRefusal::LoginTaken { login: u.login }));
+    }
+    let holds_a_role: i64 = crate::schema::role_grants::table
+        .filter(crate::schema::role_grants::user_id.eq(&u.id))
+        .count()
+        .get_result(c)?;
+    if u.origin != crate::user::Origin::Scim.as_str() || admin_only || holds_a_role > 0 {
+        return Err(Failure::Refused(SignInRefusal::NotLinked { login: u.login }));
+    }
+    Ok(Some(Found::ByLogin(u)))
+}
+
+/// Links `user` to `subject` unless another sign-in linked it meanwhile (two first sign-ins
+/// of one login with different subjects, racing): then it is someone else's.
+fn link_on_sign_in(c: &mut DbConnection, user: &User, subject: &str) -> std::result::Result<(), Failure> {
+    let linked = diesel::update(
+        users::table
+            .filter(users::id.eq(&user.id))
+            .filter(users::external_id.is_null().or(users::external_id.eq(subject))),
+    )
+    .set(users::external_id.eq(subject))
+    .execute(c);
+    match linked {
+        Ok(1) => Ok(()),
+        Ok(_) | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(Failure::Refused(SignInRefusal::LoginTaken { login: user.login.clone() }))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -570,30 +607,37 @@ fn provision(
     });
     let name: String = v.name.clone().unwrap_or_default().chars().take(validate::NAME_MAX).collect();
     let existing = find_user(c, enterprise_id, &login, &v.subject)?;
+    let found_by_subject = matches!(existing, Some(Found::BySubject(_)));
+    let existing = existing.map(|f| match f {
+        Found::BySubject(u) | Found::ByLogin(u) => u,
+    });
     match (mode, existing) {
         (_, Some(u)) if !u.active => Err(Failure::Refused(SignInRefusal::Deactivated { login: u.login })),
         (ProvisioningMode::Scim, None) => Err(Failure::Refused(SignInRefusal::NotProvisioned { login })),
         // In SCIM mode the IdP's assignments decide who may sign in: a JIT user it never pushed
-        // (and so never adopted) is not provisioned.
-        (ProvisioningMode::Scim, Some(u)) if u.origin != crate::user::Origin::Scim.as_str() => {
+        // (and so never adopted) is not provisioned. A local account an admin linked to this
+        // subject is the admin's decision and may.
+        (ProvisioningMode::Scim, Some(u))
+            if u.origin != crate::user::Origin::Scim.as_str()
+                && !(found_by_subject && u.origin == crate::user::Origin::Local.as_str()) =>
+        {
             Err(Failure::Refused(SignInRefusal::NotProvisioned { login: u.login }))
         }
-        // The first sign-in of a user the IdP provisioned binds them to the subject; from then
+        // The first sign-in of a user the IdP provisioned links them to the subject; from then
         // on the subject finds them, whatever the IdP later sends as their login.
         (ProvisioningMode::Scim, Some(u)) => {
-            diesel::update(users::table.filter(users::id.eq(&u.id)))
-                .set((users::last_sign_in_at.eq(now), users::external_id.eq(&v.subject)))
-                .execute(c)?;
+            link_on_sign_in(c, &u, &v.subject)?;
+            diesel::update(users::table.filter(users::id.eq(&u.id))).set(users::last_sign_in_at.eq(now)).execute(c)?;
             Ok(User { last_sign_in_at: Some(now), external_id: Some(v.subject.clone()), ..u })
         }
         (ProvisioningMode::Jit, Some(u)) => {
+            link_on_sign_in(c, &u, &v.subject)?;
             let new_name = if name.is_empty() { u.name.clone() } else { name };
             let new_email = email.or(u.email.clone());
             diesel::update(users::table.filter(users::id.eq(&u.id)))
                 .set((
                     users::name.eq(&new_name),
                     users::email.eq(&new_email),
-                    users::external_id.eq(&v.subject),
                     users::last_sign_in_at.eq(now),
                     users::version.eq(users::version + 1),
                     users::updated_at.eq(now),

@@ -320,7 +320,8 @@ impl Directory {
             }
             diesel::update(users::table.filter(users::id.eq(&user.id)))
                 .set((users::external_id.eq(subject), users::version.eq(users::version + 1), users::updated_at.eq(now)))
-                .execute(conn)?;
+                .execute(conn)
+                .map_err(conflict_on_unique("that IdP identity is already linked to another user"))?;
             let audit = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login)
                 .with_details(serde_json::json!({"subject": subject, "previous": user.external_id}));
             Ok((User { external_id: Some(subject.to_owned()), updated_at: now, ..user }, audit))
@@ -328,7 +329,8 @@ impl Directory {
     }
 
     /// Removes a user's link to an IdP identity (enterprise admins): single sign-on no longer
-    /// reaches them until an admin links them again; local sign-in is unchanged.
+    /// reaches them until an admin links them again (no sign-in will, even for a user the IdP
+    /// provisioned); local sign-in is unchanged.
     pub fn unlink_idp_subject(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<User> {
         self.audited(ctx, "user.unlink_idp", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
@@ -337,6 +339,7 @@ impl Directory {
             diesel::update(users::table.filter(users::id.eq(&user.id)))
                 .set((
                     users::external_id.eq(None::<String>),
+                    users::links_by_admin_only.eq(true),
                     users::version.eq(users::version + 1),
                     users::updated_at.eq(now),
                 ))

@@ -92,7 +92,6 @@ impl Application {
             crate::throttle::Throttle::new(settings.sso_refusals_per_minute, std::time::Duration::from_secs(60));
         let jobs = crate::jobs::JobRunner::start(directory.clone());
         let grace = settings.shutdown_grace;
-        let acs_form_limit = settings.acs_form_limit();
         let state = web::Data::new(AppState {
             directory,
             settings: Arc::new(settings),
@@ -119,7 +118,7 @@ impl Application {
                 .configure(health::configure)
                 .configure(api::configure)
                 .configure(console::configure)
-                .configure(|cfg| signin::configure(cfg, acs_form_limit))
+                .configure(signin::configure)
                 .configure(provisioning::configure)
         })
         .shutdown_timeout(grace.as_secs())

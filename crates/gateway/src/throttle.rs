@@ -20,8 +20,10 @@ impl Throttle {
         Throttle { per_window, window, seen: Mutex::new(HashMap::new()) }
     }
 
-    /// Counts a request from `address`; false when it is over the limit.
+    /// Counts a request from `address` (an IPv6 address counts as its /64, see
+    /// `directory::sign_in::address_key`); false when it is over the limit.
     pub fn allow(&self, address: &str, now: Instant) -> bool {
+        let address = &directory::sign_in::address_key(address);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if seen.len() > 100_000 {
             // Forget stale windows before the table grows without bound.
@@ -39,6 +41,7 @@ impl Throttle {
     /// True when `address` has used up its window, without counting this look: for limits on
     /// failures, where only a failure counts.
     pub fn exhausted(&self, address: &str, now: Instant) -> bool {
+        let address = &directory::sign_in::address_key(address);
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.get(address).is_some_and(|(start, n)| now.duration_since(*start) < self.window && *n >= self.per_window)
     }
@@ -56,6 +59,16 @@ mod tests {
         assert!(!t.allow("10.0.0.1", now));
         assert!(t.allow("10.0.0.2", now), "other addresses are not affected");
         assert!(t.allow("10.0.0.1", now + Duration::from_secs(61)), "a new window starts");
+    }
+
+    #[test]
+    fn ipv6_addresses_count_as_their_64() {
+        let t = Throttle::new(2, Duration::from_secs(60));
+        let now = Instant::now();
+        assert!(t.allow("2001:db8:1:2::1", now) && t.allow("2001:db8:1:2::ffff", now));
+        assert!(!t.allow("2001:db8:1:2:abcd::9", now), "the same /64");
+        assert!(t.exhausted("2001:db8:1:2::5", now));
+        assert!(t.allow("2001:db8:1:3::1", now), "another /64");
     }
 
     #[test]

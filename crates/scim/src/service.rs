@@ -316,10 +316,28 @@ impl<'a> Service<'a> {
 
     /// `POST /.search` at the root: users, then groups, that match.
     pub fn search_all(&self, q: &ListQuery) -> Result<Reply, ScimError> {
-        let mut matched =
-            self.matching_users(q.filter.as_ref(), wants("groups", &q.attributes, &q.excluded_attributes))?;
-        matched
-            .extend(self.matching_groups(q.filter.as_ref(), wants("members", &q.attributes, &q.excluded_attributes))?);
+        let with_groups = wants("groups", &q.attributes, &q.excluded_attributes);
+        let with_members = wants("members", &q.attributes, &q.excluded_attributes);
+        let Some(filter) = &q.filter else {
+            // No filter: users then groups, the page read in SQL like the lists'.
+            let offset = i64::from(q.start_index.saturating_sub(1));
+            let count = i64::from(q.count);
+            let (users, user_total) =
+                self.directory.scim_users(&self.ctx, None, offset, count).map_err(from_directory)?;
+            let group_offset = (offset - user_total).max(0);
+            let group_count = count - users.len() as i64;
+            let (groups, group_total) = self
+                .directory
+                .scim_groups(&self.ctx, None, group_offset, group_count.max(0))
+                .map_err(from_directory)?;
+            let groups = if group_count > 0 { groups } else { Vec::new() };
+            let mut resources: Vec<Value> = self.render_users(&users, with_groups)?;
+            resources.extend(self.render_groups(&groups, with_members)?);
+            let resources = resources.into_iter().map(|r| project(r, q)).collect();
+            return Ok(Reply::json(list_response(resources, (user_total + group_total) as usize, q.start_index)));
+        };
+        let mut matched = self.matching_users(Some(filter), with_groups)?;
+        matched.extend(self.matching_groups(Some(filter), with_members)?);
         Ok(Reply::json(self.page(matched, q)))
     }
 

@@ -552,6 +552,34 @@ impl TestIdp {
         }
         attacks.extend([
             Attack {
+                name: "a namespaced URI on the Reference, read first by libxmlsec1",
+                xml: envelope(&signed.replacen(
+                    &reference,
+                    &format!(r#"xmlns:x="urn:example:x" x:URI="http://127.0.0.1:9/" {reference}"#),
+                    1,
+                )),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "a namespaced Algorithm on a Transform",
+                xml: envelope(&signed.replacen(
+                    r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
+                    r#"<ds:Transform xmlns:x="urn:example:x" x:Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116" Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
+                    1,
+                )),
+                code: "unexpected_structure",
+            },
+            Attack {
+                name: "an InclusiveNamespaces made a stylesheet by xsl:version",
+                xml: with_transforms(r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xsl:version="1.0" PrefixList="{count(//*)}"/></ds:Transform>"#),
+                code: "signature_content",
+            },
+            Attack {
+                name: "an InclusiveNamespaces with other attributes",
+                xml: with_transforms(r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs" Other="x"/></ds:Transform>"#),
+                code: "signature_transform",
+            },
+            Attack {
                 name: "an XPointer Reference",
                 xml: envelope(&signed.replacen(&reference, r##"URI="#xpointer(/)""##, 1)),
                 code: "signature_reference",

@@ -13,6 +13,10 @@ WHERE external_id IS NOT NULL
 DROP INDEX users_external_id;
 CREATE UNIQUE INDEX users_external_id ON users (enterprise_id, external_id);
 
+-- An admin unlinked this user: from then on only an admin links it again, whatever a sign-in
+-- asserts (a sign-in may otherwise link a user the IdP provisioned, on its first sign-in).
+ALTER TABLE users ADD COLUMN links_by_admin_only BOOLEAN NOT NULL DEFAULT FALSE;
+
 -- One-off data changes made by Portico itself after the migrations (such as recomputing
 -- stored login keys when the way logins are compared changes), each recorded once.
 CREATE TABLE data_fixes (

@@ -4,7 +4,9 @@ use chrono::Duration;
 use directory::enterprise::NewEnterprise;
 use directory::session::SessionSubject;
 use directory::setup::{SetupForm, SetupLink};
-use directory::sign_in::{Credentials, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS};
+use directory::sign_in::{
+    Credentials, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS, OPERATOR_PACE_SECS,
+};
 use directory::testing::TestDatabase;
 use directory::user::NewUser;
 use directory::{Actor, Ctx, DirectoryError, PageRequest};
@@ -66,6 +68,16 @@ fn sign_in_sessions_and_limits(db: TestDatabase) {
     // ... but the account's owner, elsewhere, is not.
     let elsewhere = Credentials { address: "10.9.9.9", ..creds(PASSWORD) };
     dir.sign_in(&elsewhere, None).unwrap();
+    // IPv6 addresses count as their /64: a host cannot take a fresh address for each guess.
+    for i in 0..MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS {
+        let address = format!("2001:db8:1:2::{:x}", i + 1);
+        let guess = Credentials { address: &address, ..creds("wrong password!") };
+        assert!(matches!(dir.sign_in(&guess, None), Err(DirectoryError::Unauthorized(_))));
+    }
+    let same_network = Credentials { address: "2001:db8:1:2:ffff::1", ..creds(PASSWORD) };
+    assert!(matches!(dir.sign_in(&same_network, None), Err(DirectoryError::RateLimited { .. })));
+    let other_network = Credentials { address: "2001:db8:1:3::1", ..creds(PASSWORD) };
+    dir.sign_in(&other_network, None).unwrap();
     clock.advance(Duration::minutes(16));
     dir.sign_in(&creds(PASSWORD), None).unwrap();
 
@@ -153,7 +165,7 @@ fn parallel_attempts_cannot_pass_the_limit(db: TestDatabase) {
 /// Guesses spread over many addresses: an enterprise user's account is locked once they reach
 /// the account-wide limit; an operator's is never locked, and the attempts raise an alert.
 fn distributed_guesses_lock_users_and_alert_about_operators(db: TestDatabase) {
-    let (dir, _) = open(&db);
+    let (dir, clock) = open(&db);
     let token = dir.issue_first_operator_link().unwrap().unwrap();
     dir.redeem_setup_link(&token, form("olive"), None).unwrap();
     let op = operator();
@@ -169,6 +181,11 @@ fn distributed_guesses_lock_users_and_alert_about_operators(db: TestDatabase) {
         for i in 0..(MAX_FAILURES_PER_ACCOUNT + 5) {
             let address = format!("10.{}.{}.1", i / 200, i % 200);
             let creds = Credentials { enterprise_key, login, password: "a wrong guess", address: &address };
+            if i >= MAX_FAILURES_PER_ACCOUNT && enterprise_key.is_none() {
+                // Past the limit an operator's account takes one attempt per pace, from anywhere.
+                assert!(matches!(dir.sign_in(&creds, None), Err(DirectoryError::RateLimited { .. })), "paced");
+                clock.advance(Duration::seconds(OPERATOR_PACE_SECS + 1));
+            }
             if matches!(dir.sign_in(&creds, None), Err(DirectoryError::Unauthorized(_))) {
                 checked += 1;
             }
@@ -179,6 +196,7 @@ fn distributed_guesses_lock_users_and_alert_about_operators(db: TestDatabase) {
             assert!(matches!(dir.sign_in(&owner, None), Err(DirectoryError::RateLimited { .. })), "{login} is locked");
         } else {
             assert_eq!(checked, MAX_FAILURES_PER_ACCOUNT + 5, "an operator is never locked as a whole");
+            clock.advance(Duration::seconds(OPERATOR_PACE_SECS + 1));
             dir.sign_in(&owner, None).unwrap();
         }
     }

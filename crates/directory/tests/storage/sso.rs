@@ -315,6 +315,33 @@ fn scim_users_are_bound_at_first_sign_in_and_found_by_subject(db: TestDatabase) 
     other.subject = "eve@idp".into();
     let r = dir.complete_sso_sign_in(&other, "", "", None).unwrap();
     assert!(matches!(r, Err(SignInRefusal::LoginTaken { .. })), "{r:?}");
+
+    // A provisioned user who holds an admin role is linked by an admin, not by whoever first
+    // signs in with their login; so is one an admin unlinked.
+    dir.appoint_enterprise_admin(
+        &ctx,
+        "acme",
+        directory::user::NewUser { login: "dave".into(), email: None, name: None },
+    )
+    .unwrap();
+    let r = dir.complete_sso_sign_in(&vouched(&dir, &conn, "dave", &[]), "", "", None).unwrap();
+    assert!(matches!(r, Err(SignInRefusal::NotLinked { .. })), "an admin's account: {r:?}");
+    dir.unlink_idp_subject(&ctx, "acme", "carol").unwrap();
+    let r = dir.complete_sso_sign_in(&vouched(&dir, &conn, "carol", &[]), "", "", None).unwrap();
+    assert!(matches!(r, Err(SignInRefusal::NotLinked { .. })), "unlinked by an admin: {r:?}");
+    dir.link_idp_subject(&ctx, "acme", "carol", "carol@idp").unwrap();
+    assert!(dir.complete_sso_sign_in(&vouched(&dir, &conn, "carol", &[]), "", "", None).unwrap().is_ok());
+
+    // A local admin an admin linked signs in through single sign-on in SCIM mode too.
+    dir.appoint_enterprise_admin(
+        &ctx,
+        "acme",
+        directory::user::NewUser { login: "root".into(), email: None, name: None },
+    )
+    .unwrap();
+    dir.link_idp_subject(&ctx, "acme", "root", "root@idp").unwrap();
+    let root = dir.complete_sso_sign_in(&vouched(&dir, &conn, "root", &[]), "", "", None).unwrap().unwrap();
+    assert_eq!(root.user.origin, "local");
 }
 
 /// Logins that differ only by what NFKC normalisation and case folding erase are one login.

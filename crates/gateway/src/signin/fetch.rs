@@ -24,20 +24,32 @@ pub async fn fetch_idp_metadata(
         _ => return Err("the metadata URL must start with https://".into()),
     }
     let host = parsed.host_str().ok_or("the metadata URL has no host")?.to_owned();
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    let Some(addr) = addrs.iter().copied().find(|a| allow_private || is_public(a.ip())) else {
-        return Err(format!("{host} resolves to no public address; Portico fetches metadata from the internet only"));
-    };
-    // Connect to the address checked above, not to whatever a second resolution would give
-    // (through a proxy, the proxy connects and answers for where).
-    let client = sso::outbound::client_builder(proxy)?
-        .resolve(&host, addr)
-        .build()
-        .map_err(|e| format!("cannot prepare the request: {e}"))?;
+    let client = match proxy {
+        // Through a proxy, the proxy resolves and connects: only an internal address written
+        // in the URL itself is refused here (the proxy's policy answers for the rest).
+        Some(_) => {
+            if !allow_private {
+                sso::outbound::check_public_url(&parsed)?;
+            }
+            sso::outbound::client_builder(proxy)?
+        }
+        None => {
+            let port = parsed.port_or_known_default().unwrap_or(443);
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+                .await
+                .map_err(|e| format!("cannot resolve {host}: {e}"))?
+                .collect();
+            let Some(addr) = addrs.iter().copied().find(|a| allow_private || is_public(a.ip())) else {
+                return Err(format!(
+                    "{host} resolves to no public address; Portico fetches metadata from the internet only"
+                ));
+            };
+            // Connect to the address checked above, not to whatever a second resolution would give.
+            sso::outbound::client_builder(None)?.resolve(&host, addr)
+        }
+    }
+    .build()
+    .map_err(|e| format!("cannot prepare the request: {e}"))?;
     let mut res =
         client.get(parsed).send().await.map_err(|e| format!("Portico could not reach the metadata URL: {e}"))?;
     if res.status().is_redirection() {

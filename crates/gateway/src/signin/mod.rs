@@ -9,7 +9,7 @@ pub mod saml;
 
 use actix_web::web;
 
-pub fn configure(cfg: &mut web::ServiceConfig, acs_form_limit: usize) {
-    saml::configure(cfg, acs_form_limit);
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    saml::configure(cfg);
     oidc::configure(cfg);
 }

@@ -309,7 +309,10 @@ async fn callback(
             tracing::warn!(connection = %connection.id, reason = code, "OpenID Connect sign-in refused");
             let dir = state.directory.clone();
             let (cid, t2, op2) = (connection.id.clone(), text.clone(), op.clone());
-            let json = serde_json::json!({"refusal": code, "reason": text});
+            let json = serde_json::json!({
+                "refusal": code,
+                "reason": directory::audit::bounded(&text, directory::audit::REASON_MAX),
+            });
             blocking::<_, PageError>(move || {
                 if test {
                     dir.record_test_result(&cid, false, Some(&format!("{t2} [{code}]")), &json, op2.as_deref())

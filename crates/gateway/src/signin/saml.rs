@@ -1,7 +1,7 @@
 //! SAML 2.0 endpoints of the service provider.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use directory::DirectoryError;
@@ -18,18 +18,10 @@ use crate::error::{PageError, blocking};
 use crate::observe::current_operation_id;
 use crate::state::AppState;
 
-/// The routes; the ACS reads forms up to `acs_form_limit` bytes (see
-/// [`Settings::acs_form_limit`]), not the console's small limit.
-pub fn configure(cfg: &mut web::ServiceConfig, acs_form_limit: usize) {
-    cfg.service(start).service(metadata).service(test_start).service(
-        web::resource("/sso/saml/{id}/acs")
-            .app_data(web::FormConfig::default().limit(acs_form_limit).error_handler(|err, _req: &HttpRequest| {
-                let page = PageError::BadRequest(format!("The sign-in response could not be read: {err}"));
-                actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&page))
-                    .into()
-            }))
-            .route(web::post().to(acs)),
-    );
+/// The routes. The ACS reads its form itself, after the per-address limits and up to
+/// [`Settings::acs_form_limit`] bytes, not the console's small limit.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(start).service(metadata).service(test_start).service(acs);
 }
 
 /// The URLs an admin pastes into the IdP for one connection.
@@ -255,12 +247,23 @@ async fn metadata(state: web::Data<AppState>, path: web::Path<String>) -> Result
     Ok(HttpResponse::Ok().content_type("application/samlmetadata+xml").body(sso::saml::sp_metadata(&metadata)))
 }
 
-#[derive(Debug, Deserialize)]
-struct AcsForm {
-    #[serde(rename = "SAMLResponse")]
-    saml_response: String,
-    #[serde(rename = "RelayState", default)]
-    _relay_state: Option<String>,
+/// The `SAMLResponse` of an HTTP-POST binding form, read up to `limit` bytes; the error is a
+/// page for whoever posted something else.
+async fn read_acs_form(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<String, PageError> {
+    let unreadable = |why: String| PageError::BadRequest(format!("The sign-in response could not be read: {why}"));
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(unreadable("it is not a form (application/x-www-form-urlencoded)".into()));
+    }
+    let body = match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return Err(unreadable(e.to_string())),
+        Err(_) => return Err(unreadable(format!("it is larger than {limit} bytes"))),
+    };
+    url::form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "SAMLResponse")
+        .map(|(_, value)| value.into_owned())
+        .ok_or_else(|| unreadable("it carries no SAMLResponse".into()))
 }
 
 #[derive(Template)]
@@ -311,11 +314,12 @@ pub(crate) fn warnings(
 
 /// `POST /sso/saml/{id}/acs`: the IdP's answer. Verifies it, then either shows the admin a
 /// test result or signs the person in.
+#[post("/sso/saml/{id}/acs")]
 async fn acs(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<AcsForm>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let address = client_address(&req);
     if !state.sign_in_throttle.allow(&address, std::time::Instant::now()) {
@@ -329,7 +333,7 @@ async fn acs(
         state.metrics.sign_in("saml", "too_many_refusals");
         return Err(PageError::TooManyRequests);
     }
-    let body = form.into_inner().saml_response;
+    let body = read_acs_form(&req, payload, state.settings.acs_form_limit()).await?;
     let dir = state.directory.clone();
     let i2 = id.clone();
     let claimed = sso::saml::in_response_to(&body, state.settings.sso_max_saml_response_bytes);
@@ -447,6 +451,7 @@ pub(crate) struct RefusalCount<'a> {
 
 impl<'a> RefusalCount<'a> {
     pub(crate) fn new(state: &'a AppState, address: &str, connection_id: &str) -> Self {
+        let address = directory::sign_in::address_key(address);
         RefusalCount { throttle: &state.sign_in_refusals, key: format!("{address} {connection_id}") }
     }
 
@@ -505,7 +510,11 @@ async fn test_outcome(
         Err(r) => (
             false,
             Some(format!("{r} [{}]", r.code())),
-            serde_json::json!({"refusal": r.code(), "reason": r.to_string()}),
+            // The reason may quote the sender (a StatusMessage): kept bounded like the audit's.
+            serde_json::json!({
+                "refusal": r.code(),
+                "reason": directory::audit::bounded(&r.to_string(), directory::audit::REASON_MAX),
+            }),
             vec![],
             vec![],
             vec![],

@@ -132,6 +132,8 @@ async fn refusals_are_bounded_escaped_and_limited(app: TestApp) {
         assert_eq!(post_acs(&app, &s, "not base64 %%%").await.status(), StatusCode::FORBIDDEN);
     }
     assert_eq!(post_acs(&app, &s, "not base64 %%%").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Not even read: a body far over the size limit gets the same answer.
+    assert_eq!(post_acs(&app, &s, &"A".repeat(200 * 1024)).await.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(sign_in_events(&app).len(), 3, "turned-away posts are not audited");
 }
 

@@ -16,7 +16,8 @@
 //!   `Issuer`), one at most for each, with exactly one `Reference` naming its own parent
 //!   (`#ID`, or `""` for the `Response`), exactly the enveloped and exclusive-c14n transforms,
 //!   and nothing that points elsewhere (`Object`, `Manifest`, `RetrievalMethod`, other `URI`s);
-//! - every `ID` unique, none of them namespaced (`xml:id` would be an ID to libxml2 too);
+//! - every `ID` unique; no namespaced attribute that libxml2 or libxmlsec1 read by local name
+//!   (`xml:id`, `x:URI`, `x:Algorithm`), and none at all inside a signature;
 //! - no comments (a comment splits a NameID into what is signed and what is read), no
 //!   processing instructions.
 //!
@@ -352,15 +353,22 @@ pub fn read(xml: &str) -> Result<Shape, Refusal> {
     })
 }
 
-/// Every `ID` value names one element, and no attribute called `ID` carries a prefix
-/// (libxml2 treats `xml:id` as an ID too, so it could answer a `#reference` elsewhere).
+/// Attribute names libxml2 and libxmlsec1 look up without regard to namespaces
+/// (`xmlGetProp` returns the first attribute of that local name, prefixed or not): a prefixed
+/// copy placed first would be what they read, and not what is checked here.
+/// (`Type` is read that way too, but only on signature elements, where no prefixed attribute
+/// is accepted at all; elsewhere `xsi:type` is everyday SAML.)
+const NAMESPACE_BLIND: [&str; 4] = ["id", "uri", "algorithm", "prefixlist"];
+
+/// Every `ID` value names one element, and no attribute that libxml2 or libxmlsec1 read by
+/// local name (`ID`, `URI`, `Algorithm`, `PrefixList`) carries a prefix anywhere:
+/// `xml:id` is an ID to libxml2 too, and `x:URI` would be the reference libxmlsec1 follows.
 fn ids_are_unique(nodes: &[Node]) -> Result<(), Refusal> {
     let mut seen = HashSet::new();
     for n in nodes {
         for (prefix, local, value) in &n.attrs {
-            let is_id = local.eq_ignore_ascii_case("id");
-            if is_id && prefix.is_some() {
-                return Err(unexpected(format!("a namespaced ID attribute on `{}`", n.local)));
+            if prefix.is_some() && NAMESPACE_BLIND.iter().any(|b| local.eq_ignore_ascii_case(b)) {
+                return Err(unexpected(format!("a namespaced `{local}` attribute on `{}`", n.local)));
             }
             if local == "ID" && !seen.insert(value.as_str()) {
                 return Err(unexpected(format!("the ID `{value}` is used twice")));
@@ -409,9 +417,19 @@ fn exact_children(nodes: &[Node], of: usize, expected: &[&str]) -> Result<Vec<us
 }
 
 /// One signature: exactly one Reference to its own parent, exactly the enveloped and
-/// exclusive-c14n transforms, and nothing that names another document.
+/// exclusive-c14n transforms, nothing that names another document, and no attribute with a
+/// namespace prefix on any of its elements (an `xsl:version` makes an `InclusiveNamespaces`
+/// element a stylesheet to libxslt).
 fn check_signature(nodes: &[Node], signature: usize) -> Result<(), Refusal> {
     let parent = nodes[signature].parent.ok_or_else(|| placement("a Signature as the root"))?;
+    let mut stack = vec![signature];
+    while let Some(at) = stack.pop() {
+        let n = &nodes[at];
+        if let Some((_, local, _)) = n.attrs.iter().find(|(prefix, ..)| prefix.is_some()) {
+            return Err(Refusal::SignatureContent(format!("`{}` carries the namespaced attribute `{local}`", n.local)));
+        }
+        stack.extend(n.children.iter().copied());
+    }
     let parts = exact_children(nodes, signature, &["SignedInfo", "SignatureValue", "KeyInfo?"])?;
     let signed_info = parts[0];
     let info = exact_children(nodes, signed_info, &["CanonicalizationMethod", "SignatureMethod", "Reference"])?;
@@ -481,7 +499,12 @@ fn inclusive_namespaces_only(nodes: &[Node], method: usize) -> Result<(), Refusa
     let params: Vec<(usize, &Node)> = children(nodes, method).collect();
     let ok = nodes[method].attr("Algorithm") == Some(EXC_C14N)
         && params.len() <= 1
-        && params.iter().all(|(_, p)| p.is(Ns::ExcC14n, "InclusiveNamespaces") && p.children.is_empty());
+        && params.iter().all(|(_, p)| {
+            p.is(Ns::ExcC14n, "InclusiveNamespaces")
+                && p.children.is_empty()
+                && p.text.trim().is_empty()
+                && p.attrs.iter().all(|(prefix, local, _)| prefix.is_none() && local == "PrefixList")
+        });
     if params.is_empty() || ok {
         Ok(())
     } else {

@@ -448,6 +448,26 @@ async fn filters_that_scan_are_bounded(app: TestApp) {
     assert_eq!(body["scimType"], "tooMany");
     let (status, body) = idp.get("/Users?filter=userName%20eq%20%22user5@acme.example%22").await;
     assert_eq!((status, body["totalResults"].as_u64()), (StatusCode::OK, Some(1)), "indexed look-ups still work");
+    // Without a filter, searches and lists page in SQL whatever the size.
+    idp.post("/Groups", json!({"schemas": [GROUP], "displayName": "Everyone"})).await;
+    let (status, body) = idp
+        .post("/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 4}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["totalResults"].as_u64(), body["Resources"].as_array().map(Vec::len)), (Some(7), Some(4)));
+    let (_, body) = idp
+        .post(
+            "/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "startIndex": 6, "count": 4}),
+        )
+        .await;
+    let names: Vec<&str> = body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().or(r["displayName"].as_str()).unwrap())
+        .collect();
+    assert_eq!(names, ["user5@acme.example", "Everyone"], "the last user, then the group");
 }
 
 crate::both_backends!(

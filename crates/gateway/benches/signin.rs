@@ -196,7 +196,7 @@ async fn bench_oidc(db: &TestDatabase) {
                     client_id: "portico".into(),
                     client_secret: gateway::secrets::seal(
                         &settings,
-                        gateway::api::connections::CLIENT_SECRET_PURPOSE,
+                        gateway::app::connections::CLIENT_SECRET_PURPOSE,
                         b"bench-secret",
                     )
                     .unwrap(),

@@ -91,6 +91,13 @@ impl Application {
         let refusals =
             crate::throttle::Throttle::new(settings.sso_refusals_per_minute, std::time::Duration::from_secs(60));
         let jobs = crate::jobs::JobRunner::start(directory.clone());
+        let policy = if settings.sso_allow_private_metadata {
+            sso::outbound::Policy::private()
+        } else {
+            sso::outbound::Policy::public()
+        };
+        let outbound = sso::outbound::Outbound::new(policy.with_proxy(settings.sso_outbound_proxy.clone()))
+            .map_err(std::io::Error::other)?;
         let grace = settings.shutdown_grace;
         let state = web::Data::new(AppState {
             directory,
@@ -98,6 +105,7 @@ impl Application {
             metrics: Metrics::new(),
             saml: Default::default(),
             oidc: Default::default(),
+            outbound,
             sign_in_throttle: Arc::new(throttle),
             sign_in_refusals: Arc::new(refusals),
             scim_auth_failures: Arc::new(crate::throttle::Throttle::new(

@@ -1,6 +1,9 @@
-//! Where Portico may connect when an admin or an identity provider names the URL (IdP metadata,
-//! an OpenID provider's discovery document, keys, token and userinfo endpoints): public
-//! addresses only, checked when the connection is made, and no proxy from the environment.
+//! The one policy for Portico's outbound HTTP, where an admin or an identity provider names the
+//! URL (IdP metadata, an OpenID provider's discovery document, keys, token and userinfo
+//! endpoints, and later webhook deliveries): HTTPS to public addresses only, checked when each
+//! connection is made; no redirects followed; time limits; answers read up to a size cap; and no
+//! proxy but the one configured. [`Policy`] says what is allowed, [`Outbound`] is the client
+//! that applies it (also as the HTTP client of the `openidconnect` crate).
 //!
 //! An admin must not be able to make Portico probe its own network or its cloud's metadata
 //! service, so every address in a special-purpose block of IANA's IPv4 and IPv6 Special-Purpose
@@ -119,10 +122,9 @@ pub fn check_public_url(url: &Url) -> Result<(), String> {
     if is_public(ip) { Ok(()) } else { Err(format!("{ip} is not a public address")) }
 }
 
-/// A resolver that gives out public addresses only: every connection (discovery, keys, token,
-/// userinfo, metadata) goes to an address checked at the moment of connecting, so neither a
-/// provider's metadata nor a DNS answer that changes between a check and its use can point
-/// Portico at its own network.
+/// A resolver that gives out public addresses only: every connection goes to an address
+/// checked at the moment of connecting, so neither a provider's metadata nor a DNS answer that
+/// changes between a check and its use can point Portico at its own network.
 #[derive(Debug, Default)]
 pub struct PublicOnly;
 
@@ -140,18 +142,190 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// Time limits, no redirects (no SSRF through a redirect), and no proxy but `proxy`: the
-/// environment's proxy variables are ignored. Callers add [`PublicOnly`] unless private
-/// addresses are allowed (tests, closed networks).
-pub fn client_builder(proxy: Option<&Url>) -> Result<reqwest::ClientBuilder, String> {
-    let builder = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none());
-    Ok(match proxy {
-        None => builder.no_proxy(),
-        Some(url) => builder.proxy(reqwest::Proxy::all(url.as_str()).map_err(|e| format!("the outbound proxy: {e}"))?),
-    })
+/// The largest answer read by default (discovery documents, keys, tokens, userinfo, IdP
+/// metadata are a few kilobytes; large group lists stay well inside).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// What outbound requests may do.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Plain `http://` and private addresses allowed: tests and closed networks only
+    /// (`sso.allow_private_metadata`).
+    pub allow_private: bool,
+    /// The proxy requests go through (`sso.outbound_proxy`); the environment's are ignored.
+    /// Through a proxy, host names are resolved by the proxy, which answers for where they lead.
+    pub proxy: Option<Url>,
+    /// The largest answer read.
+    pub max_bytes: usize,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Policy {
+    /// HTTPS to public addresses, directly, answers up to [`MAX_RESPONSE_BYTES`], 10 seconds.
+    pub fn public() -> Policy {
+        Policy {
+            allow_private: false,
+            proxy: None,
+            max_bytes: MAX_RESPONSE_BYTES,
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// As [`Policy::public`], with plain HTTP and private addresses allowed (tests, closed
+    /// networks).
+    pub fn private() -> Policy {
+        Policy { allow_private: true, ..Policy::public() }
+    }
+
+    pub fn with_proxy(mut self, proxy: Option<Url>) -> Policy {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Checks a URL before anything is sent to it.
+    pub fn check(&self, url: &Url) -> Result<(), OutboundError> {
+        if self.allow_private {
+            return match url.scheme() {
+                "http" | "https" => Ok(()),
+                other => Err(OutboundError::Refused(format!("{url}: `{other}` is not HTTP"))),
+            };
+        }
+        check_public_url(url).map_err(OutboundError::Refused)
+    }
+}
+
+/// Why an outbound request gave no usable answer; the message is a sentence for an admin.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the URL redirects elsewhere (Portico follows no redirect): give the final URL")]
+    Redirected,
+    #[error("the server answered HTTP {0}")]
+    Status(u16),
+    #[error("{}", chain(.0))]
+    Request(#[from] reqwest::Error),
+    #[error(transparent)]
+    Http(#[from] openidconnect::http::Error),
+}
+
+/// An error and its sources, as one sentence (reqwest hides the interesting part, such as
+/// "resolves to no public address", in a source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// The client that applies a [`Policy`]. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct Outbound {
+    client: reqwest::Client,
+    policy: std::sync::Arc<Policy>,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+impl Outbound {
+    /// A client for `policy`: its time limits, no redirects, its proxy or none, and (unless
+    /// private addresses are allowed, or a proxy resolves names) a resolver that gives out
+    /// public addresses only.
+    pub fn new(policy: Policy) -> Result<Outbound, OutboundError> {
+        let builder = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .connect_timeout(policy.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none());
+        let builder = match &policy.proxy {
+            None => builder.no_proxy(),
+            Some(url) => builder.proxy(
+                reqwest::Proxy::all(url.as_str())
+                    .map_err(|e| OutboundError::Refused(format!("the outbound proxy: {e}")))?,
+            ),
+        };
+        let builder = if policy.allow_private || policy.proxy.is_some() {
+            builder
+        } else {
+            builder.dns_resolver(std::sync::Arc::new(PublicOnly))
+        };
+        Ok(Outbound { client: builder.build()?, policy: std::sync::Arc::new(policy) })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The underlying client, for callers that need plain requests (benchmarks, tests).
+    pub fn inner(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends `request` once its URL passed the policy, and reads the answer, at most
+    /// `max_bytes` of it.
+    pub async fn send(&self, request: reqwest::Request) -> Result<(reqwest::Response, Vec<u8>), OutboundError> {
+        self.policy.check(request.url())?;
+        let limit = self.policy.max_bytes;
+        let mut response = self.client.execute(request).await?;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(OutboundError::TooLarge { limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > limit {
+                return Err(OutboundError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((response, body))
+    }
+
+    /// `GET url`, a successful answer's body only: a redirect or another status is an error.
+    pub async fn get(&self, url: &Url) -> Result<Vec<u8>, OutboundError> {
+        let request = self.client.get(url.clone()).build()?;
+        let (response, body) = self.send(request).await?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(OutboundError::Redirected);
+        }
+        if !status.is_success() {
+            return Err(OutboundError::Status(status.as_u16()));
+        }
+        Ok(body)
+    }
+}
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Outbound {
+    type Error = OutboundError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, Self::Error>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request)?;
+            let (response, body) = self.send(request).await?;
+            let mut builder = openidconnect::http::Response::builder().status(response.status());
+            for (name, value) in response.headers() {
+                builder = builder.header(name, value);
+            }
+            Ok(builder.body(body)?)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +423,18 @@ mod tests {
         ] {
             assert!(public(ip), "{ip} is public");
         }
+    }
+
+    #[test]
+    fn the_public_policy_refuses_plain_http_and_literal_internal_addresses() {
+        let public = Policy::public();
+        for bad in ["http://login.example.com/", "https://10.0.0.1/", "https://[fd00::1]/", "ftp://example.com/"] {
+            assert!(public.check(&Url::parse(bad).unwrap()).is_err(), "{bad}");
+        }
+        assert!(public.check(&Url::parse("https://login.example.com/").unwrap()).is_ok());
+        let private = Policy::private();
+        assert!(private.check(&Url::parse("http://127.0.0.1:9/").unwrap()).is_ok());
+        assert!(private.check(&Url::parse("file:///etc/passwd").unwrap()).is_err(), "HTTP only, even then");
     }
 
     #[test]

@@ -2,19 +2,18 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use directory::connection::{
-    Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings, TestResult,
-};
+use directory::connection::{Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, TestResult};
 use directory::{DirectoryError, FieldErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{resource, utc};
+use crate::app::connections::{
+    OidcInput, SamlInput, SpUrls, pem, redirect_uri, refresh_input, resolve_oidc, resolve_saml, sp_urls,
+};
 use crate::auth::ApiCaller;
 use crate::config::Settings;
 use crate::error::{ApiError, Problem, blocking};
-use crate::signin::fetch::fetch_idp_metadata;
-use crate::signin::saml::{SpUrls, sp_urls};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -70,29 +69,6 @@ impl From<ProviderDto> for Provider {
     }
 }
 
-/// The IdP side of a SAML connection: either `metadata_url` ("automatic": Portico reads the
-/// entity id, SSO URL and certificates from it) or `sso_url`, `idp_entity_id` and
-/// `certificates` ("manual"). Certificates may be PEM, or the bare base64 of DER.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SamlInput {
-    pub metadata_url: Option<String>,
-    pub sso_url: Option<String>,
-    pub idp_entity_id: Option<String>,
-    pub certificates: Option<Vec<String>>,
-    /// Accept sign-ins the IdP starts on its own (off by default).
-    pub allow_idp_initiated: Option<bool>,
-    /// Sign AuthnRequests with the connection's SP key (RSA-SHA256).
-    pub sign_requests: Option<bool>,
-    /// Have the IdP encrypt assertions to the connection's SP key.
-    pub encrypt_assertions: Option<bool>,
-    /// Refuse assertions that are not signed themselves (a signed response is not enough).
-    pub require_signed_assertions: Option<bool>,
-    /// Accept encrypted assertions in AES-CBC mode too. Off by default: CBC without a MAC
-    /// is open to padding-oracle attacks; turn it on only for an IdP that cannot use AES-GCM.
-    pub allow_cbc_encryption: Option<bool>,
-}
-
 /// Attribute names; absent ones take the provider's defaults, empty strings clear them.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -115,21 +91,6 @@ pub struct CreateConnection {
     pub attribute_mapping: Option<MappingDto>,
     /// OIDC claim names: login (default `preferred_username`), email, name, groups.
     pub claims_mapping: Option<MappingDto>,
-}
-
-/// The provider side of an OpenID Connect connection. The issuer comes from `issuer` (custom),
-/// `okta_domain` (Okta), `tenant_id` (Microsoft Entra ID), or is Google's.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OidcInput {
-    pub issuer: Option<String>,
-    pub okta_domain: Option<String>,
-    pub tenant_id: Option<String>,
-    pub client_id: Option<String>,
-    /// Stored sealed and never shown again; leave out on update to keep the current one.
-    pub client_secret: Option<String>,
-    /// Default: `openid email profile`, plus `groups` for Okta.
-    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -218,12 +179,6 @@ fn provider_dto(p: Provider) -> ProviderDto {
     }
 }
 
-/// A base64 DER certificate as PEM, 64 characters a line.
-pub fn pem(b64: &str) -> String {
-    let lines: Vec<String> = b64.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
-}
-
 pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
     let now = Utc::now();
     let saml = c.saml.map(|s| SamlView {
@@ -267,7 +222,7 @@ pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
     };
     ConnectionView {
         sp: is_saml.then(|| sp_urls(settings, &c.id)),
-        redirect_uri: (!is_saml).then(|| crate::signin::oidc::redirect_uri(settings, &c.id)),
+        redirect_uri: (!is_saml).then(|| redirect_uri(settings, &c.id)),
         claims_mapping: (!is_saml).then(mapping_dto),
         oidc,
         id: c.id.clone(),
@@ -288,188 +243,6 @@ pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
         created_at: utc(c.created_at),
         updated_at: utc(c.updated_at),
     }
-}
-
-/// The purpose SP private keys are sealed for.
-pub const SP_KEY_PURPOSE: &str = "saml sp private key";
-
-/// The SP key pair of a connection that receives encrypted assertions: the existing one, or a
-/// new one (sealed with `security.secret_key`).
-async fn sp_key_pair(settings: &Settings, existing: Option<&SamlSettings>) -> Result<(String, String), DirectoryError> {
-    if let Some(e) = existing
-        && let (Some(cert), Some(key)) = (&e.sp_certificate, &e.sp_private_key)
-    {
-        return Ok((cert.clone(), key.clone()));
-    }
-    let generated = actix_web::web::block(|| sso::saml::sp_key::generate("Portico SAML SP"))
-        .await
-        .map_err(|e| DirectoryError::Internal(e.to_string()))?
-        .map_err(|e| DirectoryError::Internal(format!("cannot generate the SP key: {e}")))?;
-    let sealed = crate::secrets::seal(settings, SP_KEY_PURPOSE, &generated.private_key_pem)
-        .map_err(|e| DirectoryError::Internal(e.to_string()))?;
-    use base64::Engine;
-    Ok((base64::engine::general_purpose::STANDARD.encode(&generated.certificate_der), sealed))
-}
-
-/// Turns what the admin gave into stored settings: fetches metadata for the automatic set-up,
-/// reads every certificate, and creates the SP key pair when assertions are to be encrypted.
-/// Field errors name the JSON path.
-pub async fn resolve_saml(
-    settings_: &Settings,
-    input: SamlInput,
-    existing: Option<&SamlSettings>,
-) -> Result<SamlSettings, DirectoryError> {
-    let mut errors = FieldErrors::default();
-    let mut settings = SamlSettings {
-        metadata_url: input.metadata_url.clone().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()),
-        idp_entity_id: input.idp_entity_id.clone().unwrap_or_default().trim().to_owned(),
-        sso_url: input.sso_url.clone().unwrap_or_default().trim().to_owned(),
-        certificates: Vec::new(),
-        allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
-        sign_requests: input.sign_requests.unwrap_or(false),
-        encrypt_assertions: input.encrypt_assertions.unwrap_or(false),
-        require_signed_assertions: input.require_signed_assertions.unwrap_or(false),
-        allow_cbc_encryption: input.allow_cbc_encryption.unwrap_or(false),
-        sp_certificate: None,
-        sp_private_key: None,
-    };
-    let blank = settings.metadata_url.is_none()
-        && settings.sso_url.is_empty()
-        && settings.idp_entity_id.is_empty()
-        && input.certificates.as_ref().is_none_or(Vec::is_empty);
-    if blank {
-        // A draft whose SP values the admin is about to paste into the IdP; its IdP side comes
-        // later (PATCH). It cannot be tested or enabled until then.
-    } else if let Some(url) = &settings.metadata_url {
-        match fetch_idp_metadata(url, settings_.sso_allow_private_metadata, settings_.sso_outbound_proxy.as_ref()).await
-        {
-            Ok(m) => {
-                if settings.idp_entity_id.is_empty() {
-                    settings.idp_entity_id = m.entity_id;
-                }
-                if settings.sso_url.is_empty() {
-                    settings.sso_url = m.sso_url;
-                }
-                settings.certificates = m.certificates.iter().map(|c| c.base64()).collect();
-            }
-            Err(e) => errors.add("saml.metadata_url", e),
-        }
-    } else {
-        if settings.sso_url.is_empty() {
-            errors.add("saml.sso_url", "give the IdP's single sign-on URL, or a metadata_url");
-        }
-        if settings.idp_entity_id.is_empty() {
-            errors.add("saml.idp_entity_id", "give the IdP's entity id (Issuer), or a metadata_url");
-        }
-    }
-    for (i, pem) in input.certificates.unwrap_or_default().iter().enumerate() {
-        match sso::saml::Certificate::parse(pem.as_bytes()) {
-            Ok(c) => {
-                if !settings.certificates.contains(&c.base64()) {
-                    settings.certificates.push(c.base64());
-                }
-            }
-            Err(e) => errors.add(&format!("saml.certificates[{i}]"), e.to_string()),
-        }
-    }
-    if !blank && settings.certificates.is_empty() && settings.metadata_url.is_none() {
-        errors.add("saml.certificates", "at least one IdP signing certificate is required");
-    }
-    errors.into_result()?;
-    if settings.encrypt_assertions || settings.sign_requests {
-        let (cert, key) = sp_key_pair(settings_, existing).await?;
-        settings.sp_certificate = Some(cert);
-        settings.sp_private_key = Some(key);
-    }
-    Ok(settings)
-}
-
-/// The purpose OIDC client secrets are sealed for.
-pub const CLIENT_SECRET_PURPOSE: &str = "oidc client secret";
-
-/// Turns what the admin gave into stored OIDC settings: derives the issuer from the preset,
-/// checks that the provider's discovery document can be read (and says clearly if not), seals
-/// the client secret.
-pub async fn resolve_oidc(
-    settings: &Settings,
-    provider: Provider,
-    input: OidcInput,
-    existing: Option<&directory::connection::OidcSettings>,
-) -> Result<directory::connection::OidcSettings, DirectoryError> {
-    let mut errors = FieldErrors::default();
-    let trimmed = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let okta_domain = trimmed(&input.okta_domain).or_else(|| existing.and_then(|e| e.okta_domain.clone()));
-    let tenant_id = trimmed(&input.tenant_id).or_else(|| existing.and_then(|e| e.tenant_id.clone()));
-    let issuer = match (provider, trimmed(&input.issuer)) {
-        (_, Some(issuer)) => Some(issuer),
-        (Provider::Okta, None) => okta_domain.as_ref().map(|d| {
-            let host = d.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
-            format!("https://{host}")
-        }),
-        (Provider::Entra, None) => tenant_id.as_ref().map(|t| format!("https://login.microsoftonline.com/{t}/v2.0")),
-        (Provider::Google, None) => Some("https://accounts.google.com".to_owned()),
-        _ => existing.map(|e| e.issuer.clone()),
-    };
-    let Some(issuer) = issuer else {
-        let field = match provider {
-            Provider::Okta => "oidc.okta_domain",
-            Provider::Entra => "oidc.tenant_id",
-            _ => "oidc.issuer",
-        };
-        return Err(FieldErrors::single(field, "the provider's issuer is required"));
-    };
-    let client_id = trimmed(&input.client_id).or_else(|| existing.map(|e| e.client_id.clone())).unwrap_or_default();
-    if client_id.is_empty() {
-        errors.add("oidc.client_id", "the client ID is required");
-    }
-    // A stored secret belongs to the provider it was issued by: a change of issuer or client
-    // id must bring its own, or whoever changed the issuer would receive the old one at "their"
-    // token endpoint. Checked before anything is sent anywhere.
-    if let Some(e) = existing
-        && trimmed(&input.client_secret).is_none()
-        && !e.client_secret.is_empty()
-        && (e.issuer != issuer || e.client_id != client_id)
-    {
-        let what = if e.issuer != issuer { "issuer" } else { "client ID" };
-        let mut errors = FieldErrors::default();
-        errors.add(
-            "oidc.client_secret",
-            format!(
-                "a new {what} needs the client secret issued with it, in the same request: the stored secret is never sent to another provider or client"
-            ),
-        );
-        return Err(DirectoryError::Unprocessable(errors));
-    }
-    let client_secret = match (trimmed(&input.client_secret), existing) {
-        (Some(secret), _) => crate::secrets::seal(settings, CLIENT_SECRET_PURPOSE, secret.as_bytes())
-            .map_err(|e| DirectoryError::Internal(e.to_string()))?,
-        (None, Some(e)) => e.client_secret.clone(),
-        (None, None) => {
-            errors.add("oidc.client_secret", "the client secret is required");
-            String::new()
-        }
-    };
-    let scopes = input.scopes.clone().or_else(|| existing.map(|e| e.scopes.clone())).unwrap_or_else(|| {
-        let mut s = vec!["openid".to_owned(), "email".to_owned(), "profile".to_owned()];
-        if provider == Provider::Okta {
-            s.push("groups".to_owned());
-        }
-        s
-    });
-    // The issuer's discovery document is read now, so a wrong domain or tenant shows at once.
-    match crate::signin::oidc::check_issuer(settings, &issuer).await {
-        Ok(()) => {}
-        Err(e) => errors.add(
-            match provider {
-                Provider::Okta if input.issuer.is_none() => "oidc.okta_domain",
-                Provider::Entra if input.issuer.is_none() => "oidc.tenant_id",
-                _ => "oidc.issuer",
-            },
-            format!("Portico could not read the provider's discovery document: {e}"),
-        ),
-    }
-    errors.into_result()?;
-    Ok(directory::connection::OidcSettings { issuer, client_id, client_secret, scopes, okta_domain, tenant_id })
 }
 
 fn mapping(m: Option<MappingDto>) -> Option<Mapping> {
@@ -499,13 +272,11 @@ pub async fn create(
     blocking::<_, ApiError>(move || dir.get_enterprise(&c2.ctx(), &k2)).await?;
     let provider: Provider = body.provider.into();
     let (saml, oidc) = match (body.protocol, body.saml, body.oidc) {
-        (ProtocolDto::Saml, Some(input), _) => (Some(resolve_saml(&state.settings, input, None).await?), None),
+        (ProtocolDto::Saml, Some(input), _) => (Some(resolve_saml(&state, input, None).await?), None),
         (ProtocolDto::Saml, None, _) => {
             return Err(FieldErrors::single("saml", "SAML settings are required").into());
         }
-        (ProtocolDto::Oidc, _, Some(input)) => {
-            (None, Some(resolve_oidc(&state.settings, provider, input, None).await?))
-        }
+        (ProtocolDto::Oidc, _, Some(input)) => (None, Some(resolve_oidc(&state, provider, input, None).await?)),
         (ProtocolDto::Oidc, _, None) => {
             return Err(FieldErrors::single("oidc", "OpenID Connect settings are required").into());
         }
@@ -583,12 +354,12 @@ pub async fn update(
     let (dir, k2, i2, c2) = (state.directory.clone(), key.clone(), id.clone(), caller.clone());
     let current = blocking::<_, ApiError>(move || dir.get_connection(&c2.ctx(), &k2, &i2)).await?;
     let saml = match body.saml {
-        Some(input) => Some(resolve_saml(&state.settings, input, current.saml.as_ref()).await?),
+        Some(input) => Some(resolve_saml(&state, input, current.saml.as_ref()).await?),
         None => None,
     };
     let provider = body.provider.map(Into::into).unwrap_or(current.provider);
     let oidc = match body.oidc {
-        Some(input) => Some(resolve_oidc(&state.settings, provider, input, current.oidc.as_ref()).await?),
+        Some(input) => Some(resolve_oidc(&state, provider, input, current.oidc.as_ref()).await?),
         None => None,
     };
     let changes = ConnectionChanges {
@@ -687,20 +458,8 @@ pub async fn test(
     let dir = state.directory.clone();
     let i2 = id.clone();
     let c = blocking::<_, ApiError>(move || dir.get_connection(&caller.ctx(), &key, &i2)).await?;
-    if c.protocol == Protocol::Oidc {
-        let url = crate::signin::oidc::begin_url(&state, &c, true, "/")
-            .await
-            .map_err(|e| DirectoryError::Conflict(format!("the test cannot start: {e}")))?;
-        return Ok(HttpResponse::Ok().json(TestStart { url: url.0 }));
-    }
-    if c.saml.as_ref().is_none_or(SamlSettings::is_blank) {
-        return Err(
-            DirectoryError::Conflict("configure the IdP side of the connection before testing it".into()).into()
-        );
-    }
-    let dir = state.directory.clone();
-    let request = blocking::<_, ApiError>(move || dir.begin_sso_request(&c.id, true, "/")).await?;
-    Ok(HttpResponse::Ok().json(TestStart { url: state.settings.url(&format!("/sso/saml/{id}/test/{request}")) }))
+    let url = crate::app::sign_in::start_test(&state, &c).await?;
+    Ok(HttpResponse::Ok().json(TestStart { url }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -746,19 +505,6 @@ pub async fn test_results(
     Ok(HttpResponse::Ok().json(results.into_iter().map(TestResultView::from).collect::<Vec<_>>()))
 }
 
-/// Settings that re-read the IdP's metadata URL, keeping every option and the SP key pair.
-pub fn refresh_input(current: &SamlSettings) -> Option<SamlInput> {
-    current.metadata_url.as_ref().map(|url| SamlInput {
-        metadata_url: Some(url.clone()),
-        allow_idp_initiated: Some(current.allow_idp_initiated),
-        sign_requests: Some(current.sign_requests),
-        encrypt_assertions: Some(current.encrypt_assertions),
-        require_signed_assertions: Some(current.require_signed_assertions),
-        allow_cbc_encryption: Some(current.allow_cbc_encryption),
-        ..SamlInput::default()
-    })
-}
-
 #[utoipa::path(
     post, path = "/api/v1/enterprises/{key}/connections/{id}/refresh-metadata", tag = "connections",
     params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
@@ -781,7 +527,7 @@ pub async fn refresh_metadata(
     let Some(input) = current.saml.as_ref().and_then(refresh_input) else {
         return Err(DirectoryError::Conflict("this connection was not set up from a metadata URL".into()).into());
     };
-    let saml = resolve_saml(&state.settings, input, current.saml.as_ref()).await?;
+    let saml = resolve_saml(&state, input, current.saml.as_ref()).await?;
     let dir = state.directory.clone();
     let changes = ConnectionChanges { saml: Some(saml), ..Default::default() };
     let c = blocking::<_, ApiError>(move || dir.update_connection(&caller.ctx(), &key, &id, changes)).await?;

@@ -10,10 +10,11 @@ use directory::{DirectoryError, FieldErrors};
 use serde::Deserialize;
 
 use super::{Chrome, CsrfOnly, render, render_status, see_other};
-use crate::api::connections::{SamlInput, resolve_saml};
+use crate::app::connections::{
+    OidcInput, SamlInput, SpUrls, pem, redirect_uri, refresh_input, resolve_oidc, resolve_saml, sp_urls,
+};
 use crate::auth::ConsoleSession;
-use crate::error::{PageError, blocking};
-use crate::signin::saml::{SpUrls, sp_urls};
+use crate::error::PageError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -208,16 +209,8 @@ fn page_for(
         allow_cbc_encryption: saml.allow_cbc_encryption,
         sign_requests: saml.sign_requests,
         require_signed_assertions: saml.require_signed_assertions,
-        signing_certificate: saml
-            .sp_certificate
-            .as_deref()
-            .filter(|_| saml.sign_requests)
-            .map(crate::api::connections::pem),
-        encryption_certificate: saml
-            .sp_certificate
-            .as_deref()
-            .filter(|_| saml.encrypt_assertions)
-            .map(crate::api::connections::pem),
+        signing_certificate: saml.sp_certificate.as_deref().filter(|_| saml.sign_requests).map(pem),
+        encryption_certificate: saml.sp_certificate.as_deref().filter(|_| saml.encrypt_assertions).map(pem),
         last_test: last_test(tests),
         notice: None,
     }
@@ -346,7 +339,7 @@ async fn save_idp(
         certs.extend(input.certificates.take().unwrap_or_default());
         input.certificates = Some(certs);
     }
-    let resolved = resolve_saml(&state.settings, input, current.saml.as_ref()).await;
+    let resolved = resolve_saml(&state, input, current.saml.as_ref()).await;
     let outcome = match resolved {
         Ok(saml) => {
             let (k2, i2) = (key.clone(), id.clone());
@@ -424,40 +417,25 @@ async fn start_test(
     let (key, id) = path.into_inner();
     let (k2, i2) = (key.clone(), id.clone());
     let c = session.read(&state, move |dir, ctx| dir.get_connection(ctx, &k2, &i2)).await?;
-    if c.protocol == Protocol::Oidc {
-        return match crate::signin::oidc::begin_url(&state, &c, true, "/").await {
-            Ok((url, _)) => Ok(crate::signin::saml::redirect(&url)),
-            Err(e) => {
-                let page = oidc_page(
-                    &state,
-                    &session,
-                    &key,
-                    &id,
-                    FieldErrors::default(),
-                    Some(format!("The test cannot start: {e}")),
-                )
-                .await?;
-                render_status(&page, actix_web::http::StatusCode::CONFLICT)
-            }
-        };
-    }
-    let dir = state.directory.clone();
-    let request = blocking::<_, PageError>(move || {
-        if c.saml.as_ref().is_none_or(SamlSettings::is_blank) {
-            return Err(DirectoryError::Conflict("configure the identity provider (step 2) before testing".into()));
-        }
-        dir.begin_sso_request(&c.id, true, "/")
-    })
-    .await;
-    match request {
-        Ok(r) => Ok(see_other(&format!("/sso/saml/{id}/test/{r}"))),
-        Err(PageError::Directory(DirectoryError::Conflict(m))) => {
-            let mut page = load(&state, &session, &key, &id).await?;
-            page.notice = Some(m);
+    match crate::app::sign_in::start_test(&state, &c).await {
+        Ok(url) => Ok(see_other(&url)),
+        Err(DirectoryError::Conflict(m)) if c.protocol == Protocol::Oidc => {
+            let page = oidc_page(&state, &session, &key, &id, FieldErrors::default(), Some(capitalised(&m))).await?;
             render_status(&page, actix_web::http::StatusCode::CONFLICT)
         }
-        Err(e) => Err(e),
+        Err(DirectoryError::Conflict(m)) => {
+            let mut page = load(&state, &session, &key, &id).await?;
+            page.notice = Some(capitalised(&m));
+            render_status(&page, actix_web::http::StatusCode::CONFLICT)
+        }
+        Err(e) => Err(e.into()),
     }
+}
+
+/// A refusal's sentence as a notice on a page.
+fn capitalised(m: &str) -> String {
+    let mut chars = m.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }
 
 async fn change_status(
@@ -538,10 +516,10 @@ async fn refresh(
     let (key, id) = path.into_inner();
     let (k2, i2) = (key.clone(), id.clone());
     let current = session.read(&state, move |dir, ctx| dir.get_connection(ctx, &k2, &i2)).await?;
-    let Some(input) = current.saml.as_ref().and_then(crate::api::connections::refresh_input) else {
+    let Some(input) = current.saml.as_ref().and_then(refresh_input) else {
         return Err(PageError::BadRequest("This connection was not set up from a metadata URL.".into()));
     };
-    match resolve_saml(&state.settings, input, current.saml.as_ref()).await {
+    match resolve_saml(&state, input, current.saml.as_ref()).await {
         Ok(saml) => {
             let (k2, i2) = (key.clone(), id.clone());
             session
@@ -609,7 +587,7 @@ fn oidc_page_for(
         chrome: Chrome::signed_in(session, "enterprise"),
         key: c.enterprise_key.clone(),
         enterprise_name,
-        redirect_uri: crate::signin::oidc::redirect_uri(&state.settings, &c.id),
+        redirect_uri: redirect_uri(&state.settings, &c.id),
         id: c.id.clone(),
         provider: c.provider.label(),
         provider_key: c.provider.as_str(),
@@ -691,7 +669,7 @@ async fn save_oidc(
     let (k2, i2) = (key.clone(), id.clone());
     let current = session.read(&state, move |dir, ctx| dir.get_connection(ctx, &k2, &i2)).await?;
     let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
-    let input = crate::api::connections::OidcInput {
+    let input = OidcInput {
         issuer: opt(&form.issuer),
         okta_domain: opt(&form.okta_domain),
         tenant_id: opt(&form.tenant_id),
@@ -700,7 +678,7 @@ async fn save_oidc(
         scopes: opt(&form.scopes).map(|s| s.split_whitespace().map(str::to_owned).collect()),
     };
     let existing = current.oidc.as_ref().filter(|o| !o.is_blank());
-    match crate::api::connections::resolve_oidc(&state.settings, current.provider, input, existing).await {
+    match resolve_oidc(&state, current.provider, input, existing).await {
         Ok(oidc) => {
             let (k2, i2) = (key.clone(), id.clone());
             session

@@ -8,7 +8,6 @@ pub mod organizations;
 pub mod provisioning;
 pub mod session;
 
-use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, error, web};
 use askama::Template;
 use directory::FieldErrors;
@@ -69,22 +68,7 @@ impl Chrome {
     }
 }
 
-/// Renders a page with status 200.
-pub fn render(page: &impl Template) -> Result<HttpResponse, PageError> {
-    render_status(page, actix_web::http::StatusCode::OK)
-}
-
-pub fn render_status(page: &impl Template, status: actix_web::http::StatusCode) -> Result<HttpResponse, PageError> {
-    Ok(HttpResponse::build(status)
-        .content_type(ContentType::html())
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render()?))
-}
-
-/// A 303 redirect after a successful form.
-pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_owned())).finish()
-}
+pub use crate::respond::{render, render_status, see_other};
 
 /// One input of a [`FormPage`].
 #[derive(Debug, Clone)]

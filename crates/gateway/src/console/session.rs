@@ -16,6 +16,7 @@ use crate::auth::{
     csrf_token, operation_id,
 };
 use crate::error::{PageError, blocking};
+use crate::respond::safe_next;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -38,14 +39,6 @@ fn landing(actor: &Actor, enterprise_key: Option<&str>) -> String {
         },
         _ => "/console/me".into(),
     }
-}
-
-/// Only same-site paths are followed after sign-in (no open redirect): an absolute path, not
-/// `//host`, and no backslash, whitespace or control character anywhere (browsers drop tabs
-/// and newlines from URLs, so `/\t/evil.example` would become `//evil.example`).
-pub fn safe_next(next: &str) -> Option<&str> {
-    let clean = !next.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control());
-    (clean && next.starts_with('/') && !next.starts_with("//")).then_some(next)
 }
 
 #[get("/")]

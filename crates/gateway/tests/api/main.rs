@@ -9,6 +9,7 @@ mod admin_api;
 mod boundary;
 mod browser;
 mod cli;
+mod completion;
 mod console;
 mod deploy;
 mod health;

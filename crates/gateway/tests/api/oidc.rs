@@ -203,7 +203,7 @@ async fn an_unreachable_provider_is_named_for_the_admin(app: TestApp) {
 
 /// Enterprise `acme` with an enabled OpenID Connect connection, tested against a running
 /// provider; returns the connection id, its callback URL and the provider.
-async fn enabled_connection(app: &TestApp) -> (String, String, Op) {
+pub(crate) async fn enabled_connection(app: &TestApp) -> (String, String, Op) {
     app.create_enterprise("acme").await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let placeholder = start_op(port, "http://127.0.0.1:9/placeholder");
@@ -242,7 +242,7 @@ async fn enabled_connection(app: &TestApp) -> (String, String, Op) {
 /// Starts a sign-in at `/login/sso` and plays the person at the provider; returns the callback
 /// URL the provider sent the browser to, the cookies the browser holds for Portico, and the
 /// authorization URL Portico sent it to first.
-async fn to_callback(app: &TestApp, redirect_uri: &str) -> (String, String, String) {
+pub(crate) async fn to_callback(app: &TestApp, redirect_uri: &str) -> (String, String, String) {
     let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
     let cookies: Vec<String> = start
         .headers()

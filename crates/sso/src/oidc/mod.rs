@@ -24,8 +24,7 @@ use crate::identity::{AttributeMapping, VerifiedIdentity};
 
 pub use openidconnect::reqwest;
 
-mod http;
-pub use http::{MAX_RESPONSE_BYTES, ProviderHttp, ProviderHttpError, UrlPolicy, client_builder};
+pub use crate::outbound::{MAX_RESPONSE_BYTES, Outbound, OutboundError};
 
 /// The provider metadata type, for callers that cache it.
 pub mod openidconnect_metadata {
@@ -127,10 +126,10 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
     CoreJwsSigningAlgorithm::EcdsaP384Sha384,
 ];
 
-/// A provider client with no URL policy (tests, closed networks); see [`ProviderHttp`].
-pub fn http_client() -> Result<ProviderHttp, OidcRefusal> {
-    let client = client_builder().build().map_err(|e| OidcRefusal::Configuration(e.to_string()))?;
-    Ok(ProviderHttp::new(client, None))
+/// A provider client that may call private addresses over plain HTTP (tests, closed
+/// networks); see [`crate::outbound`].
+pub fn http_client() -> Result<Outbound, OidcRefusal> {
+    Outbound::new(crate::outbound::Policy::private()).map_err(|e| OidcRefusal::Configuration(e.to_string()))
 }
 
 /// Every URL in `metadata` Portico will call: the keys, the token and the userinfo endpoints.
@@ -146,7 +145,7 @@ pub fn endpoints(metadata: &CoreProviderMetadata) -> Vec<(&'static str, &openidc
 }
 
 /// Reads the provider's discovery document and keys.
-pub async fn discover(issuer: &str, http: &ProviderHttp) -> Result<CoreProviderMetadata, OidcRefusal> {
+pub async fn discover(issuer: &str, http: &Outbound) -> Result<CoreProviderMetadata, OidcRefusal> {
     let issuer = IssuerUrl::new(issuer.to_owned()).map_err(|e| OidcRefusal::Configuration(format!("issuer: {e}")))?;
     CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| OidcRefusal::Unreachable(chain(&e)))
 }
@@ -315,7 +314,7 @@ impl PreparedOidc {
     /// once more, and the refreshed metadata are returned for the caller to keep.
     pub async fn finish(
         &self,
-        http: &ProviderHttp,
+        http: &Outbound,
         code: &str,
         nonce: &str,
         pkce_verifier: &str,
@@ -398,7 +397,7 @@ impl PreparedOidc {
 pub async fn finish(
     metadata: &mut CoreProviderMetadata,
     settings: &OidcSettings,
-    http: &ProviderHttp,
+    http: &Outbound,
     code: &str,
     nonce: &str,
     pkce_verifier: &str,

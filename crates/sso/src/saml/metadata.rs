@@ -39,6 +39,21 @@ pub enum MetadataError {
     NoCertificate,
 }
 
+/// Fetches an IdP's metadata from `url` through `outbound` (the outbound policy: HTTPS, public
+/// addresses checked when connecting, no redirect, time and size limits) and reads it. The
+/// certificates in it become trusted signing keys. The error is a sentence for the admin.
+pub async fn fetch_idp_metadata(outbound: &crate::outbound::Outbound, url: &str) -> Result<IdpMetadata, String> {
+    use crate::outbound::OutboundError;
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    let body = outbound.get(&parsed).await.map_err(|e| match e {
+        OutboundError::Refused(why) => format!("Portico does not fetch metadata from there: {why}"),
+        OutboundError::TooLarge { .. } => MetadataError::TooLarge.to_string(),
+        other => format!("Portico could not read the metadata URL: {other}"),
+    })?;
+    let text = String::from_utf8(body).map_err(|_| "the metadata is not UTF-8 text".to_owned())?;
+    parse_idp_metadata(&text).map_err(|e| e.to_string())
+}
+
 /// Reads an IdP's metadata document.
 pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
     if xml.len() > MAX_METADATA_BYTES {

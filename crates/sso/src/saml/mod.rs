@@ -21,7 +21,7 @@ use chrono::Duration;
 use crate::identity::AttributeMapping;
 
 pub use certificate::Certificate;
-pub use metadata::{IdpMetadata, SpMetadata, parse_idp_metadata, sp_metadata};
+pub use metadata::{IdpMetadata, SpMetadata, fetch_idp_metadata, parse_idp_metadata, sp_metadata};
 pub use request::authn_request_url;
 pub use response::{PreparedSaml, VerifiedAssertion, in_response_to, verify_response};
 pub use xmlsec_io::forbid_uri_loading;

@@ -53,6 +53,8 @@ pub struct State {
     pub by_code: HashMap<String, String>,
     /// Bytes of filler added to the token response (for size limits).
     pub padding: usize,
+    /// Requests served so far.
+    pub requests: usize,
 }
 
 pub struct FakeOp {
@@ -100,6 +102,7 @@ impl FakeOp {
             fixed_token: None,
             by_code: HashMap::new(),
             padding: 0,
+            requests: 0,
         }));
         let s2 = state.clone();
         let server = HttpServer::new(move || {
@@ -107,7 +110,11 @@ impl FakeOp {
             App::new()
                 .app_data(web::Data::new(s))
                 .route("/.well-known/openid-configuration", web::get().to(|s: web::Data<Arc<Mutex<State>>>| async move {
-                    let issuer = s.lock().unwrap().issuer.clone();
+                    let issuer = {
+                        let mut state = s.lock().unwrap();
+                        state.requests += 1;
+                        state.issuer.clone()
+                    };
                     HttpResponse::Ok().json(json!({
                         "issuer": issuer,
                         "authorization_endpoint": format!("{issuer}/auth"),
@@ -119,13 +126,16 @@ impl FakeOp {
                     }))
                 }))
                 .route("/jwks", web::get().to(|s: web::Data<Arc<Mutex<State>>>| async move {
-                    let keys: Vec<Value> = s.lock().unwrap().jwks.iter().map(Key::jwk).collect();
+                    let mut state = s.lock().unwrap();
+                    state.requests += 1;
+                    let keys: Vec<Value> = state.jwks.iter().map(Key::jwk).collect();
                     HttpResponse::Ok().json(json!({"keys": keys}))
                 }))
                 // The form is read so that the connection can be kept alive, as a real
                 // provider's is.
                 .route("/token", web::post().to(|s: web::Data<Arc<Mutex<State>>>, form: web::Form<HashMap<String, String>>| async move {
-                    let state = s.lock().unwrap();
+                    let mut state = s.lock().unwrap();
+                    state.requests += 1;
                     let filed = form.get("code").and_then(|c| state.by_code.get(c)).cloned();
                     let token = filed.or_else(|| state.fixed_token.clone()).unwrap_or_else(|| id_token(&state));
                     HttpResponse::Ok().json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": token, "padding": "x".repeat(state.padding)}))

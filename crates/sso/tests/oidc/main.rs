@@ -12,6 +12,8 @@ use std::time::Duration;
 use sso::AttributeMapping;
 use sso::oidc::{self, OidcRefusal, OidcSettings};
 
+mod outbound;
+
 const REDIRECT: &str = "http://127.0.0.1:9/oidc/callback";
 
 /// The OpenID Provider as a child process, stopped by process id when dropped.
@@ -260,16 +262,13 @@ mod tokens {
     #[actix_web::test]
     async fn a_url_the_policy_refuses_is_never_called() {
         let x = setup(Key::new("k1")).await;
-        let policy: oidc::UrlPolicy =
-            std::sync::Arc::new(
-                |url: &url::Url| {
-                    if url.path() == "/jwks" { Err(format!("{url} is not allowed")) } else { Ok(()) }
-                },
-            );
-        let http = oidc::ProviderHttp::new(oidc::client_builder().build().unwrap(), Some(policy));
+        let before = x.op.state.lock().unwrap().requests;
+        // The provider runs on loopback over plain HTTP, which the public policy refuses.
+        let http = sso::outbound::Outbound::new(sso::outbound::Policy::public()).unwrap();
         let refusal = oidc::discover(&x.s.issuer, &http).await.unwrap_err();
         assert_eq!(refusal.code(), "provider_unreachable");
-        assert!(refusal.to_string().contains("/jwks is not allowed"), "{refusal}");
+        assert!(refusal.to_string().contains("is not an https:// URL"), "{refusal}");
+        assert_eq!(x.op.state.lock().unwrap().requests, before, "nothing was sent");
         x.op.stop().await;
     }
 

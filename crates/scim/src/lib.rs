@@ -1,6 +1,7 @@
 //! SCIM 2.0 as Portico speaks it (RFC 7643 resources, RFC 7644 protocol). It parses what an IdP
-//! sends into values, says what is wrong in SCIM's own terms, and applies the result through the
-//! directory ([`service`]); the gateway serves it over HTTP.
+//! sends into values, says what is wrong in SCIM's own terms, and applies the result through a
+//! storage port ([`store::ScimStore`], driven by [`service`]); it knows neither HTTP nor a
+//! database. The gateway serves it over HTTP and implements the port over the directory.
 
 pub mod apply;
 pub mod bulk;
@@ -15,6 +16,7 @@ pub mod render;
 pub mod resource;
 pub mod schemas;
 pub mod service;
+pub mod store;
 
 pub use error::{ScimError, ScimType};
 

@@ -6,12 +6,12 @@
 //! checks compare the two.
 
 use chrono::NaiveDateTime;
-use directory::provisioning::{IdpGroup, ProvisionedUser, ScimUserData};
 use serde_json::{Map, Value, json};
 
 use crate::error::ScimError;
 use crate::resource::{UserInput, boolean, parse_user};
 use crate::schemas::{ENTERPRISE_USER, GROUP, USER};
+use crate::store::{StoredGroup, StoredUser, UserData};
 
 const ENTERPRISE_1_0: &str = "urn:scim:schemas:extension:enterprise:1.0";
 
@@ -40,8 +40,8 @@ fn timestamp(t: NaiveDateTime) -> String {
     t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Reads a User body into what the directory stores.
-pub fn user_data(body: &Value) -> Result<(UserInput, ScimUserData), ScimError> {
+/// Reads a User body into what the store keeps.
+pub fn user_data(body: &Value) -> Result<(UserInput, UserData), ScimError> {
     let input = parse_user(body)?;
     let mut profile = Map::new();
     if let Some(object) = body.as_object() {
@@ -65,7 +65,7 @@ pub fn user_data(body: &Value) -> Result<(UserInput, ScimUserData), ScimError> {
             }
         }
     }
-    let data = ScimUserData {
+    let data = UserData {
         user_name: input.user_name.clone(),
         external_id: input.external_id.clone(),
         active: input.active,
@@ -120,21 +120,21 @@ fn normalise_multi(value: &Value) -> Value {
 }
 
 /// A user as a SCIM resource; `groups` are (id, display name).
-pub fn user_resource(user: &ProvisionedUser, groups: &[(String, String)], base_url: &str) -> Value {
-    let mut object: Map<String, Value> = serde_json::from_str(&user.scim_profile).unwrap_or_default();
+pub fn user_resource(user: &StoredUser, groups: &[(String, String)], base_url: &str) -> Value {
+    let mut object: Map<String, Value> = serde_json::from_str(&user.profile).unwrap_or_default();
     let mut schemas = vec![Value::from(USER)];
     if object.contains_key(ENTERPRISE_USER) {
         schemas.push(ENTERPRISE_USER.into());
     }
     object.insert("schemas".into(), Value::Array(schemas));
     object.insert("id".into(), user.id.clone().into());
-    if let Some(e) = &user.scim_external_id {
+    if let Some(e) = &user.external_id {
         object.insert("externalId".into(), e.clone().into());
     }
-    object.insert("userName".into(), user.login.clone().into());
+    object.insert("userName".into(), user.user_name.clone().into());
     // `active` is shown when the IdP set it (a user it never said anything about is active in
     // Portico, but the attribute stays absent, as the IdP left it); the column is the truth.
-    if object.contains_key("active") || !user.active || user.origin != "scim" {
+    if object.contains_key("active") || !user.active || !user.provisioned {
         object.insert("active".into(), user.active.into());
     }
     if !object.contains_key("displayName") && !user.name.is_empty() && !object.contains_key("name") {
@@ -166,7 +166,7 @@ pub fn user_resource(user: &ProvisionedUser, groups: &[(String, String)], base_u
 }
 
 /// A group as a SCIM resource; `members` are (user id, login), or `None` when not wanted.
-pub fn group_resource(group: &IdpGroup, members: Option<&[(String, String)]>, base_url: &str) -> Value {
+pub fn group_resource(group: &StoredGroup, members: Option<&[(String, String)]>, base_url: &str) -> Value {
     let mut object = Map::new();
     object.insert("schemas".into(), json!([GROUP]));
     object.insert("id".into(), group.id.clone().into());

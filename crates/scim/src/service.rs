@@ -1,5 +1,5 @@
 //! The SCIM operations on an enterprise's users and groups: a request's values in (body, id,
-//! query, `If-Match`), a response's values out. The gateway adds HTTP around it; the directory
+//! query, `If-Match`), a response's values out. The gateway adds HTTP around it; a store
 //! stores the result.
 //!
 //! List filters run in two steps: an indexed look-up narrows the candidates when the filter
@@ -8,8 +8,6 @@
 //! allows is answered exactly. A filter without such a pin reads the enterprise's resources in
 //! batches.
 
-use directory::provisioning::{GroupChanges, GroupKey, IdpGroup, MemberChange, NewIdpGroup, ProvisionedUser, UserKey};
-use directory::{Ctx, Directory, DirectoryError};
 use serde_json::{Value, json};
 
 use crate::apply::apply;
@@ -22,6 +20,7 @@ use crate::query::ListQuery;
 use crate::render::{etag, group_resource, parse_etag, user_data, user_resource};
 use crate::resource::parse_group;
 use crate::schemas::{self, LIST_RESPONSE};
+use crate::store::{GroupChanges, GroupKey, MemberChange, NewGroup, ScimStore, StoredGroup, StoredUser, UserKey};
 
 /// Resources read at once when a filter has no indexed pin.
 const SCAN_BATCH: i64 = 500;
@@ -89,26 +88,9 @@ impl Reply {
     }
 }
 
-/// A domain error in SCIM's terms.
-pub fn from_directory(e: DirectoryError) -> ScimError {
-    match e {
-        DirectoryError::Validation(errors) => ScimError::new(ScimType::InvalidValue, errors.to_string()),
-        DirectoryError::NotFound(what) => ScimError::status(404, format!("no such {what}")),
-        DirectoryError::Conflict(m) => ScimError::new(ScimType::Uniqueness, m),
-        DirectoryError::VersionMismatch(what) => {
-            ScimError::status(412, format!("the {what} has changed since the version in If-Match"))
-        }
-        DirectoryError::Forbidden(m) => ScimError::status(403, m),
-        DirectoryError::Unauthorized(m) => ScimError::status(401, m),
-        DirectoryError::RateLimited { retry_after_secs } => {
-            ScimError::status(429, format!("too many requests; try again in {retry_after_secs} seconds"))
-        }
-        DirectoryError::Unavailable(_) => ScimError::status(503, "the directory is unavailable; try again shortly"),
-        other => {
-            tracing::error!(error = %other, "SCIM request failed");
-            ScimError::status(500, "Portico could not complete this request")
-        }
-    }
+/// The 412 a stale `If-Match` gets.
+pub fn version_mismatch(what: &str) -> ScimError {
+    ScimError::status(412, format!("the {what} has changed since the version in If-Match"))
 }
 
 fn if_match(value: Option<&str>) -> Result<Option<i64>, ScimError> {
@@ -119,14 +101,19 @@ fn if_match(value: Option<&str>) -> Result<Option<i64>, ScimError> {
 }
 
 /// The SCIM API of one enterprise, as its IdP's token sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Service<'a> {
-    directory: &'a Directory,
-    ctx: Ctx<'a>,
+    store: &'a dyn ScimStore,
     /// `{public_url}/api/scim/v2/{enterprise_key}`, for `meta.location` and `$ref`s.
     base_url: &'a str,
     /// See [`Service::with_filter_limit`].
     max_filter_rows: usize,
+}
+
+impl std::fmt::Debug for Service<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
 }
 
 /// An indexed pin in a filter: `attr eq "value"` on one of `names`, at the top or inside `and`.
@@ -234,8 +221,9 @@ fn text_value(op: &Operation, name: &str) -> Result<String, ScimError> {
 }
 
 impl<'a> Service<'a> {
-    pub fn new(directory: &'a Directory, ctx: Ctx<'a>, base_url: &'a str) -> Self {
-        Service { directory, ctx, base_url, max_filter_rows: MAX_FILTER_SCAN_ROWS }
+    /// The API over `store`; `base_url` is `{public_url}/api/scim/v2/{enterprise_key}`.
+    pub fn new(store: &'a dyn ScimStore, base_url: &'a str) -> Self {
+        Service { store, base_url, max_filter_rows: MAX_FILTER_SCAN_ROWS }
     }
 
     /// Sets how many resources one filter without an indexed pin may be evaluated over.
@@ -246,30 +234,33 @@ impl<'a> Service<'a> {
 
     // ---- Users ----
 
-    fn render_users(&self, users: &[ProvisionedUser], with_groups: bool) -> Result<Vec<Value>, ScimError> {
+    fn render_users(&self, users: &[StoredUser], with_groups: bool) -> Result<Vec<Value>, ScimError> {
         let groups = if with_groups && !users.is_empty() {
             let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-            self.directory.scim_user_groups(&self.ctx, &ids).map_err(from_directory)?
+            self.store.user_groups(&ids)?
         } else {
             Vec::new()
         };
         Ok(users
             .iter()
             .map(|u| {
-                let mine: Vec<(String, String)> =
-                    groups.iter().filter(|(uid, ..)| *uid == u.id).map(|(_, g, n)| (g.clone(), n.clone())).collect();
+                let mine: Vec<(String, String)> = groups
+                    .iter()
+                    .filter(|g| g.user_id == u.id)
+                    .map(|g| (g.group_id.clone(), g.display_name.clone()))
+                    .collect();
                 user_resource(u, &mine, self.base_url)
             })
             .collect())
     }
 
-    fn render_user(&self, user: &ProvisionedUser) -> Result<Value, ScimError> {
+    fn render_user(&self, user: &StoredUser) -> Result<Value, ScimError> {
         Ok(self.render_users(std::slice::from_ref(user), true)?.pop().unwrap_or(Value::Null))
     }
 
     pub fn create_user(&self, body: &Value) -> Result<Reply, ScimError> {
         let (_, data) = user_data(body)?;
-        let user = self.directory.scim_create_user(&self.ctx, &data).map_err(from_directory)?;
+        let user = self.store.create_user(&data)?;
         // A new user is in no group; an adopted JIT user may be.
         let resource =
             if user.version == 1 { user_resource(&user, &[], self.base_url) } else { self.render_user(&user)? };
@@ -277,7 +268,7 @@ impl<'a> Service<'a> {
     }
 
     pub fn get_user(&self, id: &str, q: &ListQuery) -> Result<Reply, ScimError> {
-        let user = self.directory.scim_user(&self.ctx, id).map_err(from_directory)?;
+        let user = self.store.user(id)?;
         Ok(Reply::resource(200, project(self.render_user(&user)?, q)))
     }
 
@@ -286,8 +277,8 @@ impl<'a> Service<'a> {
         let Some(filter) = &q.filter else {
             // No filter: the page is read in SQL.
             let offset = i64::from(q.start_index.saturating_sub(1));
-            let (users, total) =
-                self.directory.scim_users(&self.ctx, None, offset, i64::from(q.count)).map_err(from_directory)?;
+            let listed = self.store.users(None, offset, i64::from(q.count))?;
+            let (users, total) = (listed.items, listed.total);
             let resources = self.render_users(&users, with_groups)?.into_iter().map(|r| project(r, q)).collect();
             return Ok(Reply::json(list_response(resources, total as usize, q.start_index)));
         };
@@ -308,7 +299,7 @@ impl<'a> Service<'a> {
         let exact = |p: &AttrPath| schemas::case_exact(&user_schema, p);
         scan(
             self.max_filter_rows,
-            |read, size| Ok(self.directory.scim_users(&self.ctx, key.as_ref(), read, size).map_err(from_directory)?.0),
+            |read, size| Ok(self.store.users(key.as_ref(), read, size)?.items),
             |batch| self.render_users(batch, with_groups),
             |r| filter.is_none_or(|f| matches(f, &r, &exact)).then_some(r),
         )
@@ -322,14 +313,12 @@ impl<'a> Service<'a> {
             // No filter: users then groups, the page read in SQL like the lists'.
             let offset = i64::from(q.start_index.saturating_sub(1));
             let count = i64::from(q.count);
-            let (users, user_total) =
-                self.directory.scim_users(&self.ctx, None, offset, count).map_err(from_directory)?;
+            let users = self.store.users(None, offset, count)?;
+            let (users, user_total) = (users.items, users.total);
             let group_offset = (offset - user_total).max(0);
             let group_count = count - users.len() as i64;
-            let (groups, group_total) = self
-                .directory
-                .scim_groups(&self.ctx, None, group_offset, group_count.max(0))
-                .map_err(from_directory)?;
+            let groups = self.store.groups(None, group_offset, group_count.max(0))?;
+            let (groups, group_total) = (groups.items, groups.total);
             let groups = if group_count > 0 { groups } else { Vec::new() };
             let mut resources: Vec<Value> = self.render_users(&users, with_groups)?;
             resources.extend(self.render_groups(&groups, with_members)?);
@@ -355,7 +344,7 @@ impl<'a> Service<'a> {
     pub fn replace_user(&self, id: &str, body: &Value, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
         let expected = if_match(if_match_header)?;
         let (_, data) = user_data(body)?;
-        let user = self.directory.scim_replace_user(&self.ctx, id, &data, expected).map_err(from_directory)?;
+        let user = self.store.replace_user(id, &data, expected)?;
         Ok(Reply::resource(200, self.render_user(&user)?))
     }
 
@@ -365,9 +354,9 @@ impl<'a> Service<'a> {
         let expected = if_match(if_match_header)?;
         let ops = parse_patch(body)?;
         for _attempt in 0..5 {
-            let current = self.directory.scim_user(&self.ctx, id).map_err(from_directory)?;
+            let current = self.store.user(id)?;
             if expected.is_some_and(|v| v != current.version) {
-                return Err(from_directory(DirectoryError::VersionMismatch("user")));
+                return Err(version_mismatch("user"));
             }
             let mut resource = user_resource(&current, &[], self.base_url);
             apply(&mut resource, &ops)?;
@@ -375,19 +364,19 @@ impl<'a> Service<'a> {
                 return Err(ScimError::new(ScimType::Mutability, "`id` is read-only"));
             }
             let (_, data) = user_data(&resource)?;
-            let unchanged = data.user_name == current.login
-                && data.external_id == current.scim_external_id
+            let unchanged = data.user_name == current.user_name
+                && data.external_id == current.external_id
                 && data.active == current.active
                 && data.email == current.email
                 && data.name == current.name
-                && data.profile == current.scim_profile;
+                && data.profile == current.profile;
             if unchanged {
                 return Ok(Reply::resource(200, self.render_user(&current)?));
             }
-            match self.directory.scim_replace_user(&self.ctx, id, &data, Some(current.version)) {
+            match self.store.replace_user(id, &data, Some(current.version)) {
                 Ok(user) => return Ok(Reply::resource(200, self.render_user(&user)?)),
-                Err(DirectoryError::VersionMismatch(_)) if expected.is_none() => continue,
-                Err(e) => return Err(from_directory(e)),
+                Err(e) if e.status == 412 && expected.is_none() => continue,
+                Err(e) => return Err(e),
             }
         }
         Err(ScimError::status(409, "the user kept changing while this PATCH was applied; send it again"))
@@ -395,16 +384,16 @@ impl<'a> Service<'a> {
 
     pub fn delete_user(&self, id: &str, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
         let expected = if_match(if_match_header)?;
-        self.directory.scim_delete_user(&self.ctx, id, expected).map_err(from_directory)?;
+        self.store.delete_user(id, expected)?;
         Ok(Reply::no_content())
     }
 
     // ---- Groups ----
 
-    fn render_groups(&self, groups: &[IdpGroup], with_members: bool) -> Result<Vec<Value>, ScimError> {
+    fn render_groups(&self, groups: &[StoredGroup], with_members: bool) -> Result<Vec<Value>, ScimError> {
         let members = if with_members && !groups.is_empty() {
             let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-            Some(self.directory.scim_group_members(&self.ctx, &ids).map_err(from_directory)?)
+            Some(self.store.group_members(&ids)?)
         } else {
             None
         };
@@ -412,27 +401,29 @@ impl<'a> Service<'a> {
             .iter()
             .map(|g| {
                 let mine: Option<Vec<(String, String)>> = members.as_ref().map(|all| {
-                    all.iter().filter(|(gid, ..)| *gid == g.id).map(|(_, u, l)| (u.clone(), l.clone())).collect()
+                    all.iter()
+                        .filter(|m| m.group_id == g.id)
+                        .map(|m| (m.user_id.clone(), m.user_name.clone()))
+                        .collect()
                 });
                 group_resource(g, mine.as_deref(), self.base_url)
             })
             .collect())
     }
 
-    fn render_group(&self, group: &IdpGroup, with_members: bool) -> Result<Value, ScimError> {
+    fn render_group(&self, group: &StoredGroup, with_members: bool) -> Result<Value, ScimError> {
         Ok(self.render_groups(std::slice::from_ref(group), with_members)?.pop().unwrap_or(Value::Null))
     }
 
     pub fn create_group(&self, body: &Value) -> Result<Reply, ScimError> {
         let input = parse_group(body)?;
-        let new =
-            NewIdpGroup { display_name: input.display_name, external_id: input.external_id, members: input.members };
-        let group = self.directory.scim_create_group(&self.ctx, &new).map_err(from_directory)?;
+        let new = NewGroup { display_name: input.display_name, external_id: input.external_id, members: input.members };
+        let group = self.store.create_group(&new)?;
         Ok(Reply::resource(201, project(self.render_group(&group, true)?, &ListQuery::default())))
     }
 
     pub fn get_group(&self, id: &str, q: &ListQuery) -> Result<Reply, ScimError> {
-        let group = self.directory.scim_group(&self.ctx, id).map_err(from_directory)?;
+        let group = self.store.group(id)?;
         let with_members = wants("members", &q.attributes, &q.excluded_attributes);
         Ok(Reply::resource(200, project(self.render_group(&group, with_members)?, q)))
     }
@@ -441,8 +432,8 @@ impl<'a> Service<'a> {
         let with_members = wants("members", &q.attributes, &q.excluded_attributes);
         let Some(filter) = &q.filter else {
             let offset = i64::from(q.start_index.saturating_sub(1));
-            let (groups, total) =
-                self.directory.scim_groups(&self.ctx, None, offset, i64::from(q.count)).map_err(from_directory)?;
+            let listed = self.store.groups(None, offset, i64::from(q.count))?;
+            let (groups, total) = (listed.items, listed.total);
             let resources = self.render_groups(&groups, with_members)?.into_iter().map(|r| project(r, q)).collect();
             return Ok(Reply::json(list_response(resources, total as usize, q.start_index)));
         };
@@ -464,7 +455,7 @@ impl<'a> Service<'a> {
         let load_members = with_members || filter.is_some_and(|f| mentions(f, "members"));
         scan(
             self.max_filter_rows,
-            |read, size| Ok(self.directory.scim_groups(&self.ctx, key.as_ref(), read, size).map_err(from_directory)?.0),
+            |read, size| Ok(self.store.groups(key.as_ref(), read, size)?.items),
             |batch| self.render_groups(batch, load_members),
             |mut r| {
                 if !filter.is_none_or(|f| matches(f, &r, &exact)) {
@@ -486,7 +477,7 @@ impl<'a> Service<'a> {
             external_id: Some(input.external_id),
             members: vec![MemberChange::Replace(input.members)],
         };
-        let group = self.directory.scim_change_group(&self.ctx, id, &changes, expected).map_err(from_directory)?;
+        let group = self.store.change_group(id, &changes, expected)?;
         Ok(Reply::resource(200, project(self.render_group(&group, true)?, &ListQuery::default())))
     }
 
@@ -499,7 +490,7 @@ impl<'a> Service<'a> {
         for op in &ops {
             self.group_change(id, op, &mut changes)?;
         }
-        let group = self.directory.scim_change_group(&self.ctx, id, &changes, expected).map_err(from_directory)?;
+        let group = self.store.change_group(id, &changes, expected)?;
         Ok(Reply { status: 204, body: None, etag: Some(etag(group.version)), location: None })
     }
 
@@ -552,14 +543,15 @@ impl<'a> Service<'a> {
                     Some(ids) => ids,
                     None => {
                         // Any other filter: try it on each member.
-                        let members = self.directory.scim_group_members(&self.ctx, &[id]).map_err(from_directory)?;
+                        let members = self.store.group_members(&[id])?;
                         let exact = |p: &AttrPath| p.is("value");
                         members
                             .into_iter()
-                            .filter(|(_, uid, login)| {
-                                matches(filter, &json!({"value": uid, "display": login, "type": "User"}), &exact)
+                            .filter(|m| {
+                                let member = json!({"value": m.user_id, "display": m.user_name, "type": "User"});
+                                matches(filter, &member, &exact)
                             })
-                            .map(|(_, uid, _)| uid)
+                            .map(|m| m.user_id)
                             .collect()
                     }
                 };
@@ -573,7 +565,7 @@ impl<'a> Service<'a> {
 
     pub fn delete_group(&self, id: &str, if_match_header: Option<&str>) -> Result<Reply, ScimError> {
         let expected = if_match(if_match_header)?;
-        self.directory.scim_delete_group(&self.ctx, id, expected).map_err(from_directory)?;
+        self.store.delete_group(id, expected)?;
         Ok(Reply::no_content())
     }
 }

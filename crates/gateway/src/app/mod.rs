@@ -5,4 +5,5 @@
 //! them.
 
 pub mod connections;
+pub mod scim;
 pub mod sign_in;

@@ -214,7 +214,7 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
     let caller = match web::block(move || dir.authenticate_scim_token(&key, &token)).await {
         Ok(Ok(Some(caller))) => caller,
         Ok(Ok(None)) => return unauthorized(&state, &address),
-        Ok(Err(e)) => return error_response(&scim::service::from_directory(e)),
+        Ok(Err(e)) => return error_response(&crate::app::scim::scim_error(e)),
         Err(_) => return error_response(&ScimError::status(503, "Portico is shutting down")),
     };
     // Bulk requests are held to the payload size the ServiceProviderConfig advertises.
@@ -250,7 +250,8 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
             enterprise_id: acting.enterprise_id.clone(),
         };
         let ctx = Ctx::new(&actor, op_id.as_deref());
-        let service = Service::new(&directory, ctx, &base).with_filter_limit(filter_limit);
+        let store = crate::app::scim::DirectoryStore { directory: &directory, ctx };
+        let service = Service::new(&store, &base).with_filter_limit(filter_limit);
         dispatch(&service, &base, &method, &segments, req_query, parsed, if_match.as_deref())
     })
     .await

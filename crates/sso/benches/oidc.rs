@@ -115,7 +115,10 @@ fn main() {
         let cpu_start = thread_cpu();
         let mut n = 0u64;
         while start.elapsed() < WINDOW {
-            let (id, _) = prepared.finish(&http, "code", &started.nonce, &started.pkce_verifier).await.unwrap();
+            let (id, _) = prepared
+                .finish(&http, "code", &started.nonce, &started.pkce_verifier, chrono::Utc::now())
+                .await
+                .unwrap();
             assert_eq!(id.groups.len(), 20);
             n += 1;
         }

@@ -12,7 +12,6 @@ use crate::app::connections::{
     OidcInput, SamlInput, SpUrls, pem, redirect_uri, refresh_input, resolve_oidc, resolve_saml, sp_urls,
 };
 use crate::auth::ApiCaller;
-use crate::config::Settings;
 use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
 
@@ -179,8 +178,10 @@ fn provider_dto(p: Provider) -> ProviderDto {
     }
 }
 
-pub fn view(settings: &Settings, c: Connection) -> ConnectionView {
-    let now = Utc::now();
+/// The API's view of a connection; certificate expiry is judged at the directory's `now`.
+pub fn view(state: &AppState, c: Connection) -> ConnectionView {
+    let settings = &state.settings;
+    let now = state.directory.now().and_utc();
     let saml = c.saml.map(|s| SamlView {
         encryption_certificate: s.sp_certificate.as_deref().filter(|_| s.encrypt_assertions).map(pem),
         signing_certificate: s.sp_certificate.as_deref().filter(|_| s.sign_requests).map(pem),
@@ -293,7 +294,7 @@ pub async fn create(
     };
     let dir = state.directory.clone();
     let created = blocking::<_, ApiError>(move || dir.create_connection(&caller.ctx(), &key, input)).await?;
-    Ok(HttpResponse::Created().json(view(&state.settings, created)))
+    Ok(HttpResponse::Created().json(view(&state, created)))
 }
 
 #[utoipa::path(
@@ -310,7 +311,7 @@ pub async fn list(
     let key = path.into_inner();
     let dir = state.directory.clone();
     let all = blocking::<_, ApiError>(move || dir.list_connections(&caller.ctx(), &key)).await?;
-    Ok(HttpResponse::Ok().json(all.into_iter().map(|c| view(&state.settings, c)).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(all.into_iter().map(|c| view(&state, c)).collect::<Vec<_>>()))
 }
 
 #[utoipa::path(
@@ -330,7 +331,7 @@ pub async fn get_one(
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
     let c = blocking::<_, ApiError>(move || dir.get_connection(&caller.ctx(), &key, &id)).await?;
-    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+    Ok(HttpResponse::Ok().json(view(&state, c)))
 }
 
 #[utoipa::path(
@@ -370,7 +371,7 @@ pub async fn update(
     };
     let dir = state.directory.clone();
     let c = blocking::<_, ApiError>(move || dir.update_connection(&caller.ctx(), &key, &id, changes)).await?;
-    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+    Ok(HttpResponse::Ok().json(view(&state, c)))
 }
 
 #[utoipa::path(
@@ -411,7 +412,7 @@ pub async fn enable(
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
     let c = blocking::<_, ApiError>(move || dir.enable_connection(&caller.ctx(), &key, &id)).await?;
-    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+    Ok(HttpResponse::Ok().json(view(&state, c)))
 }
 
 #[utoipa::path(
@@ -431,7 +432,7 @@ pub async fn disable(
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
     let c = blocking::<_, ApiError>(move || dir.disable_connection(&caller.ctx(), &key, &id)).await?;
-    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+    Ok(HttpResponse::Ok().json(view(&state, c)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -531,5 +532,5 @@ pub async fn refresh_metadata(
     let dir = state.directory.clone();
     let changes = ConnectionChanges { saml: Some(saml), ..Default::default() };
     let c = blocking::<_, ApiError>(move || dir.update_connection(&caller.ctx(), &key, &id, changes)).await?;
-    Ok(HttpResponse::Ok().json(view(&state.settings, c)))
+    Ok(HttpResponse::Ok().json(view(&state, c)))
 }

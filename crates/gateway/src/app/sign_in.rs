@@ -400,6 +400,7 @@ pub async fn check_oidc_callback(
                 code,
                 &unseal(state, p.nonce.as_deref())?,
                 &unseal(state, p.pkce_verifier.as_deref())?,
+                state.directory.now().and_utc(),
             )
             .await
             .map_err(|r| Refused::new(r.code(), r.to_string()))?;

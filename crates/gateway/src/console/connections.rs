@@ -174,7 +174,7 @@ fn page_for(
     c: Connection,
     tests: Vec<directory::connection::TestResult>,
 ) -> AssistantPage {
-    let now = chrono::Utc::now();
+    let now = state.directory.now().and_utc();
     let saml = c.saml.clone().unwrap_or_default();
     let certificates = saml
         .certificates

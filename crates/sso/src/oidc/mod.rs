@@ -243,16 +243,18 @@ fn payload(jwt: &str) -> Result<serde_json::Map<String, Value>, OidcRefusal> {
 const IAT_MARK: &str = "iat ";
 
 /// The ID token checks: the library's (signature by an allowed algorithm, issuer, audience with
-/// no untrusted extra audience, expiry, nonce) and the issue time, both times with `skew` of
-/// leeway for the provider's clock.
-fn verifier(c: &Client, skew: chrono::Duration) -> openidconnect::core::CoreIdTokenVerifier<'_> {
+/// no untrusted extra audience, expiry, nonce) and the issue time, both times against `now`
+/// (the caller's clock) with `skew` of leeway for the provider's clock.
+fn verifier(
+    c: &Client,
+    skew: chrono::Duration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> openidconnect::core::CoreIdTokenVerifier<'_> {
     c.id_token_verifier()
         .set_allowed_algs(ALLOWED_ALGS)
         // Expired means `exp` is before now less the leeway.
-        .set_time_fn(move || chrono::Utc::now() - skew)
-        .set_issue_time_verifier_fn(move |iat| {
-            if iat > chrono::Utc::now() + skew { Err(format!("{IAT_MARK}{iat}")) } else { Ok(()) }
-        })
+        .set_time_fn(move || now - skew)
+        .set_issue_time_verifier_fn(move |iat| if iat > now + skew { Err(format!("{IAT_MARK}{iat}")) } else { Ok(()) })
 }
 
 fn refusal_from(e: ClaimsVerificationError) -> OidcRefusal {
@@ -311,13 +313,15 @@ impl PreparedOidc {
     /// Finishes a sign-in: exchanges `code` (with the PKCE verifier), verifies the ID token
     /// against `nonce`, reads userinfo when a mapped claim is missing, and maps the claims. When
     /// the token is signed with a key these metadata do not have, the provider's keys are read
-    /// once more, and the refreshed metadata are returned for the caller to keep.
+    /// once more, and the refreshed metadata are returned for the caller to keep. Times are
+    /// checked against `now`.
     pub async fn finish(
         &self,
         http: &Outbound,
         code: &str,
         nonce: &str,
         pkce_verifier: &str,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(VerifiedIdentity, Option<CoreProviderMetadata>), OidcRefusal> {
         let token = self
             .client
@@ -333,7 +337,7 @@ impl PreparedOidc {
             })?;
         let id_token = token.id_token().ok_or(OidcRefusal::NoIdToken)?;
         let nonce = Nonce::new(nonce.to_owned());
-        let verified = { id_token.claims(&verifier(&self.client, self.settings.clock_skew), &nonce).map(|_| ()) };
+        let verified = { id_token.claims(&verifier(&self.client, self.settings.clock_skew, now), &nonce).map(|_| ()) };
         let mut refreshed = None;
         match verified {
             Ok(()) => {}
@@ -344,7 +348,7 @@ impl PreparedOidc {
                     .map_err(|e| OidcRefusal::Unreachable(chain(&e)))?;
                 let metadata = self.metadata.clone().set_jwks(keys);
                 let c = client(metadata.clone(), &self.settings)?;
-                id_token.claims(&verifier(&c, self.settings.clock_skew), &nonce).map_err(refusal_from)?;
+                id_token.claims(&verifier(&c, self.settings.clock_skew, now), &nonce).map_err(refusal_from)?;
                 refreshed = Some(metadata);
             }
             Err(e) => return Err(refusal_from(e)),
@@ -401,9 +405,10 @@ pub async fn finish(
     code: &str,
     nonce: &str,
     pkce_verifier: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<VerifiedIdentity, OidcRefusal> {
     let prepared = PreparedOidc::new(metadata.clone(), settings)?;
-    let (identity, refreshed) = prepared.finish(http, code, nonce, pkce_verifier).await?;
+    let (identity, refreshed) = prepared.finish(http, code, nonce, pkce_verifier, now).await?;
     if let Some(m) = refreshed {
         *metadata = m;
     }

@@ -119,14 +119,17 @@ async fn sign_in(
 async fn a_sign_in_yields_the_mapped_identity_from_the_id_token() {
     let (_op, s, mut metadata, code, started) = sign_in("id_token").await;
     let http = oidc::http_client().unwrap();
-    let id = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier).await.unwrap();
+    let id = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier, chrono::Utc::now())
+        .await
+        .unwrap();
     assert_eq!(id.subject, "ada-0001");
     assert_eq!(id.login.as_deref(), Some("ada"));
     assert_eq!(id.email.as_deref(), Some("ada@acme.test"));
     assert_eq!(id.name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(id.groups, vec!["Developers", "Admins"]);
     // The same code again: the provider refuses it.
-    let again = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier).await;
+    let again =
+        oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier, chrono::Utc::now()).await;
     assert_eq!(again.unwrap_err().code(), "code_refused");
 }
 
@@ -134,7 +137,9 @@ async fn a_sign_in_yields_the_mapped_identity_from_the_id_token() {
 async fn claims_missing_from_the_id_token_come_from_userinfo() {
     let (_op, s, mut metadata, code, started) = sign_in("userinfo").await;
     let http = oidc::http_client().unwrap();
-    let id = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier).await.unwrap();
+    let id = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier, chrono::Utc::now())
+        .await
+        .unwrap();
     assert_eq!(id.groups, vec!["Developers", "Admins"]);
     assert_eq!(id.email.as_deref(), Some("ada@acme.test"));
 }
@@ -143,7 +148,9 @@ async fn claims_missing_from_the_id_token_come_from_userinfo() {
 async fn a_nonce_from_another_sign_in_is_refused() {
     let (_op, s, mut metadata, code, started) = sign_in("id_token").await;
     let http = oidc::http_client().unwrap();
-    let r = oidc::finish(&mut metadata, &s, &http, &code, "some-other-nonce", &started.pkce_verifier).await;
+    let r =
+        oidc::finish(&mut metadata, &s, &http, &code, "some-other-nonce", &started.pkce_verifier, chrono::Utc::now())
+            .await;
     assert_eq!(r.unwrap_err(), OidcRefusal::Nonce);
 }
 
@@ -152,7 +159,7 @@ async fn the_wrong_pkce_verifier_is_refused_by_the_provider() {
     let (_op, s, mut metadata, code, started) = sign_in("id_token").await;
     let http = oidc::http_client().unwrap();
     let wrong = "x".repeat(started.pkce_verifier.len());
-    let r = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &wrong).await;
+    let r = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &wrong, chrono::Utc::now()).await;
     assert_eq!(r.unwrap_err().code(), "code_refused");
 }
 
@@ -215,7 +222,20 @@ mod tokens {
 
     async fn finish(x: &mut Setup) -> Result<sso::VerifiedIdentity, OidcRefusal> {
         let http = oidc::http_client().unwrap();
-        oidc::finish(&mut x.metadata, &x.s, &http, "code-1", &x.nonce, &x.verifier).await
+        oidc::finish(&mut x.metadata, &x.s, &http, "code-1", &x.nonce, &x.verifier, chrono::Utc::now()).await
+    }
+
+    #[actix_web::test]
+    async fn the_clock_passed_in_decides_what_has_expired() {
+        let mut x = setup(Key::new("k1")).await;
+        let http = oidc::http_client().unwrap();
+        let later = chrono::Utc::now() + chrono::Duration::hours(1);
+        let r = oidc::finish(&mut x.metadata, &x.s, &http, "code-1", &x.nonce, &x.verifier, later).await;
+        assert_eq!(r.unwrap_err().code(), "expired");
+        let earlier = chrono::Utc::now() - chrono::Duration::hours(1);
+        let r = oidc::finish(&mut x.metadata, &x.s, &http, "code-1", &x.nonce, &x.verifier, earlier).await;
+        assert_eq!(r.unwrap_err().code(), "issued_in_future");
+        x.op.stop().await;
     }
 
     #[actix_web::test]

@@ -8,6 +8,7 @@ mod backup;
 mod mapping;
 mod migrations;
 mod provisioning;
+mod schema;
 mod scim_tokens;
 mod sso;
 mod tenants;

@@ -132,6 +132,9 @@ async fn enterprise_admin_signed_in(app: &TestApp) -> (Driver, Client) {
 }
 
 async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::Chromium) {
+        return;
+    }
     let driver = Driver::start();
     let c = driver.connect().await;
     let token = app.directory.issue_first_operator_link().unwrap().unwrap();
@@ -189,6 +192,9 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
 }
 
 async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::Chromium) {
+        return;
+    }
     let idp = crate::test_idp::IdpServer::start("ada", &["Developers", "Elsewhere"]).await;
     app.create_enterprise("acme").await;
     app.create_organization("acme", "eng").await;
@@ -271,6 +277,12 @@ async fn admin_sets_up_saml_in_the_assistant_and_a_user_signs_in(app: TestApp) {
 }
 
 async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
+    if !crate::helpers::available(crate::helpers::Tool::Chromium) {
+        return;
+    }
     app.create_enterprise("acme").await;
     app.create_organization("acme", "eng").await;
     app.api(reqwest::Method::POST, "/api/v1/enterprises/acme/organizations/eng/groups", &app.operator_key)
@@ -329,6 +341,9 @@ async fn admin_sets_up_oidc_in_the_assistant_and_a_user_signs_in(app: TestApp) {
 }
 
 async fn admin_maps_idp_groups_custom_and_all(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::Chromium) {
+        return;
+    }
     let idp = crate::scim::Idp::new(&app, "acme", "test").await;
     app.create_organization("acme", "eng").await;
     app.create_organization("acme", "ops").await;

@@ -169,6 +169,9 @@ impl Running {
 /// API answer on the way.
 #[actix_web::test]
 async fn the_client_secret_is_never_logged_nor_answered() {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     use base64::Engine;
     let db = TestDatabase::new(Backend::Sqlite).unwrap();
     let data = tempfile::tempdir().unwrap();

@@ -51,6 +51,9 @@ fn validate_compose(file: &Path) -> std::process::Output {
 
 #[test]
 fn kubernetes_manifests_validate() {
+    if !crate::helpers::available(crate::helpers::Tool::DeployValidators) {
+        return;
+    }
     let files = manifests();
     let kinds: BTreeSet<String> =
         files.iter().flat_map(|f| yaml_documents(f)).map(|d| d["kind"].as_str().unwrap().to_owned()).collect();
@@ -69,6 +72,9 @@ fn kubernetes_manifests_validate() {
 
 #[test]
 fn the_deployment_probes_and_stops_as_portico_expects() {
+    if !crate::helpers::available(crate::helpers::Tool::DeployValidators) {
+        return;
+    }
     let deployment = yaml_documents(&root().join("deploy/kubernetes/deployment.yaml")).remove(0);
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
@@ -84,6 +90,9 @@ fn the_deployment_probes_and_stops_as_portico_expects() {
 
 #[test]
 fn the_compose_file_validates() {
+    if !crate::helpers::available(crate::helpers::Tool::DeployValidators) {
+        return;
+    }
     let file = root().join("deploy/compose.yaml");
     let out = validate_compose(&file);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -99,6 +108,9 @@ fn the_compose_file_validates() {
 /// files where they name one.
 #[test]
 fn deployment_settings_are_settings_portico_accepts() {
+    if !crate::helpers::available(crate::helpers::Tool::DeployValidators) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let stand_in = |name: &str, content: &str| {
         let path = dir.path().join(name);

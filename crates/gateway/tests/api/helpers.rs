@@ -173,3 +173,65 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// What some tests need beyond the build packages; `./dev test` installs all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// Debian's chromium and chromium-driver.
+    Chromium,
+    /// Node.js and the npm SAML IdP (samlp) in `interop/node_modules`.
+    SamlIdp,
+    /// Node.js and the npm OpenID Provider (oidc-provider) in `interop/node_modules`.
+    OpenIdProvider,
+    /// The SCIM compliance checker (scim2-tester) in `interop/scim/.venv`.
+    ScimTester,
+    /// kubernetes-validate and check-jsonschema in `deploy/.venv`.
+    DeployValidators,
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(program).is_file()))
+}
+
+impl Tool {
+    fn present(self) -> bool {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        match self {
+            Tool::Chromium => {
+                std::path::Path::new("/usr/bin/chromium").exists()
+                    && std::path::Path::new("/usr/bin/chromedriver").exists()
+            }
+            Tool::SamlIdp => on_path("node") && root.join("interop/node_modules/samlp").is_dir(),
+            Tool::OpenIdProvider => on_path("node") && root.join("interop/node_modules/oidc-provider").is_dir(),
+            Tool::ScimTester => root.join("interop/scim/.venv/.installed").is_file(),
+            Tool::DeployValidators => root.join("deploy/.venv/.installed").is_file(),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Tool::Chromium => "Chromium and chromedriver (Debian packages chromium, chromium-driver)",
+            Tool::SamlIdp => "the npm SAML IdP (node, and npm ci in interop/)",
+            Tool::OpenIdProvider => "the npm OpenID Provider (node, and npm ci in interop/)",
+            Tool::ScimTester => "the SCIM compliance checker (interop/scim/.venv)",
+            Tool::DeployValidators => "the deployment validators (deploy/.venv)",
+        }
+    }
+}
+
+/// True when `tool` is installed. When it is not, the test calling this is skipped, and says
+/// so on the terminal (past the test harness's capture); with `PORTICO_TEST_REQUIRE_ALL=1`
+/// (set by CI) a missing tool fails the test instead. `./dev test` installs every tool.
+pub fn available(tool: Tool) -> bool {
+    if tool.present() {
+        return true;
+    }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    if std::env::var("PORTICO_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("{test} needs {} (PORTICO_TEST_REQUIRE_ALL=1): run ./dev test, which installs it", tool.describe());
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped {test}: it needs {}, which ./dev test installs", tool.describe());
+    false
+}

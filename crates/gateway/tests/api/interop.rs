@@ -127,6 +127,9 @@ async fn sign_in_through_samlp(app: &TestApp, idp: &SamlpIdp) -> reqwest::Respon
 }
 
 async fn samlp_signs_people_in_plain_and_encrypted(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::SamlIdp) {
+        return;
+    }
     app.create_enterprise("acme").await;
     app.create_organization("acme", "eng").await;
     app.api(Method::POST, "/api/v1/enterprises/acme/organizations/eng/groups", &app.operator_key)
@@ -216,6 +219,9 @@ async fn samlp_signs_people_in_plain_and_encrypted(app: TestApp) {
 /// Entra ID and Okta put every group of a user in the assertion: 1,000 values, signed by an
 /// independent IdP, make a response of about 140 KB that must sign the user in.
 async fn samlp_signs_in_a_user_with_a_thousand_groups(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::SamlIdp) {
+        return;
+    }
     app.create_enterprise("acme").await;
     let draft: Value = app
         .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)

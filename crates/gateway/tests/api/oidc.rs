@@ -78,6 +78,9 @@ pub async fn through_provider(start: &str, redirect_uri: &str) -> String {
 }
 
 async fn oidc_sign_in_configured_through_the_api(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     app.create_enterprise("acme").await;
     app.create_organization("acme", "eng").await;
     app.api(Method::POST, "/api/v1/enterprises/acme/organizations/eng/groups", &app.operator_key)
@@ -269,6 +272,9 @@ fn audited(app: &TestApp) -> (String, usize) {
 }
 
 async fn a_callback_without_state_is_refused(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     let (id, _, _op) = enabled_connection(&app).await;
     let res = app.client.get(app.url(&format!("/sso/oidc/{id}/callback?code=x"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -276,6 +282,9 @@ async fn a_callback_without_state_is_refused(app: TestApp) {
 }
 
 async fn a_callback_with_a_state_portico_never_issued_is_refused(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     let (id, redirect_uri, _op) = enabled_connection(&app).await;
     // A real code from the provider, under a state Portico did not issue.
     let (back, cookies, _) = to_callback(&app, &redirect_uri).await;
@@ -291,6 +300,9 @@ async fn a_callback_with_a_state_portico_never_issued_is_refused(app: TestApp) {
 }
 
 async fn a_replayed_callback_is_refused(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     let (id, redirect_uri, _op) = enabled_connection(&app).await;
     let (back, cookies, authorization) = to_callback(&app, &redirect_uri).await;
     // While it waits, the sign-in's nonce and PKCE verifier are stored sealed, not as sent.
@@ -317,6 +329,9 @@ async fn a_replayed_callback_is_refused(app: TestApp) {
 }
 
 async fn a_provider_error_is_refused(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     let (id, _, _op) = enabled_connection(&app).await;
     let url = app.url(&format!("/sso/oidc/{id}/callback?error=access_denied&error_description=not+assigned&state=_x"));
     assert_eq!(app.client.get(url).send().await.unwrap().status(), StatusCode::FORBIDDEN);
@@ -339,6 +354,9 @@ async fn a_provider_error_is_refused(app: TestApp) {
 /// The provider goes away between the person's visit to it and the callback: the person gets a
 /// plain page with an operation id, the admin the reason in the audit log.
 async fn a_provider_gone_at_the_callback_gets_a_plain_page(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     let (_, redirect_uri, op) = enabled_connection(&app).await;
     let (back, cookies, _) = to_callback(&app, &redirect_uri).await;
     drop(op);
@@ -422,6 +440,9 @@ fn recorder() -> Recorder {
 /// request; otherwise whoever changed it would receive the stored secret at "their" token
 /// endpoint. The provider the issuer was moved to never sees the old secret in any form.
 async fn a_new_issuer_needs_its_own_secret(app: TestApp) {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     use base64::Engine;
     let (id, _, _op) = enabled_connection(&app).await;
     let elsewhere = recorder();
@@ -483,6 +504,9 @@ crate::both_backends!(
 /// internal address, even one that answers.
 #[actix_web::test]
 async fn internal_and_plain_http_issuers_are_refused_by_default() {
+    if !crate::helpers::available(crate::helpers::Tool::OpenIdProvider) {
+        return;
+    }
     let app = crate::helpers::TestApp::spawn_with(
         directory::Backend::Sqlite,
         &[("PORTICO__SSO__ALLOW_PRIVATE_METADATA", "false")],

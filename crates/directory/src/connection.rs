@@ -18,59 +18,29 @@ use crate::enterprise::{self, Enterprise};
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
 use crate::schema::{enterprises, sso_connections, sso_test_results};
 use crate::secret::new_id;
+use crate::stored::stored_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Saml,
-    Oidc,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Saml => "saml",
-            Protocol::Oidc => "oidc",
-        }
+stored_enum! {
+    /// How a connection talks to its IdP.
+    pub enum Protocol {
+        Saml = "saml",
+        Oidc = "oidc",
     }
 }
 
-/// The IdP product, which decides default attribute names and the hints the assistant shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Okta,
-    Entra,
-    JumpCloud,
-    Google,
-    Other,
-    Custom,
+stored_enum! {
+    /// The IdP product, which decides default attribute names and the hints the assistant shows.
+    pub enum Provider {
+        Okta = "okta",
+        Entra = "entra",
+        JumpCloud = "jumpcloud",
+        Google = "google",
+        Other = "other",
+        Custom = "custom",
+    }
 }
 
 impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Okta => "okta",
-            Provider::Entra => "entra",
-            Provider::JumpCloud => "jumpcloud",
-            Provider::Google => "google",
-            Provider::Other => "other",
-            Provider::Custom => "custom",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "okta" => Provider::Okta,
-            "entra" => Provider::Entra,
-            "jumpcloud" => Provider::JumpCloud,
-            "google" => Provider::Google,
-            "other" => Provider::Other,
-            "custom" => Provider::Custom,
-            _ => return None,
-        })
-    }
-
     /// Display name for the console.
     pub fn label(self) -> &'static str {
         match self {
@@ -105,32 +75,14 @@ impl Provider {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConnectionStatus {
-    Draft,
-    Tested,
-    Enabled,
-    Disabled,
-}
-
-impl ConnectionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectionStatus::Draft => "draft",
-            ConnectionStatus::Tested => "tested",
-            ConnectionStatus::Enabled => "enabled",
-            ConnectionStatus::Disabled => "disabled",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "tested" => ConnectionStatus::Tested,
-            "enabled" => ConnectionStatus::Enabled,
-            "disabled" => ConnectionStatus::Disabled,
-            _ => ConnectionStatus::Draft,
-        }
+stored_enum! {
+    /// Where a connection stands: a draft until a test sign-in succeeds, then tested, and live
+    /// only once an admin enables it.
+    pub enum ConnectionStatus {
+        Draft = "draft",
+        Tested = "tested",
+        Enabled = "enabled",
+        Disabled = "disabled",
     }
 }
 
@@ -214,9 +166,12 @@ pub struct Connection {
 struct Row {
     id: String,
     enterprise_id: String,
-    protocol: String,
-    provider: String,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    protocol: Protocol,
+    #[diesel(deserialize_as = String)]
+    provider: Provider,
+    #[diesel(deserialize_as = String)]
+    status: ConnectionStatus,
     settings: String,
     map_login: Option<String>,
     map_email: Option<String>,
@@ -229,7 +184,7 @@ struct Row {
 
 impl Row {
     fn into_connection(self, enterprise_key: String) -> Result<Connection> {
-        let protocol = if self.protocol == "oidc" { Protocol::Oidc } else { Protocol::Saml };
+        let protocol = self.protocol;
         let unreadable = |e: serde_json::Error| {
             DirectoryError::Internal(format!("stored settings of connection {} are unreadable: {e}", self.id))
         };
@@ -238,8 +193,8 @@ impl Row {
             Protocol::Oidc => (None, Some(serde_json::from_str(&self.settings).map_err(unreadable)?)),
         };
         Ok(Connection {
-            provider: Provider::parse(&self.provider).unwrap_or(Provider::Other),
-            status: ConnectionStatus::parse(&self.status),
+            provider: self.provider,
+            status: self.status,
             mapping: Mapping {
                 login: self.map_login,
                 email: self.map_email,
@@ -608,12 +563,13 @@ impl Directory {
         operation_id: Option<&str>,
     ) -> Result<TestResult> {
         self.write(|conn, now| {
-            let (enterprise_id, status): (String, String) = sso_connections::table
+            let (enterprise_id, status): (String, ConnectionStatus) = sso_connections::table
                 .filter(sso_connections::id.eq(connection_id))
                 .select((sso_connections::enterprise_id, sso_connections::status))
-                .first(conn)
+                .first::<(String, String)>(conn)
                 .optional()?
-                .ok_or(DirectoryError::NotFound("connection"))?;
+                .ok_or(DirectoryError::NotFound("connection"))
+                .and_then(|(e, s)| Ok((e, ConnectionStatus::try_from(s)?)))?;
             let id = new_id();
             let outcome = if success { "success" } else { "failure" };
             // The reason may quote what a test response said: kept bounded like audit reasons.
@@ -630,7 +586,7 @@ impl Directory {
                 ))
                 .execute(conn)?;
             if success {
-                let new_status = match ConnectionStatus::parse(&status) {
+                let new_status = match status {
                     ConnectionStatus::Enabled => ConnectionStatus::Enabled,
                     _ => ConnectionStatus::Tested,
                 };

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::access::Ctx;
 use crate::audit::Subject;
@@ -11,30 +11,14 @@ use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
 use crate::page::{Page, PageRequest};
 use crate::schema::enterprises;
 use crate::secret::new_id;
+use crate::stored::stored_enum;
 use crate::{Directory, validate};
 
-/// How an enterprise's people are created: at sign-in (JIT) or pushed ahead by the IdP (SCIM).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProvisioningMode {
-    Jit,
-    Scim,
-}
-
-impl ProvisioningMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProvisioningMode::Jit => "jit",
-            ProvisioningMode::Scim => "scim",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "jit" => Some(ProvisioningMode::Jit),
-            "scim" => Some(ProvisioningMode::Scim),
-            _ => None,
-        }
+stored_enum! {
+    /// How an enterprise's people are created: at sign-in (JIT) or pushed ahead by the IdP (SCIM).
+    pub enum ProvisioningMode {
+        Jit = "jit",
+        Scim = "scim",
     }
 }
 
@@ -44,7 +28,8 @@ struct EnterpriseRow {
     id: String,
     key: String,
     name: String,
-    provisioning_mode: String,
+    #[diesel(deserialize_as = String)]
+    provisioning_mode: ProvisioningMode,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -66,8 +51,7 @@ impl From<EnterpriseRow> for Enterprise {
             id: r.id,
             key: r.key,
             name: r.name,
-            // The schema's CHECK allows only the two values.
-            provisioning_mode: ProvisioningMode::parse(&r.provisioning_mode).unwrap_or(ProvisioningMode::Jit),
+            provisioning_mode: r.provisioning_mode,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -122,7 +106,7 @@ impl Directory {
                 id: new_id(),
                 key: input.key.clone(),
                 name,
-                provisioning_mode: input.provisioning_mode.unwrap_or(ProvisioningMode::Jit).as_str().into(),
+                provisioning_mode: input.provisioning_mode.unwrap_or(ProvisioningMode::Jit),
                 created_at: now,
                 updated_at: now,
             };
@@ -131,7 +115,7 @@ impl Directory {
                     enterprises::id.eq(&row.id),
                     enterprises::key.eq(&row.key),
                     enterprises::name.eq(&row.name),
-                    enterprises::provisioning_mode.eq(&row.provisioning_mode),
+                    enterprises::provisioning_mode.eq(row.provisioning_mode.as_str()),
                     enterprises::created_at.eq(row.created_at),
                     enterprises::updated_at.eq(row.updated_at),
                 ))
@@ -192,7 +176,7 @@ impl Directory {
                 // by name, and for sign-in to fill again if the enterprise switches back).
                 let jit_groups = crate::schema::idp_groups::table
                     .filter(crate::schema::idp_groups::enterprise_id.eq(&current.id))
-                    .filter(crate::schema::idp_groups::origin.eq("jit"))
+                    .filter(crate::schema::idp_groups::origin.eq(crate::provisioning::GroupOrigin::Jit.as_str()))
                     .select(crate::schema::idp_groups::id);
                 diesel::delete(
                     crate::schema::idp_group_members::table

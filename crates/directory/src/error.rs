@@ -81,6 +81,12 @@ pub enum DirectoryError {
     Internal(String),
 }
 
+impl From<crate::stored::UnknownValue> for DirectoryError {
+    fn from(e: crate::stored::UnknownValue) -> Self {
+        DirectoryError::Internal(e.to_string())
+    }
+}
+
 impl From<diesel::r2d2::PoolError> for DirectoryError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         DirectoryError::Unavailable(e.to_string())

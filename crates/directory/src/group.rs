@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::access::Ctx;
 use crate::audit::Subject;
@@ -14,26 +14,30 @@ use crate::organization::Organization;
 use crate::page::{Page, PageRequest};
 use crate::schema::{org_group_members, org_groups, users};
 use crate::secret::new_id;
+use crate::stored::stored_enum;
 use crate::{Directory, validate};
 
 /// The built-in group every organization has; IdP sync never touches it.
 pub const MEMBERS_GROUP: &str = "Members";
 
-/// Where a membership comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MembershipSource {
-    Sso,
-    Local,
+stored_enum! {
+    /// Where a membership comes from: added by an admin, or derived from the IdP's groups.
+    pub enum MembershipSource {
+        Local = "local",
+        Sso = "sso",
+    }
 }
 
-impl MembershipSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MembershipSource::Sso => "sso",
-            MembershipSource::Local => "local",
-        }
-    }
+/// An org group a user is in, and how: the rows behind a user's groups and permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub(crate) struct Membership {
+    pub user_id: String,
+    pub org_group_id: String,
+    pub organization_key: String,
+    pub organization_name: String,
+    pub group_name: String,
+    #[diesel(deserialize_as = String)]
+    pub source: MembershipSource,
 }
 
 /// A group inside an organization.
@@ -57,13 +61,14 @@ pub struct NewGroup {
 }
 
 /// One member of a group, as listed on the organization page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Serialize)]
 pub struct GroupMember {
     pub user_id: String,
     pub login: String,
     pub name: String,
     pub email: Option<String>,
-    pub source: String,
+    #[diesel(deserialize_as = String)]
+    pub source: MembershipSource,
 }
 
 pub(crate) fn insert_group(
@@ -235,18 +240,14 @@ impl Directory {
             .select((users::id, users::login, users::name, users::email, org_group_members::source))
             .order((users::login_key.asc(), org_group_members::source.asc()))
             .into_boxed();
-        let rows: Vec<(String, String, String, Option<String>, String)> = match limit_rows {
+        let mut members: Vec<GroupMember> = match limit_rows {
             Some(n) => query.limit(n).load(&mut conn)?,
             None => query.load(&mut conn)?,
         };
-        let mut members: Vec<GroupMember> = rows
-            .into_iter()
-            .map(|(user_id, login, name, email, source)| GroupMember { user_id, login, name, email, source })
-            .collect();
         // Members through the mapped IdP group (a copied `sso` row from before stands for one).
-        for (user_id, login, name, email) in crate::mapping::derived_members_of(&mut conn, &group.id, limit_rows)? {
-            if !members.iter().any(|m| m.user_id == user_id && m.source == "sso") {
-                members.push(GroupMember { user_id, login, name, email, source: "sso".to_owned() });
+        for derived in crate::mapping::derived_members_of(&mut conn, &group.id, limit_rows)? {
+            if !members.iter().any(|m| m.user_id == derived.user_id && m.source == MembershipSource::Sso) {
+                members.push(derived);
             }
         }
         members.sort_by(|a, b| (a.login.to_lowercase(), &a.source).cmp(&(b.login.to_lowercase(), &b.source)));

@@ -21,6 +21,7 @@ use crate::db::{DbConnection, write_tx};
 use crate::error::{DirectoryError, Result};
 use crate::schema::jobs;
 use crate::secret::new_id;
+use crate::stored::stored_enum;
 
 /// A running job whose heartbeat is older than this is taken to be orphaned.
 pub const STALE_AFTER_SECS: i64 = 30;
@@ -30,14 +31,26 @@ pub const MAP_ALL: &str = "map_all";
 /// A change of one organization's mappings too large for one chunk.
 pub const SET_MAPPINGS: &str = "set_mappings";
 
-/// A job as stored; `state` is `queued`, `running`, `done` or `failed`.
+stored_enum! {
+    /// Where a job stands. A `running` job whose heartbeat went stale is claimed again.
+    pub enum JobState {
+        Queued = "queued",
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
+    }
+}
+
+/// A job as stored. `kind` stays text: an instance of an older version that meets a kind it
+/// does not know marks that job failed rather than failing to read the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = jobs)]
 pub struct Job {
     pub id: String,
     pub kind: String,
     pub enterprise_id: Option<String>,
-    pub state: String,
+    #[diesel(deserialize_as = String)]
+    pub state: JobState,
     pub done: i64,
     pub total: i64,
     pub payload: String,
@@ -91,7 +104,7 @@ pub(crate) fn enqueue(
         id: new_id(),
         kind: kind.to_owned(),
         enterprise_id: Some(enterprise_id.to_owned()),
-        state: if total == 0 { "done" } else { "queued" }.to_owned(),
+        state: if total == 0 { JobState::Done } else { JobState::Queued },
         done: 0,
         total,
         payload: "{}".to_owned(),
@@ -107,7 +120,7 @@ pub(crate) fn enqueue(
             jobs::id.eq(&job.id),
             jobs::kind.eq(&job.kind),
             jobs::enterprise_id.eq(&job.enterprise_id),
-            jobs::state.eq(&job.state),
+            jobs::state.eq(job.state.as_str()),
             jobs::done.eq(0),
             jobs::total.eq(total),
             jobs::payload.eq(&job.payload),
@@ -194,7 +207,11 @@ impl Directory {
                 tracing::error!(job = %job.id, error = %message, "job failed");
                 self.write(|conn, now| {
                     diesel::update(jobs::table.filter(jobs::id.eq(&job.id)))
-                        .set((jobs::state.eq("failed"), jobs::error.eq(&message), jobs::updated_at.eq(now)))
+                        .set((
+                            jobs::state.eq(JobState::Failed.as_str()),
+                            jobs::error.eq(&message),
+                            jobs::updated_at.eq(now),
+                        ))
                         .execute(conn)?;
                     Ok(())
                 })?;
@@ -240,11 +257,15 @@ impl Directory {
             diesel::update(
                 jobs::table
                     .filter(jobs::id.eq(&job.id))
-                    .filter(jobs::state.eq("running"))
+                    .filter(jobs::state.eq(JobState::Running.as_str()))
                     .filter(jobs::done.eq(job.done))
                     .filter(jobs::claimed_by.eq(&self.jobs.instance)),
             )
-            .set((jobs::state.eq("queued"), jobs::heartbeat_at.eq(None::<NaiveDateTime>), jobs::updated_at.eq(now)))
+            .set((
+                jobs::state.eq(JobState::Queued.as_str()),
+                jobs::heartbeat_at.eq(None::<NaiveDateTime>),
+                jobs::updated_at.eq(now),
+            ))
             .execute(conn)?;
             Ok(())
         })
@@ -270,7 +291,7 @@ pub(crate) fn advance(
             jobs::done.eq(next),
             jobs::total.eq(total),
             jobs::payload.eq(payload.unwrap_or(&job.payload)),
-            jobs::state.eq(if finished { "done" } else { "running" }),
+            jobs::state.eq(if finished { JobState::Done } else { JobState::Running }.as_str()),
             jobs::heartbeat_at.eq(now),
             jobs::updated_at.eq(now),
         ))

@@ -34,6 +34,7 @@ pub mod session;
 pub mod setup;
 pub mod sign_in;
 pub mod sso_sign_in;
+pub mod stored;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod user;

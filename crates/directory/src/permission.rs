@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::error::{FieldErrors, Result};
+use crate::group::Membership;
 use crate::schema::{org_group_members, org_group_permissions, org_groups, organizations};
 use crate::{Directory, DirectoryError};
 
@@ -61,8 +62,9 @@ impl Permission {
 pub struct OrganizationAccess {
     pub key: String,
     pub name: String,
-    /// Org group names, each with where the membership comes from (`local`, `sso`).
-    pub groups: Vec<(String, String)>,
+    /// The user's org groups in this organization (by key), each with where the membership
+    /// comes from.
+    pub groups: Vec<crate::user::UserGroup>,
     pub permissions: Vec<Permission>,
 }
 
@@ -157,12 +159,12 @@ impl Directory {
             .first(&mut conn)
             .optional()?
             .ok_or(DirectoryError::NotFound("user"))?;
-        // (group id, organization key, organization name, group name, source)
-        let mut rows: Vec<(String, String, String, String, String)> = org_group_members::table
+        let mut rows: Vec<Membership> = org_group_members::table
             .inner_join(org_groups::table.inner_join(organizations::table))
             .filter(org_group_members::user_id.eq(&user_id))
             .filter(org_groups::enterprise_id.eq(&enterprise.id))
             .select((
+                org_group_members::user_id,
                 org_groups::id,
                 organizations::key,
                 organizations::name,
@@ -170,18 +172,14 @@ impl Directory {
                 org_group_members::source,
             ))
             .load(&mut conn)?;
-        rows.extend(
-            crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &[user_id.as_str()])?
-                .into_iter()
-                .map(|(_, group_id, org_key, org_name, group)| (group_id, org_key, org_name, group, "sso".to_owned())),
-        );
-        let group_ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        rows.extend(crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &[user_id.as_str()])?);
+        let group_ids: Vec<&str> = rows.iter().map(|r| r.org_group_id.as_str()).collect();
         let grants: Vec<(String, String)> = org_group_permissions::table
             .filter(org_group_permissions::group_id.eq_any(&group_ids))
             .select((org_group_permissions::group_id, org_group_permissions::permission))
             .load(&mut conn)?;
         // Members' permissions hold for everyone in the organization.
-        let org_keys: BTreeSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        let org_keys: BTreeSet<&str> = rows.iter().map(|r| r.organization_key.as_str()).collect();
         let everyone: Vec<(String, String)> = org_group_permissions::table
             .inner_join(org_groups::table.inner_join(organizations::table))
             .filter(organizations::enterprise_id.eq(&enterprise.id))
@@ -190,18 +188,22 @@ impl Directory {
             .select((organizations::key, org_group_permissions::permission))
             .load(&mut conn)?;
         let mut by_org: BTreeMap<String, OrganizationAccess> = BTreeMap::new();
-        for (group_id, org_key, org_name, group, source) in &rows {
-            let entry = by_org.entry(org_key.clone()).or_insert_with(|| OrganizationAccess {
-                key: org_key.clone(),
-                name: org_name.clone(),
+        for m in &rows {
+            let entry = by_org.entry(m.organization_key.clone()).or_insert_with(|| OrganizationAccess {
+                key: m.organization_key.clone(),
+                name: m.organization_name.clone(),
                 groups: Vec::new(),
                 permissions: Vec::new(),
             });
-            if !entry.groups.iter().any(|(g, s)| g == group && s == source) {
-                entry.groups.push((group.clone(), source.clone()));
+            if !entry.groups.iter().any(|g| g.group == m.group_name && g.source == m.source) {
+                entry.groups.push(crate::user::UserGroup {
+                    organization: m.organization_key.clone(),
+                    group: m.group_name.clone(),
+                    source: m.source,
+                });
             }
-            let granted = grants.iter().filter(|(g, _)| g == group_id);
-            let to_everyone = everyone.iter().filter(|(o, _)| o == org_key);
+            let granted = grants.iter().filter(|(g, _)| *g == m.org_group_id);
+            let to_everyone = everyone.iter().filter(|(o, _)| *o == m.organization_key);
             for (_, p) in granted.chain(to_everyone) {
                 if let Some(p) = Permission::parse(p).filter(|p| !entry.permissions.contains(p)) {
                     entry.permissions.push(p);

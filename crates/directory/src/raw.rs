@@ -1,14 +1,18 @@
 //! Raw SQL on both backends, for the statements diesel's `MultiConnection` cannot express
-//! (`ON CONFLICT`, `INSERT … SELECT`, set-based changes keyed by a list of ids): SQL is written
-//! once with `$n` placeholders (SQLite reads them as `?n`), and a list of ids travels as one JSON
-//! array parameter, unpacked by the database (`jsonb_array_elements_text` on PostgreSQL,
-//! `json_each` on SQLite), so a statement's size does not grow with the list.
+//! (`ON CONFLICT`, `INSERT … SELECT`, set-based changes keyed by a list of ids). A statement is
+//! written once, as a constant, in one small dialect that [`dialect`] turns into each backend's
+//! SQL:
+//!
+//! - parameters are `$n` (SQLite reads them as `?n`);
+//! - `IDS($n)` is a sub-select of one column, `value`, holding the strings of the JSON array
+//!   parameter `$n` (`jsonb_array_elements_text` on PostgreSQL, `json_each` on SQLite), so that a
+//!   list of ids travels as one parameter and a statement's size does not grow with it.
 
 use chrono::NaiveDateTime;
 use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use crate::db::DbConnection;
+use crate::db::{Backend, DbConnection};
 use crate::error::{DirectoryError, Result};
 
 #[derive(diesel::QueryableByName)]
@@ -17,12 +21,25 @@ struct Count {
     n: i64,
 }
 
-/// The strings of JSON array parameter `$n`, as a sub-select of one column named `value`.
-pub(crate) fn id_set(conn: &DbConnection, n: u8) -> String {
-    match conn {
-        DbConnection::Postgresql(_) => format!("SELECT jsonb_array_elements_text(${n}::jsonb) AS value"),
-        DbConnection::Sqlite(_) => format!("SELECT value FROM json_each(?{n})"),
+/// `sql`, written in the dialect above, as `backend` reads it.
+pub(crate) fn dialect(backend: Backend, sql: &str) -> String {
+    let postgres = backend == Backend::Postgres;
+    let mut out = String::with_capacity(sql.len() + 64);
+    let mut rest = sql;
+    while let Some(start) = rest.find("IDS(") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 4..];
+        let end = after.find(')').unwrap_or(after.len());
+        let param = &after[..end];
+        if postgres {
+            out.push_str(&format!("SELECT jsonb_array_elements_text({param}::jsonb) AS value"));
+        } else {
+            out.push_str(&format!("SELECT value FROM json_each({param})"));
+        }
+        rest = after.get(end + 1..).unwrap_or("");
     }
+    out.push_str(rest);
+    if postgres { out } else { out.replace('$', "?") }
 }
 
 /// A list as the JSON array parameter [`id_set`] reads.
@@ -30,7 +47,15 @@ pub(crate) fn ids_json(ids: &[String]) -> Result<String> {
     serde_json::to_string(ids).map_err(|e| DirectoryError::Internal(e.to_string()))
 }
 
-/// Runs `sql` with text parameters `$1…`, and `now` as the parameter after them when given.
+fn backend_of(conn: &DbConnection) -> Backend {
+    match conn {
+        DbConnection::Postgresql(_) => Backend::Postgres,
+        DbConnection::Sqlite(_) => Backend::Sqlite,
+    }
+}
+
+/// Runs `sql` (in the dialect above) with text parameters `$1…`, and `now` as the parameter
+/// after them when given.
 pub(crate) fn execute(
     conn: &mut DbConnection,
     sql: &str,
@@ -49,13 +74,14 @@ pub(crate) fn execute(
             q.execute($c)?
         }};
     }
+    let sql = dialect(backend_of(conn), sql);
     Ok(match conn {
         DbConnection::Postgresql(c) => run!(c, sql),
-        DbConnection::Sqlite(c) => run!(c, sql.replace('$', "?")),
+        DbConnection::Sqlite(c) => run!(c, sql),
     })
 }
 
-/// Runs `SELECT COUNT(*) AS n …` with text parameters.
+/// Runs `SELECT COUNT(*) AS n …` (in the dialect above) with text parameters.
 pub(crate) fn count(conn: &mut DbConnection, sql: &str, params: &[&str]) -> Result<i64> {
     macro_rules! run {
         ($c:expr, $sql:expr) => {{
@@ -66,8 +92,30 @@ pub(crate) fn count(conn: &mut DbConnection, sql: &str, params: &[&str]) -> Resu
             q.get_result::<Count>($c)?.n
         }};
     }
+    let sql = dialect(backend_of(conn), sql);
     Ok(match conn {
         DbConnection::Postgresql(c) => run!(c, sql),
-        DbConnection::Sqlite(c) => run!(c, sql.replace('$', "?")),
+        DbConnection::Sqlite(c) => run!(c, sql),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_sets_and_placeholders_follow_the_backend() {
+        let sql = "DELETE FROM m WHERE g = $1 AND u IN (IDS($2)) AND v NOT IN (IDS($3))";
+        assert_eq!(
+            dialect(Backend::Postgres, sql),
+            "DELETE FROM m WHERE g = $1 AND u IN (SELECT jsonb_array_elements_text($2::jsonb) AS value) \
+             AND v NOT IN (SELECT jsonb_array_elements_text($3::jsonb) AS value)"
+        );
+        assert_eq!(
+            dialect(Backend::Sqlite, sql),
+            "DELETE FROM m WHERE g = ?1 AND u IN (SELECT value FROM json_each(?2)) \
+             AND v NOT IN (SELECT value FROM json_each(?3))"
+        );
+        assert_eq!(dialect(Backend::Sqlite, "SELECT 1"), "SELECT 1");
+    }
 }

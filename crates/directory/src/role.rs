@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::Directory;
 use crate::access::Ctx;
@@ -13,29 +13,14 @@ use crate::error::{DirectoryError, Result, conflict_on_unique};
 use crate::schema::{organizations, role_grants, users};
 use crate::secret::new_id;
 use crate::setup::{self, SETUP_LINK_TTL_HOURS};
+use crate::stored::stored_enum;
 use crate::user::{NewUser, User, find_by_login, insert_local_user};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    EnterpriseAdmin,
-    OrgAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::EnterpriseAdmin => "enterprise_admin",
-            Role::OrgAdmin => "org_admin",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "enterprise_admin" => Some(Role::EnterpriseAdmin),
-            "org_admin" => Some(Role::OrgAdmin),
-            _ => None,
-        }
+stored_enum! {
+    /// A role a user holds: over a whole enterprise, or over one organization.
+    pub enum Role {
+        EnterpriseAdmin = "enterprise_admin",
+        OrgAdmin = "org_admin",
     }
 }
 
@@ -126,7 +111,7 @@ impl Directory {
             users::table.filter(users::id.eq(&user.id)).select(users::password_hash).first(conn).optional()?;
         let setup_token = match has_password.flatten() {
             Some(_) => None,
-            None if user.origin == "local" => Some(setup::issue_password_link(
+            None if user.origin == crate::user::Origin::Local => Some(setup::issue_password_link(
                 conn,
                 now,
                 setup::Account::User(&user.id),

@@ -18,6 +18,7 @@ use diesel::prelude::*;
 
 use crate::access::{Actor, Ctx};
 use crate::audit::{self, Outcome, Subject};
+use crate::connection::{ConnectionStatus, Protocol};
 use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, Result};
@@ -87,6 +88,16 @@ pub struct PendingRequest {
     /// OpenID Connect only: the nonce and the PKCE verifier of the sign-in.
     pub nonce: Option<String>,
     pub pkce_verifier: Option<String>,
+}
+
+/// The parts of a connection a sign-in reads before it provisions anyone.
+#[derive(Queryable)]
+struct ConnectionState {
+    enterprise_id: String,
+    #[diesel(deserialize_as = String)]
+    status: ConnectionStatus,
+    #[diesel(deserialize_as = String)]
+    protocol: Protocol,
 }
 
 /// What the IdP vouched for, after the protocol checks.
@@ -162,7 +173,7 @@ fn sync_jit_groups(
     user_id: &str,
     groups: &[String],
 ) -> Result<()> {
-    use crate::raw::{execute, id_set, ids_json};
+    use crate::raw::{execute, ids_json};
     use crate::schema::{idp_group_members, idp_groups};
     let mut names: Vec<String> = groups
         .iter()
@@ -248,12 +259,10 @@ fn sync_jit_groups(
     }
     let joined: Vec<String> = ids.iter().filter(|i| current.binary_search(i).is_err()).cloned().collect();
     if !joined.is_empty() {
-        let join = format!(
-            "INSERT INTO idp_group_members (group_id, user_id, created_at) SELECT g.value, $1, $3 FROM ({}) AS g \
-             WHERE true ON CONFLICT DO NOTHING",
-            id_set(conn, 2)
-        );
-        execute(conn, &join, Some(now), &[user_id, &ids_json(&joined)?])?;
+        /// User `$1` joins the IdP groups `$2` at `now` (`$3`).
+        const JOIN: &str = "INSERT INTO idp_group_members (group_id, user_id, created_at) \
+                            SELECT g.value, $1, $3 FROM (IDS($2)) AS g WHERE true ON CONFLICT DO NOTHING";
+        execute(conn, JOIN, Some(now), &[user_id, &ids_json(&joined)?])?;
     }
     Ok(())
 }
@@ -358,7 +367,7 @@ impl Directory {
         let now = self.now();
         let mut conn = self.conn()?;
         let outcome = tx(&mut conn, |c| {
-            let (enterprise_id, status, protocol): (String, String, String) = crate::schema::sso_connections::table
+            let ConnectionState { enterprise_id, status, protocol } = crate::schema::sso_connections::table
                 .filter(crate::schema::sso_connections::id.eq(&v.connection_id))
                 .select((
                     crate::schema::sso_connections::enterprise_id,
@@ -366,7 +375,7 @@ impl Directory {
                     crate::schema::sso_connections::protocol,
                 ))
                 .first(c)?;
-            if status != "enabled" {
+            if status != ConnectionStatus::Enabled {
                 return Err(Failure::Refused(SignInRefusal::ConnectionNotEnabled));
             }
             consume(c, now, v)?;
@@ -390,7 +399,7 @@ impl Directory {
             let ctx = Ctx::new(&actor, operation_id);
             let subject =
                 Subject::new(Some(&enterprise.id), "account", &user.id, &user.login).with_details(serde_json::json!({
-                    "method": protocol, "connection": v.connection_id, "address": address, "groups": v.groups,
+                    "method": protocol.as_str(), "connection": v.connection_id, "address": address, "groups": v.groups,
                 }));
             audit::record(c, now, &ctx, "sign_in", &subject, Outcome::Success, None)?;
             Ok(SignedIn { session_token: token, user })
@@ -562,7 +571,7 @@ fn find_user(
         .filter(crate::schema::role_grants::user_id.eq(&u.id))
         .count()
         .get_result(c)?;
-    if u.origin != crate::user::Origin::Scim.as_str() || admin_only || holds_a_role > 0 {
+    if u.origin != crate::user::Origin::Scim || admin_only || holds_a_role > 0 {
         return Err(Failure::Refused(SignInRefusal::NotLinked { login: u.login }));
     }
     Ok(Some(Found::ByLogin(u)))
@@ -618,8 +627,8 @@ fn provision(
         // (and so never adopted) is not provisioned. A local account an admin linked to this
         // subject is the admin's decision and may.
         (ProvisioningMode::Scim, Some(u))
-            if u.origin != crate::user::Origin::Scim.as_str()
-                && !(found_by_subject && u.origin == crate::user::Origin::Local.as_str()) =>
+            if u.origin != crate::user::Origin::Scim
+                && !(found_by_subject && u.origin == crate::user::Origin::Local) =>
         {
             Err(Failure::Refused(SignInRefusal::NotProvisioned { login: u.login }))
         }
@@ -661,7 +670,7 @@ fn provision(
                 email,
                 name,
                 external_id: Some(v.subject.clone()),
-                origin: crate::user::Origin::Jit.as_str().to_owned(),
+                origin: crate::user::Origin::Jit,
                 active: true,
                 last_sign_in_at: Some(now),
                 created_at: now,
@@ -676,7 +685,7 @@ fn provision(
                     users::email.eq(&user.email),
                     users::name.eq(&user.name),
                     users::external_id.eq(&user.external_id),
-                    users::origin.eq(&user.origin),
+                    users::origin.eq(user.origin.as_str()),
                     users::active.eq(true),
                     users::last_sign_in_at.eq(now),
                     users::created_at.eq(now),

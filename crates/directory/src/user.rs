@@ -3,33 +3,27 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::group::{Membership, MembershipSource};
 use crate::page::{Page, PageRequest};
 use crate::schema::{org_group_members, org_groups, organizations, sessions, users};
 use crate::secret::new_id;
+use crate::stored::stored_enum;
 use crate::{Directory, validate};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    Local,
-    Jit,
-    Scim,
-}
-
-impl Origin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Local => "local",
-            Origin::Jit => "jit",
-            Origin::Scim => "scim",
-        }
+stored_enum! {
+    /// Who created a user: an admin (`local`), a sign-in (`jit`) or the IdP over SCIM (`scim`).
+    /// It decides who may change the user and whether a sign-in may update them.
+    pub enum Origin {
+        Local = "local",
+        Jit = "jit",
+        Scim = "scim",
     }
 }
 
@@ -43,7 +37,8 @@ pub struct User {
     pub email: Option<String>,
     pub name: String,
     pub external_id: Option<String>,
-    pub origin: String,
+    #[diesel(deserialize_as = String)]
+    pub origin: Origin,
     pub active: bool,
     pub last_sign_in_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
@@ -51,11 +46,12 @@ pub struct User {
 }
 
 /// An org group a user is in, as shown beside the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Queryable, Serialize)]
 pub struct UserGroup {
     pub organization: String,
     pub group: String,
-    pub source: String,
+    #[diesel(deserialize_as = String)]
+    pub source: MembershipSource,
 }
 
 /// A user with their org groups.
@@ -78,7 +74,7 @@ pub struct UserChanges {
 /// Why an admin may not change this user, if they may not: SCIM-provisioned users belong to
 /// the IdP, and in SCIM mode the others may only be deactivated or reactivated.
 fn admin_may_not(user: &User, mode: ProvisioningMode, only_activity: bool) -> Option<String> {
-    if user.origin == Origin::Scim.as_str() {
+    if user.origin == Origin::Scim {
         return Some(format!(
             "{} is provisioned by the enterprise's identity provider over SCIM: change, deactivate or delete them there",
             user.login
@@ -135,7 +131,7 @@ pub(crate) fn insert_local_user(
         email,
         name,
         external_id: None,
-        origin: Origin::Local.as_str().to_owned(),
+        origin: Origin::Local,
         active: true,
         last_sign_in_at: None,
         created_at: now,
@@ -149,7 +145,7 @@ pub(crate) fn insert_local_user(
             users::login_key.eq(validate::login_key(&user.login)),
             users::email.eq(&user.email),
             users::name.eq(&user.name),
-            users::origin.eq(&user.origin),
+            users::origin.eq(user.origin.as_str()),
             users::active.eq(true),
             users::created_at.eq(now),
             users::updated_at.eq(now),
@@ -194,28 +190,39 @@ impl Directory {
         let rows: Vec<(String, User)> = query.load(&mut conn)?;
         let page = Page::from_rows(rows, page, |(key, _)| key.clone());
         let ids: Vec<&str> = page.items.iter().map(|(_, u)| u.id.as_str()).collect();
-        let mut memberships: Vec<(String, String, String, String)> = org_group_members::table
+        let mut memberships: Vec<Membership> = org_group_members::table
             .inner_join(org_groups::table.inner_join(organizations::table))
             .filter(org_group_members::user_id.eq_any(&ids))
             .filter(org_groups::enterprise_id.eq(&enterprise.id))
-            .select((org_group_members::user_id, organizations::key, org_groups::name, org_group_members::source))
+            .select((
+                org_group_members::user_id,
+                org_groups::id,
+                organizations::key,
+                organizations::name,
+                org_groups::name,
+                org_group_members::source,
+            ))
             .order((organizations::key.asc(), org_groups::name.asc()))
             .load(&mut conn)?;
         // Memberships that come from mapped IdP groups.
-        for (user_id, _, org, _, group) in crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &ids)? {
-            if !memberships.iter().any(|(u, o, g, s)| *u == user_id && *o == org && *g == group && s == "sso") {
-                memberships.push((user_id, org, group, "sso".to_owned()));
+        for derived in crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &ids)? {
+            if !memberships.iter().any(|m| {
+                m.user_id == derived.user_id && m.org_group_id == derived.org_group_id && m.source == derived.source
+            }) {
+                memberships.push(derived);
             }
         }
-        memberships.sort_by(|a, b| (&a.1, &a.2, &a.3).cmp(&(&b.1, &b.2, &b.3)));
+        memberships.sort_by(|a, b| {
+            (&a.organization_key, &a.group_name, a.source).cmp(&(&b.organization_key, &b.group_name, b.source))
+        });
         Ok(page.map(|(_, user)| {
             let groups = memberships
                 .iter()
-                .filter(|(uid, ..)| *uid == user.id)
-                .map(|(_, org, group, source)| UserGroup {
-                    organization: org.clone(),
-                    group: group.clone(),
-                    source: source.clone(),
+                .filter(|m| m.user_id == user.id)
+                .map(|m| UserGroup {
+                    organization: m.organization_key.clone(),
+                    group: m.group_name.clone(),
+                    source: m.source,
                 })
                 .collect();
             UserWithGroups { user, groups }
@@ -366,20 +373,18 @@ impl Directory {
             return Ok(Vec::new());
         };
         let mut conn = self.conn()?;
-        let rows: Vec<(String, String, String)> = org_group_members::table
+        let mut groups: Vec<UserGroup> = org_group_members::table
             .inner_join(org_groups::table.inner_join(organizations::table))
             .filter(org_group_members::user_id.eq(id))
             .filter(org_groups::enterprise_id.eq(enterprise_id))
             .select((organizations::name, org_groups::name, org_group_members::source))
             .order((organizations::name.asc(), org_groups::name.asc()))
             .load(&mut conn)?;
-        let mut groups: Vec<UserGroup> =
-            rows.into_iter().map(|(organization, group, source)| UserGroup { organization, group, source }).collect();
-        for (_, _, _, organization, group) in
-            crate::mapping::derived_groups_of(&mut conn, enterprise_id, &[id.as_str()])?
-        {
-            if !groups.iter().any(|g| g.organization == organization && g.group == group && g.source == "sso") {
-                groups.push(UserGroup { organization, group, source: "sso".to_owned() });
+        for derived in crate::mapping::derived_groups_of(&mut conn, enterprise_id, &[id.as_str()])? {
+            let (organization, group) = (derived.organization_name, derived.group_name);
+            if !groups.iter().any(|g| g.organization == organization && g.group == group && g.source == derived.source)
+            {
+                groups.push(UserGroup { organization, group, source: derived.source });
             }
         }
         groups.sort_by(|a, b| (&a.organization, &a.group, &a.source).cmp(&(&b.organization, &b.group, &b.source)));

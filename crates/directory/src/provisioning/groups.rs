@@ -13,10 +13,20 @@ use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
-use crate::raw::{count, execute, id_set, ids_json};
+use crate::raw::{count, execute, ids_json};
 use crate::schema::{idp_group_members, idp_groups, users};
 use crate::secret::new_id;
+use crate::stored::stored_enum;
 use crate::{Directory, validate};
+
+stored_enum! {
+    /// Where an IdP group was first seen: in a sign-in's claims (`jit`) or pushed over SCIM
+    /// (`scim`). SCIM takes a `jit` group over by name; sign-in never changes a `scim` one.
+    pub enum GroupOrigin {
+        Jit = "jit",
+        Scim = "scim",
+    }
+}
 
 /// A group as the IdP knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
@@ -26,7 +36,8 @@ pub struct IdpGroup {
     pub enterprise_id: String,
     pub display_name: String,
     pub external_id: Option<String>,
-    pub origin: String,
+    #[diesel(deserialize_as = String)]
+    pub origin: GroupOrigin,
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -98,17 +109,15 @@ fn check_members(conn: &mut DbConnection, enterprise_id: &str, ids: &[String], i
     let mut distinct: Vec<&String> = ids.iter().collect();
     distinct.sort();
     distinct.dedup();
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM users WHERE enterprise_id = $1 AND origin <> 'local' AND id IN ({})",
-        id_set(conn, 2)
-    );
-    let found = count(conn, &sql, &[enterprise_id, ids_json])?;
+    const FOUND: &str = "SELECT COUNT(*) AS n FROM users WHERE enterprise_id = $1 AND origin <> 'local' \
+                         AND id IN (IDS($2))";
+    let found = count(conn, FOUND, &[enterprise_id, ids_json])?;
     if found == distinct.len() as i64 {
         return Ok(());
     }
     let known: Vec<String> = users::table
         .filter(users::enterprise_id.eq(enterprise_id))
-        .filter(users::origin.ne("local"))
+        .filter(users::origin.ne(crate::user::Origin::Local.as_str()))
         .filter(users::id.eq_any(distinct.iter().take(10_000)))
         .select(users::id)
         .load(conn)?;
@@ -128,14 +137,12 @@ fn add_members(
         return Ok(0);
     }
     let json = ids_json(ids)?;
-    let sql = format!(
-        "INSERT INTO idp_group_members (group_id, user_id, created_at) \
-         SELECT $1, u.id, $4 FROM users u \
-         WHERE u.enterprise_id = $2 AND u.origin <> 'local' AND u.id IN ({}) \
-         ON CONFLICT DO NOTHING",
-        id_set(conn, 3)
-    );
-    let added = execute(conn, &sql, Some(now), &[group_id, enterprise_id, &json])?;
+    /// Group `$1`, enterprise `$2`, user ids `$3`, now `$4`.
+    const ADD: &str = "INSERT INTO idp_group_members (group_id, user_id, created_at) \
+                       SELECT $1, u.id, $4 FROM users u \
+                       WHERE u.enterprise_id = $2 AND u.origin <> 'local' AND u.id IN (IDS($3)) \
+                       ON CONFLICT DO NOTHING";
+    let added = execute(conn, ADD, Some(now), &[group_id, enterprise_id, &json])?;
     // Every id was a new member: all were users. Otherwise some were members already, or no
     // users at all: the check tells which, and a stranger rolls the whole change back.
     if added < ids.len() {
@@ -150,8 +157,8 @@ fn remove_members(conn: &mut DbConnection, group_id: &str, ids: &[String]) -> Re
         return Ok(0);
     }
     let json = ids_json(ids)?;
-    let sql = format!("DELETE FROM idp_group_members WHERE group_id = $1 AND user_id IN ({})", id_set(conn, 2));
-    execute(conn, &sql, None, &[group_id, &json])
+    const REMOVE: &str = "DELETE FROM idp_group_members WHERE group_id = $1 AND user_id IN (IDS($2))";
+    execute(conn, REMOVE, None, &[group_id, &json])
 }
 
 /// Makes the members exactly `ids`; returns (added, removed).
@@ -164,8 +171,8 @@ fn replace_members(
 ) -> Result<(usize, usize)> {
     // Strangers in `ids` are refused by `add_members`, which rolls the removals back with them.
     let json = ids_json(ids)?;
-    let sql = format!("DELETE FROM idp_group_members WHERE group_id = $1 AND user_id NOT IN ({})", id_set(conn, 2));
-    let removed = execute(conn, &sql, None, &[group_id, &json])?;
+    const KEEP_ONLY: &str = "DELETE FROM idp_group_members WHERE group_id = $1 AND user_id NOT IN (IDS($2))";
+    let removed = execute(conn, KEEP_ONLY, None, &[group_id, &json])?;
     let added = add_members(conn, now, enterprise_id, group_id, ids)?;
     Ok((added, removed))
 }
@@ -185,14 +192,14 @@ impl Directory {
             let seen: Option<IdpGroup> = idp_groups::table
                 .filter(idp_groups::enterprise_id.eq(enterprise_id))
                 .filter(idp_groups::display_name.eq(&new.display_name))
-                .filter(idp_groups::origin.eq("jit"))
+                .filter(idp_groups::origin.eq(GroupOrigin::Jit.as_str()))
                 .select(IdpGroup::as_select())
                 .first(conn)
                 .optional()?;
             if let Some(jit) = seen {
                 diesel::update(idp_groups::table.filter(idp_groups::id.eq(&jit.id)))
                     .set((
-                        idp_groups::origin.eq("scim"),
+                        idp_groups::origin.eq(GroupOrigin::Scim.as_str()),
                         idp_groups::external_id.eq(&new.external_id),
                         idp_groups::version.eq(idp_groups::version + 1),
                         idp_groups::updated_at.eq(now),
@@ -200,7 +207,7 @@ impl Directory {
                     .execute(conn)?;
                 let (added, removed) = replace_members(conn, now, enterprise_id, &jit.id, &new.members)?;
                 let group = IdpGroup {
-                    origin: "scim".to_owned(),
+                    origin: GroupOrigin::Scim,
                     external_id: new.external_id.clone(),
                     version: jit.version + 1,
                     updated_at: now,
@@ -216,7 +223,7 @@ impl Directory {
                 enterprise_id: enterprise_id.to_owned(),
                 display_name: new.display_name.clone(),
                 external_id: new.external_id.clone(),
-                origin: "scim".to_owned(),
+                origin: GroupOrigin::Scim,
                 version: 1,
                 created_at: now,
                 updated_at: now,
@@ -227,7 +234,7 @@ impl Directory {
                     idp_groups::enterprise_id.eq(&group.enterprise_id),
                     idp_groups::display_name.eq(&group.display_name),
                     idp_groups::external_id.eq(&group.external_id),
-                    idp_groups::origin.eq(&group.origin),
+                    idp_groups::origin.eq(group.origin.as_str()),
                     idp_groups::version.eq(1),
                     idp_groups::created_at.eq(now),
                     idp_groups::updated_at.eq(now),
@@ -312,7 +319,7 @@ impl Directory {
             )
             .set((
                 // A group sign-in recorded becomes the IdP's as soon as SCIM changes it.
-                idp_groups::origin.eq("scim"),
+                idp_groups::origin.eq(GroupOrigin::Scim.as_str()),
                 idp_groups::version.eq(idp_groups::version + 1),
                 idp_groups::updated_at.eq(now),
             ))

@@ -17,7 +17,7 @@ mod groups;
 mod request_log;
 mod users;
 
-pub use groups::{GroupChanges, GroupKey, IdpGroup, MemberChange, NewIdpGroup};
+pub use groups::{GroupChanges, GroupKey, GroupOrigin, IdpGroup, MemberChange, NewIdpGroup};
 pub use request_log::{KEEP_PER_ENTERPRISE, ScimRequest};
 pub use users::{ProvisionedUser, ScimUserData, UserKey};
 

@@ -27,7 +27,8 @@ pub struct ProvisionedUser {
     pub email: Option<String>,
     pub name: String,
     pub scim_external_id: Option<String>,
-    pub origin: String,
+    #[diesel(deserialize_as = String)]
+    pub origin: Origin,
     pub active: bool,
     /// The attributes Portico keeps without modelling them (name parts, every e-mail, the
     /// enterprise extension, ...), as a JSON object.
@@ -111,7 +112,7 @@ fn overwrite(
         email: data.email.clone(),
         name: data.name.clone(),
         scim_external_id: data.external_id.clone(),
-        origin: Origin::Scim.as_str().to_owned(),
+        origin: Origin::Scim,
         active: data.active,
         scim_profile: data.profile.clone(),
         version: current.version + 1,
@@ -126,7 +127,7 @@ fn overwrite(
                 users::email.eq(&updated.email),
                 users::name.eq(&updated.name),
                 users::scim_external_id.eq(&updated.scim_external_id),
-                users::origin.eq(&updated.origin),
+                users::origin.eq(updated.origin.as_str()),
                 users::active.eq(updated.active),
                 users::scim_profile.eq(&updated.scim_profile),
                 users::version.eq(updated.version),
@@ -161,7 +162,7 @@ fn insert_if_new(conn: &mut DbConnection, user: &ProvisionedUser) -> Result<bool
                 .bind::<Nullable<Text>, _>(&user.email)
                 .bind::<Text, _>(&user.name)
                 .bind::<Nullable<Text>, _>(&user.scim_external_id)
-                .bind::<Text, _>(&user.origin)
+                .bind::<Text, _>(user.origin.as_str())
                 .bind::<Bool, _>(user.active)
                 .bind::<Text, _>(&user.scim_profile)
                 .bind::<BigInt, _>(user.version)
@@ -197,7 +198,7 @@ impl Directory {
                 email: data.email.clone(),
                 name: data.name.clone(),
                 scim_external_id: data.external_id.clone(),
-                origin: Origin::Scim.as_str().to_owned(),
+                origin: Origin::Scim,
                 active: data.active,
                 scim_profile: data.profile.clone(),
                 version: 1,
@@ -216,8 +217,8 @@ impl Directory {
                 .select(ProvisionedUser::as_select())
                 .first(conn)?;
             let user = match existing {
-                u if u.origin == Origin::Jit.as_str() => overwrite(conn, now, &u, data)?,
-                u if u.origin == Origin::Local.as_str() => {
+                u if u.origin == Origin::Jit => overwrite(conn, now, &u, data)?,
+                u if u.origin == Origin::Local => {
                     return Err(DirectoryError::Conflict(format!(
                         "{} is a local Portico account, managed by the enterprise's admins; the IdP cannot take it over",
                         u.login

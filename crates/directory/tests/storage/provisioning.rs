@@ -35,7 +35,7 @@ fn scim_adopts_jit_users_and_deactivation_ends_sessions(db: TestDatabase) {
     let (dir, _) = open(&db);
     let conn = setup(&dir);
     let signed_in = dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &[]), "", "", None).unwrap().unwrap();
-    assert_eq!(signed_in.user.origin, "jit");
+    assert_eq!(signed_in.user.origin.as_str(), "jit");
     dir.complete_sso_sign_in(&vouched(&dir, &conn, "bob", &[]), "", "", None).unwrap().unwrap();
     let idp = idp(&dir);
     let ctx = Ctx::new(&idp, None);
@@ -43,7 +43,7 @@ fn scim_adopts_jit_users_and_deactivation_ends_sessions(db: TestDatabase) {
     // The IdP pushes the same login, in another case: the JIT user is adopted, not duplicated.
     let adopted = dir.scim_create_user(&ctx, &data("ADA", true)).unwrap();
     assert_eq!(adopted.id, signed_in.user.id);
-    assert_eq!(adopted.origin, "scim");
+    assert_eq!(adopted.origin.as_str(), "scim");
     assert_eq!(adopted.scim_external_id.as_deref(), Some("ext-ADA"));
     assert!(dir.resolve_session(&signed_in.session_token).unwrap().is_some(), "adoption keeps sessions");
     assert!(matches!(dir.scim_create_user(&ctx, &data("ada", true)), Err(DirectoryError::Conflict(_))));

@@ -148,3 +148,61 @@ fn the_schema_matches_the_migrations(db: TestDatabase) {
 }
 
 directory::both_backends!(the_schema_matches_the_migrations);
+
+/// Every enum kept as text is spelled in Rust exactly as the schema's CHECK constraints allow,
+/// on both backends: a value Rust writes is never refused, and a value the database holds is
+/// never unreadable.
+#[test]
+fn stored_enums_match_the_check_constraints() {
+    use directory::connection::{ConnectionStatus, Protocol, Provider};
+    use directory::enterprise::ProvisioningMode;
+    use directory::group::MembershipSource;
+    use directory::job::JobState;
+    use directory::provisioning::GroupOrigin;
+    use directory::role::Role;
+    use directory::user::Origin;
+    macro_rules! spelled {
+        ($e:ty) => {
+            <$e>::ALL.iter().map(|v| v.as_str().to_owned()).collect::<BTreeSet<String>>()
+        };
+    }
+    let enums = [
+        ("provisioning_mode", spelled!(ProvisioningMode)),
+        ("protocol", spelled!(Protocol)),
+        ("provider", spelled!(Provider)),
+        ("status", spelled!(ConnectionStatus)),
+        ("state", spelled!(JobState)),
+        ("source", spelled!(MembershipSource)),
+        ("role", spelled!(Role)),
+        // Two tables have an `origin`: users (local, jit, scim) and IdP groups (jit, scim).
+        ("origin", spelled!(Origin)),
+        ("origin", spelled!(GroupOrigin)),
+    ];
+    for backend in ["sqlite", "postgres"] {
+        for (column, rust) in &enums {
+            let checks = checks_of(backend, column);
+            assert!(checks.contains(rust), "{backend}: {column} allows {checks:?}, Rust spells {rust:?}");
+        }
+    }
+    assert!(Origin::parse("LOCAL").is_none() && Origin::parse("").is_none(), "spellings are exact");
+    assert_eq!(Origin::try_from("ldap".to_owned()).unwrap_err().to_string(), "unknown Origin \"ldap\" in the database");
+}
+
+/// Every value list the migrations of `backend` give a `CHECK (column IN (…))`.
+fn checks_of(backend: &str, column: &str) -> Vec<BTreeSet<String>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(backend);
+    let needle = format!("CHECK ({column} IN (");
+    let mut lists = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let sql = std::fs::read_to_string(entry.unwrap().path().join("up.sql")).unwrap();
+        let mut rest = sql.as_str();
+        while let Some(start) = rest.find(&needle) {
+            let after = &rest[start + needle.len()..];
+            let list = &after[..after.find(')').unwrap()];
+            lists.push(list.split(',').map(|v| v.trim().trim_matches('\'').to_owned()).collect());
+            rest = after;
+        }
+    }
+    assert!(!lists.is_empty(), "{backend}: no CHECK for {column}");
+    lists
+}

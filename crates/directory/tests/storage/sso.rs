@@ -84,7 +84,7 @@ fn groups_of(dir: &Directory, login: &str) -> Vec<(String, String, String)> {
         .unwrap()
         .groups
         .into_iter()
-        .map(|g| (g.organization, g.group, g.source))
+        .map(|g| (g.organization, g.group, g.source.to_string()))
         .collect();
     v.sort();
     v
@@ -97,7 +97,7 @@ fn jit_creates_then_updates_and_resets_groups(db: TestDatabase) {
         .complete_sso_sign_in(&vouched(&dir, &conn, "ada", &["Developers"]), "10.0.0.1", "ua", None)
         .unwrap()
         .unwrap();
-    assert_eq!(first.user.origin, "jit");
+    assert_eq!(first.user.origin.as_str(), "jit");
     assert!(dir.resolve_session(&first.session_token).unwrap().is_some());
     let s = |o: &str, g: &str, src: &str| (o.to_owned(), g.to_owned(), src.to_owned());
     // Case-sensitive: "developers" is another group.
@@ -238,7 +238,7 @@ fn local_accounts_are_linked_by_admins_only(db: TestDatabase) {
             directory::user::NewUser { login: "boss".into(), email: None, name: None },
         )
         .unwrap();
-    assert_eq!(boss.user.origin, "local");
+    assert_eq!(boss.user.origin.as_str(), "local");
     for login in ["BOB", "boss", "\u{FF42}oss"] {
         let r = dir.complete_sso_sign_in(&vouched(&dir, &conn, login, &[]), "", "", None).unwrap();
         assert!(matches!(r, Err(SignInRefusal::NotLinked { .. })), "{login}: {r:?}");
@@ -341,7 +341,7 @@ fn scim_users_are_bound_at_first_sign_in_and_found_by_subject(db: TestDatabase) 
     .unwrap();
     dir.link_idp_subject(&ctx, "acme", "root", "root@idp").unwrap();
     let root = dir.complete_sso_sign_in(&vouched(&dir, &conn, "root", &[]), "", "", None).unwrap().unwrap();
-    assert_eq!(root.user.origin, "local");
+    assert_eq!(root.user.origin.as_str(), "local");
 }
 
 /// Logins that differ only by what NFKC normalisation and case folding erase are one login.

@@ -176,7 +176,7 @@ fn local_memberships_add_and_remove(db: TestDatabase) {
     dir.add_group_member(&ctx, "acme", "eng", MEMBERS_GROUP, "ada").unwrap();
     let members = dir.list_group_members(&ctx, "acme", "eng", MEMBERS_GROUP).unwrap();
     assert_eq!(members.len(), 1, "adding twice is a no-op");
-    assert_eq!(members[0].source, "local");
+    assert_eq!(members[0].source.as_str(), "local");
     let users = dir.list_users(&ctx, "acme", &PageRequest::default()).unwrap().items;
     assert_eq!(users[0].groups.len(), 1);
     assert_eq!(users[0].groups[0].organization, "eng");

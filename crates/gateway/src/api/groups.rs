@@ -155,7 +155,7 @@ async fn members(
                 login: m.login,
                 name: m.name,
                 email: m.email,
-                source: m.source,
+                source: m.source.to_string(),
             })
             .collect::<Vec<_>>(),
     ))

@@ -97,7 +97,7 @@ async fn get_job(
     Ok(HttpResponse::Ok().json(JobView {
         id: job.id,
         kind: job.kind,
-        state: job.state,
+        state: job.state.to_string(),
         done: job.done,
         total: job.total,
         error: job.error,
@@ -136,7 +136,7 @@ impl From<MappedIdpGroup> for IdpGroupView {
             id: g.id,
             name: g.display_name,
             external_id: g.external_id,
-            origin: g.origin,
+            origin: g.origin.to_string(),
             members: g.members,
             organizations: g.organizations,
         }

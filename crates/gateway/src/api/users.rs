@@ -138,7 +138,7 @@ impl UserView {
             email: u.email,
             name: u.name,
             external_id: u.external_id,
-            origin: u.origin,
+            origin: u.origin.to_string(),
             active: u.active,
             last_sign_in_at: u.last_sign_in_at.map(utc),
             created_at: utc(u.created_at),
@@ -152,7 +152,7 @@ impl From<UserWithGroups> for UserView {
         let groups = u
             .groups
             .into_iter()
-            .map(|g| UserGroupView { organization: g.organization, group: g.group, source: g.source })
+            .map(|g| UserGroupView { organization: g.organization, group: g.group, source: g.source.to_string() })
             .collect();
         UserView::new(u.user, groups)
     }
@@ -331,7 +331,11 @@ async fn access(
                 groups: o
                     .groups
                     .into_iter()
-                    .map(|(group, source)| UserGroupView { organization: o.key.clone(), group, source })
+                    .map(|g| UserGroupView {
+                        organization: g.organization,
+                        group: g.group,
+                        source: g.source.to_string(),
+                    })
                     .collect(),
                 key: o.key,
                 name: o.name,

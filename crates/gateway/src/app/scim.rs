@@ -40,7 +40,7 @@ pub fn scim_error(e: DirectoryError) -> ScimError {
 
 fn user(u: ProvisionedUser) -> StoredUser {
     StoredUser {
-        provisioned: u.origin == directory::user::Origin::Scim.as_str(),
+        provisioned: u.origin == directory::user::Origin::Scim,
         id: u.id,
         user_name: u.login,
         email: u.email,

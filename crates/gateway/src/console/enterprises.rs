@@ -345,7 +345,7 @@ async fn users_page(
                 login: u.user.login,
                 name: u.user.name,
                 email: u.user.email.unwrap_or_default(),
-                origin: u.user.origin,
+                origin: u.user.origin.to_string(),
                 active: u.user.active,
                 groups: u.groups.into_iter().map(|g| format!("{}/{}", g.organization, g.group)).collect(),
                 subject: u.user.external_id,

@@ -242,7 +242,7 @@ async fn job_progress(
         key,
         enterprise_name: enterprise.name,
         summary,
-        state: job.state,
+        state: job.state.to_string(),
         done: job.done,
         total: job.total,
         map_all: job.kind == directory::job::MAP_ALL,

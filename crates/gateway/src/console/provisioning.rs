@@ -267,7 +267,7 @@ async fn idp_groups(
             .into_iter()
             .map(|g| IdpGroupRow {
                 name: g.display_name,
-                origin: g.origin,
+                origin: g.origin.to_string(),
                 external_id: g.external_id.unwrap_or_default(),
                 members: g.members,
                 organizations: g.organizations.len(),

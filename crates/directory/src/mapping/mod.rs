@@ -9,6 +9,8 @@
 //! one IdP group at most, so two IdP groups are never merged into one org group; the built-in
 //! `Members` group is never fed.
 
+mod statements;
+
 use std::collections::BTreeSet;
 
 use chrono::NaiveDateTime;
@@ -20,7 +22,7 @@ use crate::access::Ctx;
 use crate::audit::{self, Outcome, Subject};
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result};
-use crate::group::MEMBERS_GROUP;
+use crate::group::{MEMBERS_GROUP, Membership, MembershipSource};
 use crate::schema::{idp_group_members, idp_groups, org_groups, organizations, users};
 
 /// What a change of mappings did, for the admin.
@@ -115,7 +117,7 @@ fn apply_change(
     org_id: &str,
     change: &MappingChange,
 ) -> Result<MappingOutcome> {
-    use crate::raw::{id_set, ids_json};
+    use crate::raw::ids_json;
     let mut outcome = MappingOutcome::default();
     if change.is_empty() {
         return Ok(outcome);
@@ -138,20 +140,12 @@ fn apply_change(
         .load(conn)?;
     let before = mapped_among(conn, &everything)?;
     if !change.remove.is_empty() {
-        crate::raw::execute(
-            conn,
-            &format!(
-                "UPDATE org_groups SET idp_group_id = NULL, created_by_mapping = false, updated_at = $3 \
-                 WHERE organization_id = $1 AND idp_group_id IN ({})",
-                id_set(conn, 2)
-            ),
-            Some(now),
-            &[org_id, &ids_json(&change.remove)?],
-        )?;
+        let ids = ids_json(&change.remove)?;
+        crate::raw::execute(conn, statements::UNMAP_FROM_ORGANIZATION, Some(now), &[org_id, &ids])?;
     }
     if !change.add.is_empty() {
-        let groups = format!("g.id IN ({})", id_set(conn, 2));
-        map_pairs(conn, now, enterprise_id, &groups, Some("$3"), &[&ids_json(&change.add)?, org_id])?;
+        let ids = ids_json(&change.add)?;
+        map_pairs(conn, now, &statements::MAP_ONTO_ORGANIZATION, enterprise_id, &[&ids, org_id])?;
     }
     let after = mapped_among(conn, &change.add)?;
     for (id, name) in names {
@@ -179,28 +173,31 @@ pub struct MappedIdpGroup {
     pub id: String,
     pub display_name: String,
     pub external_id: Option<String>,
-    pub origin: String,
+    pub origin: crate::provisioning::GroupOrigin,
     pub members: i64,
     /// Keys of the organizations it is mapped to.
     pub organizations: Vec<String>,
 }
-
-/// One membership derived from a mapping: (user id, org group id, organization key,
-/// organization name, org group name).
-pub(crate) type DerivedMembership = (String, String, String, String, String);
 
 /// The `sso` memberships `user_ids` have through mapped IdP groups.
 pub(crate) fn derived_groups_of(
     conn: &mut DbConnection,
     enterprise_id: &str,
     user_ids: &[&str],
-) -> Result<Vec<DerivedMembership>> {
+) -> Result<Vec<Membership>> {
     Ok(idp_group_members::table
         .inner_join(org_groups::table.on(org_groups::idp_group_id.eq(idp_group_members::group_id.nullable())))
         .inner_join(organizations::table.on(organizations::id.eq(org_groups::organization_id)))
         .filter(org_groups::enterprise_id.eq(enterprise_id))
         .filter(idp_group_members::user_id.eq_any(user_ids))
-        .select((idp_group_members::user_id, org_groups::id, organizations::key, organizations::name, org_groups::name))
+        .select((
+            idp_group_members::user_id,
+            org_groups::id,
+            organizations::key,
+            organizations::name,
+            org_groups::name,
+            MembershipSource::Sso.as_str().into_sql::<diesel::sql_types::Text>(),
+        ))
         .order((organizations::key.asc(), org_groups::name.asc()))
         .load(conn)?)
 }
@@ -224,34 +221,34 @@ pub(crate) fn link_by_name(
     enterprise_id: &str,
     scope: NameLinks<'_>,
 ) -> Result<()> {
-    use crate::raw::{id_set, ids_json};
+    use crate::raw::{execute, ids_json};
     match scope {
-        NameLinks::All => feed_by_name(conn, now, &linkable_by_name("true"), &[enterprise_id])?,
+        NameLinks::All => execute(conn, statements::LINK_EVERY_GROUP_BY_NAME, Some(now), &[enterprise_id])?,
         NameLinks::IdpGroups(ids) => {
-            let which = linkable_by_name(&format!("g.id IN ({})", id_set(conn, 2)));
-            feed_by_name(conn, now, &which, &[enterprise_id, &ids_json(ids)?])?
+            execute(conn, statements::LINK_IDP_GROUPS_BY_NAME, Some(now), &[enterprise_id, &ids_json(ids)?])?
         }
-        NameLinks::OrgGroup(id) => {
-            feed_by_name(conn, now, &reusable("true", "org_groups.id = $2"), &[enterprise_id, id])?
-        }
+        NameLinks::OrgGroup(id) => execute(conn, statements::LINK_ORG_GROUP_BY_NAME, Some(now), &[enterprise_id, id])?,
     };
     Ok(())
 }
-
-/// A member derived from a mapping: (user id, login, name, e-mail).
-pub(crate) type DerivedMember = (String, String, String, Option<String>);
 
 /// The derived (`sso`) members of one org group, by login (the first `limit` of them).
 pub(crate) fn derived_members_of(
     conn: &mut DbConnection,
     org_group_id: &str,
     limit: Option<i64>,
-) -> Result<Vec<DerivedMember>> {
+) -> Result<Vec<crate::group::GroupMember>> {
     let query = org_groups::table
         .inner_join(idp_group_members::table.on(idp_group_members::group_id.nullable().eq(org_groups::idp_group_id)))
         .inner_join(users::table.on(users::id.eq(idp_group_members::user_id)))
         .filter(org_groups::id.eq(org_group_id))
-        .select((users::id, users::login, users::name, users::email))
+        .select((
+            users::id,
+            users::login,
+            users::name,
+            users::email,
+            MembershipSource::Sso.as_str().into_sql::<diesel::sql_types::Text>(),
+        ))
         .order(users::login_key.asc())
         .into_boxed();
     Ok(match limit {
@@ -307,100 +304,22 @@ pub(crate) fn follow_rename(
 /// wait little for the write lock, large enough for the writes to share pages.
 pub const MAP_ALL_LINKS_PER_CHUNK: i64 = 10_000;
 
-/// The org groups a mapping reuses, as an SQL condition on `org_groups`: unfed, not built in,
-/// of the enterprise (`$1`) and selected by `org_groups_in`, named like an IdP group that
-/// `groups` (a condition on `g`) selects and that feeds no other group of their organization.
-/// Found from the unfed groups, which are few next to the pairs a "map all" chunk covers.
-fn reusable(groups: &str, org_groups_in: &str) -> String {
-    format!(
-        "org_groups.idp_group_id IS NULL AND org_groups.builtin = false AND org_groups.organization_id IN \
-         (SELECT o.id FROM organizations o WHERE o.enterprise_id = $1) AND ({org_groups_in}) AND EXISTS \
-         (SELECT 1 FROM idp_groups g WHERE g.enterprise_id = $1 AND g.display_name = org_groups.name AND ({groups}) \
-         AND NOT EXISTS (SELECT 1 FROM org_groups f WHERE f.idp_group_id = g.id \
-         AND f.organization_id = org_groups.organization_id))"
-    )
-}
-
-/// JIT's rule as an SQL condition on `org_groups`: the non-built-in groups of the enterprise
-/// (`$1`) named exactly like an IdP group `groups` selects, not fed by it yet, and either unfed
-/// or fed by an IdP group of another name (a group reused in SCIM mode whose IdP group was then
-/// renamed: by name, it is the newcomer's). Found from the IdP groups, one probe per
-/// organization each.
-fn linkable_by_name(groups: &str) -> String {
-    format!(
-        "org_groups.id IN (SELECT og.id FROM idp_groups g JOIN organizations o ON o.enterprise_id = g.enterprise_id \
-         JOIN org_groups og ON og.organization_id = o.id AND og.name = g.display_name \
-         WHERE g.enterprise_id = $1 AND ({groups}) AND og.builtin = false \
-         AND (og.idp_group_id IS NULL OR NOT EXISTS \
-         (SELECT 1 FROM idp_groups cur WHERE cur.id = og.idp_group_id AND cur.display_name = og.name)) \
-         AND NOT EXISTS (SELECT 1 FROM org_groups f WHERE f.idp_group_id = g.id AND f.organization_id = o.id))"
-    )
-}
-
-/// Feeds the org groups `which` selects (an SQL condition on `org_groups`) from the IdP group of
-/// the enterprise (`$1`) of exactly their name; `params` follow `$1`, `now` comes last. A group
-/// created for that IdP group before (its id leads with the IdP group's) follows its renames
-/// again; any other does not.
-fn feed_by_name(conn: &mut DbConnection, now: NaiveDateTime, which: &str, params: &[&str]) -> Result<usize> {
-    let named = "FROM idp_groups g WHERE g.enterprise_id = $1 AND g.display_name = org_groups.name";
-    let sql = format!(
-        "UPDATE org_groups SET updated_at = ${now}, idp_group_id = (SELECT g.id {named}), created_by_mapping = \
-         COALESCE((SELECT substr(org_groups.id, 1, length(g.id) + 1) = g.id || ':' {named}), false) WHERE {which}",
-        now = params.len() + 1
-    );
-    crate::raw::execute(conn, &sql, Some(now), params)
-}
-
-/// Maps IdP groups onto organizations: every IdP group `groups` selects (an SQL condition on
-/// `g`) onto organization `org` (a placeholder, or every organization of the enterprise), where
-/// not mapped yet; `$1` is the enterprise id and `params` follow it. Three set-based statements
-/// whatever the sizes: (1) the `sso` copies that the groups about to be reused still carry from
-/// before memberships were derived go, (2) unfed org groups of the IdP group's name are reused,
-/// (3) the other org groups are created, fed. `Members` is never fed, and a name already taken by a group that another IdP
-/// group feeds is left as it is (the caller reports it). A created group's id leads with its IdP
-/// group's, so that a chunk of "map all", which works by IdP group, writes its rows together; a
-/// token per call keeps it unique when the same pair is mapped again after an unmapping.
+/// Runs the three statements of a mapping (see [`statements::MapPairs`]): `params` are the
+/// parameters after the enterprise id, and a new token then `now` follow them.
 fn map_pairs(
     conn: &mut DbConnection,
     now: NaiveDateTime,
+    statements: &statements::MapPairs,
     enterprise_id: &str,
-    groups: &str,
-    org: Option<&str>,
     params: &[&str],
 ) -> Result<()> {
-    let (in_org, org_groups_in) = match org {
-        Some(p) => (format!("o.id = {p}"), format!("org_groups.organization_id = {p}")),
-        None => ("true".to_owned(), "true".to_owned()),
-    };
     let with_enterprise: Vec<&str> = std::iter::once(enterprise_id).chain(params.iter().copied()).collect();
-    let reused = reusable(groups, &org_groups_in);
-    crate::raw::execute(
-        conn,
-        &format!(
-            "DELETE FROM org_group_members WHERE source = 'sso' AND group_id IN (SELECT id FROM org_groups WHERE {reused})"
-        ),
-        None,
-        &with_enterprise,
-    )?;
-    feed_by_name(conn, now, &reused, &with_enterprise)?;
+    crate::raw::execute(conn, statements.drop_sso_copies, None, &with_enterprise)?;
+    crate::raw::execute(conn, statements.reuse, Some(now), &with_enterprise)?;
     let id = crate::secret::new_id();
     let token = &id[id.len() - 12..];
-    let all: Vec<&str> = with_enterprise.iter().copied().chain(std::iter::once(token)).collect();
-    let (token_param, now_param) = (format!("${}", all.len()), format!("${}", all.len() + 1));
-    crate::raw::execute(
-        conn,
-        &format!(
-            "INSERT INTO org_groups (id, enterprise_id, organization_id, name, description, builtin, idp_group_id, \
-             created_by_mapping, created_at, updated_at) \
-             SELECT g.id || ':' || o.id || ':' || {token_param}, g.enterprise_id, o.id, g.display_name, \
-             'Fed by the identity provider', false, g.id, true, {now_param}, {now_param} \
-             FROM idp_groups g JOIN organizations o ON o.enterprise_id = g.enterprise_id \
-             WHERE g.enterprise_id = $1 AND ({groups}) AND {in_org} AND g.display_name <> '{MEMBERS_GROUP}' \
-             ON CONFLICT DO NOTHING"
-        ),
-        Some(now),
-        &all,
-    )?;
+    let with_token: Vec<&str> = with_enterprise.iter().copied().chain(std::iter::once(token)).collect();
+    crate::raw::execute(conn, statements.create, Some(now), &with_token)?;
     Ok(())
 }
 
@@ -469,8 +388,8 @@ impl Directory {
                 .limit(batch)
                 .load(conn)?;
             if !ids.is_empty() {
-                let groups = format!("g.id IN ({})", crate::raw::id_set(conn, 2));
-                map_pairs(conn, now, &enterprise_id, &groups, None, &[&crate::raw::ids_json(&ids)?])?;
+                let ids = crate::raw::ids_json(&ids)?;
+                map_pairs(conn, now, &statements::MAP_ONTO_EVERY_ORGANIZATION, &enterprise_id, &[&ids])?;
             }
             let mut exhausted = (ids.len() as i64) < batch;
             if let Some(last) = ids.last() {

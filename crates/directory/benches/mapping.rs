@@ -84,7 +84,7 @@ fn bench(db: &TestDatabase) {
                 name: login,
                 profile: "{}".into(),
             };
-            dir.scim_create_user(&scim, &data).unwrap().id
+            dir.scim_create_user(&scim, &data).unwrap().id.into_string()
         })
         .collect();
     for g in 0..GROUPS {

@@ -8,6 +8,7 @@
 //! not leak to enterprise A.
 
 use crate::error::{DirectoryError, Result};
+use crate::ids::{EnterpriseId, UserId};
 use crate::role::{Grant, Role};
 
 /// The principal behind a request.
@@ -16,12 +17,12 @@ pub enum Actor {
     /// A platform operator signed in to the console.
     Operator { id: String, login: String },
     /// An enterprise user signed in to the console, with their role grants.
-    User { id: String, enterprise_id: String, login: String, grants: Vec<Grant> },
+    User { id: UserId, enterprise_id: EnterpriseId, login: String, grants: Vec<Grant> },
     /// An admin API key: operator-wide when `enterprise_id` is `None`.
-    ApiKey { id: String, prefix: String, enterprise_id: Option<String> },
+    ApiKey { id: String, prefix: String, enterprise_id: Option<EnterpriseId> },
     /// An enterprise's IdP, calling the SCIM API with one of the enterprise's SCIM tokens. It
     /// provisions users and groups of that enterprise and administers nothing.
-    ScimToken { id: String, prefix: String, enterprise_id: String },
+    ScimToken { id: String, prefix: String, enterprise_id: EnterpriseId },
     /// The `portico` command line on the server itself.
     System,
     /// Someone not (yet) identified, e.g. a sign-in attempt for an unknown login.
@@ -42,10 +43,8 @@ impl Actor {
 
     pub fn id(&self) -> Option<&str> {
         match self {
-            Actor::Operator { id, .. }
-            | Actor::User { id, .. }
-            | Actor::ApiKey { id, .. }
-            | Actor::ScimToken { id, .. } => Some(id),
+            Actor::User { id, .. } => Some(id),
+            Actor::Operator { id, .. } | Actor::ApiKey { id, .. } | Actor::ScimToken { id, .. } => Some(id),
             Actor::System | Actor::Anonymous => None,
         }
     }

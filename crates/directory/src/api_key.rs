@@ -66,7 +66,7 @@ impl Directory {
             let info = ApiKeyInfo {
                 id: new_id(),
                 prefix: prefix.clone(),
-                enterprise_key: enterprise.as_ref().map(|e| e.key.clone()),
+                enterprise_key: enterprise.as_ref().map(|e| e.key.to_string()),
                 description: description.trim().chars().take(200).collect(),
                 created_by: ctx.actor.display_name(),
                 created_at: now,
@@ -112,7 +112,7 @@ impl Directory {
                 .set(api_keys::last_used_at.eq(now))
                 .execute(&mut conn)?;
         }
-        Ok(Some(Actor::ApiKey { id, prefix: prefix.to_owned(), enterprise_id }))
+        Ok(Some(Actor::ApiKey { id, prefix: prefix.to_owned(), enterprise_id: enterprise_id.map(Into::into) }))
     }
 }
 

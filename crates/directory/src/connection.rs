@@ -16,6 +16,7 @@ use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::enterprise::{self, Enterprise};
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::ids::{ConnectionId, EnterpriseId, EnterpriseKey};
 use crate::schema::{enterprises, sso_connections, sso_test_results};
 use crate::secret::new_id;
 use crate::stored::stored_enum;
@@ -147,9 +148,9 @@ pub struct OidcSettings {
 /// An SSO connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Connection {
-    pub id: String,
-    pub enterprise_id: String,
-    pub enterprise_key: String,
+    pub id: ConnectionId,
+    pub enterprise_id: EnterpriseId,
+    pub enterprise_key: EnterpriseKey,
     pub protocol: Protocol,
     pub provider: Provider,
     pub status: ConnectionStatus,
@@ -164,8 +165,8 @@ pub struct Connection {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sso_connections)]
 struct Row {
-    id: String,
-    enterprise_id: String,
+    id: ConnectionId,
+    enterprise_id: EnterpriseId,
     #[diesel(deserialize_as = String)]
     protocol: Protocol,
     #[diesel(deserialize_as = String)]
@@ -183,7 +184,7 @@ struct Row {
 }
 
 impl Row {
-    fn into_connection(self, enterprise_key: String) -> Result<Connection> {
+    fn into_connection(self, enterprise_key: EnterpriseKey) -> Result<Connection> {
         let protocol = self.protocol;
         let unreadable = |e: serde_json::Error| {
             DirectoryError::Internal(format!("stored settings of connection {} are unreadable: {e}", self.id))
@@ -237,7 +238,7 @@ pub struct ConnectionChanges {
 #[derive(Debug, Clone, Serialize)]
 pub struct TestResult {
     pub id: String,
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     pub outcome: String,
     pub reason: Option<String>,
     /// Raw attributes, mapped identity and warnings, as JSON.
@@ -423,7 +424,7 @@ impl Directory {
             .collect()
     }
 
-    pub fn get_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &str) -> Result<Connection> {
+    pub fn get_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &ConnectionId) -> Result<Connection> {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         ctx.require_enterprise_admin(&enterprise.id)?;
@@ -436,7 +437,7 @@ impl Directory {
         &self,
         ctx: &Ctx<'_>,
         enterprise_key: &str,
-        id: &str,
+        id: &ConnectionId,
         changes: ConnectionChanges,
     ) -> Result<Connection> {
         self.audited(ctx, "connection.update", |conn, now| {
@@ -492,7 +493,7 @@ impl Directory {
 
     /// Deletes a connection. If it was enabled, nobody of the enterprise can sign in through SSO
     /// any more until another one is enabled.
-    pub fn delete_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &str) -> Result<()> {
+    pub fn delete_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &ConnectionId) -> Result<()> {
         self.audited(ctx, "connection.delete", |conn, _now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
@@ -505,7 +506,7 @@ impl Directory {
     }
 
     /// Enables a tested connection; people of the enterprise sign in through it from now on.
-    pub fn enable_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &str) -> Result<Connection> {
+    pub fn enable_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &ConnectionId) -> Result<Connection> {
         self.audited(ctx, "connection.enable", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
@@ -520,7 +521,7 @@ impl Directory {
     }
 
     /// Disables a connection: SSO sign-in through it stops at once.
-    pub fn disable_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &str) -> Result<Connection> {
+    pub fn disable_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &ConnectionId) -> Result<Connection> {
         self.audited(ctx, "connection.disable", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
@@ -532,7 +533,7 @@ impl Directory {
     }
 
     /// A connection by id, for the public SSO endpoints (metadata, ACS), which have no actor.
-    pub fn connection_by_id(&self, id: &str) -> Result<Connection> {
+    pub fn connection_by_id(&self, id: &ConnectionId) -> Result<Connection> {
         let mut conn = self.conn()?;
         by_id(&mut conn, id)
     }
@@ -556,7 +557,7 @@ impl Directory {
     /// enabled one stays enabled).
     pub fn record_test_result(
         &self,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         success: bool,
         reason: Option<&str>,
         result: &serde_json::Value,
@@ -605,7 +606,7 @@ impl Directory {
             crate::audit::record(conn, now, &ctx, "connection.test", &subject, outcome, reason)?;
             Ok(TestResult {
                 id,
-                connection_id: connection_id.to_owned(),
+                connection_id: connection_id.clone(),
                 outcome: if success { "success" } else { "failure" }.to_owned(),
                 reason: reason.map(str::to_owned),
                 result: result.clone(),
@@ -615,27 +616,22 @@ impl Directory {
     }
 
     /// The latest test results of a connection, newest first (enterprise admins).
-    pub fn test_results(&self, ctx: &Ctx<'_>, enterprise_key: &str, connection_id: &str) -> Result<Vec<TestResult>> {
+    pub fn test_results(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        connection_id: &ConnectionId,
+    ) -> Result<Vec<TestResult>> {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         ctx.require_enterprise_admin(&enterprise.id)?;
         load(&mut conn, &enterprise, connection_id)?;
         test_results_of(&mut conn, connection_id, 20)
     }
-
-    /// One test result, by its unguessable id: the page the admin's browser lands on after the
-    /// test sign-in, which carries no session of Portico's.
-    pub fn test_result(&self, connection_id: &str, result_id: &str) -> Result<TestResult> {
-        let mut conn = self.conn()?;
-        test_results_of(&mut conn, connection_id, 20)?
-            .into_iter()
-            .find(|r| r.id == result_id)
-            .ok_or(DirectoryError::NotFound("test result"))
-    }
 }
 
-pub(crate) fn by_id(conn: &mut DbConnection, id: &str) -> Result<Connection> {
-    let row: Option<(Row, String)> = sso_connections::table
+pub(crate) fn by_id(conn: &mut DbConnection, id: &ConnectionId) -> Result<Connection> {
+    let row: Option<(Row, EnterpriseKey)> = sso_connections::table
         .inner_join(enterprises::table)
         .filter(sso_connections::id.eq(id))
         .select((Row::as_select(), enterprises::key))
@@ -662,7 +658,7 @@ fn test_results_of(conn: &mut DbConnection, connection_id: &str, limit: i64) -> 
         .into_iter()
         .map(|(id, outcome, reason, result, created_at)| TestResult {
             id,
-            connection_id: connection_id.to_owned(),
+            connection_id: connection_id.into(),
             outcome,
             reason,
             result: serde_json::from_str(&result).unwrap_or(serde_json::Value::Null),

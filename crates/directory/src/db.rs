@@ -125,10 +125,19 @@ impl ManageConnection for ConnectionManager {
             }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url.target)?;
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )?;
+                conn.batch_execute("PRAGMA busy_timeout = 10000;")?;
+                // Turning a new database to WAL takes an exclusive lock, and SQLite answers
+                // "locked" at once, without waiting, when processes starting together race for
+                // it; whoever loses tries again shortly, by which time the mode is set.
+                let mut attempts = 0;
+                while let Err(e) = conn.batch_execute("PRAGMA journal_mode = WAL;") {
+                    attempts += 1;
+                    if attempts >= 50 || !e.to_string().contains("locked") {
+                        return Err(e.into());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempts.min(10)));
+                }
+                conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }

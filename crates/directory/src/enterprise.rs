@@ -8,6 +8,7 @@ use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::ids::{EnterpriseId, EnterpriseKey};
 use crate::page::{Page, PageRequest};
 use crate::schema::enterprises;
 use crate::secret::new_id;
@@ -25,8 +26,8 @@ stored_enum! {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = enterprises)]
 struct EnterpriseRow {
-    id: String,
-    key: String,
+    id: EnterpriseId,
+    key: EnterpriseKey,
     name: String,
     #[diesel(deserialize_as = String)]
     provisioning_mode: ProvisioningMode,
@@ -37,8 +38,8 @@ struct EnterpriseRow {
 /// A tenant of Portico.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Enterprise {
-    pub id: String,
-    pub key: String,
+    pub id: EnterpriseId,
+    pub key: EnterpriseKey,
     pub name: String,
     pub provisioning_mode: ProvisioningMode,
     pub created_at: NaiveDateTime,
@@ -103,8 +104,8 @@ impl Directory {
             validate::name(&mut errors, "name", &name, validate::NAME_MAX);
             errors.into_result()?;
             let row = EnterpriseRow {
-                id: new_id(),
-                key: input.key.clone(),
+                id: new_id().into(),
+                key: input.key.as_str().into(),
                 name,
                 provisioning_mode: input.provisioning_mode.unwrap_or(ProvisioningMode::Jit),
                 created_at: now,
@@ -148,7 +149,7 @@ impl Directory {
             query = query.filter(enterprises::key.gt(after.clone()));
         }
         let rows: Vec<Enterprise> = query.load(&mut conn)?.into_iter().map(Enterprise::from).collect();
-        Ok(Page::from_rows(rows, page, |e| e.key.clone()))
+        Ok(Page::from_rows(rows, page, |e| e.key.to_string()))
     }
 
     /// One enterprise by key.

@@ -45,8 +45,8 @@ pub(crate) struct Membership {
 #[diesel(table_name = org_groups)]
 pub struct OrgGroup {
     pub id: String,
-    pub enterprise_id: String,
-    pub organization_id: String,
+    pub enterprise_id: crate::ids::EnterpriseId,
+    pub organization_id: crate::ids::OrganizationId,
     pub name: String,
     pub description: String,
     pub builtin: bool,

@@ -19,6 +19,7 @@ use crate::Directory;
 use crate::access::Ctx;
 use crate::db::{DbConnection, write_tx};
 use crate::error::{DirectoryError, Result};
+use crate::ids::{EnterpriseId, JobId};
 use crate::schema::jobs;
 use crate::secret::new_id;
 use crate::stored::stored_enum;
@@ -46,9 +47,9 @@ stored_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = jobs)]
 pub struct Job {
-    pub id: String,
+    pub id: JobId,
     pub kind: String,
-    pub enterprise_id: Option<String>,
+    pub enterprise_id: Option<EnterpriseId>,
     #[diesel(deserialize_as = String)]
     pub state: JobState,
     pub done: i64,
@@ -101,9 +102,9 @@ pub(crate) fn enqueue(
     total: i64,
 ) -> Result<Job> {
     let job = Job {
-        id: new_id(),
+        id: new_id().into(),
         kind: kind.to_owned(),
-        enterprise_id: Some(enterprise_id.to_owned()),
+        enterprise_id: Some(enterprise_id.into()),
         state: if total == 0 { JobState::Done } else { JobState::Queued },
         done: 0,
         total,
@@ -136,7 +137,7 @@ impl Directory {
     /// One job, for whoever may change what it changes: the admins of its enterprise, and for
     /// a change of one organization's mappings that organization's admins too. Anyone else,
     /// other org admins of the enterprise included, is told there is no such job.
-    pub fn get_job(&self, ctx: &Ctx<'_>, id: &str) -> Result<Job> {
+    pub fn get_job(&self, ctx: &Ctx<'_>, id: &JobId) -> Result<Job> {
         let mut conn = self.conn()?;
         let job: Option<Job> =
             jobs::table.filter(jobs::id.eq(id)).select(Job::as_select()).first(&mut conn).optional()?;

@@ -17,6 +17,7 @@ pub mod db;
 pub mod enterprise;
 pub mod error;
 pub mod group;
+pub mod ids;
 pub mod job;
 pub mod mapping;
 pub mod operator;

@@ -20,8 +20,8 @@ use crate::{Directory, validate};
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = organizations)]
 pub struct Organization {
-    pub id: String,
-    pub enterprise_id: String,
+    pub id: crate::ids::OrganizationId,
+    pub enterprise_id: crate::ids::EnterpriseId,
     pub key: String,
     pub name: String,
     pub created_at: NaiveDateTime,
@@ -91,7 +91,7 @@ impl Directory {
             validate::name(&mut errors, "name", &name, validate::NAME_MAX);
             errors.into_result()?;
             let org = Organization {
-                id: new_id(),
+                id: new_id().into(),
                 enterprise_id: enterprise.id.clone(),
                 key: input.key.clone(),
                 name,

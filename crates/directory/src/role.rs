@@ -28,8 +28,8 @@ stored_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
     pub role: Role,
-    pub enterprise_id: String,
-    pub organization_id: Option<String>,
+    pub enterprise_id: crate::ids::EnterpriseId,
+    pub organization_id: Option<crate::ids::OrganizationId>,
 }
 
 /// The result of appointing an admin: the user, and a one-time link to set a password when
@@ -62,7 +62,11 @@ pub(crate) fn grants_of(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Gr
     Ok(rows
         .into_iter()
         .filter_map(|(role, enterprise_id, organization_id)| {
-            Role::parse(&role).map(|role| Grant { role, enterprise_id, organization_id })
+            Role::parse(&role).map(|role| Grant {
+                role,
+                enterprise_id: enterprise_id.into(),
+                organization_id: organization_id.map(Into::into),
+            })
         })
         .collect())
 }

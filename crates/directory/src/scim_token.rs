@@ -44,7 +44,7 @@ pub struct CreatedScimToken {
 pub struct ScimCaller {
     pub token_id: String,
     pub prefix: String,
-    pub enterprise_id: String,
+    pub enterprise_id: crate::ids::EnterpriseId,
 }
 
 /// The prefix of a presented token, or `None` if it is not shaped like one of ours.
@@ -169,7 +169,7 @@ impl Directory {
                 .set(scim_tokens::last_used_at.eq(now))
                 .execute(&mut conn)?;
         }
-        Ok(Some(ScimCaller { token_id: id, prefix: prefix.to_owned(), enterprise_id }))
+        Ok(Some(ScimCaller { token_id: id, prefix: prefix.to_owned(), enterprise_id: enterprise_id.into() }))
     }
 }
 

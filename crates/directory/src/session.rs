@@ -21,7 +21,7 @@ const TOUCH_EVERY_SECS: i64 = 60;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionSubject {
     Operator(String),
-    User(String),
+    User(crate::ids::UserId),
 }
 
 /// A live session: who it is and how the console greets them.
@@ -112,7 +112,12 @@ impl Directory {
                 Some((login, name, true, enterprise_id, key)) => {
                     let grants = role::grants_of(&mut conn, &uid)?;
                     SessionInfo {
-                        actor: Actor::User { id: uid, enterprise_id, login: login.clone(), grants },
+                        actor: Actor::User {
+                            id: uid.into(),
+                            enterprise_id: enterprise_id.into(),
+                            login: login.clone(),
+                            grants,
+                        },
                         login,
                         name,
                         enterprise_key: Some(key),

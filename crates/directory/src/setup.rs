@@ -210,10 +210,14 @@ impl Directory {
                     .set((users::password_hash.eq(&password_hash), users::updated_at.eq(now)))
                     .execute(conn)?;
                 let grants = crate::role::grants_of(conn, &uid)?;
-                let actor =
-                    Actor::User { id: uid.clone(), enterprise_id: enterprise_id.clone(), login: login.clone(), grants };
+                let actor = Actor::User {
+                    id: uid.as_str().into(),
+                    enterprise_id: enterprise_id.as_str().into(),
+                    login: login.clone(),
+                    grants,
+                };
                 let subj = Subject::new(Some(&enterprise_id), "user", &uid, &login);
-                (SessionSubject::User(uid), actor, ("user.password.set", subj))
+                (SessionSubject::User(uid.into()), actor, ("user.password.set", subj))
             } else {
                 let oid = operator_id.unwrap_or_default();
                 let login: String =

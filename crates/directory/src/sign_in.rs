@@ -65,7 +65,7 @@ pub struct Credentials<'a> {
 
 struct Account {
     subject: SessionSubject,
-    enterprise_id: Option<String>,
+    enterprise_id: Option<crate::ids::EnterpriseId>,
     login: String,
     password_hash: Option<String>,
     active: bool,
@@ -123,7 +123,7 @@ fn find_account(conn: &mut DbConnection, creds: &Credentials<'_>) -> Result<Opti
                 .first::<(String, String, Option<String>, bool)>(conn)
                 .optional()?
                 .map(|(id, login, password_hash, active)| Account {
-                    subject: SessionSubject::User(id),
+                    subject: SessionSubject::User(id.into()),
                     enterprise_id: Some(e.id.clone()),
                     login,
                     password_hash,
@@ -253,7 +253,7 @@ impl Directory {
             }
             Some(Account { subject: SessionSubject::User(id), login, enterprise_id, .. }) => Actor::User {
                 id: id.clone(),
-                enterprise_id: enterprise_id.clone().unwrap_or_default(),
+                enterprise_id: enterprise_id.clone().unwrap_or_else(|| "".into()),
                 login: login.clone(),
                 grants: Vec::new(),
             },
@@ -262,7 +262,7 @@ impl Directory {
         };
         let ctx = Ctx::new(&actor, operation_id);
         let subject = Subject {
-            enterprise_id: account.as_ref().and_then(|a| a.enterprise_id.clone()),
+            enterprise_id: account.as_ref().and_then(|a| a.enterprise_id.as_ref().map(ToString::to_string)),
             kind: Some("account"),
             id: actor.id().map(str::to_owned),
             name: account.as_ref().map(|a| a.login.clone()),

@@ -23,6 +23,7 @@ use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, Result};
 use crate::group::MembershipSource;
+use crate::ids::ConnectionId;
 use crate::schema::{enterprises, org_group_members, org_groups, sso_requests, sso_seen_assertions, users};
 use crate::secret::new_id;
 use crate::user::User;
@@ -82,7 +83,7 @@ impl SignInRefusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRequest {
     pub id: String,
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     pub test: bool,
     pub return_to: String,
     /// OpenID Connect only: the nonce and the PKCE verifier of the sign-in.
@@ -103,7 +104,7 @@ struct ConnectionState {
 /// What the IdP vouched for, after the protocol checks.
 #[derive(Debug, Clone)]
 pub struct Vouched {
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     /// The request it answers (`None`: IdP-initiated).
     pub request_id: Option<String>,
     pub assertion_id: String,
@@ -269,7 +270,7 @@ fn sync_jit_groups(
 
 impl Directory {
     /// Records a sign-in Portico starts (SAML AuthnRequest id) and returns its id.
-    pub fn begin_sso_request(&self, connection_id: &str, test: bool, return_to: &str) -> Result<String> {
+    pub fn begin_sso_request(&self, connection_id: &ConnectionId, test: bool, return_to: &str) -> Result<String> {
         let id = new_request_id();
         self.begin_sso_request_with(&id, connection_id, test, return_to, None)?;
         Ok(id)
@@ -280,7 +281,7 @@ impl Directory {
     pub fn begin_oidc_request(
         &self,
         id: &str,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         test: bool,
         return_to: &str,
         nonce: &str,
@@ -316,7 +317,7 @@ impl Directory {
     }
 
     /// The pending, unexpired request `id` of `connection_id`, if any.
-    pub fn pending_sso_request(&self, connection_id: &str, id: &str) -> Result<Option<PendingRequest>> {
+    pub fn pending_sso_request(&self, connection_id: &ConnectionId, id: &str) -> Result<Option<PendingRequest>> {
         let now = self.now();
         let mut conn = self.conn()?;
         pending(&mut conn, connection_id, id, now)
@@ -326,7 +327,7 @@ impl Directory {
     /// names one, the pending request it answers; both read on one pooled connection.
     pub fn acs_context(
         &self,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         request_id: Option<&str>,
     ) -> Result<(crate::connection::Connection, Option<PendingRequest>)> {
         let now = self.now();
@@ -424,7 +425,7 @@ impl Directory {
     /// admins.
     pub fn record_sso_failure(
         &self,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         subject: Option<&str>,
         code: &str,
         reason: &str,
@@ -476,7 +477,7 @@ fn pending(
         .optional()?;
     Ok(row.map(|(id, mode, return_to, nonce, pkce_verifier)| PendingRequest {
         id,
-        connection_id: connection_id.to_owned(),
+        connection_id: connection_id.into(),
         test: mode == "test",
         return_to,
         nonce,
@@ -664,8 +665,8 @@ fn provision(
         }
         (ProvisioningMode::Jit, None) => {
             let user = User {
-                id: new_id(),
-                enterprise_id: enterprise_id.to_owned(),
+                id: new_id().into(),
+                enterprise_id: enterprise_id.into(),
                 login: login.clone(),
                 email,
                 name,

@@ -11,6 +11,7 @@ use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
 use crate::group::{Membership, MembershipSource};
+use crate::ids::{EnterpriseId, UserId};
 use crate::page::{Page, PageRequest};
 use crate::schema::{org_group_members, org_groups, organizations, sessions, users};
 use crate::secret::new_id;
@@ -31,8 +32,8 @@ stored_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: String,
-    pub enterprise_id: String,
+    pub id: UserId,
+    pub enterprise_id: EnterpriseId,
     pub login: String,
     pub email: Option<String>,
     pub name: String,
@@ -125,8 +126,8 @@ pub(crate) fn insert_local_user(
     }
     errors.into_result()?;
     let user = User {
-        id: new_id(),
-        enterprise_id: enterprise_id.to_owned(),
+        id: new_id().into(),
+        enterprise_id: enterprise_id.into(),
         login: login.clone(),
         email,
         name,
@@ -218,7 +219,7 @@ impl Directory {
         Ok(page.map(|(_, user)| {
             let groups = memberships
                 .iter()
-                .filter(|m| m.user_id == user.id)
+                .filter(|m| user.id == m.user_id.as_str())
                 .map(|m| UserGroup {
                     organization: m.organization_key.clone(),
                     group: m.group_name.clone(),

@@ -51,7 +51,7 @@ fn main() {
             },
             clock_skew: chrono::Duration::seconds(120),
         };
-        let http = oidc::http_client().unwrap();
+        let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
         let metadata = oidc::discover(&s.issuer, &http).await.unwrap();
         let started = oidc::start(&metadata, &s, "state-1").unwrap();
         let now = chrono::Utc::now().timestamp();

@@ -491,7 +491,7 @@ impl Directory {
             let total = change.len().div_ceil(per_chunk) as i64;
             let job = crate::job::enqueue(conn, now, ctx, crate::job::SET_MAPPINGS, &enterprise.id, total)?;
             let payload = SetMappingsPayload {
-                organization: org.id.clone(),
+                organization: org.id.to_string(),
                 per_chunk,
                 change,
                 outcome: MappingOutcome::default(),

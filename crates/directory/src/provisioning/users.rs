@@ -9,6 +9,7 @@ use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::ids::{EnterpriseId, UserId};
 use crate::schema::{idp_group_members, idp_groups, sessions, users};
 use crate::secret::new_id;
 use crate::user::Origin;
@@ -21,8 +22,8 @@ pub const PROFILE_MAX: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = users)]
 pub struct ProvisionedUser {
-    pub id: String,
-    pub enterprise_id: String,
+    pub id: UserId,
+    pub enterprise_id: EnterpriseId,
     pub login: String,
     pub email: Option<String>,
     pub name: String,
@@ -192,8 +193,8 @@ impl Directory {
         self.audited(ctx, "scim.user.create", |conn, now| {
             let enterprise_id = scim_enterprise(ctx)?;
             let new = ProvisionedUser {
-                id: new_id(),
-                enterprise_id: enterprise_id.to_owned(),
+                id: new_id().into(),
+                enterprise_id: enterprise_id.into(),
                 login: data.user_name.clone(),
                 email: data.email.clone(),
                 name: data.name.clone(),

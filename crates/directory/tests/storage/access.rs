@@ -28,8 +28,13 @@ fn enterprise_keys_see_only_their_enterprise(db: TestDatabase) {
     let created = dir.create_api_key(&Ctx::new(&op, None), Some("acme"), "ci").unwrap();
     let actor = dir.authenticate_api_key(&created.token).unwrap().expect("valid key");
     let ctx = Ctx::new(&actor, None);
-    let visible: Vec<String> =
-        dir.list_enterprises(&ctx, &PageRequest::default()).unwrap().items.into_iter().map(|e| e.key).collect();
+    let visible: Vec<String> = dir
+        .list_enterprises(&ctx, &PageRequest::default())
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.key.into_string())
+        .collect();
     assert_eq!(visible, vec!["acme"]);
     assert!(matches!(dir.get_enterprise(&ctx, "globex"), Err(DirectoryError::NotFound(_))));
     assert!(matches!(

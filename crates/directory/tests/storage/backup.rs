@@ -73,7 +73,7 @@ fn a_backup_taken_while_serving_restores_into_a_working_installation() {
     let mut page = PageRequest::first(200);
     loop {
         let listed = restored.list_enterprises(&ctx, &page).unwrap();
-        keys.extend(listed.items.into_iter().map(|e| e.key));
+        keys.extend(listed.items.into_iter().map(|e| e.key.into_string()));
         match listed.next {
             Some(next) => page.after = Some(next),
             None => break,

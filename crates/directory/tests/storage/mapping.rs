@@ -26,7 +26,7 @@ fn push_user(dir: &Directory, idp: &Actor, login: &str) -> String {
         name: login.into(),
         profile: "{}".into(),
     };
-    dir.scim_create_user(&Ctx::new(idp, None), &data).unwrap().id
+    dir.scim_create_user(&Ctx::new(idp, None), &data).unwrap().id.into_string()
 }
 
 fn push_group(dir: &Directory, idp: &Actor, name: &str, members: &[&String]) -> String {
@@ -261,7 +261,7 @@ fn a_large_change_of_mappings_runs_as_a_job(db: TestDatabase) {
     let org_admin_of = |org: &str| {
         let o = dir.get_organization(&admin, "acme", org).unwrap();
         Actor::User {
-            id: format!("admin-of-{org}"),
+            id: format!("admin-of-{org}").into(),
             enterprise_id: e.id.clone(),
             login: format!("admin-of-{org}"),
             grants: vec![Grant { role: Role::OrgAdmin, enterprise_id: e.id.clone(), organization_id: Some(o.id) }],

@@ -102,7 +102,7 @@ fn deleted_users_leave_groups_and_stay_in_the_audit_trail(db: TestDatabase) {
     let group = dir
         .scim_create_group(
             &ctx,
-            &NewIdpGroup { display_name: "Navy".into(), external_id: None, members: vec![user.id.clone()] },
+            &NewIdpGroup { display_name: "Navy".into(), external_id: None, members: vec![user.id.to_string()] },
         )
         .unwrap();
     dir.scim_delete_user(&ctx, &user.id, None).unwrap();
@@ -126,8 +126,9 @@ fn membership_changes_are_set_based_and_idempotent(db: TestDatabase) {
     setup(&dir);
     let idp = idp(&dir);
     let ctx = Ctx::new(&idp, None);
-    let ids: Vec<String> =
-        (0..300).map(|i| dir.scim_create_user(&ctx, &data(&format!("user{i:03}"), true)).unwrap().id).collect();
+    let ids: Vec<String> = (0..300)
+        .map(|i| dir.scim_create_user(&ctx, &data(&format!("user{i:03}"), true)).unwrap().id.into_string())
+        .collect();
     let group = dir
         .scim_create_group(&ctx, &NewIdpGroup { display_name: "All".into(), external_id: None, members: vec![] })
         .unwrap();
@@ -167,8 +168,9 @@ fn concurrent_patches_on_one_group_lose_no_update(db: TestDatabase) {
     setup(&dir);
     let idp = idp(&dir);
     let ctx = Ctx::new(&idp, None);
-    let ids: Vec<String> =
-        (0..160).map(|i| dir.scim_create_user(&ctx, &data(&format!("user{i:03}"), true)).unwrap().id).collect();
+    let ids: Vec<String> = (0..160)
+        .map(|i| dir.scim_create_user(&ctx, &data(&format!("user{i:03}"), true)).unwrap().id.into_string())
+        .collect();
     // The group starts with the last 40; each of 8 writers adds its own 15 and removes 5 of the
     // starting members, in 5 requests each.
     let group = dir

@@ -5,6 +5,7 @@ use chrono::Duration;
 use directory::connection::{ConnectionChanges, ConnectionStatus, NewConnection, Protocol, Provider, SamlSettings};
 use directory::enterprise::{EnterpriseChanges, NewEnterprise, ProvisioningMode};
 use directory::group::{MEMBERS_GROUP, NewGroup};
+use directory::ids::ConnectionId;
 use directory::organization::NewOrganization;
 use directory::sso_sign_in::{SignInRefusal, Vouched};
 use directory::testing::TestDatabase;
@@ -23,7 +24,7 @@ fn saml() -> SamlSettings {
 }
 
 /// An enterprise with two organizations and an enabled SAML connection; returns its id.
-pub(crate) fn setup(dir: &Directory) -> String {
+pub(crate) fn setup(dir: &Directory) -> ConnectionId {
     let op = operator();
     let ctx = Ctx::new(&op, None);
     dir.create_enterprise(&ctx, NewEnterprise { key: "acme".into(), name: "Acme".into(), provisioning_mode: None })
@@ -55,10 +56,10 @@ pub(crate) fn setup(dir: &Directory) -> String {
     c.id
 }
 
-pub(crate) fn vouched(dir: &Directory, connection: &str, login: &str, groups: &[&str]) -> Vouched {
+pub(crate) fn vouched(dir: &Directory, connection: &ConnectionId, login: &str, groups: &[&str]) -> Vouched {
     let request = dir.begin_sso_request(connection, false, "/").unwrap();
     Vouched {
-        connection_id: connection.into(),
+        connection_id: connection.clone(),
         request_id: Some(request),
         assertion_id: format!("_a{}", uuid_like()),
         replay_until: dir.now() + Duration::minutes(5),

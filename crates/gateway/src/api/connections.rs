@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use directory::connection::{Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, TestResult};
+use directory::ids::ConnectionId;
 use directory::{DirectoryError, FieldErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -226,7 +227,7 @@ pub fn view(state: &AppState, c: Connection) -> ConnectionView {
         redirect_uri: (!is_saml).then(|| redirect_uri(settings, &c.id)),
         claims_mapping: (!is_saml).then(mapping_dto),
         oidc,
-        id: c.id.clone(),
+        id: c.id.to_string(),
         protocol: match c.protocol {
             Protocol::Saml => ProtocolDto::Saml,
             Protocol::Oidc => ProtocolDto::Oidc,
@@ -326,7 +327,7 @@ pub async fn list(
 pub async fn get_one(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
@@ -347,7 +348,7 @@ pub async fn get_one(
 pub async fn update(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     body: web::Json<UpdateConnection>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
@@ -386,7 +387,7 @@ pub async fn update(
 pub async fn remove(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
@@ -407,7 +408,7 @@ pub async fn remove(
 pub async fn enable(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
@@ -427,7 +428,7 @@ pub async fn enable(
 pub async fn disable(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
@@ -453,7 +454,7 @@ pub struct TestStart {
 pub async fn test(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
@@ -498,7 +499,7 @@ impl From<TestResult> for TestResultView {
 pub async fn test_results(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
@@ -520,7 +521,7 @@ pub async fn test_results(
 pub async fn refresh_metadata(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, id) = path.into_inner();
     let (dir, k2, i2, c2) = (state.directory.clone(), key.clone(), id.clone(), caller.clone());

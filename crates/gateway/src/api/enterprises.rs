@@ -84,8 +84,8 @@ pub struct EnterpriseView {
 impl From<Enterprise> for EnterpriseView {
     fn from(e: Enterprise) -> Self {
         EnterpriseView {
-            id: e.id,
-            key: e.key,
+            id: e.id.to_string(),
+            key: e.key.to_string(),
             name: e.name,
             provisioning_mode: e.provisioning_mode.into(),
             created_at: utc(e.created_at),

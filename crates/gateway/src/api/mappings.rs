@@ -74,7 +74,7 @@ async fn map_all(
 fn job_accepted(job: directory::job::Job) -> HttpResponse {
     HttpResponse::Accepted()
         .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/jobs/{}", job.id)))
-        .json(JobQueued { job: job.id })
+        .json(JobQueued { job: job.id.to_string() })
 }
 
 #[utoipa::path(
@@ -89,13 +89,13 @@ fn job_accepted(job: directory::job::Job) -> HttpResponse {
 async fn get_job(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: web::Path<String>,
+    path: web::Path<directory::ids::JobId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let dir = state.directory.clone();
     let job = blocking::<_, ApiError>(move || dir.get_job(&caller.ctx(), &id)).await?;
     Ok(HttpResponse::Ok().json(JobView {
-        id: job.id,
+        id: job.id.to_string(),
         kind: job.kind,
         state: job.state.to_string(),
         done: job.done,

@@ -118,7 +118,7 @@ pub struct OrganizationView {
 impl From<Organization> for OrganizationView {
     fn from(o: Organization) -> Self {
         OrganizationView {
-            id: o.id,
+            id: o.id.to_string(),
             key: o.key,
             name: o.name,
             created_at: utc(o.created_at),

@@ -133,7 +133,7 @@ pub struct UserView {
 impl UserView {
     fn new(u: User, groups: Vec<UserGroupView>) -> Self {
         UserView {
-            id: u.id,
+            id: u.id.to_string(),
             login: u.login,
             email: u.email,
             name: u.name,

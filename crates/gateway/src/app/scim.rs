@@ -41,7 +41,7 @@ pub fn scim_error(e: DirectoryError) -> ScimError {
 fn user(u: ProvisionedUser) -> StoredUser {
     StoredUser {
         provisioned: u.origin == directory::user::Origin::Scim,
-        id: u.id,
+        id: u.id.to_string(),
         user_name: u.login,
         email: u.email,
         name: u.name,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use directory::DirectoryError;
 use directory::connection::{Connection, ConnectionStatus, Protocol, SamlSettings};
+use directory::ids::ConnectionId;
 use directory::sso_sign_in::{PendingRequest, Vouched, new_request_id};
 use sso::AttributeMapping;
 use sso::oidc::{PreparedOidc, openidconnect_metadata::CoreProviderMetadata};
@@ -25,7 +26,7 @@ use crate::state::AppState;
 /// Prepared SAML connections, rebuilt when a connection's `updated_at` changes. Derived from
 /// the database only (each instance builds its own), so nothing shared lives here.
 #[derive(Debug, Default)]
-pub struct SamlCache(Mutex<HashMap<String, (chrono::NaiveDateTime, Arc<sso::saml::PreparedSaml>)>>);
+pub struct SamlCache(Mutex<HashMap<ConnectionId, (chrono::NaiveDateTime, Arc<sso::saml::PreparedSaml>)>>);
 
 impl SamlCache {
     /// The prepared form of `c`, built by `build` when missing or stale.
@@ -63,7 +64,7 @@ type PreparedEntry = (chrono::NaiveDateTime, Instant, Arc<PreparedOidc>);
 #[derive(Debug, Default)]
 pub struct OidcCache {
     metadata: Mutex<HashMap<String, (Instant, Arc<CoreProviderMetadata>)>>,
-    prepared: Mutex<HashMap<String, PreparedEntry>>,
+    prepared: Mutex<HashMap<ConnectionId, PreparedEntry>>,
 }
 
 impl OidcCache {
@@ -305,12 +306,12 @@ pub struct Checked {
 /// Checks a posted `SAMLResponse` for connection `connection_id`.
 pub async fn check_saml_response(
     state: &AppState,
-    connection_id: &str,
+    connection_id: &ConnectionId,
     body: String,
 ) -> Result<Checked, DirectoryError> {
     let dir = state.directory.clone();
     let claimed = sso::saml::in_response_to(&body, state.settings.sso_max_saml_response_bytes);
-    let id = connection_id.to_owned();
+    let id = connection_id.clone();
     let (connection, pending) = blocking::<_, DirectoryError>(move || dir.acs_context(&id, claimed.as_deref())).await?;
     // The prepared connection (certificates parsed, SP key opened) is built only when the cache
     // has none for this version of the connection.
@@ -359,12 +360,12 @@ pub struct Callback {
 /// code is exchanged for an ID token that passes every check.
 pub async fn check_oidc_callback(
     state: &AppState,
-    connection_id: &str,
+    connection_id: &ConnectionId,
     q: Callback,
     presented: Option<&str>,
 ) -> Result<Checked, DirectoryError> {
     let dir = state.directory.clone();
-    let (id, s2) = (connection_id.to_owned(), q.state.clone());
+    let (id, s2) = (connection_id.clone(), q.state.clone());
     let (connection, pending) = blocking::<_, DirectoryError>(move || dir.acs_context(&id, s2.as_deref())).await?;
     let verdict: Verdict = async {
         if let Some(error) = &q.error {
@@ -481,13 +482,13 @@ pub async fn finish(state: &AppState, checked: Checked, attempt: Attempt<'_>) ->
         }
         return test_outcome(state, &connection, verdict, attempt.operation_id).await.map(Finished::Test);
     }
-    let connection_id = connection.id.as_str();
+    let connection_id = &connection.id;
     let refuse = |subject: Option<String>, refused: Refused| async move {
         attempt.refusals.count();
         state.metrics.sign_in(protocol, refused.code);
         tracing::warn!(connection = %connection_id, reason = refused.code, "sign-in refused");
         let dir = state.directory.clone();
-        let (cid, op) = (connection_id.to_owned(), attempt.operation_id.map(str::to_owned));
+        let (cid, op) = (connection_id.clone(), attempt.operation_id.map(str::to_owned));
         blocking::<_, DirectoryError>(move || {
             dir.record_sso_failure(&cid, subject.as_deref(), refused.code, &refused.reason, op.as_deref())
         })

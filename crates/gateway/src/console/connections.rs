@@ -6,6 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use directory::connection::{Connection, ConnectionChanges, Mapping, NewConnection, Protocol, Provider, SamlSettings};
+use directory::ids::ConnectionId;
 use directory::{DirectoryError, FieldErrors};
 use serde::Deserialize;
 
@@ -82,7 +83,7 @@ async fn overview(
                 provider: c.provider.label(),
                 status: c.status.as_str(),
                 updated: c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
-                id: c.id,
+                id: c.id.to_string(),
             })
             .collect(),
         provisioning,
@@ -189,10 +190,10 @@ fn page_for(
         .collect();
     AssistantPage {
         chrome: Chrome::signed_in(session, "enterprise"),
-        key: c.enterprise_key.clone(),
+        key: c.enterprise_key.to_string(),
         enterprise_name,
         sp: sp_urls(&state.settings, &c.id),
-        id: c.id.clone(),
+        id: c.id.to_string(),
         provider: c.provider.label(),
         provider_key: c.provider.as_str(),
         status: c.status.as_str(),
@@ -229,9 +230,9 @@ async fn fetch(
     state: &AppState,
     session: &ConsoleSession,
     key: &str,
-    id: &str,
+    id: &ConnectionId,
 ) -> Result<(directory::enterprise::Enterprise, Connection, Vec<directory::connection::TestResult>), PageError> {
-    let (k2, i2) = (key.to_owned(), id.to_owned());
+    let (k2, i2) = (key.to_owned(), id.clone());
     session
         .read(state, move |dir, ctx| {
             Ok((dir.get_enterprise(ctx, &k2)?, dir.get_connection(ctx, &k2, &i2)?, dir.test_results(ctx, &k2, &i2)?))
@@ -239,7 +240,12 @@ async fn fetch(
         .await
 }
 
-async fn load(state: &AppState, session: &ConsoleSession, key: &str, id: &str) -> Result<AssistantPage, PageError> {
+async fn load(
+    state: &AppState,
+    session: &ConsoleSession,
+    key: &str,
+    id: &ConnectionId,
+) -> Result<AssistantPage, PageError> {
     let (enterprise, c, tests) = fetch(state, session, key, id).await?;
     Ok(page_for(session, state, enterprise.name, c, tests))
 }
@@ -248,7 +254,7 @@ async fn load(state: &AppState, session: &ConsoleSession, key: &str, id: &str) -
 async fn assistant(
     state: web::Data<AppState>,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
     let (enterprise, c, tests) = fetch(&state, &session, &key, &id).await?;
@@ -290,7 +296,7 @@ async fn save_idp(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     form: web::Form<IdpForm>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
@@ -389,7 +395,7 @@ async fn save_mapping(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     form: web::Form<MappingForm>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
@@ -410,7 +416,7 @@ async fn save_mapping(
 async fn start_test(
     state: web::Data<AppState>,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
@@ -443,10 +449,10 @@ async fn change_status(
     req: &HttpRequest,
     session: &ConsoleSession,
     key: &str,
-    id: &str,
+    id: &ConnectionId,
     turn_on: bool,
 ) -> Result<HttpResponse, PageError> {
-    let (k2, i2) = (key.to_owned(), id.to_owned());
+    let (k2, i2) = (key.to_owned(), id.clone());
     let outcome = session
         .call(state, req, move |dir, ctx| {
             Ok(if turn_on { dir.enable_connection(ctx, &k2, &i2) } else { dir.disable_connection(ctx, &k2, &i2) })
@@ -468,7 +474,7 @@ async fn enable(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
@@ -481,7 +487,7 @@ async fn disable(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
@@ -494,7 +500,7 @@ async fn delete(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
@@ -509,7 +515,7 @@ async fn refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
@@ -565,7 +571,7 @@ async fn oidc_page(
     state: &AppState,
     session: &ConsoleSession,
     key: &str,
-    id: &str,
+    id: &ConnectionId,
     errors: FieldErrors,
     notice: Option<String>,
 ) -> Result<OidcPage, PageError> {
@@ -585,10 +591,10 @@ fn oidc_page_for(
     let o = c.oidc.clone().unwrap_or_default();
     OidcPage {
         chrome: Chrome::signed_in(session, "enterprise"),
-        key: c.enterprise_key.clone(),
+        key: c.enterprise_key.to_string(),
         enterprise_name,
         redirect_uri: redirect_uri(&state.settings, &c.id),
-        id: c.id.clone(),
+        id: c.id.to_string(),
         provider: c.provider.label(),
         provider_key: c.provider.as_str(),
         status: c.status.as_str(),
@@ -660,7 +666,7 @@ async fn save_oidc(
     state: web::Data<AppState>,
     req: HttpRequest,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, ConnectionId)>,
     form: web::Form<OidcForm>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;

@@ -65,7 +65,7 @@ async fn list(
             .items
             .into_iter()
             .map(|e| EnterpriseRow {
-                key: e.key,
+                key: e.key.to_string(),
                 name: e.name,
                 mode: match e.provisioning_mode {
                     directory::enterprise::ProvisioningMode::Jit => "just-in-time",
@@ -190,7 +190,7 @@ async fn overview(
             &session,
             if session.actor().is_platform_admin() { "enterprises" } else { "enterprise" },
         ),
-        key: enterprise.key,
+        key: enterprise.key.to_string(),
         name: enterprise.name,
         mode: match enterprise.provisioning_mode {
             directory::enterprise::ProvisioningMode::Jit => "just-in-time",

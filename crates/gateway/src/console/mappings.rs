@@ -227,7 +227,7 @@ struct JobPage {
 async fn job_progress(
     state: web::Data<AppState>,
     session: ConsoleSession,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, directory::ids::JobId)>,
 ) -> Result<HttpResponse, PageError> {
     let (key, id) = path.into_inner();
     let k2 = key.clone();

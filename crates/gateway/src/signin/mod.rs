@@ -79,8 +79,8 @@ fn test_page(c: &Connection, outcome: TestOutcome) -> Result<HttpResponse, PageE
         warnings: outcome.warnings,
         json: serde_json::to_string_pretty(&outcome.json).unwrap_or_default(),
         operation_id: current_operation_id(),
-        enterprise_key: c.enterprise_key.clone(),
-        connection_id: c.id.clone(),
+        enterprise_key: c.enterprise_key.to_string(),
+        connection_id: c.id.to_string(),
     };
     render_status(&page, actix_web::http::StatusCode::OK)
 }

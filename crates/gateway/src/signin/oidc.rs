@@ -19,7 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<directory::ids::ConnectionId>,
     query: web::Query<Callback>,
 ) -> Result<HttpResponse, PageError> {
     let address = client_address(&req);

@@ -4,6 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use directory::DirectoryError;
+use directory::ids::ConnectionId;
 use serde::Deserialize;
 
 use super::{answer, presented_binding, redirect_binding, user_agent};
@@ -63,7 +64,10 @@ async fn start_sign_in(
 
 /// `GET /sso/saml/{id}/test/{request}`: the link `POST .../connections/{id}/test` hands out.
 #[get("/sso/saml/{id}/test/{request}")]
-async fn test_start(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, PageError> {
+async fn test_start(
+    state: web::Data<AppState>,
+    path: web::Path<(ConnectionId, String)>,
+) -> Result<HttpResponse, PageError> {
     let (id, request) = path.into_inner();
     let dir = state.directory.clone();
     let (i2, r2) = (id.clone(), request.clone());
@@ -85,7 +89,7 @@ async fn test_start(state: web::Data<AppState>, path: web::Path<(String, String)
 
 /// `GET /sso/saml/{id}/metadata`: Portico's SP metadata for the connection.
 #[get("/sso/saml/{id}/metadata")]
-async fn metadata(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn metadata(state: web::Data<AppState>, path: web::Path<ConnectionId>) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
     let dir = state.directory.clone();
     let i2 = id.clone();
@@ -128,7 +132,7 @@ async fn read_acs_form(req: &HttpRequest, payload: web::Payload, limit: usize) -
 async fn acs(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<ConnectionId>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let address = client_address(&req);

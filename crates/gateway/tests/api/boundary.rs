@@ -14,7 +14,9 @@ use crate::saml::{Setup, answer, post_acs, request_id, setup};
 /// A SAML connection that is tested and enabled.
 async fn enabled(app: &TestApp) -> Setup {
     let s = setup(app).await;
-    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(s.id.as_str()), true, None, &json!({}), None)
+        .unwrap();
     let res = app
         .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()

@@ -28,7 +28,7 @@ fn sign_in_events(app: &TestApp) -> Vec<(String, Vec<String>)> {
 }
 
 fn test_result_keys(app: &TestApp, connection: &str) -> Vec<String> {
-    let results = app.directory.test_results(&Ctx::new(&Actor::System, None), "acme", connection).unwrap();
+    let results = app.directory.test_results(&Ctx::new(&Actor::System, None), "acme", &connection.into()).unwrap();
     let mut keys: Vec<String> = results[0].result.as_object().unwrap().keys().cloned().collect();
     keys.sort();
     keys
@@ -36,7 +36,15 @@ fn test_result_keys(app: &TestApp, connection: &str) -> Vec<String> {
 
 async fn saml_half(app: &TestApp) -> (Vec<(String, Vec<String>)>, Vec<String>) {
     let s = crate::saml::setup(app).await;
-    app.directory.record_test_result(&s.id, true, None, &serde_json::json!({}), None).unwrap();
+    app.directory
+        .record_test_result(
+            &directory::ids::ConnectionId::from(s.id.as_str()),
+            true,
+            None,
+            &serde_json::json!({}),
+            None,
+        )
+        .unwrap();
     app.api(reqwest::Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await

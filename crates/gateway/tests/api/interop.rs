@@ -173,7 +173,9 @@ async fn samlp_signs_people_in_plain_and_encrypted(app: TestApp) {
         let idp = start_samlp(&acs, sp_cert.as_deref());
         let res = configure(format!("{}/metadata", idp.base)).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        app.directory.record_test_result(&id, true, None, &json!({}), None).unwrap();
+        app.directory
+            .record_test_result(&directory::ids::ConnectionId::from(id.as_str()), true, None, &json!({}), None)
+            .unwrap();
         let res = app
             .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
             .send()
@@ -245,7 +247,9 @@ async fn samlp_signs_in_a_user_with_a_thousand_groups(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    app.directory.record_test_result(&id, true, None, &json!({}), None).unwrap();
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(id.as_str()), true, None, &json!({}), None)
+        .unwrap();
     let res = app
         .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
         .send()

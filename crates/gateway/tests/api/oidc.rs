@@ -307,7 +307,11 @@ async fn a_replayed_callback_is_refused(app: TestApp) {
     let (back, cookies, authorization) = to_callback(&app, &redirect_uri).await;
     // While it waits, the sign-in's nonce and PKCE verifier are stored sealed, not as sent.
     let state = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-    let pending = app.directory.pending_sso_request(&id, &state).unwrap().expect("the sign-in waits");
+    let pending = app
+        .directory
+        .pending_sso_request(&directory::ids::ConnectionId::from(id.as_str()), &state)
+        .unwrap()
+        .expect("the sign-in waits");
     let (nonce, verifier) = (pending.nonce.unwrap(), pending.pkce_verifier.unwrap());
     let sent =
         url::Url::parse(&authorization).unwrap().query_pairs().find(|(k, _)| k == "nonce").unwrap().1.into_owned();
@@ -464,7 +468,9 @@ async fn a_new_issuer_needs_its_own_secret(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
-    app.directory.record_test_result(&id, true, None, &json!({}), None).unwrap();
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(id.as_str()), true, None, &json!({}), None)
+        .unwrap();
     app.api(Method::POST, &format!("{path}/enable"), &app.operator_key).send().await.unwrap();
     let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
     let authorization = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();

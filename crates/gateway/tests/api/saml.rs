@@ -206,7 +206,9 @@ async fn idp_initiated_replay_is_caught_by_the_assertion_cache(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(s.id.as_str()), true, None, &json!({}), None)
+        .unwrap();
     app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await
@@ -227,7 +229,9 @@ async fn idp_initiated_replay_is_caught_by_the_assertion_cache(app: TestApp) {
 
 async fn forged_or_foreign_responses_are_refused_and_audited(app: TestApp) {
     let s = setup(&app).await;
-    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(s.id.as_str()), true, None, &json!({}), None)
+        .unwrap();
     app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await
@@ -393,7 +397,9 @@ async fn signed_requests_and_required_assertion_signatures(app: TestApp) {
 
 async fn every_refusal_reaches_the_audit_log(app: TestApp) {
     let s = setup(&app).await;
-    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(s.id.as_str()), true, None, &json!({}), None)
+        .unwrap();
     app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await
@@ -480,7 +486,9 @@ crate::both_backends!(
 /// client carries the Secure cookie by hand.
 async fn sign_in_is_bound_to_the_starting_browser(app: TestApp) {
     let s = setup(&app).await;
-    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(s.id.as_str()), true, None, &json!({}), None)
+        .unwrap();
     app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await
@@ -545,7 +553,9 @@ mod https {
 
 async fn floods_of_sign_in_starts_are_throttled(app: TestApp) {
     let s = setup(&app).await;
-    app.directory.record_test_result(&s.id, true, None, &json!({}), None).unwrap();
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(s.id.as_str()), true, None, &json!({}), None)
+        .unwrap();
     app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
         .send()
         .await

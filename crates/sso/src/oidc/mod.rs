@@ -126,12 +126,6 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
     CoreJwsSigningAlgorithm::EcdsaP384Sha384,
 ];
 
-/// A provider client that may call private addresses over plain HTTP (tests, closed
-/// networks); see [`crate::outbound`].
-pub fn http_client() -> Result<Outbound, OidcRefusal> {
-    Outbound::new(crate::outbound::Policy::private()).map_err(|e| OidcRefusal::Configuration(e.to_string()))
-}
-
 /// Every URL in `metadata` Portico will call: the keys, the token and the userinfo endpoints.
 pub fn endpoints(metadata: &CoreProviderMetadata) -> Vec<(&'static str, &openidconnect::url::Url)> {
     let mut out = vec![("jwks_uri", metadata.jwks_uri().url())];

@@ -133,7 +133,7 @@ async fn sign_in(groups_in: &str) -> Option<SignedIn> {
     }
     let op = start_op(groups_in);
     let s = settings(&op);
-    let http = oidc::http_client().unwrap();
+    let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
     let metadata = oidc::discover(&s.issuer, &http).await.unwrap();
     let started = oidc::start(&metadata, &s, "state-0001").unwrap();
     assert!(started.url.as_str().contains("code_challenge_method=S256"), "{}", started.url);
@@ -145,7 +145,7 @@ async fn sign_in(groups_in: &str) -> Option<SignedIn> {
 #[actix_web::test]
 async fn a_sign_in_yields_the_mapped_identity_from_the_id_token() {
     let Some((_op, s, mut metadata, code, started)) = sign_in("id_token").await else { return };
-    let http = oidc::http_client().unwrap();
+    let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
     let id = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier, chrono::Utc::now())
         .await
         .unwrap();
@@ -163,7 +163,7 @@ async fn a_sign_in_yields_the_mapped_identity_from_the_id_token() {
 #[actix_web::test]
 async fn claims_missing_from_the_id_token_come_from_userinfo() {
     let Some((_op, s, mut metadata, code, started)) = sign_in("userinfo").await else { return };
-    let http = oidc::http_client().unwrap();
+    let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
     let id = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &started.pkce_verifier, chrono::Utc::now())
         .await
         .unwrap();
@@ -174,7 +174,7 @@ async fn claims_missing_from_the_id_token_come_from_userinfo() {
 #[actix_web::test]
 async fn a_nonce_from_another_sign_in_is_refused() {
     let Some((_op, s, mut metadata, code, started)) = sign_in("id_token").await else { return };
-    let http = oidc::http_client().unwrap();
+    let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
     let r =
         oidc::finish(&mut metadata, &s, &http, &code, "some-other-nonce", &started.pkce_verifier, chrono::Utc::now())
             .await;
@@ -184,7 +184,7 @@ async fn a_nonce_from_another_sign_in_is_refused() {
 #[actix_web::test]
 async fn the_wrong_pkce_verifier_is_refused_by_the_provider() {
     let Some((_op, s, mut metadata, code, started)) = sign_in("id_token").await else { return };
-    let http = oidc::http_client().unwrap();
+    let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
     let wrong = "x".repeat(started.pkce_verifier.len());
     let r = oidc::finish(&mut metadata, &s, &http, &code, &started.nonce, &wrong, chrono::Utc::now()).await;
     assert_eq!(r.unwrap_err().code(), "code_refused");
@@ -192,7 +192,7 @@ async fn the_wrong_pkce_verifier_is_refused_by_the_provider() {
 
 #[actix_web::test]
 async fn an_unreachable_provider_is_named() {
-    let http = oidc::http_client().unwrap();
+    let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
     let r = oidc::discover("http://127.0.0.1:1/issuer", &http).await;
     assert_eq!(r.unwrap_err().code(), "provider_unreachable");
 }
@@ -236,7 +236,7 @@ mod tokens {
             },
             clock_skew: chrono::Duration::seconds(120),
         };
-        let http = oidc::http_client().unwrap();
+        let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
         let metadata = oidc::discover(&s.issuer, &http).await.unwrap();
         let started = oidc::start(&metadata, &s, "state-1").unwrap();
         let now = chrono::Utc::now().timestamp();
@@ -248,14 +248,14 @@ mod tokens {
     }
 
     async fn finish(x: &mut Setup) -> Result<sso::VerifiedIdentity, OidcRefusal> {
-        let http = oidc::http_client().unwrap();
+        let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
         oidc::finish(&mut x.metadata, &x.s, &http, "code-1", &x.nonce, &x.verifier, chrono::Utc::now()).await
     }
 
     #[actix_web::test]
     async fn the_clock_passed_in_decides_what_has_expired() {
         let mut x = setup(Key::new("k1")).await;
-        let http = oidc::http_client().unwrap();
+        let http = sso::outbound::Outbound::new(sso::outbound::Policy::private()).unwrap();
         let later = chrono::Utc::now() + chrono::Duration::hours(1);
         let r = oidc::finish(&mut x.metadata, &x.s, &http, "code-1", &x.nonce, &x.verifier, later).await;
         assert_eq!(r.unwrap_err().code(), "expired");

@@ -49,6 +49,45 @@ fn rate(what: &str, backend: Backend, n: usize, elapsed: Duration) -> f64 {
     per_second
 }
 
+/// CPU time used so far by this process (Portico and its client; PostgreSQL's own work is in
+/// its processes) as (user, system), from `/proc/self/stat`. Unlike wall time, user CPU time
+/// does not move with the disk's slow phases, so two builds compare on it even on a noisy
+/// machine (system time still carries the virtual machine's scheduling noise).
+fn process_cpu() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with the last ')'): utime and stime are the
+    // 12th and 13th, in clock ticks of 1/100 s on Linux.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (Duration::from_millis(ticks(11) * 10), Duration::from_millis(ticks(12) * 10))
+}
+
+/// Wall time and process CPU time of one timed phase.
+struct Phase {
+    wall: Instant,
+    cpu: (Duration, Duration),
+}
+
+impl Phase {
+    fn start() -> Phase {
+        Phase { wall: Instant::now(), cpu: process_cpu() }
+    }
+
+    /// Prints the rate (as `rate` does) and the CPU time per request.
+    fn end(self, what: &str, backend: Backend, n: usize) -> f64 {
+        let per_second = rate(what, backend, n, self.wall.elapsed());
+        let (user, system) = process_cpu();
+        let per_request = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+        println!(
+            "{backend:?} {what}: {:.0} µs of user CPU and {:.0} µs of system CPU per request (server and client)",
+            per_request(user.saturating_sub(self.cpu.0)),
+            per_request(system.saturating_sub(self.cpu.1)),
+        );
+        per_second
+    }
+}
+
 /// The database's single-row commit rate: `RAW_ROWS` inserts, each its own transaction, on a
 /// connection set up as Portico's are.
 fn raw_commit_rate(conn: &mut DbConnection) -> Duration {
@@ -131,31 +170,31 @@ async fn bench(db: &TestDatabase) {
     drop(raw_conn);
 
     // What a request costs before any SCIM work: HTTP alone, then HTTP with the token check.
-    let start = Instant::now();
+    let start = Phase::start();
     for _ in 0..LOOKUPS {
         let res = client.get(format!("{base_url}/healthz")).send().await.unwrap();
         assert_eq!(res.status(), 200);
     }
-    rate("GET /healthz (HTTP alone)", backend, LOOKUPS, start.elapsed());
-    let start = Instant::now();
+    start.end("GET /healthz (HTTP alone)", backend, LOOKUPS);
+    let start = Phase::start();
     for _ in 0..LOOKUPS {
         let res = send(reqwest::Method::GET, format!("{base}/ServiceProviderConfig"), None).await.unwrap();
         assert_eq!(res.status(), 200);
     }
-    rate("GET /ServiceProviderConfig (HTTP and token check)", backend, LOOKUPS, start.elapsed());
+    start.end("GET /ServiceProviderConfig (HTTP and token check)", backend, LOOKUPS);
 
     // Users, one after another.
-    let start = Instant::now();
+    let start = Phase::start();
     for i in 0..SEQUENTIAL {
         let res =
             send(reqwest::Method::POST, format!("{base}/Users"), Some(user(&format!("seq{i:05}")))).await.unwrap();
         assert_eq!(res.status(), 201);
     }
-    let seq_rate = rate("POST /Users sequential", backend, SEQUENTIAL, start.elapsed());
+    let seq_rate = start.end("POST /Users sequential", backend, SEQUENTIAL);
     println!("{backend:?} POST /Users sequential is {:.0}% of the raw commit rate", 100.0 * seq_rate / raw_rate);
 
     // Users from 16 clients at once.
-    let start = Instant::now();
+    let start = Phase::start();
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let client = client.clone();
@@ -179,10 +218,10 @@ async fn bench(db: &TestDatabase) {
     for t in tasks {
         t.await.unwrap();
     }
-    rate("POST /Users from 16 clients", backend, CLIENTS * PER_CLIENT, start.elapsed());
+    start.end("POST /Users from 16 clients", backend, CLIENTS * PER_CLIENT);
 
     // Look-ups by userName, as IdPs do before creating.
-    let start = Instant::now();
+    let start = Phase::start();
     for i in 0..LOOKUPS {
         let url = format!("{base}/Users?filter=userName%20eq%20%22SEQ{:05}%22&startIndex=1&count=100", i % SEQUENTIAL);
         let res = send(reqwest::Method::GET, url, None).await.unwrap();
@@ -190,7 +229,7 @@ async fn bench(db: &TestDatabase) {
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["totalResults"], 1);
     }
-    rate("GET /Users?filter=userName eq", backend, LOOKUPS, start.elapsed());
+    start.end("GET /Users?filter=userName eq", backend, LOOKUPS);
 
     // Enough users for the big group, created in-process (their HTTP cost is measured above).
     let idp = Actor::ScimToken { id: "bench".into(), prefix: "bench".into(), enterprise_id: enterprise.id.clone() };

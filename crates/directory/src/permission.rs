@@ -159,64 +159,75 @@ impl Directory {
             .first(&mut conn)
             .optional()?
             .ok_or(DirectoryError::NotFound("user"))?;
-        let mut rows: Vec<Membership> = org_group_members::table
-            .inner_join(org_groups::table.inner_join(organizations::table))
-            .filter(org_group_members::user_id.eq(&user_id))
-            .filter(org_groups::enterprise_id.eq(&enterprise.id))
-            .select((
-                org_group_members::user_id,
-                org_groups::id,
-                organizations::key,
-                organizations::name,
-                org_groups::name,
-                org_group_members::source,
-            ))
-            .load(&mut conn)?;
-        rows.extend(crate::mapping::derived_groups_of(&mut conn, &enterprise.id, &[user_id.as_str()])?);
-        let group_ids: Vec<&str> = rows.iter().map(|r| r.org_group_id.as_str()).collect();
-        let grants: Vec<(String, String)> = org_group_permissions::table
-            .filter(org_group_permissions::group_id.eq_any(&group_ids))
-            .select((org_group_permissions::group_id, org_group_permissions::permission))
-            .load(&mut conn)?;
-        // Members' permissions hold for everyone in the organization.
-        let org_keys: BTreeSet<&str> = rows.iter().map(|r| r.organization_key.as_str()).collect();
-        let everyone: Vec<(String, String)> = org_group_permissions::table
-            .inner_join(org_groups::table.inner_join(organizations::table))
-            .filter(organizations::enterprise_id.eq(&enterprise.id))
-            .filter(organizations::key.eq_any(&org_keys))
-            .filter(org_groups::builtin.eq(true))
-            .select((organizations::key, org_group_permissions::permission))
-            .load(&mut conn)?;
-        let mut by_org: BTreeMap<String, OrganizationAccess> = BTreeMap::new();
-        for m in &rows {
-            let entry = by_org.entry(m.organization_key.clone()).or_insert_with(|| OrganizationAccess {
-                key: m.organization_key.clone(),
-                name: m.organization_name.clone(),
-                groups: Vec::new(),
-                permissions: Vec::new(),
+        access_of(&mut conn, &enterprise.id, &user_id)
+    }
+}
+
+/// A user's organizations, org groups and effective permissions, read inside the caller's
+/// connection: the one computation behind the admin API's access answer and the claims the
+/// host product receives.
+pub(crate) fn access_of(
+    conn: &mut crate::db::DbConnection,
+    enterprise_id: &str,
+    user_id: &str,
+) -> Result<Vec<OrganizationAccess>> {
+    let mut rows: Vec<Membership> = org_group_members::table
+        .inner_join(org_groups::table.inner_join(organizations::table))
+        .filter(org_group_members::user_id.eq(user_id))
+        .filter(org_groups::enterprise_id.eq(enterprise_id))
+        .select((
+            org_group_members::user_id,
+            org_groups::id,
+            organizations::key,
+            organizations::name,
+            org_groups::name,
+            org_group_members::source,
+        ))
+        .load(conn)?;
+    rows.extend(crate::mapping::derived_groups_of(conn, enterprise_id, &[user_id])?);
+    let group_ids: Vec<&str> = rows.iter().map(|r| r.org_group_id.as_str()).collect();
+    let grants: Vec<(String, String)> = org_group_permissions::table
+        .filter(org_group_permissions::group_id.eq_any(&group_ids))
+        .select((org_group_permissions::group_id, org_group_permissions::permission))
+        .load(conn)?;
+    // Members' permissions hold for everyone in the organization.
+    let org_keys: BTreeSet<&str> = rows.iter().map(|r| r.organization_key.as_str()).collect();
+    let everyone: Vec<(String, String)> = org_group_permissions::table
+        .inner_join(org_groups::table.inner_join(organizations::table))
+        .filter(organizations::enterprise_id.eq(enterprise_id))
+        .filter(organizations::key.eq_any(&org_keys))
+        .filter(org_groups::builtin.eq(true))
+        .select((organizations::key, org_group_permissions::permission))
+        .load(conn)?;
+    let mut by_org: BTreeMap<String, OrganizationAccess> = BTreeMap::new();
+    for m in &rows {
+        let entry = by_org.entry(m.organization_key.clone()).or_insert_with(|| OrganizationAccess {
+            key: m.organization_key.clone(),
+            name: m.organization_name.clone(),
+            groups: Vec::new(),
+            permissions: Vec::new(),
+        });
+        if !entry.groups.iter().any(|g| g.group == m.group_name && g.source == m.source) {
+            entry.groups.push(crate::user::UserGroup {
+                organization: m.organization_key.clone(),
+                group: m.group_name.clone(),
+                source: m.source,
             });
-            if !entry.groups.iter().any(|g| g.group == m.group_name && g.source == m.source) {
-                entry.groups.push(crate::user::UserGroup {
-                    organization: m.organization_key.clone(),
-                    group: m.group_name.clone(),
-                    source: m.source,
-                });
-            }
-            let granted = grants.iter().filter(|(g, _)| *g == m.org_group_id);
-            let to_everyone = everyone.iter().filter(|(o, _)| *o == m.organization_key);
-            for (_, p) in granted.chain(to_everyone) {
-                if let Some(p) = Permission::parse(p).filter(|p| !entry.permissions.contains(p)) {
-                    entry.permissions.push(p);
-                }
+        }
+        let granted = grants.iter().filter(|(g, _)| *g == m.org_group_id);
+        let to_everyone = everyone.iter().filter(|(o, _)| *o == m.organization_key);
+        for (_, p) in granted.chain(to_everyone) {
+            if let Some(p) = Permission::parse(p).filter(|p| !entry.permissions.contains(p)) {
+                entry.permissions.push(p);
             }
         }
-        Ok(by_org
-            .into_values()
-            .map(|mut o| {
-                o.groups.sort();
-                o.permissions.sort();
-                o
-            })
-            .collect())
     }
+    Ok(by_org
+        .into_values()
+        .map(|mut o| {
+            o.groups.sort();
+            o.permissions.sort();
+            o
+        })
+        .collect())
 }

@@ -119,6 +119,9 @@ diesel::table! {
         expires_at -> Timestamp,
         address -> Text,
         user_agent -> Text,
+        sid -> Nullable<Text>,
+        connection_id -> Nullable<Text>,
+        email_verified -> Bool,
     }
 }
 
@@ -199,6 +202,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     scim_requests,
     jobs,
     org_group_permissions,
+    host_applications,
+    host_application_enterprises,
+    op_signing_keys,
+    op_authorizations,
+    op_grants,
+    op_tokens,
 );
 
 diesel::table! {
@@ -216,6 +225,7 @@ diesel::table! {
         tested_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        default_application_id -> Nullable<Text>,
     }
 }
 
@@ -339,3 +349,94 @@ diesel::table! {
 }
 
 diesel::joinable!(org_group_permissions -> org_groups (group_id));
+
+diesel::table! {
+    host_applications (id) {
+        id -> Text,
+        name -> Text,
+        public -> Bool,
+        secret_hash -> Nullable<Text>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
+        initiate_login_uri -> Nullable<Text>,
+        all_enterprises -> Bool,
+        id_token_alg -> Text,
+        access_token_ttl_secs -> Integer,
+        id_token_ttl_secs -> Integer,
+        refresh_token_ttl_secs -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        secret_rotated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    host_application_enterprises (application_id, enterprise_id) {
+        application_id -> Text,
+        enterprise_id -> Text,
+    }
+}
+
+diesel::table! {
+    op_signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        state -> Text,
+        private_key_sealed -> Text,
+        public_jwk -> Text,
+        created_at -> Timestamp,
+        activated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    op_authorizations (id) {
+        id -> Text,
+        application_id -> Text,
+        enterprise_id -> Text,
+        request -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    op_grants (id) {
+        id -> Text,
+        application_id -> Text,
+        user_id -> Text,
+        enterprise_id -> Text,
+        sid -> Text,
+        connection_id -> Nullable<Text>,
+        email_verified -> Bool,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        auth_time -> Timestamp,
+        redirect_uri -> Text,
+        code_hash -> Text,
+        code_challenge -> Nullable<Text>,
+        code_expires_at -> Timestamp,
+        code_used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    op_tokens (token_hash) {
+        token_hash -> Text,
+        grant_id -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(host_application_enterprises -> host_applications (application_id));
+diesel::joinable!(host_application_enterprises -> enterprises (enterprise_id));
+diesel::joinable!(op_grants -> host_applications (application_id));
+diesel::joinable!(op_grants -> users (user_id));
+diesel::joinable!(op_tokens -> op_grants (grant_id));

@@ -57,6 +57,13 @@ pub fn secret_matches(presented: &str, stored_hash: &str) -> bool {
     hash_secret(presented).as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
+/// `bytes` random bytes as lower-case hex: public identifiers that must not be guessable.
+pub fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| DirectoryError::Unavailable(format!("no randomness from the OS: {e}")))?;
+    Ok(hex(&buf))
+}
+
 /// A new UUID v7 string: ids sort by creation time on both backends.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -34,16 +34,27 @@ pub struct SessionInfo {
     pub enterprise_key: Option<String>,
 }
 
+/// How a user session's person signed in through their enterprise's IdP: what the host product
+/// is told in the claims (`idp`, `email_verified`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoOrigin {
+    pub connection_id: crate::ids::ConnectionId,
+    /// True only when the IdP's assertion said the e-mail address is verified.
+    pub email_verified: bool,
+}
+
 /// Inserts a session inside the caller's transaction (password sign-in, SSO sign-in) and
 /// returns its cookie value. Sessions that ended long ago are swept here rather than by a timer.
 pub(crate) fn open_session(
     conn: &mut crate::db::DbConnection,
     now: NaiveDateTime,
     subject: &SessionSubject,
+    origin: Option<&SsoOrigin>,
     address: &str,
     user_agent: &str,
 ) -> Result<String> {
     let token = random_token(32)?;
+    let sid = random_token(16)?;
     let (operator_id, user_id) = match subject {
         SessionSubject::Operator(id) => (Some(id.as_str()), None),
         SessionSubject::User(id) => (None, Some(id.as_str())),
@@ -58,6 +69,9 @@ pub(crate) fn open_session(
             sessions::expires_at.eq(now + Duration::days(ABSOLUTE_TIMEOUT_DAYS)),
             sessions::address.eq(address),
             sessions::user_agent.eq(user_agent.chars().take(400).collect::<String>()),
+            sessions::sid.eq(&sid),
+            sessions::connection_id.eq(origin.map(|o| o.connection_id.as_str())),
+            sessions::email_verified.eq(origin.is_some_and(|o| o.email_verified)),
         ))
         .execute(conn)?;
     diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(conn)?;
@@ -67,7 +81,7 @@ pub(crate) fn open_session(
 impl Directory {
     /// Opens a session and returns the cookie value (shown to nobody else, stored hashed).
     pub fn create_session(&self, subject: &SessionSubject, address: &str, user_agent: &str) -> Result<String> {
-        let token = self.write(|conn, now| open_session(conn, now, subject, address, user_agent))?;
+        let token = self.write(|conn, now| open_session(conn, now, subject, None, address, user_agent))?;
         Ok(token)
     }
 

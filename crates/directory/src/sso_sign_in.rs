@@ -115,6 +115,8 @@ pub struct Vouched {
     pub email: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
+    /// The IdP's assertion said the e-mail address is verified.
+    pub email_verified: bool,
 }
 
 /// A completed sign-in.
@@ -388,6 +390,10 @@ impl Directory {
                 c,
                 now,
                 &crate::session::SessionSubject::User(user.id.clone()),
+                Some(&crate::session::SsoOrigin {
+                    connection_id: v.connection_id.clone(),
+                    email_verified: v.email_verified,
+                }),
                 address,
                 user_agent,
             )?;

@@ -66,6 +66,24 @@ pub fn anon_binding(state: &AppState, req: &HttpRequest) -> Result<(String, Opti
     Ok((value.clone(), Some(cookie(state, ANON_COOKIE, value))))
 }
 
+/// The cookie that ties a sign-in to the browser that started it: without it, an attacker could
+/// start a sign-in, have the IdP answer, and post their own response from a victim's browser,
+/// which would then be signed in as the attacker. The IdP posts cross-site, so the cookie must
+/// be `SameSite=None`, which browsers accept only with `Secure`: the check applies when Portico
+/// is served over HTTPS.
+pub const BINDING_COOKIE: &str = "portico_sso_request";
+
+pub fn binding_cookie(state: &AppState, request_id: &str) -> actix_web::cookie::Cookie<'static> {
+    let secure = state.settings.secure_cookies();
+    actix_web::cookie::Cookie::build(BINDING_COOKIE, crate::app::sign_in::binding_value(state, request_id))
+        .path("/sso/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(if secure { actix_web::cookie::SameSite::None } else { actix_web::cookie::SameSite::Lax })
+        .max_age(actix_web::cookie::time::Duration::minutes(directory::sso_sign_in::REQUEST_TTL_MINUTES))
+        .finish()
+}
+
 pub use crate::proxy::client_address;
 
 pub fn operation_id(req: &HttpRequest) -> Option<String> {

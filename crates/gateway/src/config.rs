@@ -54,6 +54,13 @@ struct Raw {
     sso: RawSso,
     scim: RawScim,
     jobs: RawJobs,
+    provider: RawProvider,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    key_rotation_days: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +199,12 @@ pub struct Settings {
     /// Reverse proxies and load balancers whose `X-Forwarded-For` and `X-Forwarded-Proto`
     /// are believed (see `proxy`); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Whether `server.public_url` was written with a trailing slash: the OpenID Provider's
+    /// issuer is the URL exactly as configured, and relying parties compare it exactly.
+    pub public_url_trailing_slash: bool,
+    /// How long an ID token signing key signs before the next one takes over (`None`: only
+    /// `portico keys rotate` rotates).
+    pub provider_key_rotation: Option<chrono::Duration>,
 }
 
 impl Settings {
@@ -220,7 +233,8 @@ impl Settings {
             .set_default("sso.refusals_per_minute", 30)?
             .set_default("scim.max_filter_scan_rows", scim::service::MAX_FILTER_SCAN_ROWS as i64)?
             .set_default("jobs.takeover_after_secs", 30)?
-            .set_default("jobs.map_all_links_per_chunk", 10_000)?;
+            .set_default("jobs.map_all_links_per_chunk", 10_000)?
+            .set_default("provider.key_rotation_days", 90)?;
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::File { path: path.display().to_string(), message: "not found".into() });
@@ -311,10 +325,17 @@ impl Settings {
             .ok()
             .filter(|n| (1..=10_000_000).contains(n))
             .ok_or_else(|| invalid("scim.max_filter_scan_rows", "must be between 1 and 10000000"))?;
+        let provider_key_rotation = match raw.provider.key_rotation_days {
+            0 => None,
+            d @ 1..=3650 => Some(chrono::Duration::days(d)),
+            _ => return Err(invalid("provider.key_rotation_days", "must be between 0 (never) and 3650 days")),
+        };
         if !(1..=1_000_000).contains(&raw.jobs.map_all_links_per_chunk) {
             return Err(invalid("jobs.map_all_links_per_chunk", "must be between 1 and 1000000"));
         }
         Ok(Settings {
+            public_url_trailing_slash: public_url_text.trim().ends_with('/'),
+            provider_key_rotation,
             job_takeover_after,
             map_all_links_per_chunk: raw.jobs.map_all_links_per_chunk,
             shutdown_grace,
@@ -354,6 +375,13 @@ impl Settings {
     /// `public_url` joined with an absolute path, e.g. `/login`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// The OpenID Provider's issuer: `server.public_url` as configured, character for
+    /// character (with the real port when it listens on port 0).
+    pub fn issuer(&self) -> String {
+        let url = self.public_url.as_str();
+        if self.public_url_trailing_slash { url.to_owned() } else { url.trim_end_matches('/').to_owned() }
     }
 
     /// The largest ACS form body: the `SAMLResponse` limit with room for percent-encoding (a

@@ -12,6 +12,7 @@ pub mod console;
 pub mod error;
 pub mod health;
 pub mod jobs;
+pub mod oauth2;
 pub mod observe;
 pub mod provisioning;
 pub mod proxy;

@@ -32,6 +32,12 @@ enum Command {
     /// Manage admin API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Manage the host product's applications (Portico is their OpenID Provider).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage the OpenID Provider's ID token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Copy the SQLite database to a new file, consistent while Portico serves (PostgreSQL:
     /// use pg_dump).
     Backup {
@@ -45,6 +51,59 @@ enum Command {
 enum ApiKeyCommand {
     /// Create a key and print it once.
     Create(CreateKey),
+}
+
+#[derive(Debug, Subcommand)]
+enum AppCommand {
+    /// Register an application; prints its client id and, once, its secret.
+    Create(CreateApp),
+    /// List the registered applications.
+    List,
+    /// Replace an application's client secret (the old one stops working) and print the new one.
+    RotateSecret {
+        /// The application's client id.
+        client_id: String,
+    },
+    /// Remove an application and every token it holds.
+    Delete {
+        /// The application's client id.
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CreateApp {
+    /// The name people see when they sign in.
+    #[arg(long)]
+    name: String,
+    /// A redirect URI (repeat for several); compared exactly.
+    #[arg(long = "redirect-uri", required = true, value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A page RP-initiated logout may return to (repeatable).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Where Portico sends back-channel logout tokens.
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// Where IdP-initiated sign-ins start the application's own sign-in.
+    #[arg(long, value_name = "URI")]
+    initiate_login_uri: Option<String>,
+    /// A public application (no secret, PKCE required).
+    #[arg(long)]
+    public: bool,
+    /// An enterprise key the application may sign people in from (repeatable; default: all).
+    #[arg(long = "enterprise", value_name = "KEY")]
+    enterprises: Vec<String>,
+    /// ID token signing algorithm: RS256 (default) or ES256.
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Start signing with the published next key, keep the current one published as the
+    /// previous, and publish a new next key (every algorithm).
+    Rotate,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +172,25 @@ fn main() -> anyhow::Result<()> {
             println!("Backed up to {}. Restore by pointing database.url at a copy of it.", to.display());
             Ok(())
         }
+        Command::App(cmd) => app_command(&settings, cmd),
+        Command::Keys(KeysCommand::Rotate) => {
+            let directory = open_directory(&settings)?;
+            for (alg, outcome) in
+                gateway::app::provider::rotate_keys(&directory, &settings).context("cannot rotate the signing keys")?
+            {
+                println!(
+                    "{}: {}",
+                    alg.as_str(),
+                    match outcome {
+                        directory::provider::Rotation::Rotated => "rotated; the new key signs from now on",
+                        directory::provider::Rotation::Raced => "another instance rotated at the same moment",
+                        directory::provider::Rotation::NotDue => "not due",
+                    }
+                );
+            }
+            eprintln!("Running instances pick up the new keys within 30 seconds.");
+            Ok(())
+        }
         Command::ApiKey(ApiKeyCommand::Create(args)) => {
             let directory = open_directory(&settings)?;
             let actor = Actor::System;
@@ -132,9 +210,72 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+fn app_command(settings: &Settings, cmd: AppCommand) -> anyhow::Result<()> {
+    use directory::host_application::{EnterpriseScope, NewHostApplication};
+    let directory = open_directory(settings)?;
+    let actor = Actor::System;
+    let ctx = Ctx::new(&actor, None);
+    match cmd {
+        AppCommand::Create(a) => {
+            let created = directory
+                .create_host_application(
+                    &ctx,
+                    NewHostApplication {
+                        name: a.name,
+                        public: a.public,
+                        redirect_uris: a.redirect_uris,
+                        post_logout_redirect_uris: a.post_logout_redirect_uris,
+                        backchannel_logout_uri: a.backchannel_logout_uri,
+                        initiate_login_uri: a.initiate_login_uri,
+                        enterprises: if a.enterprises.is_empty() {
+                            EnterpriseScope::All
+                        } else {
+                            EnterpriseScope::Only(a.enterprises)
+                        },
+                        id_token_alg: a.id_token_alg,
+                        access_token_ttl_secs: None,
+                        id_token_ttl_secs: None,
+                        refresh_token_ttl_secs: None,
+                    },
+                )
+                .context("cannot register the application")?;
+            println!("client_id={}", created.application.client_id);
+            if let Some(secret) = created.client_secret {
+                println!("client_secret={secret}");
+                eprintln!("The client secret is shown only now; Portico keeps a hash of it.");
+            }
+            eprintln!("Issuer (discovery at /.well-known/openid-configuration): {}", settings.issuer());
+        }
+        AppCommand::List => {
+            for app in directory.list_host_applications(&ctx)? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    app.client_id,
+                    if app.public { "public" } else { "confidential" },
+                    app.name,
+                    app.redirect_uris.join(" ")
+                );
+            }
+        }
+        AppCommand::RotateSecret { client_id } => {
+            let secret =
+                directory.rotate_host_application_secret(&ctx, &client_id).context("cannot rotate the secret")?;
+            println!("client_secret={secret}");
+            eprintln!("The old secret stopped working; this one is shown only now.");
+        }
+        AppCommand::Delete { client_id } => {
+            directory.delete_host_application(&ctx, &client_id).context("cannot delete the application")?;
+            eprintln!("Deleted {client_id} and every token it held.");
+        }
+    }
+    Ok(())
+}
+
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let directory = open_directory(&settings)?;
     let first_operator = directory.issue_first_operator_link().context("cannot prepare the first operator link")?;
+    // The OpenID Provider's signing keys exist (and are rotated when due) before the first request.
+    gateway::app::provider::load_key_set(&directory, &settings).context("cannot prepare the ID token signing keys")?;
     actix_web::rt::System::new().block_on(async move {
         let bind = settings.bind;
         let app = Application::build(settings, directory)

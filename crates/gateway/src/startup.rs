@@ -13,7 +13,7 @@ use directory::Directory;
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
-use crate::{api, console, health, observe, provisioning, signin};
+use crate::{api, console, health, oauth2, observe, provisioning, signin};
 
 /// Failed SCIM authentications an address may make in a minute before it is turned away.
 const SCIM_AUTH_FAILURES_PER_MINUTE: u32 = 30;
@@ -113,6 +113,7 @@ impl Application {
                 std::time::Duration::from_secs(60),
             )),
             scim_log: Default::default(),
+            provider_keys: Default::default(),
             jobs: jobs.clone(),
         });
         // Served over HTTPS, browsers are told to come back over HTTPS only, for a year.
@@ -128,6 +129,7 @@ impl Application {
                 .configure(console::configure)
                 .configure(signin::configure)
                 .configure(provisioning::configure)
+                .configure(oauth2::configure)
         })
         .shutdown_timeout(grace.as_secs())
         .disable_signals()

@@ -28,6 +28,8 @@ pub struct AppState {
     pub scim_auth_failures: Arc<crate::throttle::Throttle>,
     /// SCIM requests waiting to be written to the request log.
     pub scim_log: Arc<crate::provisioning::log::RequestLog>,
+    /// This instance's copy of the OpenID Provider's signing keys (re-read every 30 seconds).
+    pub provider_keys: Arc<crate::app::provider::ProviderKeys>,
     /// This instance's background job runner.
     pub jobs: Arc<crate::jobs::JobRunner>,
 }

@@ -45,6 +45,16 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
     sign_ins: Family<SignInLabels, Counter>,
+    provider: Family<ProviderLabels, Counter>,
+}
+
+/// Labels of the OpenID Provider's counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct ProviderLabels {
+    /// `authorization` or `token`.
+    pub endpoint: String,
+    /// `success`, or the OAuth error code.
+    pub outcome: String,
 }
 
 impl Metrics {
@@ -66,13 +76,26 @@ impl Metrics {
             "Single sign-on attempts that reached the ACS, by protocol and outcome (success or refusal code)",
             sign_ins.clone(),
         );
-        Arc::new(Metrics { registry, requests, durations, sign_ins })
+        let provider = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "portico_provider_answers",
+            "Answers of the OpenID Provider to host applications, by endpoint and outcome",
+            provider.clone(),
+        );
+        Arc::new(Metrics { registry, requests, durations, sign_ins, provider })
     }
 
     /// Counts one SSO sign-in attempt. Outcomes are Portico's fixed codes, so the label set
     /// stays small.
     pub fn sign_in(&self, protocol: &str, outcome: &str) {
         self.sign_ins.get_or_create(&SignInLabels { protocol: protocol.to_owned(), outcome: outcome.to_owned() }).inc();
+    }
+
+    /// Counts one answer of the OpenID Provider (codes issued, token exchanges and refusals).
+    pub fn provider(&self, endpoint: &str, outcome: &str) {
+        self.provider
+            .get_or_create(&ProviderLabels { endpoint: endpoint.to_owned(), outcome: outcome.to_owned() })
+            .inc();
     }
 
     pub fn observe(&self, labels: RequestLabels, seconds: f64) {

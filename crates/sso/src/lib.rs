@@ -8,6 +8,7 @@
 pub mod identity;
 pub mod oidc;
 pub mod outbound;
+pub mod provider;
 pub mod saml;
 
 pub use identity::{AttributeMapping, VerifiedIdentity};

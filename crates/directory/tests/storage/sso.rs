@@ -69,6 +69,7 @@ pub(crate) fn vouched(dir: &Directory, connection: &ConnectionId, login: &str, g
         email: Some(format!("{login}@acme.test")),
         name: Some("Ada".into()),
         groups: groups.iter().map(|g| g.to_string()).collect(),
+        email_verified: false,
     }
 }
 

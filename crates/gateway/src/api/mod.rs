@@ -1,6 +1,7 @@
 //! The admin API under `/api/v1`: JSON in and out, authenticated by admin API keys, errors as
 //! RFC 9457 problem+json, described by the OpenAPI document at `/api/v1/openapi.json`.
 
+pub mod applications;
 pub mod connections;
 pub mod enterprises;
 pub mod groups;
@@ -56,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(scim_tokens::configure)
             .configure(scim_requests::configure)
             .configure(mappings::configure)
+            .configure(applications::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -4,7 +4,9 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{connections, enterprises, groups, mappings, organizations, scim_requests, scim_tokens, users};
+use super::{
+    applications, connections, enterprises, groups, mappings, organizations, scim_requests, scim_tokens, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +24,8 @@ use super::{connections, enterprises, groups, mappings, organizations, scim_requ
         connections::refresh_metadata,
         scim_tokens::create, scim_tokens::list, scim_tokens::revoke, scim_requests::list,
         mappings::list, mappings::get_mappings, mappings::put_mappings, mappings::map_all, mappings::get_job,
+        applications::create, applications::list, applications::get_one, applications::update,
+        applications::remove, applications::rotate_secret,
     ),
     modifiers(&BearerKey),
     tags(
@@ -32,6 +36,7 @@ use super::{connections, enterprises, groups, mappings, organizations, scim_requ
         (name = "connections", description = "SSO connections: set-up, test, enable"),
         (name = "scim-tokens", description = "Tokens an IdP uses to provision over SCIM"),
         (name = "group-mappings", description = "IdP groups and the organizations they feed"),
+        (name = "applications", description = "The host product's applications, signed in through Portico as OpenID Provider (operators only)"),
     )
 )]
 #[derive(Debug)]

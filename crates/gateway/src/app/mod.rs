@@ -5,5 +5,6 @@
 //! them.
 
 pub mod connections;
+pub mod provider;
 pub mod scim;
 pub mod sign_in;

@@ -552,7 +552,19 @@ fn vouched(c: &Connection, v: &Vouch) -> Vouched {
         email: v.identity.email.clone(),
         name: v.identity.name.clone(),
         groups: v.identity.groups.clone(),
+        email_verified: email_verified(c, &v.identity),
     }
+}
+
+/// True only when the IdP's own assertion says the e-mail address Portico took is verified:
+/// an OpenID Connect provider's `email_verified: true` beside the `email` claim that was
+/// mapped. SAML has no standard statement of it, so a SAML sign-in never claims it.
+fn email_verified(c: &Connection, identity: &sso::VerifiedIdentity) -> bool {
+    let mapped_from_email_claim = c.mapping.email.as_deref().is_none_or(|m| m == "email");
+    c.protocol == Protocol::Oidc
+        && identity.email.is_some()
+        && mapped_from_email_claim
+        && identity.raw.get("email_verified").is_some_and(|v| v.iter().any(|x| x == "true"))
 }
 
 /// A test: the assertion (or state) is spent so that it cannot be replayed, nobody is

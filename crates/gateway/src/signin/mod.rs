@@ -12,7 +12,7 @@ use askama::Template;
 use directory::connection::Connection;
 
 use crate::app::sign_in::{Finished, TestOutcome};
-use crate::auth::{SESSION_COOKIE, cookie};
+use crate::auth::{BINDING_COOKIE, SESSION_COOKIE, binding_cookie, cookie};
 use crate::error::PageError;
 use crate::observe::current_operation_id;
 use crate::respond::{render_status, safe_next};
@@ -21,24 +21,6 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     saml::configure(cfg);
     oidc::configure(cfg);
-}
-
-/// The cookie that ties a sign-in to the browser that started it: without it, an attacker could
-/// start a sign-in, have the IdP answer, and post their own response from a victim's browser,
-/// which would then be signed in as the attacker. The IdP posts cross-site, so the cookie must
-/// be `SameSite=None`, which browsers accept only with `Secure`: the check applies when Portico
-/// is served over HTTPS.
-pub const BINDING_COOKIE: &str = "portico_sso_request";
-
-fn binding_cookie(state: &AppState, request_id: &str) -> actix_web::cookie::Cookie<'static> {
-    let secure = state.settings.secure_cookies();
-    actix_web::cookie::Cookie::build(BINDING_COOKIE, crate::app::sign_in::binding_value(state, request_id))
-        .path("/sso/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(if secure { actix_web::cookie::SameSite::None } else { actix_web::cookie::SameSite::Lax })
-        .max_age(actix_web::cookie::time::Duration::minutes(directory::sso_sign_in::REQUEST_TTL_MINUTES))
-        .finish()
 }
 
 /// The binding cookie the browser presents, if any.

@@ -29,6 +29,15 @@ impl TestApp {
 
     /// As [`TestApp::spawn`], with more `PORTICO__…` settings.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+        Self::spawn_with_clock(backend, extra, Arc::new(SystemClock)).await
+    }
+
+    /// As [`TestApp::spawn_with`], with the domain's clock given (tests that move time).
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        extra: &[(&str, &str)],
+        clock: Arc<dyn directory::Clock>,
+    ) -> Option<TestApp> {
         let db = TestDatabase::new(backend)?;
         let data = tempfile::tempdir().unwrap();
         let env = vec![
@@ -43,9 +52,8 @@ impl TestApp {
         let mut env = env;
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::load_from(None, env).unwrap();
-        let directory = Directory::connect(&settings.database_url, 4, Arc::new(SystemClock))
-            .unwrap()
-            .with_job_settings(settings.job_settings());
+        let directory =
+            Directory::connect(&settings.database_url, 4, clock).unwrap().with_job_settings(settings.job_settings());
         directory.migrate().unwrap();
         let app = Application::build(settings, directory.clone()).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());

@@ -18,6 +18,7 @@ mod interop;
 mod isolation;
 mod mappings;
 mod oidc;
+mod provider;
 mod proxy;
 mod saml;
 mod scim;

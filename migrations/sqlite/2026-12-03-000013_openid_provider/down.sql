@@ -1,0 +1,11 @@
+DROP TABLE op_tokens;
+DROP TABLE op_grants;
+DROP TABLE op_authorizations;
+DROP TABLE op_signing_keys;
+ALTER TABLE sso_connections DROP COLUMN default_application_id;
+DROP TABLE host_application_enterprises;
+DROP TABLE host_applications;
+DROP INDEX sessions_sid;
+ALTER TABLE sessions DROP COLUMN email_verified;
+ALTER TABLE sessions DROP COLUMN connection_id;
+ALTER TABLE sessions DROP COLUMN sid;

@@ -191,6 +191,8 @@ pub enum Tool {
     SamlIdp,
     /// Node.js and the npm OpenID Provider (oidc-provider) in `interop/node_modules`.
     OpenIdProvider,
+    /// Node.js and the OpenID-certified relying party (openid-client) in `interop/node_modules`.
+    RelyingParty,
     /// The SCIM compliance checker (scim2-tester) in `interop/scim/.venv`.
     ScimTester,
     /// kubernetes-validate and check-jsonschema in `deploy/.venv`.
@@ -211,6 +213,7 @@ impl Tool {
             }
             Tool::SamlIdp => on_path("node") && root.join("interop/node_modules/samlp").is_dir(),
             Tool::OpenIdProvider => on_path("node") && root.join("interop/node_modules/oidc-provider").is_dir(),
+            Tool::RelyingParty => on_path("node") && root.join("interop/node_modules/openid-client").is_dir(),
             Tool::ScimTester => root.join("interop/scim/.venv/.installed").is_file(),
             Tool::DeployValidators => root.join("deploy/.venv/.installed").is_file(),
         }
@@ -221,6 +224,7 @@ impl Tool {
             Tool::Chromium => "Chromium and chromedriver (Debian packages chromium, chromium-driver)",
             Tool::SamlIdp => "the npm SAML IdP (node, and npm ci in interop/)",
             Tool::OpenIdProvider => "the npm OpenID Provider (node, and npm ci in interop/)",
+            Tool::RelyingParty => "the npm relying party openid-client (node, and npm ci in interop/)",
             Tool::ScimTester => "the SCIM compliance checker (interop/scim/.venv)",
             Tool::DeployValidators => "the deployment validators (deploy/.venv)",
         }

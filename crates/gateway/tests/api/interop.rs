@@ -18,9 +18,9 @@ fn interop_dir() -> PathBuf {
 }
 
 /// The samlp IdP as a child process, stopped by process id when dropped.
-struct SamlpIdp {
+pub(crate) struct SamlpIdp {
     child: Child,
-    base: String,
+    pub base: String,
     _files: tempfile::TempDir,
 }
 
@@ -37,7 +37,7 @@ fn start_samlp(acs: &str, encryption_cert_pem: Option<&str>) -> SamlpIdp {
 }
 
 /// The samlp IdP signing in `user` (login, email, name, groups).
-fn start_samlp_as(acs: &str, encryption_cert_pem: Option<&str>, user: &Value) -> SamlpIdp {
+pub(crate) fn start_samlp_as(acs: &str, encryption_cert_pem: Option<&str>, user: &Value) -> SamlpIdp {
     let dir = interop_dir();
     assert!(
         dir.join("node_modules/samlp").is_dir(),
@@ -95,7 +95,7 @@ fn start_samlp_as(acs: &str, encryption_cert_pem: Option<&str>, user: &Value) ->
 }
 
 /// The hidden input `name` of the IdP's auto-post form.
-fn form_value(html: &str, name: &str) -> String {
+pub(crate) fn form_value(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\"");
     let at = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}"));
     let tag_start = html[..at].rfind('<').unwrap();

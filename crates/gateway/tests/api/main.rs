@@ -19,6 +19,7 @@ mod isolation;
 mod mappings;
 mod oidc;
 mod provider;
+mod provider_interop;
 mod proxy;
 mod saml;
 mod scim;

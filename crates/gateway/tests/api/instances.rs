@@ -412,3 +412,117 @@ async fn a_job_runs_on_one_instance_and_outlives_it() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// True when the RS256 or ES256 compact JWT `jwt` is signed by a key of `jwks` (checked here
+/// with OpenSSL from the published JWK alone, as a host would).
+fn signed_by(jwt: &str, jwks: &Value) -> bool {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let header: Value = serde_json::from_slice(&b64(parts[0])).unwrap();
+    let Some(jwk) = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]) else {
+        return false;
+    };
+    let n = openssl::bn::BigNum::from_slice(&b64(jwk["n"].as_str().unwrap())).unwrap();
+    let e = openssl::bn::BigNum::from_slice(&b64(jwk["e"].as_str().unwrap())).unwrap();
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::from_public_components(n, e).unwrap()).unwrap();
+    let mut verifier = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    verifier.update(format!("{}.{}", parts[0], parts[1]).as_bytes()).unwrap();
+    verifier.verify(&b64(parts[2])).unwrap()
+}
+
+/// The OpenID Provider without affinity: an authorization started on one instance resumes
+/// after the SSO sign-in on another, the code is exchanged at a third, and the ID token one
+/// instance signed verifies with the keys another publishes.
+#[actix_web::test]
+async fn an_authorization_crosses_instances() {
+    let Some(db) = TestDatabase::new(Backend::Postgres) else {
+        return;
+    };
+    let c = Cluster::start(&db, &[]).await;
+    c.created(0, "/api/v1/enterprises", json!({"key": "acme", "name": "Acme"})).await;
+    let idp = TestIdp::new("okta");
+    let conn = c
+        .created(
+            1,
+            "/api/v1/enterprises/acme/connections",
+            json!({"protocol": "saml", "provider": "okta", "saml": {
+                "sso_url": "https://idp.test/sso", "idp_entity_id": idp.entity_id, "certificates": [idp.cert_pem()]}}),
+        )
+        .await;
+    let id = conn["id"].as_str().unwrap().to_owned();
+    let (acs, entity) =
+        (conn["sp"]["acs_url"].as_str().unwrap().to_owned(), conn["sp"]["entity_id"].as_str().unwrap().to_owned());
+    c.directory
+        .record_test_result(&directory::ids::ConnectionId::from(id.as_str()), true, None, &json!({}), None)
+        .unwrap();
+    let res =
+        c.api(2, Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let client = c
+        .created(0, "/api/v1/applications", json!({"name": "Acme Cloud", "redirect_uris": [crate::provider::REDIRECT]}))
+        .await;
+    let (client_id, secret) =
+        (client["client_id"].as_str().unwrap().to_owned(), client["client_secret"].as_str().unwrap().to_owned());
+
+    // Started on 0.
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20organizations&state=s1&nonce=n1&code_challenge={}&code_challenge_method=S256&enterprise_key=acme",
+        url::form_urlencoded::byte_serialize(crate::provider::REDIRECT.as_bytes()).collect::<String>(),
+        crate::provider::CHALLENGE
+    );
+    let start = c.client.get(c.instances[0].at(&authorize)).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let request = request_id(start.headers()["location"].to_str().unwrap());
+    let mut spec = ResponseSpec::answering(&idp, chrono::Utc::now(), &acs, &entity, Some(&request));
+    spec.attributes = vec![("login".into(), vec!["ada".into()])];
+    // The IdP answers at 1.
+    let signed_in = c
+        .client
+        .post(c.instances[1].at(&acs))
+        .header("cookie", cookies(&start))
+        .form(&[("SAMLResponse", idp.response(&spec).as_str()), ("RelayState", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let resume = signed_in.headers()["location"].to_str().unwrap().to_owned();
+    // The browser resumes at 2.
+    let browser_cookies = format!("{}; {}", cookies(&start), session_of(&signed_in));
+    let back = c.client.get(c.instances[2].at(&resume)).header("cookie", browser_cookies).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::FOUND);
+    let back = crate::provider::params(back.headers()["location"].to_str().unwrap());
+    assert_eq!(back["iss"], PUBLIC, "the issuer is the public URL, whichever instance answers");
+    // The application exchanges the code at 1 and reads userinfo at 0.
+    let tokens: Value = c
+        .client
+        .post(c.instances[1].at("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &back["code"]),
+            ("redirect_uri", crate::provider::REDIRECT),
+            ("code_verifier", crate::provider::VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().expect("tokens");
+    for n in [0, 2] {
+        let jwks: Value = c.client.get(c.instances[n].at("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+        assert!(signed_by(id_token, &jwks), "the token signed at 1 verifies with the keys of {n}");
+    }
+    assert_eq!(crate::provider::payload(id_token)["iss"], PUBLIC);
+    let info = c
+        .client
+        .get(c.instances[0].at("/oauth2/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::OK);
+    assert_eq!(info.json::<Value>().await.unwrap()["enterprise"]["key"], "acme");
+}

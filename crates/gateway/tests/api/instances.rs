@@ -413,24 +413,6 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// True when the RS256 or ES256 compact JWT `jwt` is signed by a key of `jwks` (checked here
-/// with OpenSSL from the published JWK alone, as a host would).
-fn signed_by(jwt: &str, jwks: &Value) -> bool {
-    use base64::Engine;
-    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
-    let parts: Vec<&str> = jwt.split('.').collect();
-    let header: Value = serde_json::from_slice(&b64(parts[0])).unwrap();
-    let Some(jwk) = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]) else {
-        return false;
-    };
-    let n = openssl::bn::BigNum::from_slice(&b64(jwk["n"].as_str().unwrap())).unwrap();
-    let e = openssl::bn::BigNum::from_slice(&b64(jwk["e"].as_str().unwrap())).unwrap();
-    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::from_public_components(n, e).unwrap()).unwrap();
-    let mut verifier = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
-    verifier.update(format!("{}.{}", parts[0], parts[1]).as_bytes()).unwrap();
-    verifier.verify(&b64(parts[2])).unwrap()
-}
-
 /// The OpenID Provider without affinity: an authorization started on one instance resumes
 /// after the SSO sign-in on another, the code is exchanged at a third, and the ID token one
 /// instance signed verifies with the keys another publishes.
@@ -513,7 +495,7 @@ async fn an_authorization_crosses_instances() {
     let id_token = tokens["id_token"].as_str().expect("tokens");
     for n in [0, 2] {
         let jwks: Value = c.client.get(c.instances[n].at("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
-        assert!(signed_by(id_token, &jwks), "the token signed at 1 verifies with the keys of {n}");
+        assert!(crate::provider::signed_by(id_token, &jwks), "the token signed at 1 verifies with the keys of {n}");
     }
     assert_eq!(crate::provider::payload(id_token)["iss"], PUBLIC);
     let info = c

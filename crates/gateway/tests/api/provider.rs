@@ -185,6 +185,24 @@ async fn userinfo(app: &TestApp, access_token: &str) -> reqwest::Response {
     app.client.get(app.url("/oauth2/userinfo")).bearer_auth(access_token).send().await.unwrap()
 }
 
+/// True when the RS256 compact JWT `jwt` is signed by a key of `jwks` (checked here
+/// with OpenSSL from the published JWK alone, as a host would).
+pub fn signed_by(jwt: &str, jwks: &Value) -> bool {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let header: Value = serde_json::from_slice(&b64(parts[0])).unwrap();
+    let Some(jwk) = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]) else {
+        return false;
+    };
+    let n = openssl::bn::BigNum::from_slice(&b64(jwk["n"].as_str().unwrap())).unwrap();
+    let e = openssl::bn::BigNum::from_slice(&b64(jwk["e"].as_str().unwrap())).unwrap();
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::from_public_components(n, e).unwrap()).unwrap();
+    let mut verifier = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    verifier.update(format!("{}.{}", parts[0], parts[1]).as_bytes()).unwrap();
+    verifier.verify(&b64(parts[2])).unwrap()
+}
+
 // ---- Applications ----
 
 async fn applications_are_managed_by_operators(app: TestApp) {
@@ -784,7 +802,76 @@ async fn provider_pages_cannot_be_framed_and_parameters_cannot_repeat(app: TestA
     assert_eq!(params(&location(&res))["error"], "request_not_supported");
 }
 
+/// A one-request HTTP receiver on loopback: what was POSTed to it comes out of the channel.
+fn receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/backchannel", listener.local_addr().unwrap().port());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").unwrap();
+                    let _ = tx.send(body.to_owned());
+                    return;
+                }
+            }
+            if n == 0 {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// Back-Channel Logout 1.0: when the person logs out, every application that holds tokens of
+/// the session gets a signed logout token naming it.
+async fn logout_reaches_applications_over_the_back_channel(app: TestApp) {
+    let (s, _) = setup(&app).await;
+    let (url, received) = receiver();
+    let client = register(
+        &app,
+        json!({"name": "Listening", "redirect_uris": [REDIRECT], "post_logout_redirect_uris": [LOGGED_OUT],
+               "backchannel_logout_uri": url}),
+    )
+    .await;
+    let b = browser();
+    let code = code(&app, &s, &client, &b).await;
+    let tokens: Value = exchange_code(&app, &client, &code).await.json().await.unwrap();
+    let id_claims = payload(tokens["id_token"].as_str().unwrap());
+    let mut u = url::Url::parse(&app.url("/oauth2/logout")).unwrap();
+    u.query_pairs_mut().append_pair("client_id", &client.client_id).append_pair("post_logout_redirect_uri", LOGGED_OUT);
+    assert_eq!(b.get(u.as_str()).send().await.unwrap().status(), StatusCode::FOUND);
+    let body = received.recv_timeout(std::time::Duration::from_secs(10)).expect("a logout token");
+    let token = body.strip_prefix("logout_token=").unwrap();
+    let claims = payload(token);
+    assert_eq!(header(token)["typ"], "logout+jwt");
+    assert_eq!(claims["iss"], app.base.as_str());
+    assert_eq!(claims["aud"], client.client_id.as_str());
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    assert_eq!(claims["sub"], id_claims["sub"]);
+    assert!(claims.get("nonce").is_none());
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    let jwks: Value = app.client.get(app.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+    assert!(signed_by(token, &jwks), "signed with a published key");
+    assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(), StatusCode::UNAUTHORIZED);
+}
+
 crate::both_backends!(
+    logout_reaches_applications_over_the_back_channel,
     applications_are_managed_by_operators,
     discovery_names_the_issuer_exactly_and_the_keys_overlap,
     a_saml_sign_in_hands_the_person_to_the_application,

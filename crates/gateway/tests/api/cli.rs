@@ -440,3 +440,59 @@ async fn outbound_requests_ignore_proxy_variables_unless_configured() {
         drop(running.server);
     }
 }
+
+/// `portico app` and `portico keys`: an application registered on the command line answers
+/// at the token endpoint with the secret printed once; `keys rotate` puts the next key to work
+/// and keeps the old one published; `app rotate-secret` kills the old secret, `app delete` the
+/// application.
+#[test]
+fn apps_and_keys_from_the_command_line() {
+    let db = TestDatabase::new(Backend::Sqlite).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = portico(&db, data.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (out, err) = run(&["app", "create", "--name", "Acme Cloud", "--redirect-uri", "https://app.example/cb"]);
+    let field = |text: &str, name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::to_owned).unwrap_or_default()
+    };
+    let (client_id, secret) = (field(&out, "client_id"), field(&out, "client_secret"));
+    assert!(client_id.starts_with("papp_") && secret.starts_with("pcs_"), "{out}");
+    assert!(err.contains("shown only now"), "{err}");
+    let (list, _) = run(&["app", "list"]);
+    assert!(list.contains(&client_id) && list.contains("confidential") && !list.contains(&secret), "{list}");
+
+    let dir = directory::Directory::connect(&db.url, 1, std::sync::Arc::new(directory::SystemClock)).unwrap();
+    assert!(dir.authenticate_host_application(&client_id, &secret).unwrap().is_some());
+    let (out, _) = run(&["app", "rotate-secret", &client_id]);
+    let new_secret = field(&out, "client_secret");
+    assert!(dir.authenticate_host_application(&client_id, &secret).unwrap().is_none());
+    assert!(dir.authenticate_host_application(&client_id, &new_secret).unwrap().is_some());
+
+    // Keys: the first run makes them (migrate does not); a rotation promotes the next one.
+    run(&["keys", "rotate"]);
+    let before = dir.signing_keys().unwrap();
+    let next: Vec<String> = before
+        .iter()
+        .filter(|k| k.state == directory::provider::KeyState::Next)
+        .map(|k| k.kid.clone())
+        .collect();
+    assert_eq!(next.len(), 2, "a next key per algorithm");
+    let (out, _) = run(&["keys", "rotate"]);
+    assert!(out.contains("RS256: rotated") && out.contains("ES256: rotated"), "{out}");
+    let after = dir.signing_keys().unwrap();
+    for kid in &next {
+        let k = after.iter().find(|k| &k.kid == kid).unwrap();
+        assert_eq!(k.state, directory::provider::KeyState::Current, "the published next key signs now");
+    }
+    assert_eq!(after.iter().filter(|k| k.state == directory::provider::KeyState::Previous).count(), 2);
+    assert!(after.iter().all(|k| !k.private_key_sealed.contains("PRIVATE KEY")), "private keys are sealed");
+
+    run(&["app", "delete", &client_id]);
+    assert!(dir.host_application(&client_id).unwrap().is_none());
+    let bad = portico(&db, data.path()).args(["app", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("https://"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

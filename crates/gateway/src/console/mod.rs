@@ -1,6 +1,7 @@
 //! The web console: server-rendered pages (askama templates in `web/templates`), one module per
 //! area. Every form carries a CSRF token; every page is usable with a keyboard alone.
 
+pub mod applications;
 pub mod connections;
 pub mod enterprises;
 pub mod mappings;
@@ -25,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(organizations::configure)
     .configure(connections::configure)
     .configure(provisioning::configure)
-    .configure(mappings::configure);
+    .configure(mappings::configure)
+    .configure(applications::configure);
 }
 
 /// The signed-in user as the page header shows them.

@@ -188,6 +188,37 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
     assert!(list.contains("Acme Corporation") && list.contains("acme"), "{list}");
 
     shot(&c, "05-enterprises").await;
+
+    // The host product's applications: registered from the Applications page, the secret shown
+    // once with copy buttons.
+    c.find(Locator::LinkText("Applications")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::LinkText("New application")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Id("f-name")).await.unwrap();
+    fill(&c, "f-name", "Acme Cloud").await;
+    fill(&c, "f-redirect_uris", "https://cloud.acme.example/auth/callback").await;
+    submit(&c).await;
+    c.wait().for_element(Locator::Id("client-secret")).await.unwrap();
+    let shown = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(shown.contains("only this once"), "{shown}");
+    shot(&c, "06-application-registered").await;
+    c.goto(&app.url("/console/applications")).await.unwrap();
+    let list = c.find(Locator::Css("table")).await.unwrap().text().await.unwrap();
+    assert!(list.contains("Acme Cloud") && list.contains("confidential"), "{list}");
+    shot(&c, "07-applications").await;
+    c.set_window_size(390, 844).await.unwrap();
+    shot(&c, "08-applications-phone").await;
+    // What a person sees when the application does not name their enterprise.
+    let client_id =
+        app.directory.list_host_applications(&directory::Ctx::new(&directory::Actor::System, None)).unwrap()[0]
+            .client_id
+            .clone();
+    c.goto(&app.url(&format!(
+        "/oauth2/authorize?response_type=code&scope=openid&client_id={client_id}&redirect_uri=https%3A%2F%2Fcloud.acme.example%2Fauth%2Fcallback&state=s"
+    )))
+    .await
+    .unwrap();
+    c.wait().for_element(Locator::Id("f-enterprise_key")).await.unwrap();
+    shot(&c, "09-choose-enterprise-phone").await;
     c.close().await.unwrap();
 }
 

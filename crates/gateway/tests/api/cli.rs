@@ -474,11 +474,8 @@ fn apps_and_keys_from_the_command_line() {
     // Keys: the first run makes them (migrate does not); a rotation promotes the next one.
     run(&["keys", "rotate"]);
     let before = dir.signing_keys().unwrap();
-    let next: Vec<String> = before
-        .iter()
-        .filter(|k| k.state == directory::provider::KeyState::Next)
-        .map(|k| k.kid.clone())
-        .collect();
+    let next: Vec<String> =
+        before.iter().filter(|k| k.state == directory::provider::KeyState::Next).map(|k| k.kid.clone()).collect();
     assert_eq!(next.len(), 2, "a next key per algorithm");
     let (out, _) = run(&["keys", "rotate"]);
     assert!(out.contains("RS256: rotated") && out.contains("ES256: rotated"), "{out}");
@@ -492,7 +489,10 @@ fn apps_and_keys_from_the_command_line() {
 
     run(&["app", "delete", &client_id]);
     assert!(dir.host_application(&client_id).unwrap().is_none());
-    let bad = portico(&db, data.path()).args(["app", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb"]).output().unwrap();
+    let bad = portico(&db, data.path())
+        .args(["app", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("https://"), "{}", String::from_utf8_lossy(&bad.stderr));
 }

@@ -182,6 +182,7 @@ async fn appointed_enterprise_admin_manages_only_their_enterprise(app: TestApp) 
 
 crate::both_backends!(
     operator_creates_enterprise_and_organization,
+    operator_registers_an_application,
     forms_show_field_errors_and_change_nothing,
     forms_without_the_csrf_token_are_refused,
     sign_in_sign_out_and_wrong_passwords,
@@ -599,4 +600,75 @@ async fn the_progress_page_follows_a_job_to_its_end(app: TestApp) {
     app.create_enterprise("globex").await;
     let res = b.get(app.url(&format!("/console/e/globex/jobs/{}", job.id))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// Operators register the host product's applications in the console: the secret shows once,
+/// with copy buttons; a rotation shows the new one; a deletion says so.
+async fn operator_registers_an_application(app: TestApp) {
+    let b = first_operator(&app).await;
+    let list = b.get(app.url("/console/applications")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("No applications yet") && list.contains(&app.base), "{list}");
+    let res = post_form(
+        &b,
+        &app,
+        "/console/applications/new",
+        &[
+            ("name", "Acme Cloud"),
+            ("redirect_uris", "http://example.com/cb"),
+            ("kind", "confidential"),
+            ("enterprises", "*"),
+            ("alg", "RS256"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "plain HTTP to another host is refused");
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("https://") && page.contains("value=\"Acme Cloud\""),
+        "the form keeps what was typed: {page}"
+    );
+    let res = post_form(
+        &b,
+        &app,
+        "/console/applications/new",
+        &[
+            ("name", "Acme Cloud"),
+            ("redirect_uris", "https://app.example/cb https://app.example/cb2"),
+            ("post_logout_redirect_uris", ""),
+            ("backchannel_logout_uri", ""),
+            ("kind", "confidential"),
+            ("enterprises", "*"),
+            ("alg", "ES256"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let shown = res.text().await.unwrap();
+    assert!(shown.contains("only this once") && shown.contains("data-copy-target=\"client-secret\""), "{shown}");
+    let client_id = shown.split("papp_").nth(1).unwrap()[..24].to_owned();
+    let client_id = format!("papp_{client_id}");
+    let apps = app.directory.host_application(&client_id).unwrap().unwrap();
+    assert_eq!(apps.redirect_uris, vec!["https://app.example/cb", "https://app.example/cb2"]);
+    assert_eq!(apps.id_token_alg.as_str(), "ES256");
+
+    let list = b.get(app.url("/console/applications")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains(&client_id) && list.contains("every enterprise") && list.contains("data-confirm"), "{list}");
+    let csrf = csrf_of(&list);
+    let res = b
+        .post(app.url(&format!("/console/applications/{client_id}/rotate-secret")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("New client secret"));
+    let res = b
+        .post(app.url(&format!("/console/applications/{client_id}/delete")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/console/applications?done=deleted");
+    let list = b.get(app.url("/console/applications?done=deleted")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("was deleted") && !list.contains(&client_id), "{list}");
 }

@@ -160,6 +160,8 @@ pub struct Connection {
     pub tested_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The host application IdP-initiated sign-ins land in (its `initiate_login_uri`).
+    pub default_application: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -181,6 +183,7 @@ struct Row {
     tested_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    default_application_id: Option<String>,
 }
 
 impl Row {
@@ -211,6 +214,7 @@ impl Row {
             tested_at: self.tested_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            default_application: self.default_application_id,
         })
     }
 }
@@ -516,6 +520,38 @@ impl Directory {
             }
             set_status(conn, id, ConnectionStatus::Enabled, now)?;
             let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label());
+            Ok((load(conn, &enterprise, id)?, subject))
+        })
+    }
+
+    /// Names the host application that IdP-initiated sign-ins through this connection land in
+    /// (`None`: the Portico console, as before). The application must accept people of this
+    /// enterprise; an unknown one is refused the same way, so nothing is learnt of others.
+    pub fn set_default_application(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        id: &ConnectionId,
+        client_id: Option<&str>,
+    ) -> Result<Connection> {
+        self.audited(ctx, "connection.default_application", |conn, now| {
+            let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
+            ctx.require_enterprise_admin(&enterprise.id)?;
+            let current = load(conn, &enterprise, id)?;
+            if let Some(client_id) = client_id {
+                let allowed = crate::host_application::allows(conn, client_id, &enterprise.id)?;
+                if !allowed {
+                    return Err(crate::error::FieldErrors::single(
+                        "client_id",
+                        "no application of that id may receive people of this enterprise",
+                    ));
+                }
+            }
+            diesel::update(sso_connections::table.filter(sso_connections::id.eq(&current.id)))
+                .set((sso_connections::default_application_id.eq(client_id), sso_connections::updated_at.eq(now)))
+                .execute(conn)?;
+            let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label())
+                .with_details(serde_json::json!({"default_application": client_id}));
             Ok((load(conn, &enterprise, id)?, subject))
         })
     }

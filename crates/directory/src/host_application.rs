@@ -302,6 +302,25 @@ fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<HostApplicati
     row.map(|r| load(conn, r)).transpose()
 }
 
+/// True when application `client_id` exists and may receive people of `enterprise_id`.
+pub(crate) fn allows(conn: &mut DbConnection, client_id: &str, enterprise_id: &str) -> Result<bool> {
+    let all: Option<bool> = host_applications::table
+        .filter(host_applications::id.eq(client_id))
+        .select(host_applications::all_enterprises)
+        .first(conn)
+        .optional()?;
+    Ok(match all {
+        None => false,
+        Some(true) => true,
+        Some(false) => diesel::select(diesel::dsl::exists(
+            host_application_enterprises::table
+                .filter(host_application_enterprises::application_id.eq(client_id))
+                .filter(host_application_enterprises::enterprise_id.eq(enterprise_id)),
+        ))
+        .get_result(conn)?,
+    })
+}
+
 fn json(uris: &[String]) -> String {
     serde_json::to_string(uris).unwrap_or_else(|_| "[]".into())
 }

@@ -138,6 +138,18 @@ impl Directory {
         rows.into_iter().map(key_from_row).collect()
     }
 
+    /// Deletes every signing key (`portico keys reset`, when the secret key that sealed them
+    /// is lost); audited.
+    pub fn delete_signing_keys(&self, ctx: &Ctx<'_>) -> Result<usize> {
+        self.write(|conn, now| {
+            let gone = diesel::delete(op_signing_keys::table).execute(conn)?;
+            let subject =
+                Subject::new(None, "signing_key", "*", "every key").with_details(serde_json::json!({"deleted": gone}));
+            audit::record(conn, now, ctx, "signing_key.reset", &subject, Outcome::Success, None)?;
+            Ok(gone)
+        })
+    }
+
     /// Makes sure `alg` has a current and a next key, making them with `make` when missing.
     /// Instances starting together may race: the unique index on (alg, state) lets one win,
     /// and the others read what it stored.

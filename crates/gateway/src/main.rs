@@ -104,6 +104,9 @@ enum KeysCommand {
     /// Start signing with the published next key, keep the current one published as the
     /// previous, and publish a new next key (every algorithm).
     Rotate,
+    /// Replace every signing key with new ones, at once. For keys sealed with a lost secret key:
+    /// tokens signed before no longer verify, so applications sign people in again.
+    Reset,
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +194,12 @@ fn main() -> anyhow::Result<()> {
             eprintln!("Running instances pick up the new keys within 30 seconds.");
             Ok(())
         }
+        Command::Keys(KeysCommand::Reset) => {
+            let directory = open_directory(&settings)?;
+            gateway::app::provider::reset_keys(&directory, &settings).context("cannot replace the signing keys")?;
+            println!("Every ID token signing key was replaced; tokens signed before no longer verify.");
+            Ok(())
+        }
         Command::ApiKey(ApiKeyCommand::Create(args)) => {
             let directory = open_directory(&settings)?;
             let actor = Actor::System;
@@ -274,8 +283,12 @@ fn app_command(settings: &Settings, cmd: AppCommand) -> anyhow::Result<()> {
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let directory = open_directory(&settings)?;
     let first_operator = directory.issue_first_operator_link().context("cannot prepare the first operator link")?;
-    // The OpenID Provider's signing keys exist (and are rotated when due) before the first request.
-    gateway::app::provider::load_key_set(&directory, &settings).context("cannot prepare the ID token signing keys")?;
+    // The OpenID Provider's signing keys exist (and are rotated when due) before the first
+    // request. Keys sealed with another secret key (a restore without secret.key) stop only the
+    // OpenID Provider, which says why at each request; everything else serves.
+    if let Err(e) = gateway::app::provider::load_key_set(&directory, &settings) {
+        tracing::error!(error = %e, "the OpenID Provider cannot sign: restore the secret key that sealed its keys, or replace them with `portico keys reset`");
+    }
     actix_web::rt::System::new().block_on(async move {
         let bind = settings.bind;
         let app = Application::build(settings, directory)

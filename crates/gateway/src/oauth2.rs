@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(authorize_post)),
         )
         .service(web::resource("/oauth2/authorize/resume/{id}").route(web::get().to(resume)))
+        .service(web::resource("/oauth2/initiate/{client_id}").route(web::get().to(initiate)))
         .service(web::resource(discovery::TOKEN_PATH).route(web::post().to(token)))
         .service(web::resource(discovery::USERINFO_PATH).route(web::get().to(userinfo)).route(web::post().to(userinfo)))
         .service(web::resource(discovery::REVOCATION_PATH).route(web::post().to(revoke)))
@@ -145,6 +146,15 @@ async fn resume(
     spent.make_removal();
     res.add_cookie(&spent).map_err(|e| PageError::BadRequest(e.to_string()))?;
     Ok(res)
+}
+
+async fn initiate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let answer = provider::initiate(&state, path.into_inner(), session_token(&req)).await?;
+    respond(&state, answer)
 }
 
 fn authorize_cookie(state: &AppState, value: String) -> actix_web::cookie::Cookie<'static> {

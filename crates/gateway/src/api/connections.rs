@@ -29,6 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(remove)),
     )
     .service(resource("/enterprises/{key}/connections/{id}/enable", "POST").route(web::post().to(enable)))
+    .service(
+        resource("/enterprises/{key}/connections/{id}/default-application", "PUT")
+            .route(web::put().to(set_default_application)),
+    )
     .service(resource("/enterprises/{key}/connections/{id}/disable", "POST").route(web::post().to(disable)))
     .service(resource("/enterprises/{key}/connections/{id}/test", "POST").route(web::post().to(test)))
     .service(resource("/enterprises/{key}/connections/{id}/test-results", "GET").route(web::get().to(test_results)))
@@ -166,6 +170,8 @@ pub struct ConnectionView {
     pub tested_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The host application (client id) IdP-initiated sign-ins land in; `null`: the console.
+    pub default_application: Option<String>,
 }
 
 fn provider_dto(p: Provider) -> ProviderDto {
@@ -244,6 +250,7 @@ pub fn view(state: &AppState, c: Connection) -> ConnectionView {
         tested_at: c.tested_at.map(utc),
         created_at: utc(c.created_at),
         updated_at: utc(c.updated_at),
+        default_application: c.default_application,
     }
 }
 
@@ -413,6 +420,40 @@ pub async fn enable(
     let (key, id) = path.into_inner();
     let dir = state.directory.clone();
     let c = blocking::<_, ApiError>(move || dir.enable_connection(&caller.ctx(), &key, &id)).await?;
+    Ok(HttpResponse::Ok().json(view(&state, c)))
+}
+
+/// Which host application IdP-initiated sign-ins land in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultApplication {
+    /// A client id, or `null` for the Portico console.
+    pub client_id: Option<String>,
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/enterprises/{key}/connections/{id}/default-application", tag = "connections",
+    request_body = DefaultApplication,
+    params(("key" = String, Path, description = "Enterprise key"), ("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "Set: IdP-initiated sign-ins go to the application's initiate_login_uri", body = ConnectionView),
+        (status = 400, description = "No application of that id may receive people of this enterprise", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = []))
+)]
+pub async fn set_default_application(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, ConnectionId)>,
+    body: web::Json<DefaultApplication>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, id) = path.into_inner();
+    let client_id = body.into_inner().client_id;
+    let dir = state.directory.clone();
+    let c =
+        blocking::<_, ApiError>(move || dir.set_default_application(&caller.ctx(), &key, &id, client_id.as_deref()))
+            .await?;
     Ok(HttpResponse::Ok().json(view(&state, c)))
 }
 

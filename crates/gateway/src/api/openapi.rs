@@ -20,7 +20,7 @@ use super::{
         users::list, users::create, users::get, users::update, users::delete, users::access, users::link,
         users::unlink,
         connections::create, connections::list, connections::get_one, connections::update, connections::remove,
-        connections::enable, connections::disable, connections::test, connections::test_results,
+        connections::enable, connections::set_default_application, connections::disable, connections::test, connections::test_results,
         connections::refresh_metadata,
         scim_tokens::create, scim_tokens::list, scim_tokens::revoke, scim_requests::list,
         mappings::list, mappings::get_mappings, mappings::put_mappings, mappings::map_all, mappings::get_job,

@@ -123,6 +123,16 @@ pub fn rotate_keys(
     Ok(out)
 }
 
+/// Replaces every key with new ones (`portico keys reset`). Blocking.
+pub fn reset_keys(dir: &Directory, settings: &Settings) -> Result<(), DirectoryError> {
+    let system = Actor::System;
+    dir.delete_signing_keys(&Ctx::new(&system, None))?;
+    for a in SigningAlg::ALL {
+        dir.ensure_signing_keys(a, &|| make_key(settings, a))?;
+    }
+    Ok(())
+}
+
 /// This instance's copy of the key set, re-read every [`KEYS_TTL`].
 #[derive(Debug, Default)]
 pub struct ProviderKeys(Mutex<Option<(Instant, Arc<KeySet>)>>);
@@ -211,7 +221,16 @@ pub async fn authorize(
         Ok(r) => r,
         Err(r) => return Ok(to_page_or_redirect(r, &issuer)),
     };
-    let Some(enterprise_key) = req.enterprise_key.clone() else {
+    let dir = state.directory.clone();
+    let session = match session_token {
+        Some(t) => blocking::<_, DirectoryError>(move || dir.provider_session(&t)).await?,
+        None => None,
+    };
+    // Without `enterprise_key`, a browser signed in to an enterprise stays with it (an
+    // IdP-initiated sign-in arrives this way); otherwise the person is asked.
+    let Some(enterprise_key) =
+        req.enterprise_key.clone().or_else(|| session.as_ref().map(|s| s.enterprise_key.clone()))
+    else {
         if req.prompt == Some(Prompt::None) {
             return Ok(Authorize::Redirect(
                 req.refuse("login_required", "the request names no enterprise (enterprise_key)").url(&issuer),
@@ -228,11 +247,6 @@ pub async fn authorize(
     if !app.allows_enterprise(&enterprise_key) {
         return Ok(denied());
     }
-    let dir = state.directory.clone();
-    let session = match session_token {
-        Some(t) => blocking::<_, DirectoryError>(move || dir.provider_session(&t)).await?,
-        None => None,
-    };
     let now = state.directory.now();
     if let Some(s) = &session
         && session_fits(s, &enterprise_key, &req, now)
@@ -270,6 +284,36 @@ pub async fn authorize(
             ))
         }
     }
+}
+
+/// An IdP-initiated sign-in lands in the connection's default application: the browser goes to
+/// the application's `initiate_login_uri` with `iss` (OpenID Connect Core §4, third-party
+/// initiated login), and the application starts an ordinary authorization request, which the
+/// fresh session answers at once.
+pub async fn initiate(
+    state: &AppState,
+    client_id: String,
+    session_token: Option<String>,
+) -> Result<Authorize, DirectoryError> {
+    let dir = state.directory.clone();
+    let Some(app) = blocking::<_, DirectoryError>(move || dir.host_application(&client_id)).await? else {
+        return Ok(Authorize::Page("The application this sign-in leads to is no longer registered.".into()));
+    };
+    let dir = state.directory.clone();
+    let session = match session_token {
+        Some(t) => blocking::<_, DirectoryError>(move || dir.provider_session(&t)).await?,
+        None => None,
+    };
+    if !session.is_some_and(|s| app.allows_enterprise(&s.enterprise_key)) {
+        return Ok(Authorize::Page(format!("You are not signed in to an enterprise that may use {}.", app.name)));
+    }
+    let Some(uri) = &app.initiate_login_uri else {
+        return Ok(Authorize::Page(format!(
+            "You are signed in, but {} has no sign-in start page (initiate_login_uri) registered. Open the application itself.",
+            app.name
+        )));
+    };
+    Ok(Authorize::Redirect(request::with_query(uri, &[("iss", &state.settings.issuer())])))
 }
 
 /// Comes back from the enterprise's IdP: the parked request `parked_id` gets its code, if the

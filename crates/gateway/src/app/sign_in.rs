@@ -512,7 +512,12 @@ pub async fn finish(state: &AppState, checked: Checked, attempt: Attempt<'_>) ->
             Refused::new("other_browser", "the response was posted from a browser that did not start this sign-in");
         return refuse(Some(vouch.identity.subject.clone()), refused).await;
     }
-    let return_to = pending.as_ref().map(|p| p.return_to.clone()).unwrap_or_else(|| "/".into());
+    let return_to = match (&pending, &connection.default_application) {
+        (Some(p), _) => p.return_to.clone(),
+        // IdP-initiated: on to the host application the connection names, if any.
+        (None, Some(client_id)) => format!("/oauth2/initiate/{client_id}"),
+        (None, None) => "/".into(),
+    };
     let vouched = vouched(&connection, &vouch);
     let dir = state.directory.clone();
     let (address, agent, op) =

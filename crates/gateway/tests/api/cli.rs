@@ -123,6 +123,15 @@ async fn a_backup_taken_while_serving_restores_into_a_working_installation() {
     let (_server, base) = serve(&format!("sqlite://{}", restored_db.display()), restored_data.path());
     let res = client.get(format!("{base}/api/v1/enterprises/acme")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "the key and the enterprise came back");
+    // The signing keys were sealed with the old secret key: the OpenID Provider says it cannot
+    // sign, everything else serves, and `portico keys reset` replaces them.
+    let res = client.get(format!("{base}/oauth2/jwks")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let url = format!("sqlite://{}", restored_db.display());
+    let out = portico_on(&url, restored_data.path()).args(["keys", "reset"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let jwks: Value = client.get(format!("{base}/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(4), "{jwks}");
 }
 
 /// Starts `portico serve`; returns it (killed when dropped) and its base URL.

@@ -870,7 +870,69 @@ async fn logout_reaches_applications_over_the_back_channel(app: TestApp) {
     assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// OpenID Connect third-party initiated login: an IdP-initiated SAML sign-in lands in the
+/// application the connection names, through its `initiate_login_uri`; the application's own
+/// authorization request (without `enterprise_key`) is answered by the fresh session.
+async fn an_idp_initiated_sign_in_lands_in_the_default_application(app: TestApp) {
+    let s = crate::saml::setup(&app).await;
+    let res = app
+        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{}", s.id), &app.operator_key)
+        .json(&json!({"saml": {"sso_url": "https://idp.test/sso", "idp_entity_id": s.idp.entity_id,
+            "certificates": [s.idp.cert_pem()], "allow_idp_initiated": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(s.id.as_str()), true, None, &json!({}), None)
+        .unwrap();
+    app.api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{}/enable", s.id), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    app.create_enterprise("globex").await;
+    let elsewhere =
+        register(&app, json!({"name": "Globex only", "redirect_uris": [REDIRECT], "enterprises": ["globex"]})).await;
+    let client = register(
+        &app,
+        json!({"name": "Acme Cloud", "redirect_uris": [REDIRECT], "initiate_login_uri": "http://127.0.0.1:9/start"}),
+    )
+    .await;
+    let path = format!("/api/v1/enterprises/acme/connections/{}/default-application", s.id);
+    let acme_admin = app.enterprise_key("acme");
+    // An application that may not receive acme's people cannot be named (nor one that does not exist).
+    for bad in [elsewhere.client_id.as_str(), "papp_nope"] {
+        let res = app.api(Method::PUT, &path, &acme_admin).json(&json!({"client_id": bad})).send().await.unwrap();
+        crate::helpers::problem(res, StatusCode::BAD_REQUEST).await;
+    }
+    let res =
+        app.api(Method::PUT, &path, &acme_admin).json(&json!({"client_id": client.client_id})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["default_application"], client.client_id.as_str());
+
+    let b = browser();
+    let body = s.idp.response(&crate::saml::answer(&s, None, "grace", &[]));
+    let res = b.post(&s.acs).form(&[("SAMLResponse", body.as_str()), ("RelayState", "")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("/oauth2/initiate/{}", client.client_id));
+    let res = b.get(app.url(&location(&res))).send().await.unwrap();
+    let start = url::Url::parse(&location(&res)).unwrap();
+    assert_eq!(start.as_str().split('?').next(), Some("http://127.0.0.1:9/start"));
+    assert_eq!(start.query_pairs().find(|(k, _)| k == "iss").unwrap().1, app.base.as_str());
+    // The application's authorization request names no enterprise: the session's is used.
+    let url = authorize_url(&app, &client.client_id, &[]).replace("&enterprise_key=acme", "");
+    let res = b.get(url).send().await.unwrap();
+    let p = params(&location(&res));
+    let tokens: Value = exchange_code(&app, &client, &p["code"]).await.json().await.unwrap();
+    assert_eq!(payload(tokens["id_token"].as_str().unwrap())["preferred_username"], "grace");
+    // Without a session, the initiation page says so instead of sending anyone anywhere.
+    let res = app.client.get(app.url(&format!("/oauth2/initiate/{}", client.client_id))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("location").is_none());
+}
+
 crate::both_backends!(
+    an_idp_initiated_sign_in_lands_in_the_default_application,
     logout_reaches_applications_over_the_back_channel,
     applications_are_managed_by_operators,
     discovery_names_the_issuer_exactly_and_the_keys_overlap,

@@ -144,7 +144,9 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
-        diesel::sql_query("SELECT 1").execute(conn)?;
+        // Built with the query builder rather than as text, so that it stays prepared.
+        use diesel::IntoSql;
+        diesel::select(1.into_sql::<diesel::sql_types::Integer>()).execute(conn)?;
         Ok(())
     }
 

@@ -529,13 +529,13 @@ impl Directory {
     /// (unknown, public, or a wrong secret; compared in constant time).
     pub fn authenticate_host_application(&self, client_id: &str, secret: &str) -> Result<Option<HostApplication>> {
         let mut conn = self.conn()?;
-        let stored: Option<Option<String>> = host_applications::table
+        let row: Option<(Row, Option<String>)> = host_applications::table
             .filter(host_applications::id.eq(client_id))
-            .select(host_applications::secret_hash)
+            .select((Row::as_select(), host_applications::secret_hash))
             .first(&mut conn)
             .optional()?;
-        match stored {
-            Some(Some(hash)) if secret_matches(secret, &hash) => find(&mut conn, client_id),
+        match row {
+            Some((row, Some(hash))) if secret_matches(secret, &hash) => load(&mut conn, row).map(Some),
             _ => Ok(None),
         }
     }

@@ -557,32 +557,36 @@ impl Directory {
         life: TokenLifetimes,
     ) -> Result<std::result::Result<Issued, GrantRefusal>> {
         self.write(|conn, now| {
-            let row: Option<Spendable> = op_grants::table
+            // One read for everything the exchange decides on: the grant, its code's state,
+            // and whether its person is still active.
+            type Row = (Grant, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>, bool);
+            let row: Option<Row> = op_grants::table
+                .inner_join(users::table)
                 .filter(op_grants::code_hash.eq(hash_secret(code)))
                 .select((
-                    op_grants::id,
-                    op_grants::application_id,
+                    Grant::as_select(),
                     op_grants::code_expires_at,
                     op_grants::code_used_at,
                     op_grants::revoked_at,
+                    users::active,
                 ))
                 .first(conn)
                 .optional()?;
-            let Some((id, application_id, expires_at, used_at, revoked_at)) = row else {
+            let Some((grant, expires_at, used_at, revoked_at, active)) = row else {
                 return Ok(Err(GrantRefusal::Unknown));
             };
-            if application_id != client_id {
+            if grant.application_id != client_id {
                 return Ok(Err(GrantRefusal::OtherClient));
             }
             // Spent now, whatever follows; the update is conditional so that two exchanges
             // racing each other cannot both win.
             let spent = diesel::update(
-                op_grants::table.filter(op_grants::id.eq(&id)).filter(op_grants::code_used_at.is_null()),
+                op_grants::table.filter(op_grants::id.eq(&grant.id)).filter(op_grants::code_used_at.is_null()),
             )
             .set(op_grants::code_used_at.eq(now))
             .execute(conn)?;
             if used_at.is_some() || spent == 0 {
-                revoke_grant(conn, now, &id)?;
+                revoke_grant(conn, now, &grant.id)?;
                 return Ok(Err(GrantRefusal::CodeReplayed));
             }
             if revoked_at.is_some() {
@@ -591,11 +595,10 @@ impl Directory {
             if expires_at <= now {
                 return Ok(Err(GrantRefusal::Expired));
             }
-            let grant = grant_by(conn, &id)?;
             if let Err(refusal) = check(&grant) {
                 return Ok(Err(refusal));
             }
-            if !user_active(conn, &grant.user_id)? {
+            if !active {
                 return Ok(Err(GrantRefusal::Inactive));
             }
             insert_tokens(conn, now, grant, life).map(Ok)

@@ -206,3 +206,22 @@ fn checks_of(backend: &str, column: &str) -> Vec<BTreeSet<String>> {
     assert!(!lists.is_empty(), "{backend}: no CHECK for {column}");
     lists
 }
+
+#[derive(QueryableByName)]
+struct CompileOption {
+    #[diesel(sql_type = Text)]
+    compile_options: String,
+}
+
+/// The bundled SQLite has the query planner stability guarantee (`.cargo/config.toml`):
+/// without it every `.first()` (a bound `LIMIT ?`) re-prepares its cached statement each time.
+#[test]
+fn sqlite_keeps_its_prepared_statements() {
+    let db = TestDatabase::sqlite();
+    let url = directory::DatabaseUrl::parse(&db.url).unwrap();
+    let pool = directory::db::open_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+    let DbConnection::Sqlite(lite) = &mut *conn else { unreachable!() };
+    let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options").load(lite).unwrap();
+    assert!(options.iter().any(|o| o.compile_options == "ENABLE_QPSG"), "built without ENABLE_QPSG");
+}

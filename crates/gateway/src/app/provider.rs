@@ -424,34 +424,68 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a str>
     Ok(first.filter(|v| !v.is_empty()))
 }
 
-/// The application calling the token or revocation endpoint, authenticated as it must be: a
-/// confidential one with its secret (Basic or in the form), a public one by its id alone.
-pub async fn authenticate_client(
-    state: &AppState,
-    authorization: Option<&str>,
-    form: &[(String, String)],
-) -> Result<HostApplication, OAuthError> {
-    let creds = client_credentials(authorization, field(form, "client_id")?, field(form, "client_secret")?).map_err(
-        |e| match e {
-            CredentialsError::InvalidRequest(d) => OAuthError::new(400, "invalid_request", d),
-            CredentialsError::InvalidClient(d) => OAuthError::new(401, "invalid_client", d),
-        },
-    )?;
-    let dir = state.directory.clone();
-    let app = match creds.clone() {
+/// The credentials a token or revocation request carries (parsed only).
+fn credentials(authorization: Option<&str>, form: &[(String, String)]) -> Result<ClientCredentials, OAuthError> {
+    client_credentials(authorization, field(form, "client_id")?, field(form, "client_secret")?).map_err(|e| match e {
+        CredentialsError::InvalidRequest(d) => OAuthError::new(400, "invalid_request", d),
+        CredentialsError::InvalidClient(d) => OAuthError::new(401, "invalid_client", d),
+    })
+}
+
+/// The application `creds` authenticate, as it must: a confidential one with its secret (Basic
+/// or in the form), a public one by its id alone. Blocking.
+fn authenticated(dir: &Directory, creds: &ClientCredentials) -> Result<Option<HostApplication>, DirectoryError> {
+    match creds {
         ClientCredentials::Basic { client_id, secret } | ClientCredentials::Post { client_id, secret } => {
-            blocking::<_, DirectoryError>(move || dir.authenticate_host_application(&client_id, &secret)).await?
+            dir.authenticate_host_application(client_id, secret)
         }
-        ClientCredentials::None { client_id } => {
-            let app = blocking::<_, DirectoryError>(move || dir.host_application(&client_id)).await?;
-            // A confidential application must prove itself; leaving the secret out is no way round.
-            app.filter(|a| a.public)
+        // A confidential application must prove itself; leaving the secret out is no way round.
+        ClientCredentials::None { client_id } => Ok(dir.host_application(client_id)?.filter(|a| a.public)),
+    }
+}
+
+fn invalid_client(state: &AppState, creds: &ClientCredentials) -> OAuthError {
+    state.metrics.provider("token", "invalid_client");
+    OAuthError::new(401, "invalid_client", format!("client `{}` could not be authenticated", creds.client_id()))
+}
+
+/// What the token request asks for, read before the client is known; a malformed request is
+/// answered only once the client has authenticated.
+enum TokenGrant {
+    Code { code: String, redirect_uri: String, verifier: Option<String> },
+    Refresh { token: String },
+    Malformed(OAuthError),
+}
+
+fn token_grant(form: &[(String, String)]) -> TokenGrant {
+    let read = || -> Result<TokenGrant, OAuthError> {
+        let required = |name: &str| {
+            field(form, name)?
+                .map(str::to_owned)
+                .ok_or_else(|| OAuthError::new(400, "invalid_request", format!("{name} is missing")))
+        };
+        match field(form, "grant_type")? {
+            Some("authorization_code") => Ok(TokenGrant::Code {
+                code: required("code")?,
+                redirect_uri: required("redirect_uri")?,
+                verifier: field(form, "code_verifier")?.map(str::to_owned),
+            }),
+            Some("refresh_token") => Ok(TokenGrant::Refresh { token: required("refresh_token")? }),
+            Some(other) => {
+                Err(OAuthError::new(400, "unsupported_grant_type", format!("grant_type `{other}` is not supported")))
+            }
+            None => Err(OAuthError::new(400, "invalid_request", "grant_type is missing")),
         }
     };
-    app.ok_or_else(|| {
-        state.metrics.provider("token", "invalid_client");
-        OAuthError::new(401, "invalid_client", format!("client `{}` could not be authenticated", creds.client_id()))
-    })
+    read().unwrap_or_else(TokenGrant::Malformed)
+}
+
+/// How a token request ended inside its one trip to the database.
+enum Exchanged {
+    Tokens(serde_json::Value),
+    NoClient,
+    Malformed(OAuthError),
+    Refused(String, GrantRefusal),
 }
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -491,28 +525,27 @@ pub async fn token(
     authorization: Option<&str>,
     form: Vec<(String, String)>,
 ) -> Result<serde_json::Value, OAuthError> {
-    let app = authenticate_client(state, authorization, &form).await?;
-    let life = TokenLifetimes {
-        access_secs: i64::from(app.access_token_ttl_secs),
-        refresh_secs: i64::from(app.refresh_token_ttl_secs),
-    };
-    let grant_type = field(&form, "grant_type")?.map(str::to_owned);
+    let creds = credentials(authorization, &form)?;
+    let grant = token_grant(&form);
     let keys = key_set(state).await?;
-    let signing = keys.signing(app.id_token_alg)?;
     let dir = state.directory.clone();
     let issuer = state.settings.issuer();
-    let client_id = app.client_id.clone();
-    let id_ttl = chrono::Duration::seconds(i64::from(app.id_token_ttl_secs));
-    let outcome = match grant_type.as_deref() {
-        Some("authorization_code") => {
-            let code = field(&form, "code")?
-                .ok_or_else(|| OAuthError::new(400, "invalid_request", "code is missing"))?
-                .to_owned();
-            let redirect_uri = field(&form, "redirect_uri")?
-                .ok_or_else(|| OAuthError::new(400, "invalid_request", "redirect_uri is missing"))?
-                .to_owned();
-            let verifier = field(&form, "code_verifier")?.map(str::to_owned);
-            blocking::<_, DirectoryError>(move || {
+    let c2 = creds.clone();
+    // One trip to the blocking pool: the client, the grant, the person, the signature.
+    let outcome = blocking::<_, DirectoryError>(move || {
+        let Some(app) = authenticated(&dir, &c2)? else {
+            return Ok(Exchanged::NoClient);
+        };
+        let life = TokenLifetimes {
+            access_secs: i64::from(app.access_token_ttl_secs),
+            refresh_secs: i64::from(app.refresh_token_ttl_secs),
+        };
+        let id_ttl = chrono::Duration::seconds(i64::from(app.id_token_ttl_secs));
+        let key = keys.signing(app.id_token_alg)?;
+        let client_id = app.client_id.as_str();
+        let answered = match grant {
+            TokenGrant::Malformed(e) => return Ok(Exchanged::Malformed(e)),
+            TokenGrant::Code { code, redirect_uri, verifier } => {
                 let check = |g: &directory::provider::Grant| -> Result<(), GrantRefusal> {
                     if g.redirect_uri != redirect_uri {
                         return Err(GrantRefusal::RedirectMismatch);
@@ -524,38 +557,30 @@ pub async fn token(
                         _ => Err(GrantRefusal::PkceMismatch),
                     }
                 };
-                let issued = dir.redeem_authorization_code(&code, &client_id, &check, life)?;
-                finish_tokens(&dir, issued, &issuer, &client_id, id_ttl, &signing, true)
-            })
-            .await?
-        }
-        Some("refresh_token") => {
-            let refresh = field(&form, "refresh_token")?
-                .ok_or_else(|| OAuthError::new(400, "invalid_request", "refresh_token is missing"))?
-                .to_owned();
-            blocking::<_, DirectoryError>(move || {
-                let issued = dir.refresh_tokens(&refresh, &client_id, life)?;
-                finish_tokens(&dir, issued, &issuer, &client_id, id_ttl, &signing, false)
-            })
-            .await?
-        }
-        Some(other) => {
-            return Err(OAuthError::new(
-                400,
-                "unsupported_grant_type",
-                format!("grant_type `{other}` is not supported"),
-            ));
-        }
-        None => return Err(OAuthError::new(400, "invalid_request", "grant_type is missing")),
-    };
+                let issued = dir.redeem_authorization_code(&code, client_id, &check, life)?;
+                finish_tokens(&dir, issued, &issuer, client_id, id_ttl, &key, true)?
+            }
+            TokenGrant::Refresh { token } => {
+                let issued = dir.refresh_tokens(&token, client_id, life)?;
+                finish_tokens(&dir, issued, &issuer, client_id, id_ttl, &key, false)?
+            }
+        };
+        Ok(match answered {
+            Ok(body) => Exchanged::Tokens(body),
+            Err(refusal) => Exchanged::Refused(app.client_id.clone(), refusal),
+        })
+    })
+    .await?;
     match outcome {
-        Ok(body) => {
+        Exchanged::Tokens(body) => {
             state.metrics.provider("token", "success");
             Ok(body)
         }
-        Err(refusal) => {
+        Exchanged::NoClient => Err(invalid_client(state, &creds)),
+        Exchanged::Malformed(e) => Err(e),
+        Exchanged::Refused(client, refusal) => {
             state.metrics.provider("token", "invalid_grant");
-            tracing::warn!(client = %app.client_id, reason = %refusal, "the token endpoint refused a grant");
+            tracing::warn!(client = %client, reason = %refusal, "the token endpoint refused a grant");
             Err(OAuthError::new(400, "invalid_grant", refusal.to_string()))
         }
     }
@@ -637,13 +662,25 @@ pub async fn revoke(
     authorization: Option<&str>,
     form: Vec<(String, String)>,
 ) -> Result<(), OAuthError> {
-    let app = authenticate_client(state, authorization, &form).await?;
-    let Some(token) = field(&form, "token")?.map(str::to_owned) else {
-        return Err(OAuthError::new(400, "invalid_request", "token is missing"));
-    };
+    let creds = credentials(authorization, &form)?;
+    let token = field(&form, "token")?.map(str::to_owned);
     let dir = state.directory.clone();
-    blocking::<_, DirectoryError>(move || dir.revoke_provider_token(&token, &app.client_id)).await?;
-    Ok(())
+    let c2 = creds.clone();
+    let revoked = blocking::<_, DirectoryError>(move || {
+        let Some(app) = authenticated(&dir, &c2)? else {
+            return Ok(None);
+        };
+        if let Some(token) = &token {
+            dir.revoke_provider_token(token, &app.client_id)?;
+        }
+        Ok(Some(token.is_some()))
+    })
+    .await?;
+    match revoked {
+        None => Err(invalid_client(state, &creds)),
+        Some(false) => Err(OAuthError::new(400, "invalid_request", "token is missing")),
+        Some(true) => Ok(()),
+    }
 }
 
 /// What RP-initiated logout answers.

@@ -931,6 +931,31 @@ async fn an_idp_initiated_sign_in_lands_in_the_default_application(app: TestApp)
     assert!(res.headers().get("location").is_none());
 }
 
+/// OpenID Connect Core §3.1.2.1: `prompt=login` and an exceeded `max_age` send the person to
+/// the IdP again even with a live session, and the code comes only after that new sign-in.
+async fn prompt_login_and_max_age_ask_the_idp_again(app: TestApp, clock: Arc<OffsetClock>) {
+    let (s, client) = setup(&app).await;
+    let b = browser();
+    let first = code(&app, &s, &client, &b).await;
+    let first_time = payload(
+        exchange_code(&app, &client, &first).await.json::<Value>().await.unwrap()["id_token"].as_str().unwrap(),
+    )["auth_time"]
+        .clone();
+    // The session answers at once...
+    let res = b.get(authorize_url(&app, &client.client_id, &[("max_age", "300")])).send().await.unwrap();
+    assert!(params(&location(&res)).contains_key("code"));
+    // ...but not when the application wants a fresh sign-in, or a younger one than it is.
+    clock.advance(10);
+    for extra in [("prompt", "login"), ("max_age", "5")] {
+        let res = b.get(authorize_url(&app, &client.client_id, &[extra])).send().await.unwrap();
+        assert!(location(&res).starts_with("https://idp.test/sso?"), "{extra:?}: {}", location(&res));
+    }
+    let back = through_saml(&app, &s, &b, &authorize_url(&app, &client.client_id, &[("prompt", "login")]), "ada").await;
+    let tokens: Value = exchange_code(&app, &client, &params(&back)["code"]).await.json().await.unwrap();
+    let second_time = payload(tokens["id_token"].as_str().unwrap())["auth_time"].clone();
+    assert!(second_time.as_i64().unwrap() > first_time.as_i64().unwrap(), "{first_time} then {second_time}");
+}
+
 crate::both_backends!(
     an_idp_initiated_sign_in_lands_in_the_default_application,
     logout_reaches_applications_over_the_back_channel,
@@ -953,13 +978,35 @@ crate::both_backends!(
     provider_pages_cannot_be_framed_and_parameters_cannot_repeat,
 );
 
-mod expiry {
+mod with_a_clock {
     use std::sync::Arc;
 
     use super::OffsetClock;
 
     #[actix_web::test]
-    async fn sqlite() {
+    async fn prompt_login_sqlite() {
+        let clock = Arc::new(OffsetClock::default());
+        let app =
+            crate::helpers::TestApp::spawn_with_clock(directory::Backend::Sqlite, &[], clock.clone()).await.unwrap();
+        let server = app.server.clone();
+        super::prompt_login_and_max_age_ask_the_idp_again(app, clock).await;
+        server.stop(false).await;
+    }
+
+    #[actix_web::test]
+    async fn prompt_login_postgres() {
+        let clock = Arc::new(OffsetClock::default());
+        if let Some(app) =
+            crate::helpers::TestApp::spawn_with_clock(directory::Backend::Postgres, &[], clock.clone()).await
+        {
+            let server = app.server.clone();
+            super::prompt_login_and_max_age_ask_the_idp_again(app, clock).await;
+            server.stop(false).await;
+        }
+    }
+
+    #[actix_web::test]
+    async fn expired_code_sqlite() {
         let clock = Arc::new(OffsetClock::default());
         let app =
             crate::helpers::TestApp::spawn_with_clock(directory::Backend::Sqlite, &[], clock.clone()).await.unwrap();
@@ -969,7 +1016,7 @@ mod expiry {
     }
 
     #[actix_web::test]
-    async fn postgres() {
+    async fn expired_code_postgres() {
         let clock = Arc::new(OffsetClock::default());
         if let Some(app) =
             crate::helpers::TestApp::spawn_with_clock(directory::Backend::Postgres, &[], clock.clone()).await

@@ -76,7 +76,15 @@ struct ProviderPage {
     message: String,
     problem: bool,
     ask: Option<Ask>,
+    confirm: Option<Confirm>,
     operation_id: Option<String>,
+}
+
+/// The sign-out confirmation: the request's parameters, sent again with the CSRF token.
+#[derive(Debug)]
+struct Confirm {
+    params: Vec<(String, String)>,
+    csrf: String,
 }
 
 fn page(status: StatusCode, title: &str, message: String) -> Result<HttpResponse, PageError> {
@@ -87,6 +95,7 @@ fn page(status: StatusCode, title: &str, message: String) -> Result<HttpResponse
             message,
             problem,
             ask: None,
+            confirm: None,
             operation_id: problem.then(current_operation_id).flatten(),
         },
         status,
@@ -176,6 +185,7 @@ fn respond(state: &AppState, answer: Authorize) -> Result<HttpResponse, PageErro
                     message: String::new(),
                     problem: false,
                     ask: Some(Ask { application, params, error }),
+                    confirm: None,
                     operation_id: None,
                 },
                 StatusCode::OK,
@@ -320,9 +330,29 @@ async fn logout(
     req: HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let answer = provider::logout(&state, params, session_token(&req), operation_id(&req)).await?;
+    let session = session_token(&req);
+    // A confirmation is a POST carrying the CSRF token of this browser's session.
+    let confirmed = req.method() == actix_web::http::Method::POST
+        && session
+            .as_deref()
+            .is_some_and(|t| params.iter().any(|(k, v)| k == "csrf_token" && csrf_matches(&state, t, v)));
+    let csrf = session.as_deref().map(|t| csrf_token(&state, t)).unwrap_or_default();
+    let answer = provider::logout(&state, params, session, confirmed, operation_id(&req)).await?;
     let mut res = match answer {
         Logout::Page(message) => return page(StatusCode::BAD_REQUEST, "This sign-out cannot continue", message),
+        Logout::Confirm(params) => {
+            return render_status(
+                &ProviderPage {
+                    title: "Sign out?".into(),
+                    message: String::new(),
+                    problem: false,
+                    ask: None,
+                    confirm: Some(Confirm { params, csrf }),
+                    operation_id: None,
+                },
+                StatusCode::OK,
+            );
+        }
         Logout::Redirect(url) => redirect(&url),
         Logout::Done => {
             page(StatusCode::OK, "Signed out", "You are signed out of Portico. You can close this window.".into())?

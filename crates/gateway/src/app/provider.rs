@@ -692,6 +692,9 @@ pub enum Logout {
     Redirect(String),
     /// Signed out, with nowhere to go back to.
     Done,
+    /// No ID token vouches for the request: the person confirms on Portico's page first, so
+    /// that a link on any site cannot sign them out (RP-Initiated Logout §2).
+    Confirm(Vec<(String, String)>),
 }
 
 /// Ends the browser's session (and every grant made in it) for RP-initiated logout.
@@ -699,6 +702,7 @@ pub async fn logout(
     state: &AppState,
     params: Vec<(String, String)>,
     session_token: Option<String>,
+    confirmed: bool,
     operation_id: Option<String>,
 ) -> Result<Logout, DirectoryError> {
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
@@ -745,6 +749,9 @@ pub async fn logout(
         Some(t) => blocking::<_, DirectoryError>(move || dir.provider_session(&t)).await?,
         None => None,
     };
+    if hint.is_none() && current.is_some() && !confirmed {
+        return Ok(Logout::Confirm(params.into_iter().filter(|(k, _)| k != "csrf_token").collect()));
+    }
     // The browser's own session ends; a hint names the session when the browser has none.
     let sid = current.map(|s| s.sid).or_else(|| hint.as_ref().and_then(|h| h.sid.clone()));
     if let Some(sid) = sid {

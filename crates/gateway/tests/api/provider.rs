@@ -854,7 +854,35 @@ async fn logout_reaches_applications_over_the_back_channel(app: TestApp) {
     let id_claims = payload(tokens["id_token"].as_str().unwrap());
     let mut u = url::Url::parse(&app.url("/oauth2/logout")).unwrap();
     u.query_pairs_mut().append_pair("client_id", &client.client_id).append_pair("post_logout_redirect_uri", LOGGED_OUT);
-    assert_eq!(b.get(u.as_str()).send().await.unwrap().status(), StatusCode::FOUND);
+    // Without an ID token, a link cannot sign anyone out (logout CSRF): Portico asks first.
+    let res = b.get(u.as_str()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirm = res.text().await.unwrap();
+    assert!(confirm.contains("Sign out?") && confirm.contains("method=\"post\""), "{confirm}");
+    assert_eq!(
+        userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+    let forged = b
+        .post(app.url("/oauth2/logout"))
+        .form(&[("client_id", client.client_id.as_str()), ("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::OK, "a POST without this browser's token is asked again");
+    let csrf = crate::helpers::csrf_of(&confirm);
+    let res = b
+        .post(app.url("/oauth2/logout"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("client_id", client.client_id.as_str()),
+            ("post_logout_redirect_uri", LOGGED_OUT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
     let body = received.recv_timeout(std::time::Duration::from_secs(10)).expect("a logout token");
     let token = body.strip_prefix("logout_token=").unwrap();
     let claims = payload(token);

@@ -122,6 +122,7 @@ diesel::table! {
         sid -> Nullable<Text>,
         connection_id -> Nullable<Text>,
         email_verified -> Bool,
+        flash -> Nullable<Text>,
     }
 }
 

@@ -150,6 +150,37 @@ impl Directory {
         Ok(Some(info))
     }
 
+    /// Leaves `message` for the next page this session shows: the status line after an
+    /// action, kept on the server so that no URL can put words in Portico's mouth.
+    pub fn set_flash(&self, token: &str, message: &str) -> Result<()> {
+        let mut conn = self.conn()?;
+        diesel::update(sessions::table.filter(sessions::id_hash.eq(hash_secret(token))))
+            .set(sessions::flash.eq(Some(message.chars().take(2000).collect::<String>())))
+            .execute(&mut conn)?;
+        Ok(())
+    }
+
+    /// The message left for this session, once: it is gone after this read.
+    pub fn take_flash(&self, token: &str) -> Result<Option<String>> {
+        let id_hash = hash_secret(token);
+        let mut conn = self.conn()?;
+        let message: Option<String> = sessions::table
+            .filter(sessions::id_hash.eq(&id_hash))
+            .select(sessions::flash)
+            .first::<Option<String>>(&mut conn)
+            .optional()?
+            .flatten();
+        let Some(message) = message else {
+            return Ok(None);
+        };
+        // Cleared only if still the same message: two pages loading at once show it once.
+        let cleared =
+            diesel::update(sessions::table.filter(sessions::id_hash.eq(&id_hash)).filter(sessions::flash.eq(&message)))
+                .set(sessions::flash.eq(None::<String>))
+                .execute(&mut conn)?;
+        Ok((cleared == 1).then_some(message))
+    }
+
     /// Ends one session (sign-out). Ending an unknown session is not an error.
     pub fn end_session(&self, token: &str) -> Result<()> {
         let mut conn = self.conn()?;

@@ -58,23 +58,12 @@ struct ApplicationsPage {
     notice: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct DoneQuery {
-    done: Option<String>,
-}
-
 #[get("/console/applications")]
-async fn list(
-    state: web::Data<AppState>,
-    session: ConsoleSession,
-    query: web::Query<DoneQuery>,
-) -> Result<HttpResponse, PageError> {
+async fn list(state: web::Data<AppState>, session: ConsoleSession) -> Result<HttpResponse, PageError> {
     operators_only(&session)?;
     let apps = session.read(&state, |dir, ctx| dir.list_host_applications(ctx)).await?;
-    let notice = match query.done.as_deref() {
-        Some("deleted") => Some("The application was deleted, and every token it held with it.".to_owned()),
-        _ => None,
-    };
+    let (dir, token) = (state.directory.clone(), session.token.clone());
+    let notice = crate::error::blocking::<_, PageError>(move || dir.take_flash(&token)).await?;
     render(&ApplicationsPage {
         chrome: Chrome::signed_in(&session, "applications"),
         applications: apps.into_iter().map(Row::from).collect(),
@@ -262,6 +251,13 @@ async fn remove(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&state, &form.csrf_token)?;
     let id = path.into_inner();
-    session.call(&state, &req, move |dir, ctx| dir.delete_host_application(ctx, &id)).await?;
-    Ok(see_other("/console/applications?done=deleted"))
+    let token = session.token.clone();
+    session
+        .call(&state, &req, move |dir, ctx| {
+            let app = dir.get_host_application(ctx, &id)?;
+            dir.delete_host_application(ctx, &id)?;
+            dir.set_flash(&token, &format!("{} was deleted, and every token it held with it.", app.name))
+        })
+        .await?;
+    Ok(see_other("/console/applications"))
 }

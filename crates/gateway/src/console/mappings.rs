@@ -26,8 +26,6 @@ struct PageQuery {
     after: Option<String>,
     /// Where the organizations panel's page starts (the `next` of the page before).
     orgs_after: Option<String>,
-    /// Set after a save: what it did.
-    saved: Option<String>,
 }
 
 struct OrgRow {
@@ -89,6 +87,8 @@ async fn page(
             Ok((enterprise, orgs, chosen, groups))
         })
         .await?;
+    let (dir, token) = (state.directory.clone(), session.token.clone());
+    let saved = crate::error::blocking::<_, PageError>(move || dir.take_flash(&token)).await?;
     let org = chosen.as_ref().map(|o| o.key.clone());
     let can_map_all = session.actor().can_administer_enterprise(&enterprise.id);
     let org_name = chosen.map(|o| o.name).unwrap_or_default();
@@ -121,7 +121,7 @@ async fn page(
         org,
         org_name,
         q: query.q.unwrap_or_default(),
-        saved: query.saved,
+        saved,
         key,
     })
 }
@@ -174,10 +174,11 @@ async fn save(
         }
     };
     let summary = summarize(&outcome);
+    let (dir, token) = (state.directory.clone(), session.token.clone());
+    crate::error::blocking::<_, PageError>(move || dir.set_flash(&token, &summary)).await?;
     let location = format!(
-        "/console/e/{key}/group-mappings?org={}&saved={}",
+        "/console/e/{key}/group-mappings?org={}",
         url::form_urlencoded::byte_serialize(form.org.as_bytes()).collect::<String>(),
-        url::form_urlencoded::byte_serialize(summary.as_bytes()).collect::<String>()
     );
     Ok(see_other(&location))
 }

@@ -53,6 +53,10 @@ async fn operator_creates_enterprise_and_organization(app: TestApp) {
     assert_eq!(res.headers()["location"], "/console/e/acme");
     let list = b.get(app.url("/console/enterprises")).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("Acme Corporation") && list.contains("acme"));
+    // The SSO & Provisioning page's title is its title (it once held a whole section of HTML).
+    let sso = b.get(app.url("/console/e/acme/sso")).send().await.unwrap().text().await.unwrap();
+    let title = sso.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap_or_default();
+    assert_eq!(title, "SSO & Provisioning · Acme Corporation · Portico");
 
     let res =
         post_form(&b, &app, "/console/e/acme/organizations/new", &[("name", "Engineering"), ("key", "eng")]).await;
@@ -540,6 +544,16 @@ async fn the_mapping_page_reaches_every_organization(app: TestApp) {
     assert!(more.contains("Org 200") && !more.contains("Org 199"), "{more}");
     let last = b.get(app.url("/console/e/acme/group-mappings?org=org-200")).send().await.unwrap().text().await.unwrap();
     assert!(last.contains("IdP groups for Org 200"), "{last}");
+    // Text in a URL is never shown as Portico's own status message (issue 16).
+    let forged = b
+        .get(app.url("/console/e/acme/group-mappings?saved=Forged+by+a+link"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!forged.contains("Forged by a link"), "{forged}");
     let res = b.get(app.url("/console/e/acme/group-mappings?org=nope")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
@@ -668,7 +682,9 @@ async fn operator_registers_an_application(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.headers()["location"], "/console/applications?done=deleted");
-    let list = b.get(app.url("/console/applications?done=deleted")).send().await.unwrap().text().await.unwrap();
-    assert!(list.contains("was deleted") && !list.contains(&client_id), "{list}");
+    assert_eq!(res.headers()["location"], "/console/applications");
+    let list = b.get(app.url("/console/applications")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("Acme Cloud was deleted") && !list.contains(&client_id), "{list}");
+    let again = b.get(app.url("/console/applications")).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains("was deleted"), "a message is shown once");
 }

@@ -73,6 +73,8 @@ pub struct NewEnterprise {
 pub struct EnterpriseChanges {
     pub name: Option<String>,
     pub provisioning_mode: Option<ProvisioningMode>,
+    /// Switch to SCIM mode although no tested connection is enabled (audited as forced).
+    pub force: bool,
 }
 
 pub(crate) fn find_by_key(conn: &mut DbConnection, key: &str) -> Result<Option<Enterprise>> {
@@ -171,7 +173,42 @@ impl Directory {
             errors.into_result()?;
             let new_name = name.unwrap_or_else(|| current.name.clone());
             let new_mode = changes.provisioning_mode.unwrap_or(current.provisioning_mode);
-            if new_mode == ProvisioningMode::Scim && current.provisioning_mode != ProvisioningMode::Scim {
+            let to_scim = new_mode == ProvisioningMode::Scim && current.provisioning_mode != ProvisioningMode::Scim;
+            // SCIM mode provisions nobody at sign-in: without a working SSO connection the
+            // people the IdP pushes could not sign in at all, and those JIT created would lose
+            // their access the IdP does not confirm. So it waits for an enabled, tested
+            // connection, unless the caller says it knows (`force`, audited).
+            let mut locked_out = 0;
+            if to_scim {
+                use crate::schema::{sso_connections, users};
+                let working: i64 = sso_connections::table
+                    .filter(sso_connections::enterprise_id.eq(&current.id))
+                    .filter(sso_connections::status.eq(crate::connection::ConnectionStatus::Enabled.as_str()))
+                    .filter(sso_connections::tested_at.is_not_null())
+                    .count()
+                    .get_result(conn)?;
+                locked_out = users::table
+                    .filter(users::enterprise_id.eq(&current.id))
+                    .filter(users::active.eq(true))
+                    .filter(users::origin.eq(crate::user::Origin::Jit.as_str()))
+                    .count()
+                    .get_result::<i64>(conn)?;
+                if working == 0 && !changes.force {
+                    return Err(DirectoryError::Conflict(format!(
+                        "{} has no enabled, tested SSO connection: in SCIM mode nobody could sign in. Set up and enable single sign-on first{}",
+                        current.name,
+                        if locked_out > 0 {
+                            format!(
+                                "; {locked_out} user{} created at sign-in would also wait for the IdP to push them",
+                                if locked_out == 1 { "" } else { "s" }
+                            )
+                        } else {
+                            String::new()
+                        }
+                    )));
+                }
+            }
+            if to_scim {
                 // In SCIM mode only groups the IdP pushes feed organizations: the memberships
                 // sign-in recorded go (the groups and their links stay, for SCIM to take over
                 // by name, and for sign-in to fill again if the enterprise switches back).
@@ -201,6 +238,8 @@ impl Directory {
                 serde_json::json!({
                     "name": {"from": current.name, "to": new_name},
                     "provisioning_mode": {"from": current.provisioning_mode.as_str(), "to": new_mode.as_str()},
+                    "forced": to_scim && changes.force,
+                    "jit_users": locked_out,
                 }),
             );
             let updated = Enterprise { name: new_name, provisioning_mode: new_mode, updated_at: now, ..current };

@@ -670,6 +670,7 @@ fn jit_sign_in_feeds_organizations_through_the_same_idp_groups(db: TestDatabase)
         directory::enterprise::EnterpriseChanges {
             name: None,
             provisioning_mode: Some(directory::enterprise::ProvisioningMode::Scim),
+            force: true,
         },
     )
     .unwrap();
@@ -723,7 +724,7 @@ fn switching_back_to_jit_links_groups_made_in_scim_mode(db: TestDatabase) {
     let op = operator();
     let admin = Ctx::new(&op, None);
     dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &["Design"]), "", "", None).unwrap().unwrap();
-    let mode = |m| EnterpriseChanges { name: None, provisioning_mode: Some(m) };
+    let mode = |m| EnterpriseChanges { name: None, provisioning_mode: Some(m), force: true };
     dir.update_enterprise(&admin, "acme", mode(ProvisioningMode::Scim)).unwrap();
     dir.create_group(&admin, "acme", "eng", NewGroup { name: "Design".into(), description: None }).unwrap();
     let design = |dir: &Directory| {

@@ -52,7 +52,7 @@ fn scim_adopts_jit_users_and_deactivation_ends_sessions(db: TestDatabase) {
     dir.update_enterprise(
         &Ctx::new(&op, None),
         "acme",
-        EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim) },
+        EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim), force: true },
     )
     .unwrap();
     let again = dir.complete_sso_sign_in(&vouched(&dir, &conn, "ada", &[]), "", "", None).unwrap().unwrap();

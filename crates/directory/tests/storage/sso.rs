@@ -149,7 +149,7 @@ fn scim_mode_admits_only_provisioned_active_users(db: TestDatabase) {
     dir.update_enterprise(
         &ctx,
         "acme",
-        EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim) },
+        EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim), force: false },
     )
     .unwrap();
     let r = dir.complete_sso_sign_in(&vouched(&dir, &conn, "nobody", &[]), "", "", None).unwrap();
@@ -290,7 +290,7 @@ fn scim_users_are_bound_at_first_sign_in_and_found_by_subject(db: TestDatabase) 
     dir.update_enterprise(
         &ctx,
         "acme",
-        EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim) },
+        EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim), force: false },
     )
     .unwrap();
     let e = dir.get_enterprise(&ctx, "acme").unwrap();

@@ -26,11 +26,28 @@ fn enterprise_lifecycle(db: TestDatabase) {
     let dup = dir.create_enterprise(&ctx, ent("acme")).unwrap_err();
     assert!(matches!(dup, DirectoryError::Conflict(_)), "{dup:?}");
 
+    // SCIM mode waits for working single sign-on, unless the caller forces it (issue 16).
+    let refused = dir
+        .update_enterprise(
+            &ctx,
+            "acme",
+            EnterpriseChanges { name: None, provisioning_mode: Some(ProvisioningMode::Scim), force: false },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&refused, DirectoryError::Conflict(m) if m.contains("no enabled, tested SSO connection")),
+        "{refused:?}"
+    );
+    assert_eq!(dir.get_enterprise(&ctx, "acme").unwrap().provisioning_mode, ProvisioningMode::Jit);
     let updated = dir
         .update_enterprise(
             &ctx,
             "acme",
-            EnterpriseChanges { name: Some(" Acme Corp ".into()), provisioning_mode: Some(ProvisioningMode::Scim) },
+            EnterpriseChanges {
+                name: Some(" Acme Corp ".into()),
+                provisioning_mode: Some(ProvisioningMode::Scim),
+                force: true,
+            },
         )
         .unwrap();
     assert_eq!(updated.name, "Acme Corp");
@@ -47,6 +64,7 @@ fn enterprise_lifecycle(db: TestDatabase) {
         vec![
             ("enterprise.delete", "success"),
             ("enterprise.update", "success"),
+            ("enterprise.update", Outcome::Failure.as_str()),
             ("enterprise.create", Outcome::Failure.as_str()),
             ("enterprise.create", "success"),
         ]

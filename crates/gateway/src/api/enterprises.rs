@@ -68,7 +68,11 @@ pub struct CreateEnterprise {
 #[serde(deny_unknown_fields)]
 pub struct UpdateEnterprise {
     pub name: Option<String>,
+    /// `scim` needs an enabled, tested SSO connection (409 otherwise) unless `force` is true.
     pub provisioning_mode: Option<Mode>,
+    /// Switch to SCIM mode without a working SSO connection (audited as forced).
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -190,6 +194,7 @@ async fn get_one(
         (status = 200, description = "Updated", body = EnterpriseView),
         (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such enterprise", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "SCIM mode without an enabled, tested SSO connection (send `force: true` to switch anyway)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("admin_api_key" = []))
 )]
@@ -206,7 +211,11 @@ async fn update(
         dir.update_enterprise(
             &caller.ctx(),
             &key,
-            EnterpriseChanges { name: body.name, provisioning_mode: body.provisioning_mode.map(Into::into) },
+            EnterpriseChanges {
+                name: body.name,
+                provisioning_mode: body.provisioning_mode.map(Into::into),
+                force: body.force,
+            },
         )
     })
     .await?;

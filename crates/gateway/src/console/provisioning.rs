@@ -157,7 +157,11 @@ async fn switch_mode(
     let k2 = key.clone();
     session
         .call(&state, &req, move |dir, ctx| {
-            dir.update_enterprise(ctx, &k2, EnterpriseChanges { name: None, provisioning_mode: Some(mode) })
+            dir.update_enterprise(
+                ctx,
+                &k2,
+                EnterpriseChanges { name: None, provisioning_mode: Some(mode), force: false },
+            )
         })
         .await?;
     Ok(see_other(&format!("/console/e/{key}/sso#provisioning")))

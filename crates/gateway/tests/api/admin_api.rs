@@ -24,9 +24,18 @@ async fn operator_key_creates_enterprise_and_organization(app: TestApp) {
     assert_eq!(groups["items"][0]["name"], "Members");
     assert_eq!(groups["items"][0]["builtin"], true);
 
+    // SCIM mode waits for working single sign-on (409), unless the caller forces it.
     let res = app
         .api(Method::PATCH, "/api/v1/enterprises/acme", &app.operator_key)
         .json(&json!({"name": "Acme Corp", "provisioning_mode": "scim"}))
+        .send()
+        .await
+        .unwrap();
+    let refused = crate::helpers::problem(res, StatusCode::CONFLICT).await;
+    assert!(refused["detail"].as_str().unwrap().contains("no enabled, tested SSO connection"), "{refused}");
+    let res = app
+        .api(Method::PATCH, "/api/v1/enterprises/acme", &app.operator_key)
+        .json(&json!({"name": "Acme Corp", "provisioning_mode": "scim", "force": true}))
         .send()
         .await
         .unwrap();
@@ -38,7 +47,13 @@ async fn operator_key_creates_enterprise_and_organization(app: TestApp) {
     let events =
         app.directory.list_audit_events(&Ctx::new(&Actor::System, None), None, &PageRequest::default()).unwrap();
     let actions: Vec<&str> = events.items.iter().map(|e| e.action.as_str()).collect();
-    assert!(actions.starts_with(&["enterprise.update", "organization.create", "enterprise.create"]), "{actions:?}");
+    assert!(
+        actions.starts_with(&["enterprise.update", "enterprise.update", "organization.create", "enterprise.create"]),
+        "the refused switch is audited too: {actions:?}"
+    );
+    let forced: serde_json::Value = serde_json::from_str(&events.items[0].details).unwrap();
+    assert_eq!(forced["forced"], true, "a forced switch says so in the audit log");
+    assert_eq!(events.items[1].outcome, "failure");
     assert!(events.items.iter().filter(|e| e.action != "api_key.create").all(|e| e.actor_name.starts_with("API key ")));
     assert!(events.items.iter().filter(|e| e.action != "api_key.create").all(|e| e.operation_id.is_some()));
 

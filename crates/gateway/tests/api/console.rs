@@ -322,8 +322,25 @@ async fn provisioning_assistant_generates_tokens_and_enables_scim(app: TestApp) 
     let groups = b.get(app.url("/console/e/acme/idp-groups")).send().await.unwrap().text().await.unwrap();
     assert!(groups.contains("<td>Night shift</td><td><span class=\"badge\">scim</span></td><td>0</td>"), "{groups}");
 
-    // Enabling provisioning asks first, then switches the mode.
+    // Enabling provisioning asks first, then switches the mode, once single sign-on works.
     assert!(page.contains("data-confirm=\"Enable SCIM provisioning"));
+    let res = b
+        .post(app.url("/console/e/acme/provisioning/mode"))
+        .form(&[("csrf_token", csrf_of(&page).as_str()), ("mode", "scim")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains("no enabled, tested SSO connection"));
+    let c = app.create_saml_connection("acme").await;
+    let id = c["id"].as_str().unwrap();
+    app.directory.record_test_result(&id.into(), true, None, &serde_json::json!({}), None).unwrap();
+    let res = app
+        .api(reqwest::Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
     let res = b
         .post(app.url("/console/e/acme/provisioning/mode"))
         .form(&[("csrf_token", csrf_of(&page).as_str()), ("mode", "scim")])

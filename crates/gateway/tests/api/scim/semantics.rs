@@ -47,7 +47,7 @@ async fn scim_users_are_read_only_for_admins(app: TestApp) {
     // SCIM mode: only the IdP creates users; the others may only be deactivated or reactivated.
     let res = app
         .api(Method::PATCH, "/api/v1/enterprises/acme", key)
-        .json(&json!({"provisioning_mode": "scim"}))
+        .json(&json!({"provisioning_mode": "scim", "force": true}))
         .send()
         .await
         .unwrap();

@@ -97,6 +97,8 @@ pub struct ConsoleSession {
     pub info: SessionInfo,
     pub token: String,
     pub csrf: String,
+    /// The status message an action left for this page (read once, on page loads only).
+    pub flash: Option<String>,
 }
 
 impl ConsoleSession {
@@ -136,6 +138,13 @@ impl ConsoleSession {
         blocking(move || f(&dir, &directory::Ctx::new(&actor, op.as_deref()))).await
     }
 
+    /// Leaves `message` for the next page this session shows (the result of an action, kept
+    /// on the server: never text from a URL).
+    pub async fn flash(&self, state: &AppState, message: impl Into<String>) -> Result<(), PageError> {
+        let (dir, token, message) = (state.directory.clone(), self.token.clone(), message.into());
+        blocking(move || dir.set_flash(&token, &message)).await
+    }
+
     /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, state: &AppState, presented: &str) -> Result<(), PageError> {
         if csrf_matches(state, &self.token, presented) { Ok(()) } else { Err(PageError::Csrf) }
@@ -151,10 +160,19 @@ async fn load_session(req: &HttpRequest) -> Result<Option<ConsoleSession>, PageE
     };
     let directory = state.directory.clone();
     let lookup = token.clone();
-    let info = blocking::<_, PageError>(move || directory.resolve_session(&lookup)).await?;
-    Ok(info.map(|info| {
+    let page_load = req.method() == actix_web::http::Method::GET;
+    let found = blocking::<_, PageError>(move || {
+        let Some(info) = directory.resolve_session(&lookup)? else {
+            return Ok(None);
+        };
+        // A page shows the message an action left; a form post leaves it for the page after.
+        let flash = if page_load { directory.take_flash(&lookup)? } else { None };
+        Ok(Some((info, flash)))
+    })
+    .await?;
+    Ok(found.map(|(info, flash)| {
         let csrf = csrf_token(&state, &token);
-        ConsoleSession { info, token, csrf }
+        ConsoleSession { info, token, csrf, flash }
     }))
 }
 

@@ -55,20 +55,17 @@ struct ApplicationsPage {
     chrome: Chrome,
     applications: Vec<Row>,
     issuer: String,
-    notice: Option<String>,
 }
 
 #[get("/console/applications")]
 async fn list(state: web::Data<AppState>, session: ConsoleSession) -> Result<HttpResponse, PageError> {
     operators_only(&session)?;
     let apps = session.read(&state, |dir, ctx| dir.list_host_applications(ctx)).await?;
-    let (dir, token) = (state.directory.clone(), session.token.clone());
-    let notice = crate::error::blocking::<_, PageError>(move || dir.take_flash(&token)).await?;
+
     render(&ApplicationsPage {
         chrome: Chrome::signed_in(&session, "applications"),
         applications: apps.into_iter().map(Row::from).collect(),
         issuer: state.settings.issuer(),
-        notice,
     })
 }
 

@@ -459,7 +459,20 @@ async fn change_status(
         })
         .await?;
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-4"))),
+        Ok(c) => {
+            let provider = c.provider.label();
+            session
+                .flash(
+                    state,
+                    if turn_on {
+                        format!("The {provider} connection is enabled: people of this enterprise sign in through it.")
+                    } else {
+                        format!("The {provider} connection is disabled: nobody signs in through it until it is enabled again.")
+                    },
+                )
+                .await?;
+            Ok(see_other(&format!("/console/e/{key}/connections/{id}#step-4")))
+        }
         Err(DirectoryError::Conflict(m)) => {
             let mut page = load(state, session, key, id).await?;
             page.notice = Some(m);
@@ -507,6 +520,7 @@ async fn delete(
     let (key, id) = path.into_inner();
     let k2 = key.clone();
     session.call(&state, &req, move |dir, ctx| dir.delete_connection(ctx, &k2, &id)).await?;
+    session.flash(&state, "The connection was deleted.").await?;
     Ok(see_other(&format!("/console/e/{key}/sso")))
 }
 

@@ -57,7 +57,6 @@ struct MappingPage {
     q: String,
     groups: Vec<GroupRow>,
     next: Option<String>,
-    saved: Option<String>,
 }
 
 #[get("/console/e/{key}/group-mappings")]
@@ -87,8 +86,6 @@ async fn page(
             Ok((enterprise, orgs, chosen, groups))
         })
         .await?;
-    let (dir, token) = (state.directory.clone(), session.token.clone());
-    let saved = crate::error::blocking::<_, PageError>(move || dir.take_flash(&token)).await?;
     let org = chosen.as_ref().map(|o| o.key.clone());
     let can_map_all = session.actor().can_administer_enterprise(&enterprise.id);
     let org_name = chosen.map(|o| o.name).unwrap_or_default();
@@ -121,7 +118,6 @@ async fn page(
         org,
         org_name,
         q: query.q.unwrap_or_default(),
-        saved,
         key,
     })
 }
@@ -174,8 +170,7 @@ async fn save(
         }
     };
     let summary = summarize(&outcome);
-    let (dir, token) = (state.directory.clone(), session.token.clone());
-    crate::error::blocking::<_, PageError>(move || dir.set_flash(&token, &summary)).await?;
+    session.flash(&state, summary).await?;
     let location = format!(
         "/console/e/{key}/group-mappings?org={}",
         url::form_urlencoded::byte_serialize(form.org.as_bytes()).collect::<String>(),

@@ -45,6 +45,8 @@ pub struct Chrome {
     pub user: Option<NavUser>,
     pub csrf: String,
     pub section: &'static str,
+    /// The result of the action that led here, shown once.
+    pub flash: Option<String>,
 }
 
 impl Chrome {
@@ -62,11 +64,12 @@ impl Chrome {
             }),
             csrf: session.csrf.clone(),
             section,
+            flash: session.flash.clone(),
         }
     }
 
     pub fn anonymous(csrf: String) -> Self {
-        Chrome { user: None, csrf, section: "" }
+        Chrome { user: None, csrf, section: "", flash: None }
     }
 }
 

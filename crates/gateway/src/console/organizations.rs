@@ -225,7 +225,10 @@ async fn create_group(
     let input = NewGroup { name: form.name.clone(), description: Some(form.description.clone()) };
     let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.create_group(ctx, &k2, &o2, input))).await?;
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/console/e/{key}/o/{org}"))),
+        Ok(_) => {
+            session.flash(&state, "The group was created.").await?;
+            Ok(see_other(&format!("/console/e/{key}/o/{org}")))
+        }
         Err(err) => group_form_page(&session, &key, &org, &form.name, &form.description).refused(err),
     }
 }
@@ -288,7 +291,10 @@ async fn add_member(
     let (k2, o2, g2, l2) = (key.clone(), org.clone(), form.group.clone(), form.login.trim().to_owned());
     let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.add_group_member(ctx, &k2, &o2, &g2, &l2))).await?;
     match outcome {
-        Ok(()) => Ok(see_other(&format!("/console/e/{key}/o/{org}"))),
+        Ok(_) => {
+            session.flash(&state, "The member was added.").await?;
+            Ok(see_other(&format!("/console/e/{key}/o/{org}")))
+        }
         Err(err) => member_form_page(&state, &session, &key, &org, &form.login, &form.group).await?.refused(err),
     }
 }
@@ -315,6 +321,7 @@ async fn remove_member(
     session
         .call(&state, &req, move |dir, ctx| dir.remove_group_member(ctx, &k2, &o2, &form.group, &form.login))
         .await?;
+    session.flash(&state, "The member was removed from the group.").await?;
     Ok(see_other(&format!("/console/e/{key}/o/{org}")))
 }
 
@@ -387,6 +394,7 @@ async fn set_permissions(
     let (key, org) = path.into_inner();
     let (k2, o2) = (key.clone(), org.clone());
     session.call(&state, &req, move |dir, ctx| dir.set_group_permissions(ctx, &k2, &o2, &group, &permissions)).await?;
+    session.flash(&state, "The permissions were saved.").await?;
     Ok(see_other(&format!("/console/e/{key}/o/{org}")))
 }
 
@@ -402,5 +410,6 @@ async fn delete(
     let (key, org) = path.into_inner();
     let k2 = key.clone();
     session.call(&state, &req, move |dir, ctx| dir.delete_organization(ctx, &k2, &org)).await?;
+    session.flash(&state, "The organization was deleted.").await?;
     Ok(see_other(&format!("/console/e/{key}")))
 }

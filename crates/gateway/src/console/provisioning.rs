@@ -133,6 +133,7 @@ async fn revoke_token(
     let (key, id) = path.into_inner();
     let k2 = key.clone();
     session.call(&state, &req, move |dir, ctx| dir.revoke_scim_token(ctx, &k2, &id)).await?;
+    session.flash(&state, "The SCIM token was revoked: the identity provider using it is refused from now on.").await?;
     Ok(see_other(&format!("/console/e/{key}/sso#provisioning")))
 }
 
@@ -163,6 +164,15 @@ async fn switch_mode(
                 EnterpriseChanges { name: None, provisioning_mode: Some(mode), force: false },
             )
         })
+        .await?;
+    session
+        .flash(
+            &state,
+            match mode {
+                ProvisioningMode::Scim => "SCIM provisioning is on: the identity provider creates and updates people.",
+                ProvisioningMode::Jit => "Just-in-time provisioning is on: people are created when they first sign in.",
+            },
+        )
         .await?;
     Ok(see_other(&format!("/console/e/{key}/sso#provisioning")))
 }

@@ -350,6 +350,10 @@ async fn provisioning_assistant_generates_tokens_and_enables_scim(app: TestApp) 
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let page = b.get(app.url("/console/e/acme/sso")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("SCIM enabled"));
+    // The action's result is said once, by the server (issue 16).
+    assert!(page.contains(r#"<div class="alert success" role="status">SCIM provisioning is on"#), "{page}");
+    let again = b.get(app.url("/console/e/acme/sso")).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains("SCIM provisioning is on"), "shown once");
     let res = b
         .post(app.url("/console/e/acme/provisioning/mode"))
         .form(&[("csrf_token", csrf_of(&page).as_str()), ("mode", "sometimes")])

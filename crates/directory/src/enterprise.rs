@@ -155,6 +155,13 @@ impl Directory {
     }
 
     /// One enterprise by key.
+    /// The id of the enterprise of `key`, for the public endpoints that log what reaches an
+    /// enterprise's URL before anyone is authenticated (refused SCIM requests).
+    pub fn enterprise_id_of(&self, key: &str) -> Result<Option<crate::ids::EnterpriseId>> {
+        let mut conn = self.conn()?;
+        Ok(find_by_key(&mut conn, key)?.map(|e| e.id))
+    }
+
     pub fn get_enterprise(&self, ctx: &Ctx<'_>, key: &str) -> Result<Enterprise> {
         let mut conn = self.conn()?;
         self.visible_enterprise(&mut conn, ctx, key)

@@ -173,14 +173,30 @@ fn dispatch(
     }
 }
 
-/// A 401 for a missing or invalid token, counted against the client's address.
-fn unauthorized(state: &AppState, address: &str) -> HttpResponse {
+/// A 401 for a missing or invalid token, counted against the client's address, and written to
+/// the enterprise's request log (when the key names one) so that its admins see an IdP whose
+/// token was revoked or mistyped. Nothing of the token or the body is logged.
+async fn unauthorized(state: &AppState, req: &HttpRequest, enterprise_key: &str, address: &str) -> HttpResponse {
     state.scim_auth_failures.allow(address, Instant::now());
     tracing::info!(address, "SCIM request with a missing or invalid token");
-    error_response(&ScimError::status(
-        401,
-        "the SCIM token is missing, revoked, or not one of this enterprise's tokens",
-    ))
+    let refusal = ScimError::status(401, "the SCIM token is missing, revoked, or not one of this enterprise's tokens");
+    let dir = state.directory.clone();
+    let key = enterprise_key.to_owned();
+    if let Ok(Ok(Some(enterprise_id))) = web::block(move || dir.enterprise_id_of(&key)).await {
+        let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let mut entry = ScimRequest::new(&enterprise_id, state.directory.now(), req.method().as_str(), &path, 401);
+        entry.user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect();
+        entry.detail = Some(refusal.detail.clone());
+        state.scim_log.push(&state.directory, entry);
+    }
+    error_response(&refusal)
 }
 
 #[tracing::instrument(name = "scim", skip_all, fields(method = %req.method(), enterprise = tracing::field::Empty, status = tracing::field::Empty))]
@@ -204,7 +220,7 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
     }
     // No token at all: refused before anything is read.
     let Some(token) = presented_token(&req) else {
-        return unauthorized(&state, &address);
+        return unauthorized(&state, &req, &enterprise_key, &address).await;
     };
 
     // The token is checked before anything of the body is read: an anonymous client cannot
@@ -213,7 +229,7 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
     let key = enterprise_key.clone();
     let caller = match web::block(move || dir.authenticate_scim_token(&key, &token)).await {
         Ok(Ok(Some(caller))) => caller,
-        Ok(Ok(None)) => return unauthorized(&state, &address),
+        Ok(Ok(None)) => return unauthorized(&state, &req, &enterprise_key, &address).await,
         Ok(Err(e)) => return error_response(&crate::app::scim::scim_error(e)),
         Err(_) => return error_response(&ScimError::status(503, "Portico is shutting down")),
     };

@@ -83,6 +83,10 @@ async fn scim_users_are_read_only_for_admins(app: TestApp) {
 
 async fn requests_are_logged_redacted(app: TestApp) {
     let idp = Idp::new(&app, "acme", "Okta SCIM Client 1.0.0").await;
+    // A refused token is logged too (issue 16), without the token.
+    let wrong = "pscim_0123456789ab_a-wrong-token-that-is-long-enough-to-look-real-0001";
+    let res = app.client.get(app.url("/api/scim/v2/acme/Users")).bearer_auth(wrong).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let (status, _) = idp
         .post("/Users", json!({"schemas": [USER], "userName": "ada@acme.example", "password": "hunter2-secret"}))
         .await;
@@ -96,10 +100,13 @@ async fn requests_are_logged_redacted(app: TestApp) {
     assert_eq!(res.status(), StatusCode::OK);
     let text = res.text().await.unwrap();
     assert!(!text.contains("hunter2-secret"), "secrets never reach the log: {text}");
-    assert!(!text.contains(&idp.token), "nor the token");
+    assert!(!text.contains(&idp.token) && !text.contains(wrong), "nor the tokens");
     let log: Value = serde_json::from_str(&text).unwrap();
     let log = log.as_array().unwrap();
-    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log[3]["status"], 401);
+    assert!(log[3]["detail"].as_str().unwrap().contains("token"), "{log:?}");
+    assert_eq!(log[3]["token_prefix"], Value::Null);
     assert_eq!(log[0]["status"], 400, "newest first");
     assert_eq!(log[0]["scim_type"], "invalidFilter");
     assert_eq!(log[0]["method"], "GET");

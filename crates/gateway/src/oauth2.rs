@@ -55,9 +55,18 @@ async fn discovery_document(state: web::Data<AppState>) -> HttpResponse {
     public_json(discovery::document(&state.settings.issuer()))
 }
 
-async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    let keys = provider::key_set(&state).await?;
-    Ok(public_json(keys.jwks()))
+/// The keys; when they cannot be read (sealed under another secret key, or the database is
+/// away), a JSON error the application's library can report, never a page.
+async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    match provider::key_set(&state).await {
+        Ok(keys) => public_json(keys.jwks()),
+        Err(e) => {
+            tracing::error!(error = %e, "the JWKS cannot be served");
+            HttpResponse::ServiceUnavailable().insert_header((header::CACHE_CONTROL, "no-store")).json(
+                serde_json::json!({"error": "server_error", "error_description": "the signing keys cannot be read"}),
+            )
+        }
+    }
 }
 
 // ---- Pages ----

@@ -126,7 +126,8 @@ async fn a_backup_taken_while_serving_restores_into_a_working_installation() {
     // The signing keys were sealed with the old secret key: the OpenID Provider says it cannot
     // sign, everything else serves, and `portico keys reset` replaces them.
     let res = client.get(format!("{base}/oauth2/jwks")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "server_error");
     let url = format!("sqlite://{}", restored_db.display());
     let out = portico_on(&url, restored_data.path()).args(["keys", "reset"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -984,7 +984,33 @@ async fn prompt_login_and_max_age_ask_the_idp_again(app: TestApp, clock: Arc<Off
     assert!(second_time.as_i64().unwrap() > first_time.as_i64().unwrap(), "{first_time} then {second_time}");
 }
 
+/// An enterprise deactivates a person: their access tokens stop working at userinfo and their
+/// refresh tokens are refused, at once.
+async fn a_deactivated_person_loses_their_tokens(app: TestApp) {
+    let (s, client) = setup(&app).await;
+    let code = code(&app, &s, &client, &browser()).await;
+    let tokens: Value = exchange_code(&app, &client, &code).await.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, access).await.status(), StatusCode::OK);
+    let res = app
+        .api(Method::PATCH, "/api/v1/enterprises/acme/users/ada", &app.operator_key)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(userinfo(&app, access).await.status(), StatusCode::UNAUTHORIZED);
+    let res = exchange(
+        &app,
+        &client,
+        &[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    oauth_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
 crate::both_backends!(
+    a_deactivated_person_loses_their_tokens,
     an_idp_initiated_sign_in_lands_in_the_default_application,
     logout_reaches_applications_over_the_back_channel,
     applications_are_managed_by_operators,

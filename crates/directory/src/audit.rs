@@ -174,6 +174,25 @@ pub struct AuditEvent {
     pub details: String,
 }
 
+/// What an admin looks for in the audit log; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The operation id a person quoted from an error page (exact).
+    pub operation_id: Option<String>,
+    /// An action (`sign_in`) or a family of them (`connection.` matches every connection action).
+    pub action: Option<String>,
+    /// `success`, `failure` or `denied`.
+    pub outcome: Option<String>,
+    /// Who acted, as the log names them (exact: a login, `API key 0a1b…`).
+    pub actor: Option<String>,
+    /// The thing acted on, by name or id (exact).
+    pub subject: Option<String>,
+    /// Events at or after this time.
+    pub since: Option<NaiveDateTime>,
+    /// Events before this time.
+    pub until: Option<NaiveDateTime>,
+}
+
 impl Directory {
     /// Events of one enterprise, newest first (enterprise admins), or of the whole platform
     /// when `enterprise_key` is `None` (operators).
@@ -181,6 +200,17 @@ impl Directory {
         &self,
         ctx: &Ctx<'_>,
         enterprise_key: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>> {
+        self.search_audit_events(ctx, enterprise_key, &AuditFilter::default(), page)
+    }
+
+    /// As [`Directory::list_audit_events`], only the events `filter` matches.
+    pub fn search_audit_events(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: Option<&str>,
+        filter: &AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>> {
         let mut conn = self.conn()?;
@@ -202,6 +232,34 @@ impl Directory {
         }
         if let Some(after) = &page.after {
             query = query.filter(audit_events::id.lt(after.clone()));
+        }
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        if let Some(op) = text(&filter.operation_id) {
+            query = query.filter(audit_events::operation_id.eq(op));
+        }
+        if let Some(action) = text(&filter.action) {
+            query = match action.strip_suffix('.') {
+                // A family: the prefix, matched exactly up to its dot (no wildcard from input).
+                Some(family) => query.filter(audit_events::action.eq(family.to_owned()).or(
+                    audit_events::action.ge(format!("{family}.")).and(audit_events::action.lt(format!("{family}/"))),
+                )),
+                None => query.filter(audit_events::action.eq(action)),
+            };
+        }
+        if let Some(outcome) = text(&filter.outcome) {
+            query = query.filter(audit_events::outcome.eq(outcome));
+        }
+        if let Some(actor) = text(&filter.actor) {
+            query = query.filter(audit_events::actor_name.eq(actor));
+        }
+        if let Some(subject) = text(&filter.subject) {
+            query = query.filter(audit_events::target_name.eq(subject.clone()).or(audit_events::target_id.eq(subject)));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(audit_events::at.ge(since));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(audit_events::at.lt(until));
         }
         let rows = query.load(&mut conn)?;
         Ok(Page::from_rows(rows, page, |e| e.id.clone()))

@@ -24,7 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(users)
         .service(link_user)
         .service(unlink_user)
-        .service(audit);
+        .service(audit)
+        .service(audit_export);
 }
 
 #[derive(Debug, Deserialize)]
@@ -450,6 +451,72 @@ struct EventRow {
     target: String,
     outcome: String,
     reason: Option<String>,
+    operation_id: String,
+}
+
+/// The audit log's filters, as the form sends them (every field optional).
+#[derive(Debug, Default, Deserialize)]
+struct AuditQuery {
+    after: Option<String>,
+    #[serde(default)]
+    op: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    subject: String,
+    /// A day, `YYYY-MM-DD` (UTC): events from its start.
+    #[serde(default)]
+    since: String,
+    /// A day, `YYYY-MM-DD` (UTC): events up to its end.
+    #[serde(default)]
+    until: String,
+}
+
+impl AuditQuery {
+    fn filter(&self) -> Result<directory::audit::AuditFilter, PageError> {
+        let day = |field: &str, v: &str| -> Result<Option<chrono::NaiveDate>, PageError> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| PageError::BadRequest(format!("{field}: give a day as YYYY-MM-DD, not `{v}`")))
+        };
+        let some = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        Ok(directory::audit::AuditFilter {
+            operation_id: some(&self.op),
+            action: some(&self.action),
+            outcome: some(&self.outcome),
+            actor: some(&self.actor),
+            subject: some(&self.subject),
+            since: day("From", &self.since)?.and_then(|d| d.and_hms_opt(0, 0, 0)),
+            until: day("Until", &self.until)?.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)),
+        })
+    }
+
+    /// The filters as a query string, for the pager and the export link.
+    fn query_string(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("op", &self.op),
+            ("action", &self.action),
+            ("outcome", &self.outcome),
+            ("actor", &self.actor),
+            ("subject", &self.subject),
+            ("since", &self.since),
+            ("until", &self.until),
+        ] {
+            if !v.trim().is_empty() {
+                q.append_pair(k, v.trim());
+            }
+        }
+        q.finish()
+    }
 }
 
 #[derive(Template)]
@@ -460,6 +527,9 @@ struct AuditPage {
     enterprise_name: String,
     events: Vec<EventRow>,
     next: Option<String>,
+    q: AuditQuery,
+    filters: String,
+    filtered: bool,
 }
 
 #[get("/console/e/{key}/audit")]
@@ -467,16 +537,19 @@ async fn audit(
     state: web::Data<AppState>,
     session: ConsoleSession,
     path: web::Path<String>,
-    query: web::Query<AfterQuery>,
+    query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, PageError> {
     let key = path.into_inner();
-    let page = PageRequest { limit: Some(100), after: query.into_inner().after };
+    let q = query.into_inner();
+    let filter = q.filter()?;
+    let page = PageRequest { limit: Some(100), after: q.after.clone() };
     let k2 = key.clone();
     let (enterprise, result) = session
         .read(&state, move |dir, ctx| {
-            Ok((dir.get_enterprise(ctx, &k2)?, dir.list_audit_events(ctx, Some(&k2), &page)?))
+            Ok((dir.get_enterprise(ctx, &k2)?, dir.search_audit_events(ctx, Some(&k2), &filter, &page)?))
         })
         .await?;
+    let filters = q.query_string();
     render(&AuditPage {
         chrome: Chrome::signed_in(&session, "enterprise"),
         key,
@@ -491,8 +564,61 @@ async fn audit(
                 target: e.target_name.unwrap_or_default(),
                 outcome: e.outcome,
                 reason: e.reason,
+                operation_id: e.operation_id.unwrap_or_default(),
             })
             .collect(),
         next: result.next,
+        filtered: !filters.is_empty(),
+        filters,
+        q,
     })
+}
+
+/// The events the filters match, as JSON lines (one event per line, newest first, at most
+/// 50,000), for the admin's own tools.
+#[get("/console/e/{key}/audit.jsonl")]
+async fn audit_export(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let q = query.into_inner();
+    let filter = q.filter()?;
+    let k2 = key.clone();
+    let lines = session
+        .read(&state, move |dir, ctx| {
+            let mut out = String::new();
+            let mut after = None;
+            for _ in 0..250 {
+                let page =
+                    dir.search_audit_events(ctx, Some(&k2), &filter, &PageRequest { limit: Some(200), after })?;
+                for e in &page.items {
+                    let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
+                    let line = serde_json::json!({
+                        "id": e.id, "at": e.at.and_utc().to_rfc3339(), "actor_kind": e.actor_kind,
+                        "actor": e.actor_name, "action": e.action, "target_kind": e.target_kind,
+                        "target_id": e.target_id, "target": e.target_name, "outcome": e.outcome,
+                        "reason": e.reason, "operation_id": e.operation_id, "details": details,
+                    });
+                    out.push_str(&line.to_string());
+                    out.push('\n');
+                }
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"audit-{key}.jsonl\""),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(lines))
 }

@@ -65,6 +65,36 @@ async fn operator_creates_enterprise_and_organization(app: TestApp) {
     assert!(org.contains("Engineering") && org.contains("Members"));
     let overview = b.get(app.url("/console/e/acme")).send().await.unwrap().text().await.unwrap();
     assert!(overview.contains("/console/e/acme/o/eng"));
+
+    // The audit log filters by action family, outcome and operation id, and exports JSON lines.
+    let get = |q: &str| {
+        let (b, url) = (b.clone(), app.url(&format!("/console/e/acme/audit{q}")));
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let orgs = get("?action=organization.").await;
+    assert!(
+        orgs.contains("<code>organization.create</code>") && !orgs.contains("<code>enterprise.create</code>"),
+        "{orgs}"
+    );
+    assert!(get("?outcome=denied").await.contains("No event matches these filters"));
+    let ok = get("?outcome=success&action=organization.create").await;
+    assert_eq!(ok.matches("<code>organization.create</code>").count(), 1, "{ok}");
+    let events = app
+        .directory
+        .list_audit_events(&directory::Ctx::new(&directory::Actor::System, None), Some("acme"), &Default::default())
+        .unwrap()
+        .items;
+    let op = events.iter().find(|e| e.action == "organization.create").unwrap().operation_id.clone().unwrap();
+    let by_op = get(&format!("?op={op}")).await;
+    assert_eq!(by_op.matches("<tr>").count(), 2, "the header and the one event: {by_op}");
+    assert!(get("?since=yesterday").await.contains("YYYY-MM-DD"));
+    assert!(get("?action=nothing.like.this").await.contains("No event matches these filters"));
+    let export = b.get(app.url("/console/e/acme/audit.jsonl?action=organization.")).send().await.unwrap();
+    assert_eq!(export.headers()["content-type"], "application/x-ndjson; charset=utf-8");
+    let lines: Vec<serde_json::Value> =
+        export.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines.iter().all(|l| l["action"] == "organization.create" && l["operation_id"].is_string()));
 }
 
 async fn forms_show_field_errors_and_change_nothing(app: TestApp) {

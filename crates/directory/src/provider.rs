@@ -271,8 +271,7 @@ impl Directory {
             .inner_join(users::table.on(sessions::user_id.eq(users::id.nullable())))
             .inner_join(enterprises::table.on(users::enterprise_id.eq(enterprises::id)))
             .filter(sessions::id_hash.eq(hash_secret(token)))
-            .filter(sessions::expires_at.gt(now))
-            .filter(sessions::last_seen_at.gt(now - Duration::hours(crate::session::IDLE_TIMEOUT_HOURS)))
+            .filter(crate::session::live(now))
             .filter(users::active.eq(true))
             .select((
                 sessions::sid,
@@ -471,31 +470,14 @@ pub enum GrantRefusal {
     Inactive,
 }
 
-/// A code's or refresh token's grant as the exchange first reads it: grant id, application,
-/// expiry, when it was used, when its grant was revoked.
-type Spendable = (String, String, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>);
-
 /// A check the gateway makes on a code's grant inside the exchange (redirect URI, PKCE).
 pub type GrantCheck<'a> = &'a dyn Fn(&Grant) -> std::result::Result<(), GrantRefusal>;
-
-fn grant_by(conn: &mut DbConnection, id: &str) -> Result<Grant> {
-    Ok(op_grants::table.filter(op_grants::id.eq(id)).select(Grant::as_select()).first(conn)?)
-}
 
 fn revoke_grant(conn: &mut DbConnection, now: NaiveDateTime, id: &str) -> Result<()> {
     diesel::update(op_grants::table.filter(op_grants::id.eq(id)).filter(op_grants::revoked_at.is_null()))
         .set(op_grants::revoked_at.eq(now))
         .execute(conn)?;
     Ok(())
-}
-
-fn user_active(conn: &mut DbConnection, user_id: &str) -> Result<bool> {
-    Ok(users::table
-        .filter(users::id.eq(user_id))
-        .select(users::active)
-        .first::<bool>(conn)
-        .optional()?
-        .unwrap_or(false))
 }
 
 fn insert_tokens(conn: &mut DbConnection, now: NaiveDateTime, grant: Grant, life: TokenLifetimes) -> Result<Issued> {
@@ -615,44 +597,44 @@ impl Directory {
         life: TokenLifetimes,
     ) -> Result<std::result::Result<Issued, GrantRefusal>> {
         self.write(|conn, now| {
-            let row: Option<Spendable> = op_tokens::table
-                .inner_join(op_grants::table)
-                .filter(op_tokens::token_hash.eq(hash_secret(refresh_token)))
+            let token_hash = hash_secret(refresh_token);
+            // One read, as for a code: the grant, the token's state, the person's `active`.
+            type Row = (Grant, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>, bool);
+            let row: Option<Row> = op_tokens::table
+                .inner_join(op_grants::table.inner_join(users::table))
+                .filter(op_tokens::token_hash.eq(&token_hash))
                 .filter(op_tokens::kind.eq("refresh"))
                 .select((
-                    op_grants::id,
-                    op_grants::application_id,
+                    Grant::as_select(),
                     op_tokens::expires_at,
                     op_tokens::used_at,
                     op_grants::revoked_at,
+                    users::active,
                 ))
                 .first(conn)
                 .optional()?;
-            let Some((grant_id, application_id, expires_at, used_at, revoked_at)) = row else {
+            let Some((grant, expires_at, used_at, revoked_at, active)) = row else {
                 return Ok(Err(GrantRefusal::Unknown));
             };
-            if application_id != client_id {
+            if grant.application_id != client_id {
                 return Ok(Err(GrantRefusal::OtherClient));
             }
             if revoked_at.is_some() {
                 return Ok(Err(GrantRefusal::Revoked));
             }
             let spent = diesel::update(
-                op_tokens::table
-                    .filter(op_tokens::token_hash.eq(hash_secret(refresh_token)))
-                    .filter(op_tokens::used_at.is_null()),
+                op_tokens::table.filter(op_tokens::token_hash.eq(&token_hash)).filter(op_tokens::used_at.is_null()),
             )
             .set(op_tokens::used_at.eq(now))
             .execute(conn)?;
             if used_at.is_some() || spent == 0 {
-                revoke_grant(conn, now, &grant_id)?;
+                revoke_grant(conn, now, &grant.id)?;
                 return Ok(Err(GrantRefusal::RefreshReplayed));
             }
             if expires_at <= now {
                 return Ok(Err(GrantRefusal::Expired));
             }
-            let grant = grant_by(conn, &grant_id)?;
-            if !user_active(conn, &grant.user_id)? {
+            if !active {
                 return Ok(Err(GrantRefusal::Inactive));
             }
             // The spent refresh token's access tokens stay valid until they expire.
@@ -665,7 +647,7 @@ impl Directory {
     pub fn access_token_grant(&self, access_token: &str) -> Result<Option<Grant>> {
         let now = self.now();
         let mut conn = self.conn()?;
-        let id: Option<String> = op_tokens::table
+        Ok(op_tokens::table
             .inner_join(op_grants::table.inner_join(users::table))
             .filter(op_tokens::token_hash.eq(hash_secret(access_token)))
             .filter(op_tokens::kind.eq("access"))
@@ -673,10 +655,9 @@ impl Directory {
             .filter(op_tokens::revoked_at.is_null())
             .filter(op_grants::revoked_at.is_null())
             .filter(users::active.eq(true))
-            .select(op_grants::id)
+            .select(Grant::as_select())
             .first(&mut conn)
-            .optional()?;
-        id.map(|id| grant_by(&mut conn, &id)).transpose()
+            .optional()?)
     }
 
     /// Revokes a token `client_id` presents (RFC 7009): a refresh token takes its whole grant

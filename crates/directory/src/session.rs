@@ -32,6 +32,19 @@ pub struct SessionInfo {
     pub name: String,
     /// The enterprise of a user session.
     pub enterprise_key: Option<String>,
+    /// A status message waiting for the next page ([`Directory::take_flash`] consumes it).
+    pub flash: Option<String>,
+}
+
+/// The sessions still live at `now`: not past their absolute end, not idle too long. The one
+/// definition for the console and the OpenID Provider.
+pub(crate) type Live = diesel::dsl::And<
+    diesel::dsl::Gt<sessions::expires_at, NaiveDateTime>,
+    diesel::dsl::Gt<sessions::last_seen_at, NaiveDateTime>,
+>;
+
+pub(crate) fn live(now: NaiveDateTime) -> Live {
+    sessions::expires_at.gt(now).and(sessions::last_seen_at.gt(now - Duration::hours(IDLE_TIMEOUT_HOURS)))
 }
 
 /// How a user session's person signed in through their enterprise's IdP: what the host product
@@ -90,14 +103,14 @@ impl Directory {
         let now = self.now();
         let id_hash = hash_secret(token);
         let mut conn = self.conn()?;
-        let row: Option<(Option<String>, Option<String>, NaiveDateTime)> = sessions::table
+        type Row = (Option<String>, Option<String>, NaiveDateTime, Option<String>);
+        let row: Option<Row> = sessions::table
             .filter(sessions::id_hash.eq(&id_hash))
-            .filter(sessions::expires_at.gt(now))
-            .filter(sessions::last_seen_at.gt(now - Duration::hours(IDLE_TIMEOUT_HOURS)))
-            .select((sessions::operator_id, sessions::user_id, sessions::last_seen_at))
+            .filter(live(now))
+            .select((sessions::operator_id, sessions::user_id, sessions::last_seen_at, sessions::flash))
             .first(&mut conn)
             .optional()?;
-        let Some((operator_id, user_id, last_seen)) = row else {
+        let Some((operator_id, user_id, last_seen, flash)) = row else {
             return Ok(None);
         };
         let info = if let Some(oid) = operator_id {
@@ -112,6 +125,7 @@ impl Directory {
                     login,
                     name,
                     enterprise_key: None,
+                    flash,
                 },
                 _ => return Ok(None),
             }
@@ -135,6 +149,7 @@ impl Directory {
                         login,
                         name,
                         enterprise_key: Some(key),
+                        flash,
                     }
                 }
                 _ => return Ok(None),

@@ -166,7 +166,8 @@ async fn load_session(req: &HttpRequest) -> Result<Option<ConsoleSession>, PageE
             return Ok(None);
         };
         // A page shows the message an action left; a form post leaves it for the page after.
-        let flash = if page_load { directory.take_flash(&lookup)? } else { None };
+        // The session's own read says whether there is one, so most pages pay nothing more.
+        let flash = if page_load && info.flash.is_some() { directory.take_flash(&lookup)? } else { None };
         Ok(Some((info, flash)))
     })
     .await?;

@@ -185,30 +185,10 @@ pub(crate) fn derived_groups_of(
     enterprise_id: &str,
     user_ids: &[&str],
 ) -> Result<Vec<Membership>> {
-    // One person (a claims read, a person's own page): a statement SQLite keeps prepared; an
-    // `IN` list of values is prepared anew each time.
-    if let [user_id] = user_ids {
-        return Ok(idp_group_members::table
-            .inner_join(org_groups::table.on(org_groups::idp_group_id.eq(idp_group_members::group_id.nullable())))
-            .inner_join(organizations::table.on(organizations::id.eq(org_groups::organization_id)))
-            .filter(org_groups::enterprise_id.eq(enterprise_id))
-            .filter(idp_group_members::user_id.eq(*user_id))
-            .select((
-                idp_group_members::user_id,
-                org_groups::id,
-                organizations::key,
-                organizations::name,
-                org_groups::name,
-                MembershipSource::Sso.as_str().into_sql::<diesel::sql_types::Text>(),
-            ))
-            .order((organizations::key.asc(), org_groups::name.asc()))
-            .load(conn)?);
-    }
-    Ok(idp_group_members::table
+    let query = idp_group_members::table
         .inner_join(org_groups::table.on(org_groups::idp_group_id.eq(idp_group_members::group_id.nullable())))
         .inner_join(organizations::table.on(organizations::id.eq(org_groups::organization_id)))
         .filter(org_groups::enterprise_id.eq(enterprise_id))
-        .filter(idp_group_members::user_id.eq_any(user_ids))
         .select((
             idp_group_members::user_id,
             org_groups::id,
@@ -218,7 +198,14 @@ pub(crate) fn derived_groups_of(
             MembershipSource::Sso.as_str().into_sql::<diesel::sql_types::Text>(),
         ))
         .order((organizations::key.asc(), org_groups::name.asc()))
-        .load(conn)?)
+        .into_boxed();
+    // One person (a claims read, a person's own page) is compared with `=`: a statement SQLite
+    // keeps prepared. An `IN` list of values is prepared anew each time.
+    let query = match user_ids {
+        [user_id] => query.filter(idp_group_members::user_id.eq(*user_id)),
+        many => query.filter(idp_group_members::user_id.eq_any(many)),
+    };
+    Ok(query.load(conn)?)
 }
 
 /// Which same-named pairs [`link_by_name`] links.

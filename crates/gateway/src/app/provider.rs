@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use directory::host_application::{HostApplication, SigningAlg};
 use directory::provider::{GrantRefusal, Issued, NewGrant, NewSigningKey, Person, ProviderSession, TokenLifetimes};
 use directory::{Actor, Ctx, Directory, DirectoryError};
@@ -153,6 +153,15 @@ pub async fn key_set(state: &AppState) -> Result<Arc<KeySet>, DirectoryError> {
 
 // ---- Authorization ----
 
+/// The browser's Portico session, as the provider sees it (`token` is its cookie).
+async fn session_of(state: &AppState, token: Option<String>) -> Result<Option<ProviderSession>, DirectoryError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let dir = state.directory.clone();
+    blocking::<_, DirectoryError>(move || dir.provider_session(&token)).await
+}
+
 /// What the authorization endpoint answers.
 #[derive(Debug)]
 pub enum Authorize {
@@ -221,11 +230,7 @@ pub async fn authorize(
         Ok(r) => r,
         Err(r) => return Ok(to_page_or_redirect(r, &issuer)),
     };
-    let dir = state.directory.clone();
-    let session = match session_token {
-        Some(t) => blocking::<_, DirectoryError>(move || dir.provider_session(&t)).await?,
-        None => None,
-    };
+    let session = session_of(state, session_token).await?;
     // Without `enterprise_key`, a browser signed in to an enterprise stays with it (an
     // IdP-initiated sign-in arrives this way); otherwise the person is asked.
     let Some(enterprise_key) =
@@ -299,11 +304,7 @@ pub async fn initiate(
     let Some(app) = blocking::<_, DirectoryError>(move || dir.host_application(&client_id)).await? else {
         return Ok(Authorize::Page("The application this sign-in leads to is no longer registered.".into()));
     };
-    let dir = state.directory.clone();
-    let session = match session_token {
-        Some(t) => blocking::<_, DirectoryError>(move || dir.provider_session(&t)).await?,
-        None => None,
-    };
+    let session = session_of(state, session_token).await?;
     if !session.is_some_and(|s| app.allows_enterprise(&s.enterprise_key)) {
         return Ok(Authorize::Page(format!("You are not signed in to an enterprise that may use {}.", app.name)));
     }
@@ -346,11 +347,7 @@ pub async fn resume(
         return Ok(expired());
     };
     let issuer = state.settings.issuer();
-    let dir = state.directory.clone();
-    let session = match session_token {
-        Some(t) => blocking::<_, DirectoryError>(move || dir.provider_session(&t)).await?,
-        None => None,
-    };
+    let session = session_of(state, session_token).await?;
     let Some(session) = session.filter(|s| s.enterprise_id == parked.enterprise_id) else {
         return Ok(Authorize::Redirect(req.refuse("access_denied", "the sign-in did not complete").url(&issuer)));
     };
@@ -488,10 +485,6 @@ enum Exchanged {
     Refused(String, GrantRefusal),
 }
 
-fn utc(t: NaiveDateTime) -> DateTime<Utc> {
-    DateTime::from_naive_utc_and_offset(t, Utc)
-}
-
 fn person_claims(p: Person, email_verified: bool) -> claims::Person {
     claims::Person {
         sub: p.user_id,
@@ -606,7 +599,7 @@ fn finish_tokens(
     };
     let scopes: Vec<String> = issued.grant.scope.split(' ').map(str::to_owned).collect();
     let person = person_claims(person, issued.grant.email_verified);
-    let now = utc(dir.now());
+    let now = dir.now().and_utc();
     let id_token = claims::id_token(
         &person,
         &IdTokenInput {
@@ -615,7 +608,7 @@ fn finish_tokens(
             scopes: &scopes,
             nonce: if first { issued.grant.nonce.as_deref() } else { None },
             sid: &issued.grant.sid,
-            auth_time: utc(issued.grant.auth_time),
+            auth_time: issued.grant.auth_time.and_utc(),
             now,
             lifetime: id_ttl,
             access_token: &issued.access_token,
@@ -744,11 +737,7 @@ pub async fn logout(
             Some(uri)
         }
     };
-    let dir = state.directory.clone();
-    let current = match session_token {
-        Some(t) => blocking::<_, DirectoryError>(move || dir.provider_session(&t)).await?,
-        None => None,
-    };
+    let current = session_of(state, session_token).await?;
     if hint.is_none() && current.is_some() && !confirmed {
         return Ok(Logout::Confirm(params.into_iter().filter(|(k, _)| k != "csrf_token").collect()));
     }
@@ -800,7 +789,7 @@ pub async fn backchannel_logout(state: &AppState, sid: &str, holders: Vec<(Strin
                 &user_id,
                 sid,
                 &uuid::Uuid::new_v4().to_string(),
-                utc(state.directory.now()),
+                state.directory.now().and_utc(),
             ),
             Err(e) => {
                 tracing::error!(error = %e, "no key to sign a logout token");

@@ -104,6 +104,39 @@ pub(crate) fn form_value(html: &str, name: &str) -> String {
     tag[v..].split('"').next().unwrap().replace("&#x3D;", "=").replace("&#x2F;", "/").replace("&#x2B;", "+")
 }
 
+/// A SAML connection of `acme` read from the metadata of a samlp IdP signing in `user`,
+/// tested and enabled; answers its id and the IdP.
+pub(crate) async fn enabled_samlp_connection(app: &TestApp, user: &Value) -> (String, SamlpIdp) {
+    let draft: Value = app
+        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
+        .json(&json!({"protocol": "saml", "provider": "other", "saml": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let idp = start_samlp_as(draft["sp"]["acs_url"].as_str().unwrap(), None, user);
+    let res = app
+        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{id}"), &app.operator_key)
+        .json(&json!({"saml": {"metadata_url": format!("{}/metadata", idp.base)}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    app.directory
+        .record_test_result(&directory::ids::ConnectionId::from(id.as_str()), true, None, &json!({}), None)
+        .unwrap();
+    let res = app
+        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    (id, idp)
+}
+
 async fn sign_in_through_samlp(app: &TestApp, idp: &SamlpIdp) -> reqwest::Response {
     let start = app.client.get(app.url("/login/sso?enterprise_key=acme")).send().await.unwrap();
     assert_eq!(start.status(), StatusCode::FOUND);
@@ -225,37 +258,10 @@ async fn samlp_signs_in_a_user_with_a_thousand_groups(app: TestApp) {
         return;
     }
     app.create_enterprise("acme").await;
-    let draft: Value = app
-        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
-        .json(&json!({"protocol": "saml", "provider": "other", "saml": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = draft["id"].as_str().unwrap().to_owned();
-    let acs = draft["sp"]["acs_url"].as_str().unwrap().to_owned();
     let groups: Vec<String> =
         (0..1000).map(|i| format!("Department {i:04} - Regional Engineering and Operations")).collect();
     let user = json!({"login": "linus", "email": "linus@acme.test", "name": "Linus T", "groups": groups});
-    let idp = start_samlp_as(&acs, None, &user);
-    let res = app
-        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{id}"), &app.operator_key)
-        .json(&json!({"saml": {"metadata_url": format!("{}/metadata", idp.base)}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    app.directory
-        .record_test_result(&directory::ids::ConnectionId::from(id.as_str()), true, None, &json!({}), None)
-        .unwrap();
-    let res = app
-        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (_, idp) = enabled_samlp_connection(&app, &user).await;
     let res = sign_in_through_samlp(&app, &idp).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
     let groups: Value = app

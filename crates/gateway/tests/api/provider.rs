@@ -1032,52 +1032,43 @@ crate::both_backends!(
     provider_pages_cannot_be_framed_and_parameters_cannot_repeat,
 );
 
+/// Tests that move the clock, on each backend (PostgreSQL skipped where `both_backends!` would).
 mod with_a_clock {
+    use std::future::Future;
     use std::sync::Arc;
 
+    use directory::Backend;
+
     use super::OffsetClock;
+    use crate::helpers::TestApp;
+
+    async fn run<Fut: Future<Output = ()>>(backend: Backend, test: impl FnOnce(TestApp, Arc<OffsetClock>) -> Fut) {
+        let clock = Arc::new(OffsetClock::default());
+        let Some(app) = TestApp::spawn_with_clock(backend, &[], clock.clone()).await else {
+            return;
+        };
+        let server = app.server.clone();
+        test(app, clock).await;
+        server.stop(false).await;
+    }
 
     #[actix_web::test]
     async fn prompt_login_sqlite() {
-        let clock = Arc::new(OffsetClock::default());
-        let app =
-            crate::helpers::TestApp::spawn_with_clock(directory::Backend::Sqlite, &[], clock.clone()).await.unwrap();
-        let server = app.server.clone();
-        super::prompt_login_and_max_age_ask_the_idp_again(app, clock).await;
-        server.stop(false).await;
+        run(Backend::Sqlite, super::prompt_login_and_max_age_ask_the_idp_again).await;
     }
 
     #[actix_web::test]
     async fn prompt_login_postgres() {
-        let clock = Arc::new(OffsetClock::default());
-        if let Some(app) =
-            crate::helpers::TestApp::spawn_with_clock(directory::Backend::Postgres, &[], clock.clone()).await
-        {
-            let server = app.server.clone();
-            super::prompt_login_and_max_age_ask_the_idp_again(app, clock).await;
-            server.stop(false).await;
-        }
+        run(Backend::Postgres, super::prompt_login_and_max_age_ask_the_idp_again).await;
     }
 
     #[actix_web::test]
     async fn expired_code_sqlite() {
-        let clock = Arc::new(OffsetClock::default());
-        let app =
-            crate::helpers::TestApp::spawn_with_clock(directory::Backend::Sqlite, &[], clock.clone()).await.unwrap();
-        let server = app.server.clone();
-        super::an_expired_code_is_refused(app, clock).await;
-        server.stop(false).await;
+        run(Backend::Sqlite, super::an_expired_code_is_refused).await;
     }
 
     #[actix_web::test]
     async fn expired_code_postgres() {
-        let clock = Arc::new(OffsetClock::default());
-        if let Some(app) =
-            crate::helpers::TestApp::spawn_with_clock(directory::Backend::Postgres, &[], clock.clone()).await
-        {
-            let server = app.server.clone();
-            super::an_expired_code_is_refused(app, clock).await;
-            server.stop(false).await;
-        }
+        run(Backend::Postgres, super::an_expired_code_is_refused).await;
     }
 }

@@ -145,34 +145,8 @@ async fn openid_client_signs_in_through_a_saml_idp(app: TestApp) {
         .send()
         .await
         .unwrap();
-    let draft: Value = app
-        .api(Method::POST, "/api/v1/enterprises/acme/connections", &app.operator_key)
-        .json(&json!({"protocol": "saml", "provider": "other", "saml": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = draft["id"].as_str().unwrap().to_owned();
     let grace = json!({"login": "grace", "email": "grace@acme.test", "name": "Grace Hopper", "groups": ["Developers"]});
-    let idp = crate::interop::start_samlp_as(draft["sp"]["acs_url"].as_str().unwrap(), None, &grace);
-    let res = app
-        .api(Method::PATCH, &format!("/api/v1/enterprises/acme/connections/{id}"), &app.operator_key)
-        .json(&json!({"saml": {"metadata_url": format!("{}/metadata", idp.base)}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    app.directory
-        .record_test_result(&directory::ids::ConnectionId::from(id.as_str()), true, None, &json!({}), None)
-        .unwrap();
-    let res = app
-        .api(Method::POST, &format!("/api/v1/enterprises/acme/connections/{id}/enable"), &app.operator_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (id, _idp) = crate::interop::enabled_samlp_connection(&app, &grace).await;
     let rp = start_rp(&app).await;
     let claims = sign_in_and_out(&app, &rp, "saml", &id).await;
     assert_eq!(claims["preferred_username"], "grace");

@@ -77,21 +77,36 @@ impl KeySet {
 /// Reads the key set, making the first keys when there are none and rotating those the
 /// schedule (`provider.key_rotation_days`) says are due. Blocking.
 pub fn load_key_set(dir: &Directory, settings: &Settings) -> Result<KeySet, DirectoryError> {
+    use directory::provider::KeyState;
     let system = Actor::System;
-    for a in SigningAlg::ALL {
+    let mut stored = dir.signing_keys()?;
+    // Writes (and on SQLite the write lock) only when a key is missing or one is due.
+    let due_before = settings.provider_key_rotation.map(|period| dir.now() - period);
+    let needs_work = |keys: &[directory::provider::StoredSigningKey], a: SigningAlg| {
+        let of = |state| keys.iter().find(|k| k.alg == a && k.state == state);
+        let due = match (of(KeyState::Current), due_before) {
+            (Some(c), Some(due)) => c.activated_at.is_none_or(|at| at < due),
+            _ => false,
+        };
+        of(KeyState::Current).is_none() || of(KeyState::Next).is_none() || due
+    };
+    let pending: Vec<SigningAlg> = SigningAlg::ALL.into_iter().filter(|a| needs_work(&stored, *a)).collect();
+    for &a in &pending {
         dir.ensure_signing_keys(a, &|| make_key(settings, a))?;
-        if let Some(period) = settings.provider_key_rotation {
-            let due_before = dir.now() - period;
+        if due_before.is_some() {
             let rotated =
-                dir.rotate_signing_keys(&Ctx::new(&system, None), a, Some(due_before), &|| make_key(settings, a))?;
+                dir.rotate_signing_keys(&Ctx::new(&system, None), a, due_before, &|| make_key(settings, a))?;
             if rotated == directory::provider::Rotation::Rotated {
                 tracing::info!(alg = a.as_str(), "rotated the ID token signing key on schedule");
             }
         }
     }
+    if !pending.is_empty() {
+        stored = dir.signing_keys()?;
+    }
     let mut current = HashMap::new();
     let mut all = Vec::new();
-    for stored in dir.signing_keys()? {
+    for stored in stored {
         let pem = crate::secrets::open(settings, KEY_PURPOSE, &stored.private_key_sealed).map_err(|e| {
             DirectoryError::Internal(format!(
                 "signing key {} cannot be opened: {e} (security.secret_key changed?)",

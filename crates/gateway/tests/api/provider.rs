@@ -1072,3 +1072,38 @@ mod with_a_clock {
         run(Backend::Postgres, super::an_expired_code_is_refused).await;
     }
 }
+
+/// `provider.key_rotation_days`: reading the keys writes nothing until a rotation is due, then
+/// the published next key signs and the old one stays published.
+#[test]
+fn keys_rotate_on_schedule_and_only_then() {
+    use directory::Clock;
+    let db = directory::testing::TestDatabase::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(directory::ManualClock::new(directory::SystemClock.now()));
+    let dir = directory::Directory::connect(&db.url, 2, clock.clone()).unwrap();
+    dir.migrate().unwrap();
+    let settings = gateway::config::Settings::load_from(
+        None,
+        vec![
+            ("PORTICO__DATA__DIR".to_owned(), data.path().display().to_string()),
+            ("PORTICO__DATABASE__URL".to_owned(), db.url.clone()),
+            ("PORTICO__PROVIDER__KEY_ROTATION_DAYS".to_owned(), "1".to_owned()),
+        ],
+    )
+    .unwrap();
+    let rs = directory::host_application::SigningAlg::Rs256;
+    let kid = |set: &gateway::app::provider::KeySet| set.signing(rs).unwrap().kid().to_owned();
+    let first = gateway::app::provider::load_key_set(&dir, &settings).unwrap();
+    let stored = dir.signing_keys().unwrap();
+    clock.advance(chrono::Duration::hours(23));
+    let again = gateway::app::provider::load_key_set(&dir, &settings).unwrap();
+    assert_eq!(kid(&again), kid(&first), "not due yet");
+    assert_eq!(dir.signing_keys().unwrap(), stored, "nothing written while nothing is due");
+    let next =
+        stored.iter().find(|k| k.alg == rs && k.state == directory::provider::KeyState::Next).unwrap().kid.clone();
+    clock.advance(chrono::Duration::hours(2));
+    let rotated = gateway::app::provider::load_key_set(&dir, &settings).unwrap();
+    assert_eq!(kid(&rotated), next, "the published next key signs now");
+    assert!(rotated.all().any(|k| k.kid() == kid(&first)), "the old key is still published");
+}

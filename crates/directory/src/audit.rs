@@ -38,6 +38,9 @@ pub struct Subject {
     pub id: Option<String>,
     pub name: Option<String>,
     pub details: Option<serde_json::Value>,
+    /// The events the change writes for the host product (see [`crate::event`]), written with
+    /// its audit event.
+    pub events: Vec<crate::event::Event>,
 }
 
 impl Subject {
@@ -52,11 +55,24 @@ impl Subject {
             id: Some(id.to_owned()),
             name: Some(name.to_owned()),
             details: None,
+            events: Vec::new(),
         }
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(details);
+        self
+    }
+
+    /// Adds an event the change writes.
+    pub fn emits(mut self, event: crate::event::Event) -> Self {
+        self.events.push(event);
+        self
+    }
+
+    /// Adds events the change writes.
+    pub fn emits_all(mut self, events: impl IntoIterator<Item = crate::event::Event>) -> Self {
+        self.events.extend(events);
         self
     }
 }

@@ -164,6 +164,21 @@ pub struct Connection {
     pub default_application: Option<String>,
 }
 
+impl Connection {
+    /// The event that tells a host of this connection's state (never its secrets).
+    pub(crate) fn event(&self, kind: &'static str) -> crate::event::Event {
+        crate::event::Event::connection(
+            kind,
+            &self.enterprise_id,
+            &self.id,
+            serde_json::json!({ "connection": {
+                "id": self.id, "protocol": self.protocol.as_str(), "provider": self.provider.as_str(),
+                "status": self.status.as_str(),
+            }}),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sso_connections)]
 struct Row {
@@ -408,7 +423,8 @@ impl Directory {
                 ))
                 .execute(conn)?;
             let created = load(conn, &enterprise, &id)?;
-            let subject = Subject::new(Some(&enterprise.id), "connection", &id, input.provider.label());
+            let subject = Subject::new(Some(&enterprise.id), "connection", &id, input.provider.label())
+                .emits(created.event(crate::event::CONNECTION_CREATED));
             Ok((created, subject))
         })
     }
@@ -490,7 +506,8 @@ impl Directory {
                 ))
                 .execute(conn)?;
             let updated = load(conn, &enterprise, id)?;
-            let subject = Subject::new(Some(&enterprise.id), "connection", id, provider.label());
+            let subject = Subject::new(Some(&enterprise.id), "connection", id, provider.label())
+                .emits(updated.event(crate::event::CONNECTION_UPDATED));
             Ok((updated, subject))
         })
     }
@@ -504,7 +521,8 @@ impl Directory {
             let current = load(conn, &enterprise, id)?;
             diesel::delete(sso_connections::table.filter(sso_connections::id.eq(&current.id))).execute(conn)?;
             let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label())
-                .with_details(serde_json::json!({"was": current.status.as_str()}));
+                .with_details(serde_json::json!({"was": current.status.as_str()}))
+                .emits(current.event(crate::event::CONNECTION_DELETED));
             Ok(((), subject))
         })
     }
@@ -519,8 +537,10 @@ impl Directory {
                 return Err(DirectoryError::Conflict("test the connection successfully before enabling it".into()));
             }
             set_status(conn, id, ConnectionStatus::Enabled, now)?;
-            let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label());
-            Ok((load(conn, &enterprise, id)?, subject))
+            let enabled = load(conn, &enterprise, id)?;
+            let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label())
+                .emits(enabled.event(crate::event::CONNECTION_ENABLED));
+            Ok((enabled, subject))
         })
     }
 
@@ -563,8 +583,10 @@ impl Directory {
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;
             set_status(conn, id, ConnectionStatus::Disabled, now)?;
-            let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label());
-            Ok((load(conn, &enterprise, id)?, subject))
+            let disabled = load(conn, &enterprise, id)?;
+            let subject = Subject::new(Some(&enterprise.id), "connection", id, current.provider.label())
+                .emits(disabled.event(crate::event::CONNECTION_DISABLED));
+            Ok((disabled, subject))
         })
     }
 

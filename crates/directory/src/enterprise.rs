@@ -249,7 +249,18 @@ impl Directory {
                     "jit_users": locked_out,
                 }),
             );
+            let previous_mode = current.provisioning_mode;
             let updated = Enterprise { name: new_name, provisioning_mode: new_mode, updated_at: now, ..current };
+            let subject = if previous_mode == new_mode {
+                subject
+            } else {
+                subject.emits(crate::event::Event::new(
+                    crate::event::PROVISIONING_MODE_CHANGED,
+                    Some(&updated.id),
+                    format!("enterprise:{}", updated.id),
+                    serde_json::json!({ "mode": new_mode.as_str(), "previous_mode": previous_mode.as_str() }),
+                ))
+            };
             Ok((updated, subject))
         })
     }

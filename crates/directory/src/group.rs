@@ -294,8 +294,10 @@ impl Directory {
             let user = crate::user::find_by_login(conn, &enterprise.id, login)?
                 .ok_or_else(|| FieldErrors::single("login", "no user with this login in the enterprise"))?;
             insert_membership(conn, now, &group.id, &user.id, MembershipSource::Local)?;
+            let change = serde_json::json!({ "kind": "member_added", "user_id": user.id });
             let subject = Subject::new(Some(&enterprise.id), "group", &group.id, &group.name)
-                .with_details(serde_json::json!({"organization": org.key, "user": user.login}));
+                .with_details(serde_json::json!({"organization": org.key, "user": user.login}))
+                .emits(crate::event::org_group_membership(&org, &group.id, &group.name, change));
             Ok(((), subject))
         })
     }
@@ -322,8 +324,10 @@ impl Directory {
                     .filter(org_group_members::source.eq(MembershipSource::Local.as_str())),
             )
             .execute(conn)?;
+            let change = serde_json::json!({ "kind": "member_removed", "user_id": user.id });
             let subject = Subject::new(Some(&enterprise.id), "group", &group.id, &group.name)
-                .with_details(serde_json::json!({"organization": org.key, "user": user.login}));
+                .with_details(serde_json::json!({"organization": org.key, "user": user.login}))
+                .emits(crate::event::org_group_membership(&org, &group.id, &group.name, change));
             Ok(((), subject))
         })
     }

@@ -136,7 +136,7 @@ const MAX_URI_LEN: usize = 2000;
 
 /// A URI the application registers: absolute, without a fragment (RFC 6749 §3.1.2), and over
 /// HTTPS, or plain HTTP to the loopback interface only (a developer's machine, a native app).
-fn check_uri(errors: &mut FieldErrors, field: &str, uri: &str) {
+pub(crate) fn check_uri(errors: &mut FieldErrors, field: &str, uri: &str) {
     if uri.len() > MAX_URI_LEN {
         errors.add(field, format!("a URI may have at most {MAX_URI_LEN} characters"));
         return;

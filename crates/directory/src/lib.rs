@@ -16,6 +16,7 @@ mod data_fix;
 pub mod db;
 pub mod enterprise;
 pub mod error;
+pub mod event;
 pub mod group;
 pub mod host_application;
 pub mod ids;
@@ -42,6 +43,7 @@ pub mod stored;
 pub mod testing;
 pub mod user;
 pub mod validate;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +64,9 @@ pub struct Directory {
     backend: Backend,
     passwords: Arc<password::PasswordGate>,
     jobs: Arc<job::JobSettings>,
+    /// Whether changes write their events: always, except in the benchmark that measures what
+    /// events cost (see [`Directory::set_events_for_benchmarks`]).
+    events: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -77,13 +82,26 @@ impl Directory {
         let pool = db::open_pool(&url, pool_size, Duration::from_secs(10))?;
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let passwords = Arc::new(password::PasswordGate::new(cores));
-        Ok(Directory { pool, clock, backend: url.backend, passwords, jobs: Arc::default() })
+        let events = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        Ok(Directory { pool, clock, backend: url.backend, passwords, jobs: Arc::default(), events })
     }
 
     /// The same directory, running jobs as `settings` say.
     pub fn with_job_settings(mut self, settings: job::JobSettings) -> Self {
         self.jobs = Arc::new(settings);
         self
+    }
+
+    /// Turns the writing of events off or on, for this directory and its clones. Only the
+    /// events benchmark calls it, to measure a change with and without its events side by
+    /// side; Portico itself never turns events off.
+    #[cfg(feature = "test-support")]
+    pub fn set_events_for_benchmarks(&self, on: bool) {
+        self.events.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn events_on(&self) -> bool {
+        self.events.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> Backend {
@@ -117,8 +135,8 @@ impl Directory {
         db::write_tx(&mut conn, |c| f(c, now))
     }
 
-    /// A mutation an admin performs: runs `f` in a transaction and writes its audit event in the
-    /// same transaction. When `f` refuses (bad input, conflict, not allowed), the refusal is
+    /// A mutation an admin performs: runs `f` in a transaction and writes its audit event, and
+    /// the events its subject carries for the host product, in the same transaction. When `f` refuses (bad input, conflict, not allowed), the refusal is
     /// audited on its own, since the change itself was rolled back.
     pub(crate) fn audited<T>(
         &self,
@@ -129,6 +147,9 @@ impl Directory {
         let result = self.write(|conn, now| {
             let (value, subject) = f(conn, now)?;
             audit::record(conn, now, ctx, action, &subject, audit::Outcome::Success, None)?;
+            if self.events_on() {
+                event::write(conn, now, ctx, &subject.events)?;
+            }
             Ok(value)
         });
         if let Err(e) = &result {

@@ -28,6 +28,18 @@ pub struct Organization {
     pub updated_at: NaiveDateTime,
 }
 
+impl Organization {
+    /// The event that tells a host of this organization.
+    pub(crate) fn event(&self, kind: &'static str) -> crate::event::Event {
+        crate::event::Event::organization(
+            kind,
+            &self.enterprise_id,
+            &self.id,
+            serde_json::json!({ "organization": { "id": self.id, "key": self.key, "name": self.name } }),
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewOrganization {
     pub key: String,
@@ -116,7 +128,8 @@ impl Directory {
                     crate::schema::org_group_permissions::permission.eq(crate::permission::Permission::Browse.as_str()),
                 ))
                 .execute(conn)?;
-            let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key);
+            let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)
+                .emits(org.event(crate::event::ORGANIZATION_CREATED));
             Ok((org, subject))
         })
     }
@@ -247,7 +260,9 @@ impl Directory {
                 .execute(conn)?;
             let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)
                 .with_details(serde_json::json!({"name": {"from": org.name, "to": new_name}}));
-            Ok((Organization { name: new_name, updated_at: now, ..org }, subject))
+            let updated = Organization { name: new_name, updated_at: now, ..org };
+            let subject = subject.emits(updated.event(crate::event::ORGANIZATION_UPDATED));
+            Ok((updated, subject))
         })
     }
 
@@ -257,7 +272,9 @@ impl Directory {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             diesel::delete(organizations::table.filter(organizations::id.eq(&org.id))).execute(conn)?;
-            Ok(((), Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)))
+            let subject = Subject::new(Some(&enterprise.id), "organization", &org.id, &org.key)
+                .emits(org.event(crate::event::ORGANIZATION_DELETED));
+            Ok(((), subject))
         })
     }
 }

@@ -302,15 +302,9 @@ impl Directory {
     /// answers the applications that held one, for back-channel logout.
     pub fn end_provider_session(&self, sid: &str, operation_id: Option<&str>) -> Result<Vec<(String, String)>> {
         self.write(|conn, now| {
-            let holders: Vec<(String, String)> = op_grants::table
-                .filter(op_grants::sid.eq(sid))
-                .filter(op_grants::revoked_at.is_null())
-                .select((op_grants::application_id, op_grants::user_id))
-                .distinct()
-                .load(conn)?;
-            diesel::update(op_grants::table.filter(op_grants::sid.eq(sid)).filter(op_grants::revoked_at.is_null()))
-                .set(op_grants::revoked_at.eq(now))
-                .execute(conn)?;
+            // Applications with a back-channel logout URI hear of it through the delivery
+            // queue, written in this transaction.
+            let holders = crate::webhook::end_grants(conn, now, Some(sid), None)?;
             let ended: Option<(Option<String>, NaiveDateTime)> =
                 diesel::delete(sessions::table.filter(sessions::sid.eq(sid)))
                     .returning((sessions::user_id, sessions::created_at))

@@ -81,6 +81,40 @@ pub(crate) fn execute(
     })
 }
 
+#[derive(diesel::QueryableByName)]
+struct Value {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+/// Runs `sql` (in the dialect above, ending in `RETURNING … AS value`) with text parameters
+/// `$1…` and `now` after them when given; answers the returned strings.
+pub(crate) fn returning(
+    conn: &mut DbConnection,
+    sql: &str,
+    now: Option<NaiveDateTime>,
+    params: &[&str],
+) -> Result<Vec<String>> {
+    macro_rules! run {
+        ($c:expr, $sql:expr) => {{
+            let mut q = diesel::sql_query($sql).into_boxed();
+            for p in params {
+                q = q.bind::<Text, _>(p.to_string());
+            }
+            if let Some(now) = now {
+                q = q.bind::<Timestamp, _>(now);
+            }
+            q.load::<Value>($c)?
+        }};
+    }
+    let sql = dialect(backend_of(conn), sql);
+    let rows = match conn {
+        DbConnection::Postgresql(c) => run!(c, sql),
+        DbConnection::Sqlite(c) => run!(c, sql),
+    };
+    Ok(rows.into_iter().map(|r| r.value).collect())
+}
+
 /// Runs `SELECT COUNT(*) AS n …` (in the dialect above) with text parameters.
 pub(crate) fn count(conn: &mut DbConnection, sql: &str, params: &[&str]) -> Result<i64> {
     macro_rules! run {

@@ -209,6 +209,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     op_authorizations,
     op_grants,
     op_tokens,
+    events,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts,
 );
 
 diesel::table! {
@@ -441,3 +445,77 @@ diesel::joinable!(host_application_enterprises -> enterprises (enterprise_id));
 diesel::joinable!(op_grants -> host_applications (application_id));
 diesel::joinable!(op_grants -> users (user_id));
 diesel::joinable!(op_tokens -> op_grants (grant_id));
+
+diesel::table! {
+    events (cursor) {
+        cursor -> BigInt,
+        id -> Text,
+        kind -> Text,
+        version -> Integer,
+        enterprise_id -> Nullable<Text>,
+        enterprise_key -> Nullable<Text>,
+        resource -> Text,
+        operation_id -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        application_id -> Text,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        enabled -> Bool,
+        secret_sealed -> Text,
+        previous_secret_sealed -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        cursor -> BigInt,
+        failing_since -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        application_id -> Text,
+        endpoint_id -> Nullable<Text>,
+        event_cursor -> Nullable<BigInt>,
+        message_id -> Text,
+        resource -> Text,
+        payload -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        leased_by -> Nullable<Text>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        at -> Timestamp,
+        status -> Nullable<Integer>,
+        latency_ms -> Integer,
+        response_excerpt -> Nullable<Text>,
+        error -> Nullable<Text>,
+        instance -> Text,
+    }
+}
+
+diesel::joinable!(webhook_endpoints -> host_applications (application_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> events (event_cursor));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));

@@ -196,10 +196,19 @@ impl Directory {
         Ok((cleared == 1).then_some(message))
     }
 
-    /// Ends one session (sign-out). Ending an unknown session is not an error.
+    /// Ends one session (sign-out), and the grants applications hold in it (those with a
+    /// back-channel logout URI are told). Ending an unknown session is not an error.
     pub fn end_session(&self, token: &str) -> Result<()> {
-        let mut conn = self.conn()?;
-        diesel::delete(sessions::table.filter(sessions::id_hash.eq(hash_secret(token)))).execute(&mut conn)?;
-        Ok(())
+        self.write(|conn, now| {
+            let sid: Option<Option<String>> =
+                diesel::delete(sessions::table.filter(sessions::id_hash.eq(hash_secret(token))))
+                    .returning(sessions::sid)
+                    .get_result(conn)
+                    .optional()?;
+            if let Some(Some(sid)) = sid {
+                crate::webhook::end_grants(conn, now, Some(&sid), None)?;
+            }
+            Ok(())
+        })
     }
 }

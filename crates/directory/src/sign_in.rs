@@ -267,6 +267,7 @@ impl Directory {
             id: actor.id().map(str::to_owned),
             name: account.as_ref().map(|a| a.login.clone()),
             details: Some(serde_json::json!({"address": creds.address, "method": "password"})),
+            events: Vec::new(),
         };
         self.write(|conn, now| {
             if ok {

@@ -15,6 +15,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
+use serde_json::json;
 
 use crate::access::{Actor, Ctx};
 use crate::audit::{self, Outcome, Subject};
@@ -22,6 +23,7 @@ use crate::connection::{ConnectionStatus, Protocol};
 use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, Result};
+use crate::event::{self, Event};
 use crate::group::MembershipSource;
 use crate::ids::ConnectionId;
 use crate::schema::{enterprises, org_group_members, org_groups, sso_requests, sso_seen_assertions, users};
@@ -175,6 +177,7 @@ fn sync_jit_groups(
     enterprise_id: &str,
     user_id: &str,
     groups: &[String],
+    events: &mut Vec<Event>,
 ) -> Result<()> {
     use crate::raw::{execute, ids_json};
     use crate::schema::{idp_group_members, idp_groups};
@@ -234,6 +237,10 @@ fn sync_jit_groups(
             .filter(idp_groups::display_name.eq_any(&created))
             .select(idp_groups::id)
             .load(conn)?;
+        for (id, name) in new_ids.iter().zip(&created) {
+            let group = json!({ "group": { "id": id, "display_name": name, "external_id": null, "origin": "jit" } });
+            events.push(Event::group(event::GROUP_CREATED, enterprise_id, id, group));
+        }
         // A group seen for the first time is linked by name; groups seen before were linked
         // then, or when their org group was made.
         crate::mapping::link_by_name(conn, now, enterprise_id, crate::mapping::NameLinks::IdpGroups(&new_ids))?;
@@ -256,7 +263,7 @@ fn sync_jit_groups(
         diesel::delete(
             idp_group_members::table
                 .filter(idp_group_members::user_id.eq(user_id))
-                .filter(idp_group_members::group_id.eq_any(gone)),
+                .filter(idp_group_members::group_id.eq_any(&gone)),
         )
         .execute(conn)?;
     }
@@ -266,6 +273,22 @@ fn sync_jit_groups(
         const JOIN: &str = "INSERT INTO idp_group_members (group_id, user_id, created_at) \
                             SELECT g.value, $1, $3 FROM (IDS($2)) AS g WHERE true ON CONFLICT DO NOTHING";
         execute(conn, JOIN, Some(now), &[user_id, &ids_json(&joined)?])?;
+    }
+    // What changed, for the host: this person joined or left each group, and the
+    // organizations those groups feed changed.
+    let changed: Vec<(String, String)> = idp_groups::table
+        .filter(idp_groups::id.eq_any(gone.iter().copied().chain(&joined).collect::<Vec<_>>()))
+        .select((idp_groups::id, idp_groups::display_name))
+        .load(conn)?;
+    let me = [user_id.to_owned()];
+    for (id, name) in &changed {
+        let (kind, change) = if joined.contains(id) {
+            (event::GROUP_MEMBERS_ADDED, json!({ "kind": "members", "members_added": 1, "members_removed": 0 }))
+        } else {
+            (event::GROUP_MEMBERS_REMOVED, json!({ "kind": "members", "members_added": 0, "members_removed": 1 }))
+        };
+        events.extend(event::member_events(kind, enterprise_id, id, name, &me));
+        events.extend(event::membership_changed(conn, enterprise_id, id, name, change)?);
     }
     Ok(())
 }
@@ -385,7 +408,8 @@ impl Directory {
             let key: String =
                 enterprises::table.filter(enterprises::id.eq(&enterprise_id)).select(enterprises::key).first(c)?;
             let enterprise = enterprise::find_by_key(c, &key)?.ok_or(DirectoryError::NotFound("enterprise"))?;
-            let user = provision(c, now, &enterprise.id, enterprise.provisioning_mode, v)?;
+            let mut events = Vec::new();
+            let user = provision(c, now, &enterprise.id, enterprise.provisioning_mode, v, &mut events)?;
             let token = crate::session::open_session(
                 c,
                 now,
@@ -409,6 +433,16 @@ impl Directory {
                     "method": protocol.as_str(), "connection": v.connection_id, "address": address, "groups": v.groups,
                 }));
             audit::record(c, now, &ctx, "sign_in", &subject, Outcome::Success, None)?;
+            events.push(Event::user(
+                event::SIGN_IN_SUCCEEDED,
+                &enterprise.id,
+                &user.id,
+                json!({
+                    "user": { "id": user.id, "login": user.login },
+                    "connection": { "id": v.connection_id, "protocol": protocol.as_str() },
+                }),
+            ));
+            event::write(c, now, &ctx, &events)?;
             Ok(SignedIn { session_token: token, user })
         });
         match outcome {
@@ -449,14 +483,28 @@ impl Directory {
             };
             let actor = Actor::Anonymous;
             let ctx = Ctx::new(&actor, operation_id);
+            let failed = enterprise_id.as_deref().map(|e| {
+                Event::connection(
+                    event::SIGN_IN_FAILED,
+                    e,
+                    connection_id,
+                    json!({
+                        "connection": { "id": connection_id, "protocol": protocol },
+                        "login": subject.map(|s| audit::bounded(s, audit::NAME_MAX)),
+                        "code": code,
+                    }),
+                )
+            });
             let s = Subject {
                 enterprise_id,
                 kind: Some("account"),
                 id: None,
                 name: subject.map(str::to_owned),
                 details: Some(serde_json::json!({"method": protocol, "connection": connection_id, "code": code})),
+                events: Vec::new(),
             };
-            audit::record(conn, now, &ctx, "sign_in", &s, Outcome::Failure, Some(reason))
+            audit::record(conn, now, &ctx, "sign_in", &s, Outcome::Failure, Some(reason))?;
+            event::write(conn, now, &ctx, failed.as_slice())
         })
     }
 }
@@ -609,6 +657,7 @@ fn provision(
     enterprise_id: &str,
     mode: ProvisioningMode,
     v: &Vouched,
+    events: &mut Vec<Event>,
 ) -> std::result::Result<User, Failure> {
     let login = v.login.clone().unwrap_or_default();
     let mut errors = crate::FieldErrors::default();
@@ -659,15 +708,20 @@ fn provision(
                     users::updated_at.eq(now),
                 ))
                 .execute(c)?;
-            sync_jit_groups(c, now, enterprise_id, &u.id, &v.groups)?;
-            Ok(User {
+            let changed = new_name != u.name || new_email != u.email;
+            let user = User {
                 name: new_name,
                 email: new_email,
                 external_id: Some(v.subject.clone()),
                 last_sign_in_at: Some(now),
                 updated_at: now,
                 ..u
-            })
+            };
+            if changed {
+                events.push(user.event(event::USER_UPDATED));
+            }
+            sync_jit_groups(c, now, enterprise_id, &user.id, &v.groups, events)?;
+            Ok(user)
         }
         (ProvisioningMode::Jit, None) => {
             let user = User {
@@ -699,7 +753,8 @@ fn provision(
                     users::updated_at.eq(now),
                 ))
                 .execute(c)?;
-            sync_jit_groups(c, now, enterprise_id, &user.id, &v.groups)?;
+            events.push(user.event(event::USER_CREATED));
+            sync_jit_groups(c, now, enterprise_id, &user.id, &v.groups, events)?;
             Ok(user)
         }
     }

@@ -10,6 +10,7 @@ use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::enterprise::ProvisioningMode;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::event::{self, Event};
 use crate::group::{Membership, MembershipSource};
 use crate::ids::{EnterpriseId, UserId};
 use crate::page::{Page, PageRequest};
@@ -156,6 +157,47 @@ pub(crate) fn insert_local_user(
     Ok(user)
 }
 
+/// A user as events show them (`data.user`, docs/events.md).
+pub(crate) fn event_data(
+    id: &str,
+    login: &str,
+    email: Option<&str>,
+    name: &str,
+    active: bool,
+    origin: Origin,
+    updated_at: NaiveDateTime,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "login": login, "email": email, "name": name, "active": active, "origin": origin.as_str(),
+        "updated_at": updated_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    })
+}
+
+impl User {
+    /// The event that tells a host of this user's state; `kind` is one of `user.*`.
+    pub(crate) fn event(&self, kind: &'static str) -> Event {
+        let data = event_data(
+            &self.id,
+            &self.login,
+            self.email.as_deref(),
+            &self.name,
+            self.active,
+            self.origin,
+            self.updated_at,
+        );
+        Event::user(kind, &self.enterprise_id, &self.id, data)
+    }
+}
+
+/// The `user.*` kind for a change from `was_active` to `active`.
+pub(crate) fn change_kind(was_active: bool, active: bool) -> &'static str {
+    match (was_active, active) {
+        (true, false) => event::USER_DEACTIVATED,
+        (false, true) => event::USER_REACTIVATED,
+        _ => event::USER_UPDATED,
+    }
+}
+
 impl Directory {
     /// Creates a local user (enterprise admins). In SCIM mode only the IdP creates users.
     pub fn create_local_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, input: NewUser) -> Result<User> {
@@ -169,7 +211,8 @@ impl Directory {
                 ));
             }
             let user = insert_local_user(conn, now, &enterprise.id, &input)?;
-            let subject = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login);
+            let subject = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login)
+                .emits(user.event(event::USER_CREATED));
             Ok((user, subject))
         })
     }
@@ -271,9 +314,12 @@ impl Directory {
                 .execute(conn)?;
             if !active {
                 diesel::delete(sessions::table.filter(sessions::user_id.eq(&user.id))).execute(conn)?;
+                crate::webhook::end_grants(conn, now, None, Some(&user.id))?;
             }
+            let kind = change_kind(user.active, active);
             let updated = User { name, email, active, updated_at: now, ..user };
-            let subject = Subject::new(Some(&enterprise.id), "user", &updated.id, &updated.login);
+            let subject =
+                Subject::new(Some(&enterprise.id), "user", &updated.id, &updated.login).emits(updated.event(kind));
             Ok((updated, subject))
         })
     }
@@ -281,16 +327,18 @@ impl Directory {
     /// Deletes a user (enterprise admins), under the SCIM rules of [`admin_may_not`]; the audit
     /// trail keeps who they were.
     pub fn delete_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<()> {
-        self.audited(ctx, "user.delete", |conn, _now| {
+        self.audited(ctx, "user.delete", |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
             if let Some(why) = admin_may_not(&user, enterprise.provisioning_mode, false) {
                 return Err(DirectoryError::Conflict(why));
             }
+            crate::webhook::end_grants(conn, now, None, Some(&user.id))?;
             diesel::delete(users::table.filter(users::id.eq(&user.id))).execute(conn)?;
             let subject = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login)
-                .with_details(serde_json::json!({"email": user.email, "name": user.name, "origin": user.origin}));
+                .with_details(serde_json::json!({"email": user.email, "name": user.name, "origin": user.origin}))
+                .emits(user.event(event::USER_DELETED));
             Ok(((), subject))
         })
     }
@@ -330,9 +378,12 @@ impl Directory {
                 .set((users::external_id.eq(subject), users::version.eq(users::version + 1), users::updated_at.eq(now)))
                 .execute(conn)
                 .map_err(conflict_on_unique("that IdP identity is already linked to another user"))?;
-            let audit = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login)
-                .with_details(serde_json::json!({"subject": subject, "previous": user.external_id}));
-            Ok((User { external_id: Some(subject.to_owned()), updated_at: now, ..user }, audit))
+            let previous = user.external_id.clone();
+            let linked = User { external_id: Some(subject.to_owned()), updated_at: now, ..user };
+            let audit = Subject::new(Some(&enterprise.id), "user", &linked.id, &linked.login)
+                .with_details(serde_json::json!({"subject": subject, "previous": previous}))
+                .emits(linked.event(event::USER_UPDATED));
+            Ok((linked, audit))
         })
     }
 
@@ -352,9 +403,12 @@ impl Directory {
                     users::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            let audit = Subject::new(Some(&enterprise.id), "user", &user.id, &user.login)
-                .with_details(serde_json::json!({"previous": user.external_id}));
-            Ok((User { external_id: None, updated_at: now, ..user }, audit))
+            let previous = user.external_id.clone();
+            let unlinked = User { external_id: None, updated_at: now, ..user };
+            let audit = Subject::new(Some(&enterprise.id), "user", &unlinked.id, &unlinked.login)
+                .with_details(serde_json::json!({"previous": previous}))
+                .emits(unlinked.event(event::USER_UPDATED));
+            Ok((unlinked, audit))
         })
     }
 

@@ -148,21 +148,33 @@ fn apply_change(
         map_pairs(conn, now, &statements::MAP_ONTO_ORGANIZATION, enterprise_id, &[&ids, org_id])?;
     }
     let after = mapped_among(conn, &change.add)?;
+    let (mut mapped, mut unmapped) = (Vec::new(), Vec::new());
     for (id, name) in names {
         if change.remove.contains(&id) {
             if before.contains(&id) {
                 outcome.removed.push(name);
+                unmapped.push(id);
             }
         } else if before.contains(&id) {
             // Mapped already: nothing to say.
         } else if after.contains(&id) {
             outcome.added.push(name);
+            mapped.push(id);
         } else if name == MEMBERS_GROUP {
             outcome.skipped.push((name, format!("the built-in {MEMBERS_GROUP} group is never fed by the IdP")));
         } else {
             let reason = format!("the organization's group {name} is already fed by another IdP group");
             outcome.skipped.push((name, reason));
         }
+    }
+    if !mapped.is_empty() || !unmapped.is_empty() {
+        let org: crate::organization::Organization = organizations::table
+            .filter(organizations::id.eq(org_id))
+            .select(crate::organization::Organization::as_select())
+            .first(conn)?;
+        let change = serde_json::json!({ "kind": "mappings", "mapped": mapped, "unmapped": unmapped });
+        let event = crate::event::org_group_membership_of(&org, change);
+        crate::event::write(conn, now, &Ctx::new(&crate::Actor::System, None), &[event])?;
     }
     Ok(outcome)
 }
@@ -394,8 +406,19 @@ impl Directory {
                 .limit(batch)
                 .load(conn)?;
             if !ids.is_empty() {
-                let ids = crate::raw::ids_json(&ids)?;
-                map_pairs(conn, now, &statements::MAP_ONTO_EVERY_ORGANIZATION, &enterprise_id, &[&ids])?;
+                let json = crate::raw::ids_json(&ids)?;
+                map_pairs(conn, now, &statements::MAP_ONTO_EVERY_ORGANIZATION, &enterprise_id, &[&json])?;
+                // One event per organization for the whole batch: the host re-reads what it needs.
+                let orgs: Vec<crate::organization::Organization> = organizations::table
+                    .filter(organizations::enterprise_id.eq(&enterprise_id))
+                    .select(crate::organization::Organization::as_select())
+                    .load(conn)?;
+                let change = serde_json::json!({ "kind": "map_all", "idp_groups": ids });
+                let events: Vec<_> =
+                    orgs.iter().map(|o| crate::event::org_group_membership_of(o, change.clone())).collect();
+                if self.events_on() {
+                    crate::event::write(conn, now, &Ctx::new(&crate::Actor::System, None), &events)?;
+                }
             }
             let mut exhausted = (ids.len() as i64) < batch;
             if let Some(last) = ids.last() {
@@ -633,6 +656,7 @@ impl Directory {
             id: None,
             name: Some(group_name.to_owned()),
             details: Some(serde_json::json!({"organizations": clashes})),
+            events: Vec::new(),
         };
         audit::record(
             conn,

@@ -7,13 +7,16 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeSet;
 
 use super::{check_version, scim_enterprise};
 use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
-use crate::raw::{count, execute, ids_json};
+use crate::event::{self, Event};
+use crate::raw::{count, ids_json, returning};
 use crate::schema::{idp_group_members, idp_groups, users};
 use crate::secret::new_id;
 use crate::stored::stored_enum;
@@ -125,40 +128,41 @@ fn check_members(conn: &mut DbConnection, enterprise_id: &str, ids: &[String], i
     Err(FieldErrors::single("members", format!("no such user: {}", missing.join(", "))))
 }
 
-/// Adds members (set-based); returns how many were new.
+/// Adds members (set-based); returns the new ones.
 fn add_members(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     enterprise_id: &str,
     group_id: &str,
     ids: &[String],
-) -> Result<usize> {
+) -> Result<Vec<String>> {
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let json = ids_json(ids)?;
     /// Group `$1`, enterprise `$2`, user ids `$3`, now `$4`.
     const ADD: &str = "INSERT INTO idp_group_members (group_id, user_id, created_at) \
                        SELECT $1, u.id, $4 FROM users u \
                        WHERE u.enterprise_id = $2 AND u.origin <> 'local' AND u.id IN (IDS($3)) \
-                       ON CONFLICT DO NOTHING";
-    let added = execute(conn, ADD, Some(now), &[group_id, enterprise_id, &json])?;
+                       ON CONFLICT DO NOTHING RETURNING user_id AS value";
+    let added = returning(conn, ADD, Some(now), &[group_id, enterprise_id, &json])?;
     // Every id was a new member: all were users. Otherwise some were members already, or no
     // users at all: the check tells which, and a stranger rolls the whole change back.
-    if added < ids.len() {
+    if added.len() < ids.len() {
         check_members(conn, enterprise_id, ids, &json)?;
     }
     Ok(added)
 }
 
-/// Removes members (set-based); returns how many were there.
-fn remove_members(conn: &mut DbConnection, group_id: &str, ids: &[String]) -> Result<usize> {
+/// Removes members (set-based); returns the ones that were there.
+fn remove_members(conn: &mut DbConnection, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let json = ids_json(ids)?;
-    const REMOVE: &str = "DELETE FROM idp_group_members WHERE group_id = $1 AND user_id IN (IDS($2))";
-    execute(conn, REMOVE, None, &[group_id, &json])
+    const REMOVE: &str =
+        "DELETE FROM idp_group_members WHERE group_id = $1 AND user_id IN (IDS($2)) RETURNING user_id AS value";
+    returning(conn, REMOVE, None, &[group_id, &json])
 }
 
 /// Makes the members exactly `ids`; returns (added, removed).
@@ -168,17 +172,50 @@ fn replace_members(
     enterprise_id: &str,
     group_id: &str,
     ids: &[String],
-) -> Result<(usize, usize)> {
+) -> Result<(Vec<String>, Vec<String>)> {
     // Strangers in `ids` are refused by `add_members`, which rolls the removals back with them.
     let json = ids_json(ids)?;
-    const KEEP_ONLY: &str = "DELETE FROM idp_group_members WHERE group_id = $1 AND user_id NOT IN (IDS($2))";
-    let removed = execute(conn, KEEP_ONLY, None, &[group_id, &json])?;
+    const KEEP_ONLY: &str = "DELETE FROM idp_group_members WHERE group_id = $1 AND user_id NOT IN (IDS($2)) \
+                             RETURNING user_id AS value";
+    let removed = returning(conn, KEEP_ONLY, None, &[group_id, &json])?;
     let added = add_members(conn, now, enterprise_id, group_id, ids)?;
     Ok((added, removed))
 }
 
 fn subject(group: &IdpGroup) -> Subject {
     Subject::new(Some(&group.enterprise_id), "idp_group", &group.id, &group.display_name)
+}
+
+impl IdpGroup {
+    fn event(&self, kind: &'static str) -> Event {
+        Event::group(
+            kind,
+            &self.enterprise_id,
+            &self.id,
+            json!({ "group": {
+                "id": self.id, "display_name": self.display_name, "external_id": self.external_id,
+                "origin": self.origin.as_str(),
+            }}),
+        )
+    }
+}
+
+/// The events a change of `group`'s members writes: the ids that joined and left, and one
+/// `organization.membership_changed` per organization the group feeds.
+fn member_change_events(
+    conn: &mut DbConnection,
+    group: &IdpGroup,
+    added: &[String],
+    removed: &[String],
+) -> Result<Vec<Event>> {
+    let (e, id, name) = (&group.enterprise_id, &group.id, &group.display_name);
+    let mut events = event::member_events(event::GROUP_MEMBERS_ADDED, e, id, name, added);
+    events.extend(event::member_events(event::GROUP_MEMBERS_REMOVED, e, id, name, removed));
+    if !added.is_empty() || !removed.is_empty() {
+        let change = json!({ "kind": "members", "members_added": added.len(), "members_removed": removed.len() });
+        events.extend(event::membership_changed(conn, e, id, name, change)?);
+    }
+    Ok(events)
 }
 
 impl Directory {
@@ -213,9 +250,13 @@ impl Directory {
                     updated_at: now,
                     ..jit
                 };
-                let subject = subject(&group).with_details(
-                    serde_json::json!({ "adopted": true, "members_added": added, "members_removed": removed }),
-                );
+                let events = member_change_events(conn, &group, &added, &removed)?;
+                let subject = subject(&group)
+                    .with_details(json!({
+                        "adopted": true, "members_added": added.len(), "members_removed": removed.len(),
+                    }))
+                    .emits(group.event(event::GROUP_UPDATED))
+                    .emits_all(events);
                 return Ok((group, subject));
             }
             let group = IdpGroup {
@@ -242,7 +283,11 @@ impl Directory {
                 .execute(conn)
                 .map_err(conflict_on_unique(TAKEN))?;
             let added = add_members(conn, now, enterprise_id, &group.id, &new.members)?;
-            let subject = subject(&group).with_details(serde_json::json!({ "members": added }));
+            let events = member_change_events(conn, &group, &added, &[])?;
+            let subject = subject(&group)
+                .with_details(json!({ "members": added.len() }))
+                .emits(group.event(event::GROUP_CREATED))
+                .emits_all(events);
             Ok((group, subject))
         })
     }
@@ -345,23 +390,37 @@ impl Directory {
                     .execute(conn)
                     .map_err(conflict_on_unique(TAKEN))?;
             }
-            let (mut added, mut removed) = (0, 0);
+            // Who joined and who left over the whole request: a member removed and added back
+            // again is neither.
+            let (mut added, mut removed): (BTreeSet<String>, BTreeSet<String>) = Default::default();
             for change in &changes.members {
-                match change {
-                    MemberChange::Add(ids) => added += add_members(conn, now, enterprise_id, id, ids)?,
-                    MemberChange::Remove(ids) => removed += remove_members(conn, id, ids)?,
+                let (a, r) = match change {
+                    MemberChange::Add(ids) => (add_members(conn, now, enterprise_id, id, ids)?, Vec::new()),
+                    MemberChange::Remove(ids) => (Vec::new(), remove_members(conn, id, ids)?),
                     MemberChange::RemoveAll => {
-                        removed += diesel::delete(idp_group_members::table.filter(idp_group_members::group_id.eq(id)))
-                            .execute(conn)?;
+                        const ALL: &str =
+                            "DELETE FROM idp_group_members WHERE group_id = $1 RETURNING user_id AS value";
+                        (Vec::new(), returning(conn, ALL, None, &[id])?)
                     }
                     MemberChange::Replace(ids) => {
                         let (a, r) = replace_members(conn, now, enterprise_id, id, ids)?;
-                        added += a;
-                        removed += r;
+                        (a, r)
+                    }
+                };
+                for u in r {
+                    if !added.remove(&u) {
+                        removed.insert(u);
+                    }
+                }
+                for u in a {
+                    if !removed.remove(&u) {
+                        added.insert(u);
                     }
                 }
             }
-            let mut details = serde_json::json!({ "members_added": added, "members_removed": removed });
+            let (added, removed): (Vec<String>, Vec<String>) =
+                (added.into_iter().collect(), removed.into_iter().collect());
+            let mut details = json!({ "members_added": added.len(), "members_removed": removed.len() });
             if previous_name != group.display_name {
                 // Org groups created for this group's mappings follow the new name.
                 let clashes = crate::mapping::follow_rename(conn, now, id, &group.display_name)?;
@@ -371,7 +430,12 @@ impl Directory {
                     details["rename_clashes"] = clashes.into();
                 }
             }
-            let subject = subject(&group).with_details(details);
+            let mut events = Vec::new();
+            if changes.display_name.is_some() || changes.external_id.is_some() {
+                events.push(group.event(event::GROUP_UPDATED));
+            }
+            events.extend(member_change_events(conn, &group, &added, &removed)?);
+            let subject = subject(&group).with_details(details).emits_all(events);
             Ok((group, subject))
         })
     }
@@ -382,8 +446,11 @@ impl Directory {
             let enterprise_id = scim_enterprise(ctx)?;
             let group = find(conn, enterprise_id, id)?;
             check_version("group", expected_version, group.version)?;
+            // The organizations it fed lose its members: read them before the links go.
+            let change = json!({ "kind": "group_deleted" });
+            let fed = event::membership_changed(conn, enterprise_id, id, &group.display_name, change)?;
             diesel::delete(idp_groups::table.filter(idp_groups::id.eq(id))).execute(conn)?;
-            Ok(((), subject(&group)))
+            Ok(((), subject(&group).emits(group.event(event::GROUP_DELETED)).emits_all(fed)))
         })
     }
 }

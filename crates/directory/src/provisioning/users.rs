@@ -9,6 +9,7 @@ use crate::access::Ctx;
 use crate::audit::Subject;
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result, conflict_on_unique};
+use crate::event::{self, Event};
 use crate::ids::{EnterpriseId, UserId};
 use crate::schema::{idp_group_members, idp_groups, sessions, users};
 use crate::secret::new_id;
@@ -141,6 +142,8 @@ fn overwrite(
     }
     if !updated.active {
         diesel::delete(sessions::table.filter(sessions::user_id.eq(&current.id))).execute(conn)?;
+        // Applications the person signed in to hear of it (back-channel logout).
+        crate::webhook::end_grants(conn, now, None, Some(&current.id))?;
     }
     Ok(updated)
 }
@@ -185,6 +188,22 @@ fn subject(user: &ProvisionedUser) -> Subject {
     Subject::new(Some(&user.enterprise_id), "user", &user.id, &user.login)
 }
 
+impl ProvisionedUser {
+    /// The event that tells a host of this user's state; `kind` is one of `user.*`.
+    pub(crate) fn event(&self, kind: &'static str) -> Event {
+        let data = crate::user::event_data(
+            &self.id,
+            &self.login,
+            self.email.as_deref(),
+            &self.name,
+            self.active,
+            self.origin,
+            self.updated_at,
+        );
+        Event::user(kind, &self.enterprise_id, &self.id, data)
+    }
+}
+
 impl Directory {
     /// Creates a user the IdP pushes. A JIT user with the same login is adopted instead: it
     /// keeps its id, memberships and sessions and becomes `scim`-origin.
@@ -209,7 +228,7 @@ impl Directory {
             // Insert first: a new login (the usual case) costs one statement; only when the
             // login exists is the existing user read, to adopt it or to refuse.
             if insert_if_new(conn, &new)? {
-                let subject = subject(&new);
+                let subject = subject(&new).emits(new.event(event::USER_CREATED));
                 return Ok((new, subject));
             }
             let existing: ProvisionedUser = users::table
@@ -217,17 +236,18 @@ impl Directory {
                 .filter(users::login_key.eq(validate::login_key(&data.user_name)))
                 .select(ProvisionedUser::as_select())
                 .first(conn)?;
-            let user = match existing {
-                u if u.origin == Origin::Jit => overwrite(conn, now, &u, data)?,
-                u if u.origin == Origin::Local => {
-                    return Err(DirectoryError::Conflict(format!(
-                        "{} is a local Portico account, managed by the enterprise's admins; the IdP cannot take it over",
-                        u.login
-                    )));
+            match existing {
+                u if u.origin == Origin::Jit => {
+                    let adopted = overwrite(conn, now, &u, data)?;
+                    let kind = crate::user::change_kind(u.active, adopted.active);
+                    Ok((adopted.clone(), subject(&adopted).emits(adopted.event(kind))))
                 }
-                _ => return Err(DirectoryError::Conflict(TAKEN.into())),
-            };
-            Ok((user.clone(), subject(&user)))
+                u if u.origin == Origin::Local => Err(DirectoryError::Conflict(format!(
+                    "{} is a local Portico account, managed by the enterprise's admins; the IdP cannot take it over",
+                    u.login
+                ))),
+                _ => Err(DirectoryError::Conflict(TAKEN.into())),
+            }
         })
     }
 
@@ -287,7 +307,21 @@ impl Directory {
             let current = find(conn, enterprise_id, id)?;
             check_version("user", expected_version, current.version)?;
             let user = overwrite(conn, now, &current, data)?;
+            // IdPs send the whole user again on a schedule: only a change is news to the host.
+            let changed =
+                (&user.login, &user.email, &user.name, &user.scim_external_id, user.active, &user.scim_profile)
+                    != (
+                        &current.login,
+                        &current.email,
+                        &current.name,
+                        &current.scim_external_id,
+                        current.active,
+                        &current.scim_profile,
+                    );
             let mut subject = subject(&user);
+            if changed || current.origin != user.origin {
+                subject = subject.emits(user.event(crate::user::change_kind(current.active, user.active)));
+            }
             if current.login != user.login {
                 subject = subject.with_details(serde_json::json!({ "previous_login": current.login }));
             }
@@ -298,19 +332,22 @@ impl Directory {
     /// Deletes a user: their memberships, sessions and grants go with them; the audit trail
     /// keeps their login and profile.
     pub fn scim_delete_user(&self, ctx: &Ctx<'_>, id: &str, expected_version: Option<i64>) -> Result<()> {
-        self.audited(ctx, "scim.user.delete", |conn, _now| {
+        self.audited(ctx, "scim.user.delete", |conn, now| {
             let enterprise_id = scim_enterprise(ctx)?;
             let current = find(conn, enterprise_id, id)?;
             check_version("user", expected_version, current.version)?;
+            crate::webhook::end_grants(conn, now, None, Some(&current.id))?;
             // Groups the user leaves change too: their ETags must move.
             let groups = idp_group_members::table.filter(idp_group_members::user_id.eq(&current.id));
             diesel::update(idp_groups::table.filter(idp_groups::id.eq_any(groups.select(idp_group_members::group_id))))
                 .set(idp_groups::version.eq(idp_groups::version + 1))
                 .execute(conn)?;
             diesel::delete(users::table.filter(users::id.eq(&current.id))).execute(conn)?;
-            let subject = subject(&current).with_details(serde_json::json!({
-                "email": current.email, "name": current.name, "external_id": current.scim_external_id,
-            }));
+            let subject = subject(&current)
+                .with_details(serde_json::json!({
+                    "email": current.email, "name": current.name, "external_id": current.scim_external_id,
+                }))
+                .emits(current.event(event::USER_DELETED));
             Ok(((), subject))
         })
     }

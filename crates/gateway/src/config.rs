@@ -55,6 +55,27 @@ struct Raw {
     scim: RawScim,
     jobs: RawJobs,
     provider: RawProvider,
+    events: RawEvents,
+    webhooks: RawWebhooks,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    retention_days: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhooks {
+    retry_base_secs: f64,
+    retry_max_interval_secs: i64,
+    retry_for_hours: f64,
+    disable_after_days: f64,
+    secret_overlap_hours: i64,
+    timeout_secs: i64,
+    poll_ms: i64,
+    concurrency: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +226,19 @@ pub struct Settings {
     /// How long an ID token signing key signs before the next one takes over (`None`: only
     /// `portico keys rotate` rotates).
     pub provider_key_rotation: Option<chrono::Duration>,
+    /// How long events are kept for the events API and for deliveries still to make.
+    pub events_retention: chrono::Duration,
+    /// How deliveries that fail are retried, and when an endpoint that keeps failing is
+    /// disabled.
+    pub webhook_retry: directory::webhook::RetryPolicy,
+    /// How long the previous signing secret of an endpoint keeps signing after a rotation.
+    pub webhook_secret_overlap: chrono::Duration,
+    /// How long one delivery attempt may take.
+    pub webhook_timeout: std::time::Duration,
+    /// How often an instance looks for events to dispatch and deliveries that are due.
+    pub webhook_poll: std::time::Duration,
+    /// Deliveries one instance sends at once.
+    pub webhook_concurrency: usize,
 }
 
 impl Settings {
@@ -234,7 +268,16 @@ impl Settings {
             .set_default("scim.max_filter_scan_rows", scim::service::MAX_FILTER_SCAN_ROWS as i64)?
             .set_default("jobs.takeover_after_secs", 30)?
             .set_default("jobs.map_all_links_per_chunk", 10_000)?
-            .set_default("provider.key_rotation_days", 90)?;
+            .set_default("provider.key_rotation_days", 90)?
+            .set_default("events.retention_days", 30)?
+            .set_default("webhooks.retry_base_secs", 5.0)?
+            .set_default("webhooks.retry_max_interval_secs", 3600)?
+            .set_default("webhooks.retry_for_hours", 24.0)?
+            .set_default("webhooks.disable_after_days", 5.0)?
+            .set_default("webhooks.secret_overlap_hours", 24)?
+            .set_default("webhooks.timeout_secs", 10)?
+            .set_default("webhooks.poll_ms", 1000)?
+            .set_default("webhooks.concurrency", 16)?;
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::File { path: path.display().to_string(), message: "not found".into() });
@@ -330,10 +373,48 @@ impl Settings {
             d @ 1..=3650 => Some(chrono::Duration::days(d)),
             _ => return Err(invalid("provider.key_rotation_days", "must be between 0 (never) and 3650 days")),
         };
+        let w = &raw.webhooks;
+        if !(1..=3650).contains(&raw.events.retention_days) {
+            return Err(invalid("events.retention_days", "must be between 1 and 3650 days"));
+        }
+        if !(0.01..=3600.0).contains(&w.retry_base_secs) {
+            return Err(invalid("webhooks.retry_base_secs", "must be between 0.01 and 3600 seconds"));
+        }
+        if !(1..=86_400).contains(&w.retry_max_interval_secs) {
+            return Err(invalid("webhooks.retry_max_interval_secs", "must be between 1 and 86400 seconds"));
+        }
+        if !(0.001..=720.0).contains(&w.retry_for_hours) {
+            return Err(invalid("webhooks.retry_for_hours", "must be between 0.001 and 720 hours"));
+        }
+        if !(0.001..=365.0).contains(&w.disable_after_days) {
+            return Err(invalid("webhooks.disable_after_days", "must be between 0.001 and 365 days"));
+        }
+        if !(0..=720).contains(&w.secret_overlap_hours) {
+            return Err(invalid("webhooks.secret_overlap_hours", "must be between 0 and 720 hours"));
+        }
+        if !(1..=100_000).contains(&w.poll_ms) {
+            return Err(invalid("webhooks.poll_ms", "must be between 1 and 100000 milliseconds"));
+        }
+        if !(1..=256).contains(&w.concurrency) {
+            return Err(invalid("webhooks.concurrency", "must be between 1 and 256"));
+        }
+        let webhook_timeout = seconds("webhooks.timeout_secs", w.timeout_secs, 1..=120)?;
+        let webhook_retry = directory::webhook::RetryPolicy {
+            base: chrono::Duration::milliseconds((w.retry_base_secs * 1000.0) as i64),
+            max_interval: chrono::Duration::seconds(w.retry_max_interval_secs),
+            give_up_after: chrono::Duration::milliseconds((w.retry_for_hours * 3_600_000.0) as i64),
+            disable_endpoint_after: chrono::Duration::milliseconds((w.disable_after_days * 86_400_000.0) as i64),
+        };
         if !(1..=1_000_000).contains(&raw.jobs.map_all_links_per_chunk) {
             return Err(invalid("jobs.map_all_links_per_chunk", "must be between 1 and 1000000"));
         }
         Ok(Settings {
+            events_retention: chrono::Duration::days(raw.events.retention_days),
+            webhook_retry,
+            webhook_secret_overlap: chrono::Duration::hours(raw.webhooks.secret_overlap_hours),
+            webhook_timeout,
+            webhook_poll: std::time::Duration::from_millis(raw.webhooks.poll_ms as u64),
+            webhook_concurrency: raw.webhooks.concurrency as usize,
             public_url_trailing_slash: public_url_text.trim().ends_with('/'),
             provider_key_rotation,
             job_takeover_after,

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod console;
+pub mod deliveries;
 pub mod error;
 pub mod health;
 pub mod jobs;

@@ -38,6 +38,9 @@ enum Command {
     /// Manage the OpenID Provider's ID token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage where applications receive events (Standard Webhooks).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Copy the SQLite database to a new file, consistent while Portico serves (PostgreSQL:
     /// use pg_dump).
     Backup {
@@ -97,6 +100,44 @@ struct CreateApp {
     /// ID token signing algorithm: RS256 (default) or ES256.
     #[arg(long, value_name = "ALG")]
     id_token_alg: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Add an endpoint to an application; prints its id and, once, its signing secret.
+    Create {
+        /// The application's client id.
+        client_id: String,
+        /// Where events are POSTed (https://, or http:// to localhost).
+        #[arg(long)]
+        url: String,
+        /// An event kind or `family.*` to send (repeatable; default: every kind).
+        #[arg(long = "event", value_name = "KIND")]
+        events: Vec<String>,
+        /// What the endpoint is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List an application's endpoints.
+    List {
+        /// The application's client id.
+        client_id: String,
+    },
+    /// Give an endpoint a new signing secret (the previous one keeps signing beside it for
+    /// `webhooks.secret_overlap_hours`) and print it.
+    RotateSecret {
+        /// The application's client id.
+        client_id: String,
+        /// The endpoint's id.
+        id: String,
+    },
+    /// Remove an endpoint and its delivery log.
+    Delete {
+        /// The application's client id.
+        client_id: String,
+        /// The endpoint's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +217,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::App(cmd) => app_command(&settings, cmd),
+        Command::Webhook(cmd) => webhook_command(&settings, cmd),
         Command::Keys(KeysCommand::Rotate) => {
             let directory = open_directory(&settings)?;
             for (alg, outcome) in
@@ -275,6 +317,56 @@ fn app_command(settings: &Settings, cmd: AppCommand) -> anyhow::Result<()> {
         AppCommand::Delete { client_id } => {
             directory.delete_host_application(&ctx, &client_id).context("cannot delete the application")?;
             eprintln!("Deleted {client_id} and every token it held.");
+        }
+    }
+    Ok(())
+}
+
+fn webhook_command(settings: &Settings, cmd: WebhookCommand) -> anyhow::Result<()> {
+    use directory::webhook::NewWebhook;
+    use gateway::deliveries::{SECRET_PURPOSE, new_secret};
+    let directory = open_directory(settings)?;
+    let actor = Actor::System;
+    let ctx = Ctx::new(&actor, None);
+    let sealed_secret = || -> anyhow::Result<(String, String)> {
+        let secret = new_secret()?;
+        let sealed = gateway::secrets::seal(settings, SECRET_PURPOSE, secret.as_bytes())?;
+        Ok((secret, sealed))
+    };
+    match cmd {
+        WebhookCommand::Create { client_id, url, events, description } => {
+            let events = if events.is_empty() { vec!["*".to_owned()] } else { events };
+            let (secret, sealed) = sealed_secret()?;
+            let made = directory
+                .create_webhook(&ctx, &client_id, &NewWebhook { url, description, events, enabled: true }, &sealed)
+                .context("cannot add the endpoint")?;
+            println!("id={}", made.id);
+            println!("secret={secret}");
+            eprintln!("The signing secret is shown only now; verify deliveries with any Standard Webhooks library.");
+        }
+        WebhookCommand::List { client_id } => {
+            for e in directory.webhooks(&ctx, &client_id)? {
+                let state = match (&e.enabled, &e.disabled_reason) {
+                    (true, _) => "enabled".to_owned(),
+                    (false, Some(why)) => format!("disabled by Portico: {why}"),
+                    (false, None) => "disabled".to_owned(),
+                };
+                println!("{}	{}	{}	{}", e.id, e.url, e.events.join(","), state);
+            }
+        }
+        WebhookCommand::RotateSecret { client_id, id } => {
+            let (secret, sealed) = sealed_secret()?;
+            let e = directory
+                .rotate_webhook_secret(&ctx, &client_id, &id, &sealed, settings.webhook_secret_overlap)
+                .context("cannot rotate the secret")?;
+            println!("secret={secret}");
+            if let Some(until) = e.previous_secret_expires_at {
+                eprintln!("The previous secret keeps signing beside this one until {until} UTC.");
+            }
+        }
+        WebhookCommand::Delete { client_id, id } => {
+            directory.delete_webhook(&ctx, &client_id, &id).context("cannot delete the endpoint")?;
+            eprintln!("Deleted endpoint {id} and its delivery log.");
         }
     }
     Ok(())

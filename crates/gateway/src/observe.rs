@@ -40,6 +40,11 @@ pub async fn observe(
     let op_id = new_operation_id();
     req.extensions_mut().insert(OperationId(op_id.clone()));
     let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    // A request that may have changed something may have written events or logout tokens: the
+    // delivery worker looks at once instead of at its next poll.
+    let deliveries = (!matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS"))
+        .then(|| req.app_data::<web::Data<AppState>>().map(|s| s.deliveries.clone()))
+        .flatten();
     // Clients choose the method: anything non-standard is counted as OTHER, so made-up
     // methods cannot grow the metrics without bound.
     let method = match req.method().as_str() {
@@ -71,6 +76,9 @@ pub async fn observe(
             tracing::info!(millis = elapsed.as_millis() as u64, "request finished");
         }
     });
+    if let Some(deliveries) = deliveries {
+        deliveries.wake();
+    }
     if let Some(metrics) = metrics {
         metrics.observe(RequestLabels { method, route, status }, elapsed.as_secs_f64());
     }

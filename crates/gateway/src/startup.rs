@@ -24,6 +24,7 @@ pub struct Application {
     port: u16,
     public_url: String,
     jobs: Arc<crate::jobs::JobRunner>,
+    deliveries: Arc<crate::deliveries::DeliveryRunner>,
     grace: std::time::Duration,
 }
 
@@ -99,6 +100,7 @@ impl Application {
         let outbound = sso::outbound::Outbound::new(policy.with_proxy(settings.sso_outbound_proxy.clone()))
             .map_err(std::io::Error::other)?;
         let grace = settings.shutdown_grace;
+        let deliveries = Arc::new(crate::deliveries::DeliveryRunner::default());
         let state = web::Data::new(AppState {
             directory,
             settings: Arc::new(settings),
@@ -115,7 +117,9 @@ impl Application {
             scim_log: Default::default(),
             provider_keys: Default::default(),
             jobs: jobs.clone(),
+            deliveries: deliveries.clone(),
         });
+        deliveries.start(state.get_ref().clone());
         // Served over HTTPS, browsers are told to come back over HTTPS only, for a year.
         let hsts = (public_url.starts_with("https://")).then_some("max-age=31536000");
         let server = HttpServer::new(move || {
@@ -135,7 +139,7 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
-        Ok(Application { server, port, public_url, jobs, grace })
+        Ok(Application { server, port, public_url, jobs, deliveries, grace })
     }
 
     pub fn port(&self) -> u16 {
@@ -158,13 +162,16 @@ impl Application {
     /// releases the job it runs after the chunk in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        let (jobs, grace) = (self.jobs, self.grace);
+        let (jobs, deliveries, grace) = (self.jobs, self.deliveries, self.grace);
         let stopping = actix_web::rt::spawn(async move {
             stop_signal().await;
             tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections, finishing requests in flight");
             let server_stopped = handle.stop(true);
             if tokio::time::timeout(grace, jobs.shutdown()).await.is_err() {
                 tracing::warn!("the job in hand did not finish its chunk in the grace period");
+            }
+            if tokio::time::timeout(grace, deliveries.shutdown()).await.is_err() {
+                tracing::warn!("deliveries in flight did not finish in the grace period");
             }
             server_stopped.await;
         });

@@ -32,4 +32,6 @@ pub struct AppState {
     pub provider_keys: Arc<crate::app::provider::ProviderKeys>,
     /// This instance's background job runner.
     pub jobs: Arc<crate::jobs::JobRunner>,
+    /// This instance's webhook and back-channel logout delivery worker.
+    pub deliveries: Arc<crate::deliveries::DeliveryRunner>,
 }

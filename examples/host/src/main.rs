@@ -4,10 +4,14 @@
 //!
 //! Environment: `PORTICO_ISSUER` (Portico's public URL), `CLIENT_ID`, `CLIENT_SECRET`, `PORT`
 //! (default 4000). The page asks for the enterprise key and sends it as `enterprise_key`.
+//!
+//! With `WEBHOOK_SECRET` (the `whsec_…` secret of a webhook endpoint pointing at `/events`), it
+//! also receives Portico's events, checks each with the `standardwebhooks` crate (any Standard
+//! Webhooks library would do), and lists the latest at `/events`.
 
 #![allow(clippy::print_stdout)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use actix_web::http::header;
@@ -75,6 +79,68 @@ struct Host {
     end_session: Option<String>,
     base: String,
     pending: Mutex<HashMap<String, Pending>>,
+    /// Verifies incoming events, when a webhook secret is configured.
+    webhook: Option<standardwebhooks::Webhook>,
+    /// The latest events received, newest first.
+    events: Mutex<VecDeque<serde_json::Value>>,
+}
+
+/// How many received events the page keeps.
+const EVENTS_KEPT: usize = 50;
+
+/// A webhook delivery from Portico: verified (signature and timestamp), remembered, answered
+/// 204; one that does not verify is answered 401, and Portico will try again.
+async fn receive_event(host: web::Data<Host>, req: actix_web::HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(hook) = &host.webhook else {
+        return HttpResponse::NotFound().finish();
+    };
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in req.headers() {
+        if let (Ok(n), Ok(v)) =
+            (http::HeaderName::from_bytes(name.as_str().as_bytes()), http::HeaderValue::from_bytes(value.as_bytes()))
+        {
+            headers.insert(n, v);
+        }
+    }
+    if let Err(e) = hook.verify(&body, &headers) {
+        println!("refused a webhook delivery: {e}");
+        return HttpResponse::Unauthorized().finish();
+    }
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let mut events = host.events.lock().unwrap_or_else(|p| p.into_inner());
+    // At least once: a message that comes again has the same id.
+    if !events.iter().any(|e| e["id"] == event["id"]) {
+        events.push_front(event);
+        events.truncate(EVENTS_KEPT);
+    }
+    HttpResponse::NoContent().finish()
+}
+
+async fn list_events(host: web::Data<Host>) -> HttpResponse {
+    if host.webhook.is_none() {
+        return page("<p>Set <code>WEBHOOK_SECRET</code> to receive Portico's events here.</p>");
+    }
+    let events = host.events.lock().unwrap_or_else(|p| p.into_inner());
+    let rows: String = events
+        .iter()
+        .map(|e| {
+            format!(
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td><pre>{}</pre></td></tr>",
+                escape(e["occurred_at"].as_str().unwrap_or_default()),
+                escape(e["type"].as_str().unwrap_or_default()),
+                escape(e["enterprise"].as_str().unwrap_or_default()),
+                escape(&serde_json::to_string_pretty(&e["data"]).unwrap_or_default())
+            )
+        })
+        .collect();
+    page(&format!(
+        "<p>The latest events Portico sent, newest first ({} received).</p>\
+         <table id=\"events\"><thead><tr><th>When</th><th>Type</th><th>Enterprise</th><th>Data</th></tr></thead>\
+         <tbody>{rows}</tbody></table>",
+        events.len()
+    ))
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -95,7 +161,7 @@ fn page(body: &str) -> HttpResponse {
 
 async fn home() -> HttpResponse {
     page(
-        "<p>This application signs you in through Portico.</p>\
+        "<p>This application signs you in through Portico. <a href=\"/events\">Events it received</a></p>\
          <form action=\"/login\" method=\"get\"><label>Enterprise key <input name=\"enterprise_key\" required></label> \
          <button>Sign in</button></form>",
     )
@@ -216,7 +282,19 @@ async fn main() -> anyhow::Result<()> {
         Some(ClientSecret::new(env("CLIENT_SECRET")?)),
     )
     .set_redirect_uri(RedirectUrl::new(format!("{base}/callback"))?);
-    let host = web::Data::new(Host { client, http, end_session, base: base.clone(), pending: Mutex::default() });
+    let webhook = match std::env::var("WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()) {
+        Some(secret) => Some(standardwebhooks::Webhook::new(&secret).context("WEBHOOK_SECRET is not a whsec_ secret")?),
+        None => None,
+    };
+    let host = web::Data::new(Host {
+        client,
+        http,
+        end_session,
+        base: base.clone(),
+        pending: Mutex::default(),
+        webhook,
+        events: Mutex::default(),
+    });
     println!("The example host is at {base}/ (Portico: {issuer})");
     HttpServer::new(move || {
         App::new()
@@ -224,6 +302,8 @@ async fn main() -> anyhow::Result<()> {
             .route("/", web::get().to(home))
             .route("/login", web::get().to(login))
             .route("/callback", web::get().to(callback))
+            .route("/events", web::post().to(receive_event))
+            .route("/events", web::get().to(list_events))
     })
     .bind(("127.0.0.1", port))?
     .run()

@@ -50,6 +50,9 @@ async fn the_example_host_shows_the_claims() {
             ("PORTICO__DATABASE__URL".to_owned(), db.url.clone()),
             ("PORTICO__DATA__DIR".to_owned(), data.path().display().to_string()),
             ("PORTICO__LOG__LEVEL".to_owned(), "warn".to_owned()),
+            // The host listens on loopback: let Portico's outbound requests reach it.
+            ("PORTICO__SSO__ALLOW_PRIVATE_METADATA".to_owned(), "true".to_owned()),
+            ("PORTICO__WEBHOOKS__POLL_MS".to_owned(), "100".to_owned()),
         ],
     )
     .unwrap();
@@ -112,12 +115,25 @@ async fn the_example_host_shows_the_claims() {
         )
         .unwrap();
 
+    // Its webhook endpoint, for every event.
+    let hook: serde_json::Value = http
+        .post(format!("{portico}/api/v1/applications/{}/webhooks", registered.application.client_id))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"url": format!("{host_base}/events"), "events": ["*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
     // The host, as `examples/host/run` starts it.
     let _host = Host(
         Command::new(env!("CARGO_BIN_EXE_example-host"))
             .env("PORTICO_ISSUER", &portico)
             .env("CLIENT_ID", &registered.application.client_id)
             .env("CLIENT_SECRET", registered.client_secret.unwrap())
+            .env("WEBHOOK_SECRET", hook["secret"].as_str().unwrap())
             .env("PORT", port.to_string())
             .stdout(Stdio::null())
             .spawn()
@@ -152,5 +168,28 @@ async fn the_example_host_shows_the_claims() {
     assert!(page.contains("Signed in"), "{page}");
     assert!(page.contains("&quot;enterprise&quot;") && page.contains("&quot;acme&quot;"), "{page}");
     assert!(page.contains("Ada Lovelace") && page.contains("Sign out"), "{page}");
+
+    // The host heard of the new person and the sign-in, through a verified webhook.
+    let started = Instant::now();
+    loop {
+        let events = http.get(format!("{host_base}/events")).send().await.unwrap().text().await.unwrap();
+        if events.contains("sign_in.succeeded") {
+            assert!(events.contains("user.created") && events.contains("Ada Lovelace"), "{events}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no event reached the host: {events}");
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A delivery it cannot verify is refused.
+    let res = http
+        .post(format!("{host_base}/events"))
+        .header("webhook-id", "msg_forged")
+        .header("webhook-timestamp", chrono::Utc::now().timestamp().to_string())
+        .header("webhook-signature", "v1,AAAA")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     server.stop(false).await;
 }

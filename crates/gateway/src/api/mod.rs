@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod connections;
 pub mod enterprises;
+pub mod events;
 pub mod groups;
 pub mod mappings;
 pub mod openapi;
@@ -11,6 +12,7 @@ pub mod organizations;
 pub mod scim_requests;
 pub mod scim_tokens;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::{HttpRequest, error, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -58,6 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(scim_requests::configure)
             .configure(mappings::configure)
             .configure(applications::configure)
+            .configure(webhooks::configure)
+            .configure(events::configure)
             .default_service(web::to(not_found)),
     );
 }

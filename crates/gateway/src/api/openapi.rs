@@ -5,7 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    applications, connections, enterprises, groups, mappings, organizations, scim_requests, scim_tokens, users,
+    applications, connections, enterprises, events, groups, mappings, organizations, scim_requests, scim_tokens, users,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -26,6 +27,10 @@ use super::{
         mappings::list, mappings::get_mappings, mappings::put_mappings, mappings::map_all, mappings::get_job,
         applications::create, applications::list, applications::get_one, applications::update,
         applications::remove, applications::rotate_secret,
+        webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
+        webhooks::rotate_secret, webhooks::deliveries, webhooks::logouts, webhooks::delivery_attempts,
+        webhooks::resend,
+        events::list,
     ),
     modifiers(&BearerKey),
     tags(
@@ -37,6 +42,8 @@ use super::{
         (name = "scim-tokens", description = "Tokens an IdP uses to provision over SCIM"),
         (name = "group-mappings", description = "IdP groups and the organizations they feed"),
         (name = "applications", description = "The host product's applications, signed in through Portico as OpenID Provider (operators only)"),
+        (name = "webhooks", description = "Where applications receive events (Standard Webhooks), and what was delivered (operators only)"),
+        (name = "events", description = "Every change a host product may care about, in order"),
     )
 )]
 #[derive(Debug)]

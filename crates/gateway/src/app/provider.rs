@@ -764,7 +764,9 @@ pub async fn logout(
         let holders =
             blocking::<_, DirectoryError>(move || dir.end_provider_session(&s2, operation_id.as_deref())).await?;
         tracing::info!(applications = holders.len(), "signed out at an application's request");
-        backchannel_logout(state, &sid, holders).await;
+        // Applications with a back-channel logout URI were queued a logout token with the
+        // sign-out; the delivery worker sends it now (and retries it if need be).
+        state.deliveries.wake();
     }
     Ok(match redirect {
         Some(uri) => {
@@ -774,65 +776,4 @@ pub async fn logout(
         }
         None => Logout::Done,
     })
-}
-
-/// Tells every application that held a grant in session `sid` that it ended (OpenID Connect
-/// Back-Channel Logout 1.0): a signed logout token POSTed to its `backchannel_logout_uri`,
-/// through the outbound policy, in the background. A receiver that is down does not hold up
-/// the person's logout; the failure is logged.
-pub async fn backchannel_logout(state: &AppState, sid: &str, holders: Vec<(String, String)>) {
-    let issuer = state.settings.issuer();
-    for (client_id, user_id) in holders {
-        let dir = state.directory.clone();
-        let id = client_id.clone();
-        let app = match blocking::<_, DirectoryError>(move || dir.host_application(&id)).await {
-            Ok(Some(app)) => app,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(client = %client_id, error = %e, "back-channel logout skipped");
-                continue;
-            }
-        };
-        let Some(uri) = app.backchannel_logout_uri.clone() else {
-            continue;
-        };
-        let token = match key_set(state).await.and_then(|k| k.signing(app.id_token_alg)) {
-            Ok(key) => sso::provider::logout::logout_token(
-                &key,
-                &issuer,
-                &client_id,
-                &user_id,
-                sid,
-                &uuid::Uuid::new_v4().to_string(),
-                state.directory.now().and_utc(),
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, "no key to sign a logout token");
-                continue;
-            }
-        };
-        let Ok(token) = token else {
-            continue;
-        };
-        let outbound = state.outbound.clone();
-        actix_web::rt::spawn(async move {
-            let sent = async {
-                let url = url::Url::parse(&uri).map_err(|e| e.to_string())?;
-                let request = outbound
-                    .inner()
-                    .post(url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(format!("logout_token={token}"))
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                let (response, _) = outbound.send(request).await.map_err(|e| e.to_string())?;
-                if response.status().is_success() { Ok(()) } else { Err(format!("answered {}", response.status())) }
-            }
-            .await;
-            match sent {
-                Ok(()) => tracing::info!(client = %client_id, "back-channel logout delivered"),
-                Err(e) => tracing::warn!(client = %client_id, error = %e, "back-channel logout not delivered"),
-            }
-        });
-    }
 }

@@ -25,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(link_user)
         .service(unlink_user)
         .service(audit)
-        .service(audit_export);
+        .service(audit_export)
+        .service(recent_events);
 }
 
 #[derive(Debug, Deserialize)]
@@ -621,4 +622,88 @@ async fn audit_export(
         ))
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .body(lines))
+}
+
+struct RecentEvent {
+    at: String,
+    kind: String,
+    cursor: String,
+    summary: String,
+    operation_id: String,
+}
+
+/// A few words on what an event is about, for the recent-events list.
+fn summary(data: &serde_json::Value) -> String {
+    let pick = |v: &serde_json::Value, keys: &[&str]| {
+        keys.iter().find_map(|k| v[*k].as_str().map(str::to_owned)).unwrap_or_default()
+    };
+    for (field, keys) in [
+        ("user", &["login", "id"][..]),
+        ("group", &["display_name", "id"][..]),
+        ("organization", &["key", "id"][..]),
+        ("connection", &["provider", "id"][..]),
+    ] {
+        if data[field].is_object() {
+            let mut s = pick(&data[field], keys);
+            if let Some(ids) = data["user_ids"].as_array() {
+                s.push_str(&format!(" ({} people)", ids.len()));
+            }
+            if let Some(kind) = data["change"]["kind"].as_str() {
+                s.push_str(&format!(": {kind}"));
+            }
+            return s;
+        }
+    }
+    if let Some(mode) = data["mode"].as_str() {
+        return format!("now {mode}");
+    }
+    String::new()
+}
+
+#[derive(Template)]
+#[template(path = "events.html")]
+struct EventsPage {
+    chrome: Chrome,
+    key: String,
+    enterprise_name: String,
+    events: Vec<RecentEvent>,
+    older: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EventsQuery {
+    before: Option<i64>,
+}
+
+/// What the host product heard of lately: the enterprise's events, newest first.
+#[get("/console/e/{key}/events")]
+async fn recent_events(
+    state: web::Data<AppState>,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let before = query.into_inner().before;
+    let k2 = key.clone();
+    let (enterprise, found) = session
+        .read(&state, move |dir, ctx| Ok((dir.get_enterprise(ctx, &k2)?, dir.recent_events(ctx, &k2, before, 100)?)))
+        .await?;
+    let older = (found.len() >= 100).then(|| found.last().map(|e| e.cursor.clone())).flatten();
+    render(&EventsPage {
+        chrome: Chrome::signed_in(&session, "enterprise"),
+        key,
+        enterprise_name: enterprise.name,
+        events: found
+            .into_iter()
+            .map(|e| RecentEvent {
+                at: e.occurred_at.get(..19).unwrap_or_default().replace('T', " "),
+                summary: summary(&e.data),
+                kind: e.kind,
+                cursor: e.cursor,
+                operation_id: e.operation_id.unwrap_or_default(),
+            })
+            .collect(),
+        older,
+    })
 }

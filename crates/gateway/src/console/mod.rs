@@ -8,6 +8,7 @@ pub mod mappings;
 pub mod organizations;
 pub mod provisioning;
 pub mod session;
+pub mod webhooks;
 
 use actix_web::{HttpRequest, HttpResponse, error, web};
 use askama::Template;
@@ -27,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(connections::configure)
     .configure(provisioning::configure)
     .configure(mappings::configure)
-    .configure(applications::configure);
+    .configure(applications::configure)
+    .configure(webhooks::configure);
 }
 
 /// The signed-in user as the page header shows them.

@@ -497,6 +497,25 @@ fn apps_and_keys_from_the_command_line() {
     assert_eq!(after.iter().filter(|k| k.state == directory::provider::KeyState::Previous).count(), 2);
     assert!(after.iter().all(|k| !k.private_key_sealed.contains("PRIVATE KEY")), "private keys are sealed");
 
+    // Webhook endpoints: the secret once, a listing without it, a rotation that overlaps.
+    let (out, err) = run(&["webhook", "create", &client_id, "--url", "https://hooks.example/in", "--event", "user.*"]);
+    let (hook, hook_secret) = (field(&out, "id"), field(&out, "secret"));
+    assert!(hook_secret.starts_with("whsec_") && err.contains("shown only now"), "{out}{err}");
+    let (list, _) = run(&["webhook", "list", &client_id]);
+    assert!(list.contains(&hook) && list.contains("user.*") && list.contains("enabled"), "{list}");
+    assert!(!list.contains(&hook_secret));
+    let (out, err) = run(&["webhook", "rotate-secret", &client_id, &hook]);
+    assert!(field(&out, "secret").starts_with("whsec_") && field(&out, "secret") != hook_secret, "{out}");
+    assert!(err.contains("keeps signing"), "{err}");
+    let refused = portico(&db, data.path())
+        .args(["webhook", "create", &client_id, "--url", "https://hooks.example/in", "--event", "users.*"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("users.*"));
+    run(&["webhook", "delete", &client_id, &hook]);
+    let (list, _) = run(&["webhook", "list", &client_id]);
+    assert!(list.trim().is_empty(), "{list}");
+
     run(&["app", "delete", &client_id]);
     assert!(dir.host_application(&client_id).unwrap().is_none());
     let bad = portico(&db, data.path())

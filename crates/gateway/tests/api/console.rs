@@ -217,6 +217,7 @@ async fn appointed_enterprise_admin_manages_only_their_enterprise(app: TestApp) 
 crate::both_backends!(
     operator_creates_enterprise_and_organization,
     operator_registers_an_application,
+    operator_manages_webhooks_and_sees_events,
     forms_show_field_errors_and_change_nothing,
     forms_without_the_csrf_token_are_refused,
     sign_in_sign_out_and_wrong_passwords,
@@ -665,6 +666,86 @@ async fn the_progress_page_follows_a_job_to_its_end(app: TestApp) {
     app.create_enterprise("globex").await;
     let res = b.get(app.url(&format!("/console/e/globex/jobs/{}", job.id))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// Operators manage an application's webhook endpoints in the console: the signing secret shows
+/// once, refused input stays in the form, the state and health show, a disable says so, the
+/// delivery log lists what went out with a resend button; an enterprise's admins see the events
+/// of their enterprise.
+async fn operator_manages_webhooks_and_sees_events(app: TestApp) {
+    let b = first_operator(&app).await;
+    let client_id = crate::webhooks::application(&app).await;
+    let page_path = format!("/console/applications/{client_id}/webhooks");
+    let page = b.get(app.url(&page_path)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("No endpoints yet") && page.contains("registered no back-channel logout URI"), "{page}");
+    let new_path = format!("{page_path}/new");
+    let res = post_form(&b, &app, &new_path, &[("url", "https://hooks.example/in"), ("events", "users.*")]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let form = res.text().await.unwrap();
+    assert!(form.contains("users.*") && form.contains("value=\"https://hooks.example/in\""), "{form}");
+    let res = post_form(
+        &b,
+        &app,
+        &new_path,
+        &[("url", "https://hooks.example/in"), ("events", "user.* organization.created"), ("description", "CRM")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let shown = res.text().await.unwrap();
+    assert!(
+        shown.contains("only this once") && shown.contains("whsec_") && shown.contains("data-copy-target=\"secret\"")
+    );
+    let endpoint = app.directory.webhooks(&directory::Ctx::new(&directory::Actor::System, None), &client_id).unwrap();
+    let id = endpoint[0].id.clone();
+    assert_eq!(endpoint[0].events, vec!["user.*", "organization.created"]);
+
+    let page = b.get(app.url(&page_path)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("https://hooks.example/in") && page.contains(">enabled<") && page.contains("healthy"));
+    assert!(page.contains("data-confirm=\"Remove "), "removal asks first: {page}");
+    assert!(!page.contains("whsec_"), "the secret shows once");
+    let csrf = csrf_of(&page);
+    let res = b
+        .post(app.url(&format!("{page_path}/{id}/enabled")))
+        .form(&[("csrf_token", csrf.as_str()), ("enabled", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = b.get(app.url(&page_path)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("is disabled: nothing is sent") && page.contains(">disabled<"), "{page}");
+    let res = b
+        .post(app.url(&format!("{page_path}/{id}/enabled")))
+        .form(&[("csrf_token", csrf.as_str()), ("enabled", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // An organization created now is dispatched to the endpoint (which cannot be reached).
+    app.create_enterprise("acme").await;
+    app.create_organization("acme", "web").await;
+    let started = std::time::Instant::now();
+    let log = loop {
+        let log = b.get(app.url(&format!("{page_path}/{id}"))).send().await.unwrap().text().await.unwrap();
+        if log.contains("organization.created") {
+            break log;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "nothing dispatched: {log}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(log.contains("Delivery log") && log.contains("<code>organization.created</code>"), "{log}");
+
+    let events = b.get(app.url("/console/e/acme/events")).send().await.unwrap().text().await.unwrap();
+    assert!(events.contains("organization.created") && events.contains("web"), "{events}");
+    let res = b
+        .post(app.url(&format!("{page_path}/{id}/delete")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = b.get(app.url(&page_path)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("was removed, with its delivery log") && page.contains("No endpoints yet"), "{page}");
 }
 
 /// Operators register the host product's applications in the console: the secret shows once,

@@ -60,8 +60,19 @@ impl TestApp {
         let server = app.handle();
         actix_web::rt::spawn(app.run_until_stopped());
         let operator_key = directory.create_api_key(&Ctx::new(&Actor::System, None), None, "tests").unwrap().token;
-        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        // Idle connections go before the server's keep-alive (5 s) ends them, so that a test
+        // that pauses does not reuse a connection the server is closing.
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .unwrap();
         Some(TestApp { base, directory, operator_key, client, server, _db: db, _data: data })
+    }
+
+    /// The database's URL, for a second pool on it (as another instance would have).
+    pub fn directory_url(&self) -> String {
+        self._db.url.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -197,6 +208,10 @@ pub enum Tool {
     ScimTester,
     /// kubernetes-validate and check-jsonschema in `deploy/.venv`.
     DeployValidators,
+    /// The Standard Webhooks verifier (standardwebhooks) in `interop/webhooks/.venv`.
+    WebhookVerifier,
+    /// Node.js and panva's jose in `interop/node_modules`.
+    Jose,
 }
 
 fn on_path(program: &str) -> bool {
@@ -216,6 +231,8 @@ impl Tool {
             Tool::RelyingParty => on_path("node") && root.join("interop/node_modules/openid-client").is_dir(),
             Tool::ScimTester => root.join("interop/scim/.venv/.installed").is_file(),
             Tool::DeployValidators => root.join("deploy/.venv/.installed").is_file(),
+            Tool::WebhookVerifier => root.join("interop/webhooks/.venv/.installed").is_file(),
+            Tool::Jose => on_path("node") && root.join("interop/node_modules/jose").is_dir(),
         }
     }
 
@@ -227,6 +244,8 @@ impl Tool {
             Tool::RelyingParty => "the npm relying party openid-client (node, and npm ci in interop/)",
             Tool::ScimTester => "the SCIM compliance checker (interop/scim/.venv)",
             Tool::DeployValidators => "the deployment validators (deploy/.venv)",
+            Tool::WebhookVerifier => "the Standard Webhooks verifier (interop/webhooks/.venv)",
+            Tool::Jose => "panva's jose (node, and npm ci in interop/)",
         }
     }
 }

@@ -17,12 +17,12 @@ use crate::saml::request_id;
 
 /// The address people use: the load balancer's. Never dialled; each request goes to one
 /// instance with its path.
-const PUBLIC: &str = "http://portico.test";
+pub(crate) const PUBLIC: &str = "http://portico.test";
 
 /// One `portico serve` process, killed (by process id) when dropped.
-struct Instance {
-    child: Child,
-    base: String,
+pub(crate) struct Instance {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Instance {
@@ -33,7 +33,7 @@ impl Drop for Instance {
 }
 
 impl Instance {
-    fn start(db: &TestDatabase, data: &std::path::Path, extra: &[(&str, &str)]) -> Instance {
+    pub(crate) fn start(db: &TestDatabase, data: &std::path::Path, extra: &[(&str, &str)]) -> Instance {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_portico"))
             .env_clear()
@@ -56,23 +56,23 @@ impl Instance {
     }
 
     /// `url` (on the public address, or a path) sent to this instance.
-    fn at(&self, url: &str) -> String {
+    pub(crate) fn at(&self, url: &str) -> String {
         format!("{}{}", self.base, url.strip_prefix(PUBLIC).unwrap_or(url))
     }
 }
 
-struct Cluster {
-    instances: Vec<Instance>,
-    client: Client,
-    key: String,
-    directory: Directory,
+pub(crate) struct Cluster {
+    pub(crate) instances: Vec<Instance>,
+    pub(crate) client: Client,
+    pub(crate) key: String,
+    pub(crate) directory: Directory,
     _data: Vec<tempfile::TempDir>,
 }
 
 impl Cluster {
     /// Starts three instances at once on a fresh database (they race to migrate it) and waits
     /// until every one is ready.
-    async fn start(db: &TestDatabase, extra: &[(&str, &str)]) -> Cluster {
+    pub(crate) async fn start(db: &TestDatabase, extra: &[(&str, &str)]) -> Cluster {
         let data: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
         let instances: Vec<Instance> = data.iter().map(|d| Instance::start(db, d.path(), extra)).collect();
         let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -92,11 +92,11 @@ impl Cluster {
         Cluster { instances, client, key, directory, _data: data }
     }
 
-    fn api(&self, n: usize, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn api(&self, n: usize, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, self.instances[n].at(path)).bearer_auth(&self.key)
     }
 
-    async fn created(&self, n: usize, path: &str, body: Value) -> Value {
+    pub(crate) async fn created(&self, n: usize, path: &str, body: Value) -> Value {
         let res = self.api(n, Method::POST, path).json(&body).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CREATED, "{path}");
         res.json().await.unwrap()

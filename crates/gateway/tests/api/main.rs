@@ -25,3 +25,4 @@ mod saml;
 mod scim;
 mod scim_tokens;
 mod test_idp;
+mod webhooks;

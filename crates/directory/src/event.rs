@@ -19,7 +19,7 @@ use crate::Directory;
 use crate::access::Ctx;
 use crate::db::DbConnection;
 use crate::error::{DirectoryError, FieldErrors, Result};
-use crate::schema::{enterprises, events};
+use crate::schema::events;
 use crate::secret::new_id;
 
 /// The schema version of every event kind's `data` (docs/events.md); raised for a kind whose
@@ -238,55 +238,65 @@ pub(crate) fn org_group_membership_of(org: &crate::organization::Organization, c
     )
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = events)]
+/// One event as [`write`] hands it to the database, in a JSON array (one statement for all).
+#[derive(Serialize)]
 struct NewRow<'a> {
     id: String,
     kind: &'a str,
-    version: i32,
     enterprise_id: Option<&'a str>,
-    enterprise_key: Option<&'a str>,
     resource: &'a str,
-    operation_id: Option<&'a str>,
-    occurred_at: NaiveDateTime,
+    /// The data's JSON text, kept as written.
     data: String,
 }
 
 /// Writes `list`. Call last in the transaction of the change they describe (on PostgreSQL this
-/// holds the cursor lock until the transaction ends, so nothing slow should follow).
+/// holds the cursor lock until the transaction ends, so nothing slow should follow). One
+/// statement whatever the number: it takes the lock (PostgreSQL), looks the enterprise's key up,
+/// and inserts the events in order.
 pub(crate) fn write(conn: &mut DbConnection, now: NaiveDateTime, ctx: &Ctx<'_>, list: &[Event]) -> Result<()> {
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
     if list.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<&str> = list.iter().filter_map(|e| e.enterprise_id.as_deref()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let keys: Vec<(String, String)> = enterprises::table
-        .filter(enterprises::id.eq_any(&ids))
-        .select((enterprises::id, enterprises::key))
-        .load(conn)?;
-    if let DbConnection::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(CURSOR_LOCK)
-            .execute(pg)?;
-    }
-    for event in list {
-        let key =
-            event.enterprise_id.as_deref().and_then(|id| keys.iter().find(|(i, _)| i == id)).map(|(_, k)| k.as_str());
-        diesel::insert_into(events::table)
-            .values(NewRow {
-                id: new_id(),
-                kind: event.kind,
-                version: VERSION,
-                enterprise_id: event.enterprise_id.as_deref(),
-                enterprise_key: key,
-                resource: &event.resource,
-                operation_id: ctx.operation_id,
-                occurred_at: now,
-                data: event.data.to_string(),
-            })
-            .execute(conn)?;
-    }
+    let rows: Vec<NewRow<'_>> = list
+        .iter()
+        .map(|e| NewRow {
+            id: new_id(),
+            kind: e.kind,
+            enterprise_id: e.enterprise_id.as_deref(),
+            resource: &e.resource,
+            data: e.data.to_string(),
+        })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(|e| DirectoryError::Internal(e.to_string()))?;
+    const COLUMNS: &str = "INSERT INTO events (id, kind, version, enterprise_id, enterprise_key, resource, operation_id, occurred_at, data)";
+    match conn {
+        // The lock is taken before the first row is made, so before its cursor is drawn.
+        DbConnection::Postgresql(pg) => diesel::sql_query(format!(
+            "{COLUMNS} SELECT e->>'id', e->>'kind', $2, e->>'enterprise_id', \
+             (SELECT key FROM enterprises WHERE id = e->>'enterprise_id'), e->>'resource', $3, $4, e->>'data' \
+             FROM (SELECT pg_advisory_xact_lock($5)) AS l, json_array_elements($1::json) WITH ORDINALITY AS t(e, n) \
+             ORDER BY t.n"
+        ))
+        .bind::<Text, _>(&json)
+        .bind::<Integer, _>(VERSION)
+        .bind::<Nullable<Text>, _>(ctx.operation_id)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(CURSOR_LOCK)
+        .execute(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(format!(
+            "{COLUMNS} SELECT json_extract(value, '$.id'), json_extract(value, '$.kind'), ?2, \
+             json_extract(value, '$.enterprise_id'), \
+             (SELECT key FROM enterprises WHERE id = json_extract(value, '$.enterprise_id')), \
+             json_extract(value, '$.resource'), ?3, ?4, json_extract(value, '$.data') \
+             FROM json_each(?1) ORDER BY key"
+        ))
+        .bind::<Text, _>(&json)
+        .bind::<Integer, _>(VERSION)
+        .bind::<Nullable<Text>, _>(ctx.operation_id)
+        .bind::<Timestamp, _>(now)
+        .execute(lite)?,
+    };
     Ok(())
 }
 

@@ -433,10 +433,10 @@ impl Directory {
                     "method": protocol.as_str(), "connection": v.connection_id, "address": address, "groups": v.groups,
                 }));
             audit::record(c, now, &ctx, "sign_in", &subject, Outcome::Success, None)?;
-            events.push(Event::user(
+            events.push(Event::new(
                 event::SIGN_IN_SUCCEEDED,
-                &enterprise.id,
-                &user.id,
+                Some(&enterprise.id),
+                format!("user:{}", user.id),
                 json!({
                     "user": { "id": user.id, "login": user.login },
                     "connection": { "id": v.connection_id, "protocol": protocol.as_str() },

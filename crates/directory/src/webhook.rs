@@ -772,6 +772,16 @@ impl Directory {
         let until = now + lease;
         let me = self.jobs.instance.clone();
         let mut conn = self.conn()?;
+        // Most passes find nothing due: a read says so without taking the write lock.
+        let due: bool = diesel::select(diesel::dsl::exists(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+                .filter(webhook_deliveries::next_attempt_at.le(now)),
+        ))
+        .get_result(&mut conn)?;
+        if !due {
+            return Ok(Vec::new());
+        }
         // Due, not leased (or its lease ran out), and first in line for its endpoint and
         // resource: nothing earlier for the same resource is still pending.
         let picked = "SELECT d.id FROM webhook_deliveries d \
@@ -875,8 +885,25 @@ impl Directory {
         Ok(out)
     }
 
-    /// Records an attempt at a delivery this instance leased and moves the delivery on:
-    /// delivered, due again after a backoff, or failed for good. `jitter` is in [0, 1).
+    /// Records attempts at deliveries this instance leased, in one transaction, and moves each
+    /// delivery on: delivered, due again after a backoff, or failed for good. Each result comes
+    /// with its `jitter`, in [0, 1).
+    pub fn finish_deliveries(&self, results: &[(String, AttemptResult, f64)], policy: &RetryPolicy) -> Result<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let me = self.jobs.instance.clone();
+        let system = Actor::System;
+        let ctx = Ctx::new(&system, None);
+        self.write(|conn, now| {
+            for (id, result, jitter) in results {
+                finish_one(conn, now, &ctx, &me, id, result, policy, *jitter)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// As [`Directory::finish_deliveries`], for one delivery.
     pub fn finish_delivery(
         &self,
         delivery_id: &str,
@@ -884,113 +911,7 @@ impl Directory {
         policy: &RetryPolicy,
         jitter: f64,
     ) -> Result<()> {
-        let me = self.jobs.instance.clone();
-        let system = Actor::System;
-        let ctx = Ctx::new(&system, None);
-        self.write(|conn, now| {
-            diesel::insert_into(webhook_attempts::table)
-                .values((
-                    webhook_attempts::id.eq(new_id()),
-                    webhook_attempts::delivery_id.eq(delivery_id),
-                    webhook_attempts::at.eq(now),
-                    webhook_attempts::status.eq(result.status.map(i32::from)),
-                    webhook_attempts::latency_ms.eq(result.latency_ms),
-                    webhook_attempts::response_excerpt.eq(&result.response_excerpt),
-                    webhook_attempts::error.eq(&result.error),
-                    webhook_attempts::instance.eq(&me),
-                ))
-                .execute(conn)?;
-            let found: Option<(i32, NaiveDateTime, Option<String>, String)> = webhook_deliveries::table
-                .filter(webhook_deliveries::id.eq(delivery_id))
-                .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
-                .filter(webhook_deliveries::leased_by.eq(&me))
-                .select((
-                    webhook_deliveries::attempts,
-                    webhook_deliveries::created_at,
-                    webhook_deliveries::endpoint_id,
-                    webhook_deliveries::application_id,
-                ))
-                .first(conn)
-                .optional()?;
-            // Not ours any more (the lease ran out and another instance took it): the attempt
-            // is on record, the other instance decides what comes next.
-            let Some((attempts, created_at, endpoint_id, client_id)) = found else { return Ok(()) };
-            let attempts = attempts + 1;
-            let last_error = result.error.clone().or_else(|| result.status.map(|s| format!("answered {s}")));
-            let base = diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq(delivery_id)));
-            if result.succeeded() {
-                base.set((
-                    webhook_deliveries::state.eq(DeliveryState::Delivered.as_str()),
-                    webhook_deliveries::attempts.eq(attempts),
-                    webhook_deliveries::last_status.eq(result.status.map(i32::from)),
-                    webhook_deliveries::last_error.eq(None::<String>),
-                    webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-                    webhook_deliveries::leased_by.eq(None::<String>),
-                    webhook_deliveries::delivered_at.eq(now),
-                    webhook_deliveries::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-                if let Some(e) = &endpoint_id {
-                    diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(e)))
-                        .filter(webhook_endpoints::failing_since.is_not_null())
-                        .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
-                        .execute(conn)?;
-                }
-                return Ok(());
-            }
-            let give_up = result.give_up || now - created_at >= policy.give_up_after;
-            let state = if give_up { DeliveryState::Failed } else { DeliveryState::Pending };
-            base.set((
-                webhook_deliveries::state.eq(state.as_str()),
-                webhook_deliveries::attempts.eq(attempts),
-                webhook_deliveries::next_attempt_at.eq(now + policy.backoff(attempts, jitter)),
-                webhook_deliveries::last_status.eq(result.status.map(i32::from)),
-                webhook_deliveries::last_error.eq(last_error),
-                webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-                webhook_deliveries::leased_by.eq(None::<String>),
-                webhook_deliveries::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-            let Some(e) = endpoint_id else { return Ok(()) };
-            diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(&e)))
-                .filter(webhook_endpoints::failing_since.is_null())
-                .set(webhook_endpoints::failing_since.eq(now))
-                .execute(conn)?;
-            let since: Option<NaiveDateTime> = webhook_endpoints::table
-                .filter(webhook_endpoints::id.eq(&e))
-                .filter(webhook_endpoints::enabled.eq(true))
-                .select(webhook_endpoints::failing_since)
-                .first(conn)
-                .optional()?
-                .flatten();
-            if let Some(since) = since
-                && now - since >= policy.disable_endpoint_after
-            {
-                let reason = format!(
-                    "every delivery failed for {} days (last: {})",
-                    policy.disable_endpoint_after.num_days(),
-                    result.error.clone().or_else(|| result.status.map(|s| format!("answered {s}"))).unwrap_or_default()
-                );
-                diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(&e)))
-                    .set((
-                        webhook_endpoints::enabled.eq(false),
-                        webhook_endpoints::disabled_reason.eq(&reason),
-                        webhook_endpoints::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                let disabled = Event::new(
-                    event::WEBHOOK_ENDPOINT_DISABLED,
-                    None,
-                    format!("webhook_endpoint:{e}"),
-                    serde_json::json!({ "endpoint": { "id": e, "client_id": client_id }, "reason": reason, "failing_since": since.and_utc().to_rfc3339() }),
-                );
-                let subject = Subject::new(None, "webhook_endpoint", &e, &client_id).with_details(serde_json::json!({"reason": reason}));
-                crate::audit::record(conn, now, &ctx, "webhook.disable", &subject, crate::audit::Outcome::Success, None)?;
-                event::write(conn, now, &ctx, &[disabled])?;
-                tracing::warn!(endpoint = %e, client = %client_id, "webhook endpoint disabled after failing for days");
-            }
-            Ok(())
-        })
+        self.finish_deliveries(&[(delivery_id.to_owned(), result.clone(), jitter)], policy)
     }
 
     /// How many deliveries are pending in all (for metrics and tests).
@@ -1029,6 +950,123 @@ impl Directory {
         }
         Ok(out)
     }
+}
+
+/// Records one attempt and moves its delivery on (see [`Directory::finish_deliveries`]).
+#[allow(clippy::too_many_arguments)]
+fn finish_one(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    ctx: &Ctx<'_>,
+    me: &str,
+    delivery_id: &str,
+    result: &AttemptResult,
+    policy: &RetryPolicy,
+    jitter: f64,
+) -> Result<()> {
+    diesel::insert_into(webhook_attempts::table)
+        .values((
+            webhook_attempts::id.eq(new_id()),
+            webhook_attempts::delivery_id.eq(delivery_id),
+            webhook_attempts::at.eq(now),
+            webhook_attempts::status.eq(result.status.map(i32::from)),
+            webhook_attempts::latency_ms.eq(result.latency_ms),
+            webhook_attempts::response_excerpt.eq(&result.response_excerpt),
+            webhook_attempts::error.eq(&result.error),
+            webhook_attempts::instance.eq(me),
+        ))
+        .execute(conn)?;
+    let found: Option<(i32, NaiveDateTime, Option<String>, String)> = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq(delivery_id))
+        .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+        .filter(webhook_deliveries::leased_by.eq(me))
+        .select((
+            webhook_deliveries::attempts,
+            webhook_deliveries::created_at,
+            webhook_deliveries::endpoint_id,
+            webhook_deliveries::application_id,
+        ))
+        .first(conn)
+        .optional()?;
+    // Not ours any more (the lease ran out and another instance took it): the attempt
+    // is on record, the other instance decides what comes next.
+    let Some((attempts, created_at, endpoint_id, client_id)) = found else { return Ok(()) };
+    let attempts = attempts + 1;
+    let last_error = result.error.clone().or_else(|| result.status.map(|s| format!("answered {s}")));
+    let base = diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq(delivery_id)));
+    if result.succeeded() {
+        base.set((
+            webhook_deliveries::state.eq(DeliveryState::Delivered.as_str()),
+            webhook_deliveries::attempts.eq(attempts),
+            webhook_deliveries::last_status.eq(result.status.map(i32::from)),
+            webhook_deliveries::last_error.eq(None::<String>),
+            webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+            webhook_deliveries::leased_by.eq(None::<String>),
+            webhook_deliveries::delivered_at.eq(now),
+            webhook_deliveries::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if let Some(e) = &endpoint_id {
+            diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(e)))
+                .filter(webhook_endpoints::failing_since.is_not_null())
+                .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
+                .execute(conn)?;
+        }
+        return Ok(());
+    }
+    let give_up = result.give_up || now - created_at >= policy.give_up_after;
+    let state = if give_up { DeliveryState::Failed } else { DeliveryState::Pending };
+    base.set((
+        webhook_deliveries::state.eq(state.as_str()),
+        webhook_deliveries::attempts.eq(attempts),
+        webhook_deliveries::next_attempt_at.eq(now + policy.backoff(attempts, jitter)),
+        webhook_deliveries::last_status.eq(result.status.map(i32::from)),
+        webhook_deliveries::last_error.eq(last_error),
+        webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+        webhook_deliveries::leased_by.eq(None::<String>),
+        webhook_deliveries::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    let Some(e) = endpoint_id else { return Ok(()) };
+    diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(&e)))
+        .filter(webhook_endpoints::failing_since.is_null())
+        .set(webhook_endpoints::failing_since.eq(now))
+        .execute(conn)?;
+    let since: Option<NaiveDateTime> = webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq(&e))
+        .filter(webhook_endpoints::enabled.eq(true))
+        .select(webhook_endpoints::failing_since)
+        .first(conn)
+        .optional()?
+        .flatten();
+    if let Some(since) = since
+        && now - since >= policy.disable_endpoint_after
+    {
+        let reason = format!(
+            "every delivery failed for {} days (last: {})",
+            policy.disable_endpoint_after.num_days(),
+            result.error.clone().or_else(|| result.status.map(|s| format!("answered {s}"))).unwrap_or_default()
+        );
+        diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(&e)))
+            .set((
+                webhook_endpoints::enabled.eq(false),
+                webhook_endpoints::disabled_reason.eq(&reason),
+                webhook_endpoints::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let disabled = Event::new(
+            event::WEBHOOK_ENDPOINT_DISABLED,
+            None,
+            format!("webhook_endpoint:{e}"),
+            serde_json::json!({ "endpoint": { "id": e, "client_id": client_id }, "reason": reason, "failing_since": since.and_utc().to_rfc3339() }),
+        );
+        let subject =
+            Subject::new(None, "webhook_endpoint", &e, &client_id).with_details(serde_json::json!({"reason": reason}));
+        crate::audit::record(conn, now, ctx, "webhook.disable", &subject, crate::audit::Outcome::Success, None)?;
+        event::write(conn, now, ctx, &[disabled])?;
+        tracing::warn!(endpoint = %e, client = %client_id, "webhook endpoint disabled after failing for days");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use gateway::config::Settings;
 use gateway::startup::Application;
 use serde_json::{Value, json};
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const USERS_PER_ROUND: usize = 300;
 const BIG_GROUP: usize = 10_000;
 const ORGS: usize = 50;

@@ -30,6 +30,10 @@ const DISPATCH_BATCH: i64 = 500;
 /// How often old events are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// The least time between two passes when woken: changes made in the meantime are dispatched
+/// and sent together, in a few transactions instead of a few per change.
+const GATHER: Duration = Duration::from_millis(50);
+
 /// Wakes, and stops, the worker.
 #[derive(Debug, Default)]
 pub struct DeliveryRunner {
@@ -46,6 +50,18 @@ pub fn new_secret() -> Result<String, directory::DirectoryError> {
     openssl::rand::rand_bytes(&mut bytes)
         .map_err(|e| directory::DirectoryError::Unavailable(format!("no randomness: {e}")))?;
     Ok(format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+}
+
+/// Refuses, at once, an endpoint URL this installation's outbound rules would refuse at every
+/// delivery (plain HTTP or a private address, unless `sso.allow_private_metadata`).
+pub fn check_url(state: &AppState, url: &str) -> Result<(), directory::DirectoryError> {
+    // A URL that does not parse is the directory's to describe.
+    let Ok(parsed) = url::Url::parse(url.trim()) else { return Ok(()) };
+    state
+        .outbound
+        .policy()
+        .check(&parsed)
+        .map_err(|e| directory::FieldErrors::single("url", format!("Portico does not send to this URL: {e}")))
 }
 
 fn jitter() -> f64 {
@@ -70,6 +86,7 @@ impl DeliveryRunner {
                 if !busy {
                     let _ = tokio::time::timeout(state.settings.webhook_poll, me.wake.notified()).await;
                 }
+                tokio::time::sleep(GATHER.min(state.settings.webhook_poll)).await;
             }
         });
         if let Ok(mut slot) = self.task.try_lock() {
@@ -131,24 +148,30 @@ impl DeliveryRunner {
             sending.push(actix_web::rt::spawn(
                 async move {
                     let result = send(&state, &out).await;
+                    let kind = if out.endpoint_id.is_some() { "webhook" } else { "backchannel_logout" };
+                    state.metrics.delivery(kind, result.succeeded());
                     if result.succeeded() {
                         tracing::info!(status = ?result.status, latency_ms = result.latency_ms, "delivered");
                     } else {
                         tracing::warn!(status = ?result.status, error = ?result.error, "delivery attempt failed");
                     }
-                    let dir = state.directory.clone();
-                    let policy = state.settings.webhook_retry;
-                    let id = out.delivery_id.clone();
-                    let finished = web::block(move || dir.finish_delivery(&id, &result, &policy, jitter())).await;
-                    if let Ok(Err(e)) = finished {
-                        tracing::error!(error = %e, "could not record a delivery attempt");
-                    }
+                    (out.delivery_id, result, jitter())
                 }
                 .instrument(span),
             ));
         }
+        let mut results = Vec::with_capacity(sending.len());
         for handle in sending {
-            let _ = handle.await;
+            if let Ok(r) = handle.await {
+                results.push(r);
+            }
+        }
+        // Every attempt of the pass recorded in one transaction.
+        let policy = state.settings.webhook_retry;
+        let d = dir.clone();
+        let finished = web::block(move || d.finish_deliveries(&results, &policy)).await;
+        if let Ok(Err(e)) = finished {
+            tracing::error!(error = %e, "could not record delivery attempts");
         }
         Ok(full || dispatched > 0)
     }

@@ -46,6 +46,16 @@ pub struct Metrics {
     durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
     sign_ins: Family<SignInLabels, Counter>,
     provider: Family<ProviderLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+}
+
+/// Labels of the delivery counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `webhook` or `backchannel_logout`.
+    pub kind: String,
+    /// `delivered`, or `failed` (an attempt that will be retried, or not).
+    pub outcome: String,
 }
 
 /// Labels of the OpenID Provider's counter.
@@ -82,7 +92,13 @@ impl Metrics {
             "Answers of the OpenID Provider to host applications, by endpoint and outcome",
             provider.clone(),
         );
-        Arc::new(Metrics { registry, requests, durations, sign_ins, provider })
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "portico_delivery_attempts",
+            "Attempts at sending webhooks and back-channel logout tokens, by kind and outcome",
+            deliveries.clone(),
+        );
+        Arc::new(Metrics { registry, requests, durations, sign_ins, provider, deliveries })
     }
 
     /// Counts one SSO sign-in attempt. Outcomes are Portico's fixed codes, so the label set
@@ -96,6 +112,12 @@ impl Metrics {
         self.provider
             .get_or_create(&ProviderLabels { endpoint: endpoint.to_owned(), outcome: outcome.to_owned() })
             .inc();
+    }
+
+    /// Counts one delivery attempt.
+    pub fn delivery(&self, kind: &str, delivered: bool) {
+        let outcome = if delivered { "delivered" } else { "failed" };
+        self.deliveries.get_or_create(&DeliveryLabels { kind: kind.to_owned(), outcome: outcome.to_owned() }).inc();
     }
 
     pub fn observe(&self, labels: RequestLabels, seconds: f64) {

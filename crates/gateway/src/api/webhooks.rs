@@ -218,6 +218,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let client_id = path.into_inner();
     let b = body.into_inner();
+    crate::deliveries::check_url(&state, &b.url)?;
     let new =
         NewWebhook { url: b.url, description: b.description, events: b.events, enabled: b.enabled.unwrap_or(true) };
     let (secret, sealed) = sealed_secret(&state)?;
@@ -288,6 +289,9 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let (client_id, id) = path.into_inner();
     let b = body.into_inner();
+    if let Some(url) = &b.url {
+        crate::deliveries::check_url(&state, url)?;
+    }
     let changes = WebhookChanges { url: b.url, description: b.description, events: b.events, enabled: b.enabled };
     let dir = state.directory.clone();
     let e = blocking::<_, ApiError>(move || dir.update_webhook(&caller.ctx(), &client_id, &id, &changes)).await?;

@@ -168,6 +168,9 @@ async fn create(
         events: f.events.split_whitespace().map(str::to_owned).collect(),
         enabled: true,
     };
+    if let Err(err) = crate::deliveries::check_url(&state, &new.url) {
+        return endpoint_form(&session, &client_id, &f).refused(err);
+    }
     let (secret, sealed) = sealed(&state)?;
     let c = client_id.clone();
     let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.create_webhook(ctx, &c, &new, &sealed))).await?;

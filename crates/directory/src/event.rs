@@ -3,12 +3,12 @@
 //! outbox), so a committed change always has its event and a rolled-back one has none.
 //!
 //! Events are written last in their transaction, by [`write`]. The cursor that orders the log
-//! must never let a reader pass an event that is still to commit: on PostgreSQL, [`write`] takes
-//! a transaction-scoped advisory lock before it draws cursors, so cursors are drawn in the order
-//! their transactions commit (the lock is released only at commit, after the transaction is
-//! visible); on SQLite, writers take turns (`BEGIN IMMEDIATE`), which gives the same order. A
-//! reader that saw cursor `c` has therefore seen, or will never see, every cursor below `c`.
-//! Gaps are cursors drawn by transactions that rolled back.
+//! must never let a reader pass an event that is still to commit: [`write`] draws cursors from
+//! the one row of `event_cursor`, whose update locks the row until the transaction ends, so
+//! cursors are drawn in the order their transactions commit (PostgreSQL releases the row lock
+//! only once the commit is visible; SQLite writers take turns anyway). A reader that saw cursor
+//! `c` has therefore seen, or will never see, every cursor below `c`. A transaction that rolls
+//! back takes its cursors back with it, so there are no gaps, but readers must not rely on that.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -80,9 +80,6 @@ pub const WEBHOOK_ENDPOINT_DISABLED: &str = "webhook_endpoint.disabled";
 /// Member ids one `group.members_added` or `group.members_removed` event carries at most: a
 /// change to more members writes several events, so no message grows without bound.
 pub const MEMBER_IDS_PER_EVENT: usize = 1000;
-
-/// The key of the PostgreSQL advisory lock that orders cursors ("portico" and 1).
-const CURSOR_LOCK: i64 = 0x706f_7274_6963_6f01;
 
 /// An event to write with the change it describes.
 #[derive(Debug, Clone, PartialEq)]
@@ -238,65 +235,94 @@ pub(crate) fn org_group_membership_of(org: &crate::organization::Organization, c
     )
 }
 
-/// One event as [`write`] hands it to the database, in a JSON array (one statement for all).
-#[derive(Serialize)]
+#[derive(Insertable)]
+#[diesel(table_name = events)]
 struct NewRow<'a> {
+    cursor: i64,
     id: String,
     kind: &'a str,
+    version: i32,
     enterprise_id: Option<&'a str>,
+    enterprise_key: Option<String>,
     resource: &'a str,
-    /// The data's JSON text, kept as written.
+    operation_id: Option<&'a str>,
+    occurred_at: NaiveDateTime,
     data: String,
 }
 
-/// Writes `list`. Call last in the transaction of the change they describe (on PostgreSQL this
-/// holds the cursor lock until the transaction ends, so nothing slow should follow). One
-/// statement whatever the number: it takes the lock (PostgreSQL), looks the enterprise's key up,
-/// and inserts the events in order.
+/// Enterprise keys by id. A key never changes and an id is never reused, so what was read
+/// once stays true; the map is emptied when it grows large.
+static ENTERPRISE_KEYS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn enterprise_key(conn: &mut DbConnection, id: &str) -> Result<Option<String>> {
+    if let Some(key) = ENTERPRISE_KEYS.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+        return Ok(Some(key.clone()));
+    }
+    let key: Option<String> = crate::schema::enterprises::table
+        .filter(crate::schema::enterprises::id.eq(id))
+        .select(crate::schema::enterprises::key)
+        .first(conn)
+        .optional()?;
+    if let Some(key) = &key {
+        let mut keys = ENTERPRISE_KEYS.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= 10_000 {
+            keys.clear();
+        }
+        keys.insert(id.to_owned(), key.clone());
+    }
+    Ok(key)
+}
+
+/// Writes `list`. Call last in the transaction of the change they describe: drawing the
+/// cursors locks the counter row until the transaction ends, so nothing slow should follow.
 pub(crate) fn write(conn: &mut DbConnection, now: NaiveDateTime, ctx: &Ctx<'_>, list: &[Event]) -> Result<()> {
-    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+    use crate::schema::event_cursor;
     if list.is_empty() {
         return Ok(());
     }
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
+    for id in list.iter().filter_map(|e| e.enterprise_id.as_deref()) {
+        if !keys.iter().any(|(i, _)| i == id) {
+            keys.push((id.to_owned(), enterprise_key(conn, id)?));
+        }
+    }
+    let count = list.len() as i64;
+    let last: i64 = diesel::update(event_cursor::table.filter(event_cursor::id.eq(1)))
+        .set(event_cursor::last.eq(event_cursor::last + count))
+        .returning(event_cursor::last)
+        .get_result(conn)?;
     let rows: Vec<NewRow<'_>> = list
         .iter()
-        .map(|e| NewRow {
+        .enumerate()
+        .map(|(n, e)| NewRow {
+            cursor: last - count + 1 + n as i64,
             id: new_id(),
             kind: e.kind,
+            version: VERSION,
             enterprise_id: e.enterprise_id.as_deref(),
+            enterprise_key: e
+                .enterprise_id
+                .as_deref()
+                .and_then(|id| keys.iter().find(|(i, _)| i == id))
+                .and_then(|(_, k)| k.clone()),
             resource: &e.resource,
+            operation_id: ctx.operation_id,
+            occurred_at: now,
             data: e.data.to_string(),
         })
         .collect();
-    let json = serde_json::to_string(&rows).map_err(|e| DirectoryError::Internal(e.to_string()))?;
-    const COLUMNS: &str = "INSERT INTO events (id, kind, version, enterprise_id, enterprise_key, resource, operation_id, occurred_at, data)";
-    match conn {
-        // The lock is taken before the first row is made, so before its cursor is drawn.
-        DbConnection::Postgresql(pg) => diesel::sql_query(format!(
-            "{COLUMNS} SELECT e->>'id', e->>'kind', $2, e->>'enterprise_id', \
-             (SELECT key FROM enterprises WHERE id = e->>'enterprise_id'), e->>'resource', $3, $4, e->>'data' \
-             FROM (SELECT pg_advisory_xact_lock($5)) AS l, json_array_elements($1::json) WITH ORDINALITY AS t(e, n) \
-             ORDER BY t.n"
-        ))
-        .bind::<Text, _>(&json)
-        .bind::<Integer, _>(VERSION)
-        .bind::<Nullable<Text>, _>(ctx.operation_id)
-        .bind::<Timestamp, _>(now)
-        .bind::<BigInt, _>(CURSOR_LOCK)
-        .execute(pg)?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(format!(
-            "{COLUMNS} SELECT json_extract(value, '$.id'), json_extract(value, '$.kind'), ?2, \
-             json_extract(value, '$.enterprise_id'), \
-             (SELECT key FROM enterprises WHERE id = json_extract(value, '$.enterprise_id')), \
-             json_extract(value, '$.resource'), ?3, ?4, json_extract(value, '$.data') \
-             FROM json_each(?1) ORDER BY key"
-        ))
-        .bind::<Text, _>(&json)
-        .bind::<Integer, _>(VERSION)
-        .bind::<Nullable<Text>, _>(ctx.operation_id)
-        .bind::<Timestamp, _>(now)
-        .execute(lite)?,
-    };
+    match (conn, rows.len()) {
+        (conn, 1) => {
+            diesel::insert_into(events::table).values(&rows[0]).execute(conn)?;
+        }
+        (DbConnection::Postgresql(pg), _) => {
+            diesel::insert_into(events::table).values(&rows).execute(pg)?;
+        }
+        (DbConnection::Sqlite(lite), _) => {
+            diesel::insert_into(events::table).values(&rows).execute(lite)?;
+        }
+    }
     Ok(())
 }
 

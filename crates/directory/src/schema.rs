@@ -209,6 +209,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     op_authorizations,
     op_grants,
     op_tokens,
+    event_cursor,
     events,
     webhook_endpoints,
     webhook_deliveries,
@@ -445,6 +446,13 @@ diesel::joinable!(host_application_enterprises -> enterprises (enterprise_id));
 diesel::joinable!(op_grants -> host_applications (application_id));
 diesel::joinable!(op_grants -> users (user_id));
 diesel::joinable!(op_tokens -> op_grants (grant_id));
+
+diesel::table! {
+    event_cursor (id) {
+        id -> Integer,
+        last -> BigInt,
+    }
+}
 
 diesel::table! {
     events (cursor) {

@@ -194,6 +194,32 @@ async fn bench(db: &TestDatabase) {
     .await
     .unwrap();
 
+    // The database work alone: user creations on the directory, no HTTP, events off and on.
+    let mut direct: Vec<Vec<f64>> = vec![Vec::new(); 2];
+    for round in 0..ROUNDS {
+        for (c, on) in [false, true].into_iter().enumerate() {
+            dir.set_events_for_benchmarks(on);
+            let (d, i2) = (dir.clone(), idp.clone());
+            let took = web::block(move || {
+                let ctx = Ctx::new(&i2, None);
+                let started = Instant::now();
+                for i in 0..USERS_PER_ROUND {
+                    d.scim_create_user(&ctx, &scim_user(&format!("direct{round}{c}u{i}"))).unwrap();
+                }
+                started.elapsed()
+            })
+            .await
+            .unwrap();
+            direct[c].push(took.as_secs_f64() * 1e6 / USERS_PER_ROUND as f64);
+        }
+    }
+    println!(
+        "{backend:?} scim_create_user on the directory: {:.0} µs without events, {:.0} µs with (+{:.1}%)",
+        median(direct[0].clone()),
+        median(direct[1].clone()),
+        100.0 * (median(direct[1].clone()) / median(direct[0].clone()) - 1.0)
+    );
+
     let mut users: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut patches: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut map_alls: Vec<Vec<f64>> = vec![Vec::new(); 3];

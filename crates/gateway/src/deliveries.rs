@@ -85,8 +85,9 @@ impl DeliveryRunner {
                 };
                 if !busy {
                     let _ = tokio::time::timeout(state.settings.webhook_poll, me.wake.notified()).await;
+                    // Woken by a change: let the changes of the next moments gather.
+                    tokio::time::sleep(GATHER.min(state.settings.webhook_poll)).await;
                 }
-                tokio::time::sleep(GATHER.min(state.settings.webhook_poll)).await;
             }
         });
         if let Ok(mut slot) = self.task.try_lock() {

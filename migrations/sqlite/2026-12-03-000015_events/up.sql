@@ -2,12 +2,19 @@
 -- Keep in step with the other backend.
 
 -- Every change a host may care about writes its event in the same transaction as the change.
--- `cursor` orders the log: on PostgreSQL it is drawn under an advisory lock held until the
--- writing transaction commits, on SQLite writers take turns, so a cursor becomes visible only
--- after every smaller one did (gaps are rolled-back writers). `resource` ("user:ID") orders the
--- deliveries of one thing. Events outlive their enterprise: no foreign key.
+-- `cursor` orders the log. It is drawn from the one row of `event_cursor`, which the writing
+-- transaction updates (so locks) just before it inserts its events and holds until it commits:
+-- cursors are drawn in the order transactions commit, and a cursor becomes visible only after
+-- every smaller one did. `resource` ("user:ID") orders the deliveries of one thing. Events
+-- outlive their enterprise: no foreign key, and the enterprise's key is kept with the event.
+CREATE TABLE event_cursor (
+    id INTEGER PRIMARY KEY NOT NULL,
+    last INTEGER NOT NULL
+);
+INSERT INTO event_cursor (id, last) VALUES (1, 0);
+
 CREATE TABLE events (
-    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+    cursor INTEGER PRIMARY KEY NOT NULL,
     id TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     version INTEGER NOT NULL,

@@ -274,10 +274,12 @@ fn enterprise_key(conn: &mut DbConnection, id: &str) -> Result<Option<String>> {
     Ok(key)
 }
 
-/// Writes `list`. Call last in the transaction of the change they describe: drawing the
-/// cursors locks the counter row until the transaction ends, so nothing slow should follow.
+/// Writes `list`. Call last in the transaction of the change they describe: on PostgreSQL,
+/// drawing the cursors locks the counter row until the transaction ends, so nothing slow should
+/// follow. One event (the usual case) is one statement on either backend.
 pub(crate) fn write(conn: &mut DbConnection, now: NaiveDateTime, ctx: &Ctx<'_>, list: &[Event]) -> Result<()> {
     use crate::schema::event_cursor;
+    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
     if list.is_empty() {
         return Ok(());
     }
@@ -287,25 +289,54 @@ pub(crate) fn write(conn: &mut DbConnection, now: NaiveDateTime, ctx: &Ctx<'_>, 
             keys.push((id.to_owned(), enterprise_key(conn, id)?));
         }
     }
+    let key_of = |e: &Event| {
+        e.enterprise_id.as_deref().and_then(|id| keys.iter().find(|(i, _)| i == id)).and_then(|(_, k)| k.clone())
+    };
     let count = list.len() as i64;
-    let last: i64 = diesel::update(event_cursor::table.filter(event_cursor::id.eq(1)))
-        .set(event_cursor::last.eq(event_cursor::last + count))
-        .returning(event_cursor::last)
-        .get_result(conn)?;
+    let first = match conn {
+        // Writers take turns: the next cursor follows the largest (pruning always keeps it).
+        DbConnection::Sqlite(_) => {
+            let max: Option<i64> = events::table.select(diesel::dsl::max(events::cursor)).first(conn)?;
+            max.unwrap_or(0) + 1
+        }
+        // The counter row is drawn from and the event inserted in one round trip.
+        DbConnection::Postgresql(pg) if count == 1 => {
+            let e = &list[0];
+            diesel::sql_query(
+                "WITH c AS (UPDATE event_cursor SET last = last + 1 WHERE id = 1 RETURNING last) \
+                 INSERT INTO events (cursor, id, kind, version, enterprise_id, enterprise_key, resource, operation_id, \
+                 occurred_at, data) SELECT last, $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM c",
+            )
+            .bind::<Text, _>(new_id())
+            .bind::<Text, _>(e.kind)
+            .bind::<Integer, _>(VERSION)
+            .bind::<Nullable<Text>, _>(e.enterprise_id.as_deref())
+            .bind::<Nullable<Text>, _>(key_of(e))
+            .bind::<Text, _>(&e.resource)
+            .bind::<Nullable<Text>, _>(ctx.operation_id)
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(e.data.to_string())
+            .execute(pg)?;
+            return Ok(());
+        }
+        DbConnection::Postgresql(_) => {
+            let last: i64 = diesel::update(event_cursor::table.filter(event_cursor::id.eq(1)))
+                .set(event_cursor::last.eq(event_cursor::last + count))
+                .returning(event_cursor::last)
+                .get_result(conn)?;
+            last - count + 1
+        }
+    };
     let rows: Vec<NewRow<'_>> = list
         .iter()
         .enumerate()
         .map(|(n, e)| NewRow {
-            cursor: last - count + 1 + n as i64,
+            cursor: first + n as i64,
             id: new_id(),
             kind: e.kind,
             version: VERSION,
             enterprise_id: e.enterprise_id.as_deref(),
-            enterprise_key: e
-                .enterprise_id
-                .as_deref()
-                .and_then(|id| keys.iter().find(|(i, _)| i == id))
-                .and_then(|(_, k)| k.clone()),
+            enterprise_key: key_of(e),
             resource: &e.resource,
             operation_id: ctx.operation_id,
             occurred_at: now,
@@ -507,19 +538,55 @@ impl Directory {
         Ok(row.map(record))
     }
 
-    /// Deletes events that occurred before `before` (their deliveries go with them); answers
-    /// how many. The retention job calls it.
+    /// Deletes events that occurred before `before`, and deliveries made before it; answers how
+    /// many events. The newest event always stays (SQLite's next cursor follows it). Events are
+    /// written in time order, so the cut is found by a binary search over cursors, and removed
+    /// in batches, each its own short transaction.
     pub fn prune_events(&self, before: NaiveDateTime) -> Result<usize> {
+        use crate::schema::webhook_deliveries;
+        let mut conn = self.conn()?;
+        let bounds: (Option<i64>, Option<i64>) = events::table
+            .select((diesel::dsl::min(events::cursor), diesel::dsl::max(events::cursor)))
+            .first(&mut conn)?;
+        let (Some(mut lo), Some(max)) = bounds else { return Ok(0) };
+        // The largest cursor whose event occurred before the cut (lo - 1 when none did).
+        let mut hi = max - 1;
+        lo -= 1;
+        while lo < hi {
+            let mid = lo + (hi - lo + 1) / 2;
+            let at: Option<(i64, NaiveDateTime)> = events::table
+                .filter(events::cursor.ge(mid))
+                .select((events::cursor, events::occurred_at))
+                .order(events::cursor.asc())
+                .first(&mut conn)
+                .optional()?;
+            match at {
+                Some((_, t)) if t < before => lo = mid,
+                _ => hi = mid - 1,
+            }
+        }
+        drop(conn);
+        let cut = lo;
         self.write(|conn, _| {
-            // Back-channel logouts belong to no event: they go by their own age.
-            diesel::delete(
-                crate::schema::webhook_deliveries::table
-                    .filter(crate::schema::webhook_deliveries::event_cursor.is_null())
-                    .filter(crate::schema::webhook_deliveries::created_at.lt(before)),
-            )
-            .execute(conn)?;
-            Ok(diesel::delete(events::table.filter(events::occurred_at.lt(before))).execute(conn)?)
-        })
+            Ok(diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::created_at.lt(before)))
+                .execute(conn)?)
+        })?;
+        let mut pruned = 0;
+        loop {
+            let n = self.write(|conn, _| {
+                let batch: Vec<i64> = events::table
+                    .filter(events::cursor.le(cut))
+                    .select(events::cursor)
+                    .order(events::cursor.asc())
+                    .limit(5000)
+                    .load(conn)?;
+                Ok(diesel::delete(events::table.filter(events::cursor.eq_any(&batch))).execute(conn)?)
+            })?;
+            pruned += n;
+            if n == 0 {
+                return Ok(pruned);
+            }
+        }
     }
 }
 

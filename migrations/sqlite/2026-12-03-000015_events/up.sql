@@ -2,10 +2,11 @@
 -- Keep in step with the other backend.
 
 -- Every change a host may care about writes its event in the same transaction as the change.
--- `cursor` orders the log. It is drawn from the one row of `event_cursor`, which the writing
--- transaction updates (so locks) just before it inserts its events and holds until it commits:
--- cursors are drawn in the order transactions commit, and a cursor becomes visible only after
--- every smaller one did. `resource` ("user:ID") orders the deliveries of one thing. Events
+-- `cursor` orders the log. On PostgreSQL it is drawn from the one row of `event_cursor`, which
+-- the writing transaction updates (so locks) as it inserts its events and holds until it
+-- commits; on SQLite, where writers take turns, it follows the largest one. Either way cursors
+-- are drawn in the order transactions commit, and a cursor becomes visible only after every
+-- smaller one did. `resource` ("user:ID") orders the deliveries of one thing. Events
 -- outlive their enterprise: no foreign key, and the enterprise's key is kept with the event.
 CREATE TABLE event_cursor (
     id INTEGER PRIMARY KEY NOT NULL,
@@ -15,7 +16,7 @@ INSERT INTO event_cursor (id, last) VALUES (1, 0);
 
 CREATE TABLE events (
     cursor INTEGER PRIMARY KEY NOT NULL,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     kind TEXT NOT NULL,
     version INTEGER NOT NULL,
     enterprise_id TEXT,
@@ -25,8 +26,9 @@ CREATE TABLE events (
     occurred_at TIMESTAMP NOT NULL,
     data TEXT NOT NULL
 );
+-- One index besides the cursor, for an enterprise's own readers: each index is a page more to
+-- write with every change. Pruning finds its cut by cursor (events are written in time order).
 CREATE INDEX events_enterprise ON events (enterprise_id, cursor);
-CREATE INDEX events_occurred ON events (occurred_at);
 
 -- Endpoints a host application receives events at (Standard Webhooks). The signing secret is
 -- sealed with security.secret_key (Portico must sign with it, so it cannot be hashed); after a
@@ -54,12 +56,13 @@ CREATE INDEX webhook_endpoints_application ON webhook_endpoints (application_id)
 -- One message to send: an event to a webhook endpoint, or a back-channel logout token to an
 -- application (endpoint_id NULL, payload holding sub and sid). Claimed by any instance with a
 -- lease; a delivery waits while an earlier one for the same endpoint and resource is pending,
--- so each resource's messages arrive in order.
+-- so each resource's messages arrive in order. Deliveries are pruned by their own age, like
+-- events (no foreign key to the event: a delivery outliving its event is answered "gone").
 CREATE TABLE webhook_deliveries (
     id TEXT PRIMARY KEY NOT NULL,
     application_id TEXT NOT NULL REFERENCES host_applications (id) ON DELETE CASCADE,
     endpoint_id TEXT REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
-    event_cursor INTEGER REFERENCES events (cursor) ON DELETE CASCADE,
+    event_cursor INTEGER,
     message_id TEXT NOT NULL,
     resource TEXT NOT NULL,
     payload TEXT,

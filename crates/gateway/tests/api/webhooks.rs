@@ -974,6 +974,21 @@ async fn an_endpoint_failing_for_days_is_disabled(app: TestApp, clock: std::sync
         .unwrap();
     let hook: Value = res.json().await.unwrap();
     assert!(hook["disabled_reason"].is_null() && hook["failing_since"].is_null(), "{hook}");
+
+    // A month on, the retention job prunes what is older than 30 days but the newest event, and
+    // cursors go on from there.
+    let before = all_events(&app, &app.operator_key, "", 1000).await;
+    assert!(before.len() >= 3, "{before:?}");
+    clock.advance(31 * 86_400);
+    let cut = app.directory.now() - chrono::Duration::days(30);
+    let pruned = app.directory.prune_events(cut).unwrap();
+    assert_eq!(pruned, before.len() - 1);
+    let after = all_events(&app, &app.operator_key, "", 1000).await;
+    assert_eq!(after, before[before.len() - 1..].to_vec());
+    app.create_organization("acme", "ops").await;
+    let newest = all_events(&app, &app.operator_key, "", 1000).await;
+    let cursor = |e: &Value| e["cursor"].as_str().unwrap().parse::<i64>().unwrap();
+    assert!(cursor(newest.last().unwrap()) > cursor(before.last().unwrap()), "{newest:?}");
 }
 
 mod with_a_clock {

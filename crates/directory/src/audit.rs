@@ -170,6 +170,67 @@ pub(crate) fn record(
     Ok(())
 }
 
+/// Appends a change's audit event and, when `events` says so, the events its subject carries
+/// (see [`crate::event::write`]). On PostgreSQL a change with one event (the usual case) writes
+/// both in one statement: one round trip fewer on every audited change.
+pub(crate) fn record_with_events(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    ctx: &Ctx<'_>,
+    action: &str,
+    subject: &Subject,
+    events: bool,
+) -> Result<()> {
+    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
+    let one = match (&*conn, events, subject.events.as_slice()) {
+        (DbConnection::Postgresql(_), true, [one]) => one,
+        _ => {
+            record(conn, now, ctx, action, subject, Outcome::Success, None)?;
+            if events {
+                crate::event::write(conn, now, ctx, &subject.events)?;
+            }
+            return Ok(());
+        }
+    };
+    let key = match one.enterprise_id.as_deref() {
+        Some(id) => crate::event::enterprise_key(conn, id)?,
+        None => None,
+    };
+    let actor_name = ctx.actor.display_name();
+    let target_name = subject.name.as_deref().map(|n| bounded(n, NAME_MAX));
+    let enterprise_id = subject.enterprise_id.as_deref().or_else(|| ctx.actor.home_enterprise());
+    let DbConnection::Postgresql(pg) = conn else { return Ok(()) };
+    diesel::sql_query(
+        "WITH a AS (INSERT INTO audit_events (id, at, enterprise_id, actor_kind, actor_id, actor_name, action, \
+         target_kind, target_id, target_name, outcome, reason, operation_id, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'success', NULL, $11, $12)), \
+         c AS (UPDATE event_cursor SET last = last + 1 WHERE id = 1 RETURNING last) \
+         INSERT INTO events (cursor, id, kind, version, enterprise_id, enterprise_key, resource, operation_id, \
+         occurred_at, data) SELECT last, $13, $14, $15, $16, $17, $18, $11, $2, $19 FROM c",
+    )
+    .bind::<Text, _>(new_id())
+    .bind::<Timestamp, _>(now)
+    .bind::<Nullable<Text>, _>(enterprise_id)
+    .bind::<Text, _>(ctx.actor.kind())
+    .bind::<Nullable<Text>, _>(ctx.actor.id())
+    .bind::<Text, _>(&actor_name)
+    .bind::<Text, _>(action)
+    .bind::<Nullable<Text>, _>(subject.kind)
+    .bind::<Nullable<Text>, _>(subject.id.as_deref())
+    .bind::<Nullable<Text>, _>(target_name.as_deref())
+    .bind::<Nullable<Text>, _>(ctx.operation_id)
+    .bind::<Text, _>(subject.details.as_ref().map(|d| d.to_string()).unwrap_or_else(|| "{}".into()))
+    .bind::<Text, _>(new_id())
+    .bind::<Text, _>(one.kind)
+    .bind::<Integer, _>(crate::event::VERSION)
+    .bind::<Nullable<Text>, _>(one.enterprise_id.as_deref())
+    .bind::<Nullable<Text>, _>(key)
+    .bind::<Text, _>(&one.resource)
+    .bind::<Text, _>(one.data.to_string())
+    .execute(pg)?;
+    Ok(())
+}
+
 /// One audit event as shown to admins.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = audit_events)]

@@ -255,7 +255,7 @@ struct NewRow<'a> {
 static ENTERPRISE_KEYS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
     std::sync::LazyLock::new(Default::default);
 
-fn enterprise_key(conn: &mut DbConnection, id: &str) -> Result<Option<String>> {
+pub(crate) fn enterprise_key(conn: &mut DbConnection, id: &str) -> Result<Option<String>> {
     if let Some(key) = ENTERPRISE_KEYS.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
         return Ok(Some(key.clone()));
     }

@@ -146,10 +146,7 @@ impl Directory {
     ) -> Result<T> {
         let result = self.write(|conn, now| {
             let (value, subject) = f(conn, now)?;
-            audit::record(conn, now, ctx, action, &subject, audit::Outcome::Success, None)?;
-            if self.events_on() {
-                event::write(conn, now, ctx, &subject.events)?;
-            }
+            audit::record_with_events(conn, now, ctx, action, &subject, self.events_on())?;
             Ok(value)
         });
         if let Err(e) = &result {

@@ -205,7 +205,25 @@ async fn operator_signs_in_and_creates_enterprise_and_organization(app: TestApp)
     let list = c.find(Locator::Css("table")).await.unwrap().text().await.unwrap();
     assert!(list.contains("Acme Cloud") && list.contains("confidential"), "{list}");
     shot(&c, "07-applications").await;
+    // Its webhooks: an endpoint added, its secret shown once, then its state and health.
+    c.find(Locator::LinkText("Webhooks")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::LinkText("Add endpoint")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Id("f-url")).await.unwrap();
+    fill(&c, "f-url", "https://cloud.acme.example/portico/events").await;
+    fill(&c, "f-events", "user.* group.members_added").await;
+    submit(&c).await;
+    c.wait().for_element(Locator::Id("secret")).await.unwrap();
+    let shown = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(shown.contains("only this once"), "{shown}");
+    shot(&c, "07a-webhook-secret").await;
+    c.find(Locator::LinkText("Done")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::LinkText("Delivery log")).await.unwrap();
+    let hooks = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(hooks.contains("cloud.acme.example") && hooks.contains("healthy"), "{hooks}");
+    shot(&c, "07b-webhooks").await;
     c.set_window_size(390, 844).await.unwrap();
+    shot(&c, "07c-webhooks-phone").await;
+    c.goto(&app.url("/console/applications")).await.unwrap();
     shot(&c, "08-applications-phone").await;
     // What a person sees when the application does not name their enterprise.
     let client_id =

@@ -47,6 +47,22 @@ pub struct User {
     pub updated_at: NaiveDateTime,
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower`, on both backends.
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// What an admin looks for in the user list; empty fields match everyone.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Part of the login, name or e-mail address, without regard to case.
+    pub search: Option<String>,
+    /// Active or deactivated people only.
+    pub active: Option<bool>,
+    /// Who created them.
+    pub origin: Option<Origin>,
+}
+
 /// An org group a user is in, as shown beside the user.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Queryable, Serialize)]
 pub struct UserGroup {
@@ -219,6 +235,17 @@ impl Directory {
 
     /// Users of an enterprise with their org groups, ordered by login (enterprise admins).
     pub fn list_users(&self, ctx: &Ctx<'_>, enterprise_key: &str, page: &PageRequest) -> Result<Page<UserWithGroups>> {
+        self.find_users(ctx, enterprise_key, &UserFilter::default(), page)
+    }
+
+    /// As [`Directory::list_users`], narrowed by `filter`.
+    pub fn find_users(
+        &self,
+        ctx: &Ctx<'_>,
+        enterprise_key: &str,
+        filter: &UserFilter,
+        page: &PageRequest,
+    ) -> Result<Page<UserWithGroups>> {
         let mut conn = self.conn()?;
         let enterprise = self.visible_enterprise(&mut conn, ctx, enterprise_key)?;
         ctx.require_enterprise_admin(&enterprise.id)?;
@@ -228,6 +255,28 @@ impl Directory {
             .order(users::login_key.asc())
             .limit(page.fetch())
             .into_boxed();
+        if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let escaped: String = text
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+                .collect();
+            let pattern = format!("%{escaped}%");
+            query = query.filter(
+                users::login_key
+                    .nullable()
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::name.nullable()).like(pattern.clone()).escape('\\'))
+                    .or(lower(users::email).like(pattern).escape('\\')),
+            );
+        }
+        if let Some(active) = filter.active {
+            query = query.filter(users::active.eq(active));
+        }
+        if let Some(origin) = filter.origin {
+            query = query.filter(users::origin.eq(origin.as_str()));
+        }
         if let Some(after) = &page.after {
             query = query.filter(users::login_key.gt(after.clone()));
         }

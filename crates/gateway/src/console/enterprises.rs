@@ -26,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(unlink_user)
         .service(audit)
         .service(audit_export)
-        .service(recent_events);
+        .service(recent_events)
+        .service(set_user_active);
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,20 +323,63 @@ struct UsersPage {
     next: Option<String>,
     /// The outcome of the action just taken: true for success.
     message: Option<(bool, String)>,
+    q: UsersQuery,
+    /// The filters as a query string, for the pager (empty when none).
+    filters: String,
+}
+
+/// The users page's search and filters, as its form sends them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UsersQuery {
+    pub after: Option<String>,
+    #[serde(default)]
+    pub q: String,
+    /// `active`, `deactivated` or empty.
+    #[serde(default)]
+    pub state: String,
+    /// `local`, `jit`, `scim` or empty.
+    #[serde(default)]
+    pub origin: String,
+}
+
+impl UsersQuery {
+    fn filter(&self) -> directory::user::UserFilter {
+        directory::user::UserFilter {
+            search: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
+            active: match self.state.as_str() {
+                "active" => Some(true),
+                "deactivated" => Some(false),
+                _ => None,
+            },
+            origin: directory::user::Origin::try_from(self.origin.clone()).ok(),
+        }
+    }
+
+    fn query_string(&self) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("q", self.q.trim()), ("state", self.state.as_str()), ("origin", self.origin.as_str())] {
+            if !v.is_empty() {
+                out.append_pair(k, v);
+            }
+        }
+        out.finish()
+    }
 }
 
 async fn users_page(
     state: &AppState,
     session: &ConsoleSession,
     key: String,
-    after: Option<String>,
+    q: UsersQuery,
     message: Option<(bool, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let page = PageRequest { limit: Some(100), after };
+    let page = PageRequest { limit: Some(100), after: q.after.clone() };
     let k2 = key.clone();
+    let filter = q.filter();
     let (enterprise, result) = session
-        .read(state, move |dir, ctx| Ok((dir.get_enterprise(ctx, &k2)?, dir.list_users(ctx, &k2, &page)?)))
+        .read(state, move |dir, ctx| Ok((dir.get_enterprise(ctx, &k2)?, dir.find_users(ctx, &k2, &filter, &page)?)))
         .await?;
+    let filters = q.query_string();
     render(&UsersPage {
         chrome: Chrome::signed_in(session, "enterprise"),
         key,
@@ -355,6 +399,8 @@ async fn users_page(
             .collect(),
         next: result.next,
         message,
+        q,
+        filters,
     })
 }
 
@@ -363,9 +409,46 @@ async fn users(
     state: web::Data<AppState>,
     session: ConsoleSession,
     path: web::Path<String>,
-    query: web::Query<AfterQuery>,
+    query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, PageError> {
-    users_page(&state, &session, path.into_inner(), query.into_inner().after, None).await
+    users_page(&state, &session, path.into_inner(), query.into_inner(), None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct ActiveForm {
+    csrf_token: String,
+    login: String,
+    active: String,
+}
+
+/// Deactivates a person (their sessions end, applications are told) or reactivates them.
+#[post("/console/e/{key}/users/active")]
+async fn set_user_active(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: ConsoleSession,
+    path: web::Path<String>,
+    form: web::Form<ActiveForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&state, &form.csrf_token)?;
+    let key = path.into_inner();
+    let form = form.into_inner();
+    let active = form.active == "true";
+    let (k, login) = (key.clone(), form.login.clone());
+    let changes = directory::user::UserChanges { name: None, email: None, active: Some(active) };
+    let outcome = session.call(&state, &req, move |dir, ctx| Ok(dir.update_user(ctx, &k, &login, changes))).await?;
+    let message = match outcome {
+        Ok(u) if active => (true, format!("{} is active again and may sign in.", u.login)),
+        Ok(u) => (
+            true,
+            format!(
+                "{} is deactivated: their sessions ended, and applications holding their tokens were told.",
+                u.login
+            ),
+        ),
+        Err(e) => (false, e.to_string()),
+    };
+    users_page(&state, &session, key, UsersQuery::default(), Some(message)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,7 +486,7 @@ async fn link_user(
         ),
         Err(e) => (false, format!("{} was not linked: {}", form.login, refusal_text(&e))),
     };
-    users_page(&state, &session, key, None, Some(message)).await
+    users_page(&state, &session, key, UsersQuery::default(), Some(message)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -432,7 +515,7 @@ async fn unlink_user(
         ),
         Err(e) => (false, format!("{login} was not unlinked: {}", refusal_text(&e))),
     };
-    users_page(&state, &session, key, None, Some(message)).await
+    users_page(&state, &session, key, UsersQuery::default(), Some(message)).await
 }
 
 /// A refusal as a sentence for the page: field errors joined, other errors as they are.

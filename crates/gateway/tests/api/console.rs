@@ -218,6 +218,7 @@ crate::both_backends!(
     operator_creates_enterprise_and_organization,
     operator_registers_an_application,
     operator_manages_webhooks_and_sees_events,
+    admins_find_deactivate_and_reactivate_users,
     forms_show_field_errors_and_change_nothing,
     forms_without_the_csrf_token_are_refused,
     sign_in_sign_out_and_wrong_passwords,
@@ -666,6 +667,64 @@ async fn the_progress_page_follows_a_job_to_its_end(app: TestApp) {
     app.create_enterprise("globex").await;
     let res = b.get(app.url(&format!("/console/e/globex/jobs/{}", job.id))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// Admins find people by part of their login, name or e-mail, by state and by origin, and
+/// deactivate or reactivate them from the list, with a message saying what happened.
+async fn admins_find_deactivate_and_reactivate_users(app: TestApp) {
+    let b = first_operator(&app).await;
+    app.create_enterprise("acme").await;
+    for (login, name) in [("ada", "Ada Lovelace"), ("bob", "Bob Stone"), ("carol", "Carol 100%")] {
+        let res = app
+            .api(reqwest::Method::POST, "/api/v1/enterprises/acme/users", &app.operator_key)
+            .json(&serde_json::json!({"login": login, "name": name, "email": format!("{login}@acme.test")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let page = |query: &'static str| {
+        let b = b.clone();
+        let url = app.url(&format!("/console/e/acme/users{query}"));
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let found = page("?q=LOVE").await;
+    assert!(found.contains("<td>ada</td>") && !found.contains("<td>bob</td>"), "{found}");
+    let found = page("?q=bob%40acme").await;
+    assert!(found.contains("<td>bob</td>") && !found.contains("<td>ada</td>"), "by e-mail: {found}");
+    let found = page("?q=%25").await;
+    assert!(found.contains("<td>carol</td>") && !found.contains("<td>ada</td>"), "% is a character: {found}");
+    assert!(page("?state=deactivated").await.contains("Nobody matches these filters"));
+    assert!(page("?origin=scim").await.contains("Nobody matches these filters"));
+
+    let list = page("").await;
+    assert!(list.contains("data-confirm=\"Deactivate "), "deactivation asks first");
+    let csrf = csrf_of(&list);
+    let res = b
+        .post(app.url("/console/e/acme/users/active"))
+        .form(&[("csrf_token", csrf.as_str()), ("login", "bob"), ("active", "false")])
+        .send()
+        .await
+        .unwrap();
+    let shown = res.text().await.unwrap();
+    assert!(shown.contains("bob is deactivated"), "{shown}");
+    let found = page("?state=deactivated").await;
+    assert!(
+        found.contains("<td>bob</td>") && !found.contains("<td>ada</td>") && found.contains("Reactivate"),
+        "{found}"
+    );
+    let res = b
+        .post(app.url("/console/e/acme/users/active"))
+        .form(&[("csrf_token", csrf.as_str()), ("login", "bob"), ("active", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("bob is active again"));
+    assert!(page("?state=deactivated").await.contains("Nobody matches these filters"));
+    let events = crate::webhooks::all_events_of(&app).await;
+    let kinds: Vec<&str> =
+        events.iter().filter_map(|e| e["type"].as_str()).filter(|k| k.starts_with("user.")).collect();
+    assert_eq!(kinds, ["user.created", "user.created", "user.created", "user.deactivated", "user.reactivated"]);
 }
 
 /// Operators manage an application's webhook endpoints in the console: the signing secret shows

@@ -173,6 +173,11 @@ async fn all_events(app: &TestApp, key: &str, query: &str, limit: usize) -> Vec<
     }
 }
 
+/// Every event the operator's key reads.
+pub async fn all_events_of(app: &TestApp) -> Vec<Value> {
+    all_events(app, &app.operator_key, "", 1000).await
+}
+
 /// What the events API and webhooks promise of every event: its fields, its kind's data.
 fn well_formed(e: &Value) {
     for field in ["id", "cursor", "type", "occurred_at"] {

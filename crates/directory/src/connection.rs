@@ -384,7 +384,7 @@ fn set_status(conn: &mut DbConnection, id: &str, status: ConnectionStatus, now: 
 impl Directory {
     /// Creates a connection in `draft` (enterprise admins).
     pub fn create_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, input: NewConnection) -> Result<Connection> {
-        self.audited(ctx, "connection.create", |conn, now| {
+        self.audited_in(ctx, "connection.create", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let settings = match (input.protocol, &input.saml) {
@@ -460,7 +460,7 @@ impl Directory {
         id: &ConnectionId,
         changes: ConnectionChanges,
     ) -> Result<Connection> {
-        self.audited(ctx, "connection.update", |conn, now| {
+        self.audited_in(ctx, "connection.update", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;
@@ -515,7 +515,7 @@ impl Directory {
     /// Deletes a connection. If it was enabled, nobody of the enterprise can sign in through SSO
     /// any more until another one is enabled.
     pub fn delete_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &ConnectionId) -> Result<()> {
-        self.audited(ctx, "connection.delete", |conn, _now| {
+        self.audited_in(ctx, "connection.delete", enterprise_key, |conn, _now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;
@@ -529,7 +529,7 @@ impl Directory {
 
     /// Enables a tested connection; people of the enterprise sign in through it from now on.
     pub fn enable_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &ConnectionId) -> Result<Connection> {
-        self.audited(ctx, "connection.enable", |conn, now| {
+        self.audited_in(ctx, "connection.enable", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;
@@ -554,7 +554,7 @@ impl Directory {
         id: &ConnectionId,
         client_id: Option<&str>,
     ) -> Result<Connection> {
-        self.audited(ctx, "connection.default_application", |conn, now| {
+        self.audited_in(ctx, "connection.default_application", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;
@@ -578,7 +578,7 @@ impl Directory {
 
     /// Disables a connection: SSO sign-in through it stops at once.
     pub fn disable_connection(&self, ctx: &Ctx<'_>, enterprise_key: &str, id: &ConnectionId) -> Result<Connection> {
-        self.audited(ctx, "connection.disable", |conn, now| {
+        self.audited_in(ctx, "connection.disable", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let current = load(conn, &enterprise, id)?;

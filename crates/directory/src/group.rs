@@ -157,7 +157,7 @@ impl Directory {
         org_key: &str,
         input: NewGroup,
     ) -> Result<OrgGroup> {
-        self.audited(ctx, "group.create", |conn, now| {
+        self.audited_in(ctx, "group.create", enterprise_key, |conn, now| {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let name = input.name.trim().to_owned();
@@ -287,7 +287,7 @@ impl Directory {
         group_name: &str,
         login: &str,
     ) -> Result<()> {
-        self.audited(ctx, "group.member.add", |conn, now| {
+        self.audited_in(ctx, "group.member.add", enterprise_key, |conn, now| {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let group = find_group(conn, &org, group_name)?;
@@ -311,7 +311,7 @@ impl Directory {
         group_name: &str,
         login: &str,
     ) -> Result<()> {
-        self.audited(ctx, "group.member.remove", |conn, _now| {
+        self.audited_in(ctx, "group.member.remove", enterprise_key, |conn, _now| {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let group = find_group(conn, &org, group_name)?;

@@ -144,6 +144,29 @@ impl Directory {
         action: &'static str,
         f: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<(T, audit::Subject)>,
     ) -> Result<T> {
+        self.audited_with(ctx, action, None, f)
+    }
+
+    /// As [`Directory::audited`], for a change to enterprise `enterprise_key`: a refusal is
+    /// audited in that enterprise's log too, so its admins see what was refused (an operator's
+    /// key, another enterprise's admin knocking), not only the enterprise of whoever asked.
+    pub(crate) fn audited_in<T>(
+        &self,
+        ctx: &Ctx<'_>,
+        action: &'static str,
+        enterprise_key: &str,
+        f: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<(T, audit::Subject)>,
+    ) -> Result<T> {
+        self.audited_with(ctx, action, Some(enterprise_key), f)
+    }
+
+    fn audited_with<T>(
+        &self,
+        ctx: &Ctx<'_>,
+        action: &'static str,
+        enterprise_key: Option<&str>,
+        f: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<(T, audit::Subject)>,
+    ) -> Result<T> {
         let result = self.write(|conn, now| {
             let (value, subject) = f(conn, now)?;
             audit::record_with_events(conn, now, ctx, action, &subject, self.events_on())?;
@@ -158,7 +181,12 @@ impl Directory {
             if let Some(outcome) = outcome {
                 let reason = e.to_string();
                 let logged = self.write(|conn, now| {
-                    audit::record(conn, now, ctx, action, &audit::Subject::none(), outcome, Some(&reason))
+                    let enterprise_id = match enterprise_key {
+                        Some(key) => enterprise::find_by_key(conn, key)?.map(|e| e.id.to_string()),
+                        None => None,
+                    };
+                    let subject = audit::Subject { enterprise_id, ..audit::Subject::none() };
+                    audit::record(conn, now, ctx, action, &subject, outcome, Some(&reason))
                 });
                 if let Err(log_err) = logged {
                     tracing::error!(error = %log_err, action, "could not audit a refused change");

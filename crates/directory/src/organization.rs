@@ -94,7 +94,7 @@ impl Directory {
         enterprise_key: &str,
         input: NewOrganization,
     ) -> Result<Organization> {
-        self.audited(ctx, "organization.create", |conn, now| {
+        self.audited_in(ctx, "organization.create", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let name = input.name.trim().to_owned();
@@ -245,7 +245,7 @@ impl Directory {
         org_key: &str,
         changes: OrganizationChanges,
     ) -> Result<Organization> {
-        self.audited(ctx, "organization.update", |conn, now| {
+        self.audited_in(ctx, "organization.update", enterprise_key, |conn, now| {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let mut errors = FieldErrors::default();
@@ -268,7 +268,7 @@ impl Directory {
 
     /// Deletes an organization with its groups and memberships (enterprise admins).
     pub fn delete_organization(&self, ctx: &Ctx<'_>, enterprise_key: &str, org_key: &str) -> Result<()> {
-        self.audited(ctx, "organization.delete", |conn, _now| {
+        self.audited_in(ctx, "organization.delete", enterprise_key, |conn, _now| {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             diesel::delete(organizations::table.filter(organizations::id.eq(&org.id))).execute(conn)?;

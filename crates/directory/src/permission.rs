@@ -123,7 +123,7 @@ impl Directory {
         permissions: &[String],
     ) -> Result<Vec<Permission>> {
         let wanted = parse_all(permissions)?;
-        self.audited(ctx, "group.permissions.set", |conn, _now| {
+        self.audited_in(ctx, "group.permissions.set", enterprise_key, |conn, _now| {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let group_id: String = org_groups::table

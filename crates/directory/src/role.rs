@@ -134,7 +134,7 @@ impl Directory {
         enterprise_key: &str,
         person: NewUser,
     ) -> Result<Appointment> {
-        self.audited(ctx, "role.enterprise_admin.grant", |conn, now| {
+        self.audited_in(ctx, "role.enterprise_admin.grant", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let appointment = self.appoint(conn, now, &enterprise.id, None, Role::EnterpriseAdmin, &person)?;
@@ -152,7 +152,7 @@ impl Directory {
         org_key: &str,
         person: NewUser,
     ) -> Result<Appointment> {
-        self.audited(ctx, "role.org_admin.grant", |conn, now| {
+        self.audited_in(ctx, "role.org_admin.grant", enterprise_key, |conn, now| {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let appointment = self.appoint(conn, now, &enterprise.id, Some(&org.id), Role::OrgAdmin, &person)?;

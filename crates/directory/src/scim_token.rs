@@ -62,7 +62,7 @@ impl Directory {
         enterprise_key: &str,
         description: &str,
     ) -> Result<CreatedScimToken> {
-        self.audited(ctx, "scim_token.create", |conn, now| {
+        self.audited_in(ctx, "scim_token.create", enterprise_key, |conn, now| {
             let e = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&e.id)?;
             let (prefix, token) = new_prefixed_token(TOKEN_PREFIX)?;
@@ -123,7 +123,7 @@ impl Directory {
 
     /// Revokes a token at once; the IdP using it gets 401 from its next request.
     pub fn revoke_scim_token(&self, ctx: &Ctx<'_>, enterprise_key: &str, token_id: &str) -> Result<()> {
-        self.audited(ctx, "scim_token.revoke", |conn, now| {
+        self.audited_in(ctx, "scim_token.revoke", enterprise_key, |conn, now| {
             let e = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&e.id)?;
             let prefix: Option<String> = diesel::update(

@@ -217,7 +217,7 @@ pub(crate) fn change_kind(was_active: bool, active: bool) -> &'static str {
 impl Directory {
     /// Creates a local user (enterprise admins). In SCIM mode only the IdP creates users.
     pub fn create_local_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, input: NewUser) -> Result<User> {
-        self.audited(ctx, "user.create", |conn, now| {
+        self.audited_in(ctx, "user.create", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             if enterprise.provisioning_mode == ProvisioningMode::Scim {
@@ -330,7 +330,7 @@ impl Directory {
             Some(true) if changes.name.is_none() && changes.email.is_none() => "user.reactivate",
             _ => "user.update",
         };
-        self.audited(ctx, action, |conn, now| {
+        self.audited_in(ctx, action, enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
@@ -376,7 +376,7 @@ impl Directory {
     /// Deletes a user (enterprise admins), under the SCIM rules of [`admin_may_not`]; the audit
     /// trail keeps who they were.
     pub fn delete_user(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<()> {
-        self.audited(ctx, "user.delete", |conn, now| {
+        self.audited_in(ctx, "user.delete", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
@@ -398,7 +398,7 @@ impl Directory {
     /// appointed admin) becomes reachable through single sign-on: a sign-in never links one by
     /// itself. A subject names one user at most (409 when another user has it).
     pub fn link_idp_subject(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str, subject: &str) -> Result<User> {
-        self.audited(ctx, "user.link_idp", |conn, now| {
+        self.audited_in(ctx, "user.link_idp", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;
@@ -440,7 +440,7 @@ impl Directory {
     /// reaches them until an admin links them again (no sign-in will, even for a user the IdP
     /// provisioned); local sign-in is unchanged.
     pub fn unlink_idp_subject(&self, ctx: &Ctx<'_>, enterprise_key: &str, login: &str) -> Result<User> {
-        self.audited(ctx, "user.unlink_idp", |conn, now| {
+        self.audited_in(ctx, "user.unlink_idp", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let user = find_by_login(conn, &enterprise.id, login)?.ok_or(DirectoryError::NotFound("user"))?;

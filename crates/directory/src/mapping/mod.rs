@@ -358,7 +358,7 @@ impl Directory {
         enterprise_key: &str,
         groups_per_chunk: Option<i64>,
     ) -> Result<crate::job::Job> {
-        self.audited(ctx, "group_mapping.map_all", |conn, now| {
+        self.audited_in(ctx, "group_mapping.map_all", enterprise_key, |conn, now| {
             let enterprise = self.visible_enterprise(conn, ctx, enterprise_key)?;
             ctx.require_enterprise_admin(&enterprise.id)?;
             let orgs: i64 = organizations::table
@@ -487,7 +487,7 @@ impl Directory {
         org_key: &str,
         change: impl FnOnce(&mut DbConnection, &str) -> Result<MappingChange>,
     ) -> Result<MappingApplied> {
-        self.audited(ctx, "group_mapping.set", |conn, now| {
+        self.audited_in(ctx, "group_mapping.set", enterprise_key, |conn, now| {
             let (enterprise, org) = self.visible_organization(conn, ctx, enterprise_key, org_key)?;
             ctx.require_org_admin(&enterprise.id, &org.id)?;
             let change = change(conn, &org.id)?.without_overlap();

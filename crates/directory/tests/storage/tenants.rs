@@ -87,6 +87,28 @@ fn invalid_input_changes_nothing(db: TestDatabase) {
     assert!(dir.list_enterprises(&ctx, &PageRequest::default()).unwrap().items.is_empty());
 }
 
+/// A change refused in an enterprise (bad input, a conflict) is in that enterprise's audit
+/// log, whoever asked: an operator's key has no enterprise of its own.
+fn refusals_are_audited_in_the_enterprise_they_concern(db: TestDatabase) {
+    let (dir, _) = open(&db);
+    let actor = operator();
+    let ctx = Ctx::new(&actor, Some("op-refused"));
+    dir.create_enterprise(&ctx, ent("acme")).unwrap();
+    dir.create_enterprise(&ctx, ent("globex")).unwrap();
+    let bad = NewUser { login: " ".into(), email: None, name: None };
+    let err = dir.create_local_user(&ctx, "acme", bad).unwrap_err();
+    assert!(matches!(err, DirectoryError::Validation(_)), "{err:?}");
+    let failures = |key: &str| {
+        let filter = directory::audit::AuditFilter { outcome: Some("failure".into()), ..Default::default() };
+        dir.search_audit_events(&ctx, Some(key), &filter, &PageRequest::default()).unwrap().items
+    };
+    let acme = failures("acme");
+    assert_eq!(acme.len(), 1, "{acme:?}");
+    assert_eq!(acme[0].action, "user.create");
+    assert_eq!(acme[0].operation_id.as_deref(), Some("op-refused"));
+    assert!(failures("globex").is_empty(), "another enterprise's log stays clean");
+}
+
 fn schema_enforces_invariants_too(db: TestDatabase) {
     // Bypass the domain code: the database itself refuses what the code refuses.
     let url = directory::DatabaseUrl::parse(&db.url).unwrap();
@@ -207,6 +229,7 @@ fn local_memberships_add_and_remove(db: TestDatabase) {
 directory::both_backends!(
     enterprise_lifecycle,
     invalid_input_changes_nothing,
+    refusals_are_audited_in_the_enterprise_they_concern,
     schema_enforces_invariants_too,
     organizations_have_members_group_and_are_scoped,
     logins_are_unique_without_regard_to_case,

@@ -199,7 +199,9 @@ pub(crate) fn record_with_events(
     let actor_name = ctx.actor.display_name();
     let target_name = subject.name.as_deref().map(|n| bounded(n, NAME_MAX));
     let enterprise_id = subject.enterprise_id.as_deref().or_else(|| ctx.actor.home_enterprise());
-    let DbConnection::Postgresql(pg) = conn else { return Ok(()) };
+    let DbConnection::Postgresql(pg) = conn else {
+        return Err(DirectoryError::Internal("one statement for audit and event is for PostgreSQL".into()));
+    };
     diesel::sql_query(
         "WITH a AS (INSERT INTO audit_events (id, at, enterprise_id, actor_kind, actor_id, actor_name, action, \
          target_kind, target_id, target_name, outcome, reason, operation_id, details) \

@@ -411,6 +411,12 @@ fn record((cursor, id, kind, version, enterprise, operation_id, occurred_at, dat
     }
 }
 
+/// One event by cursor, on a connection the caller holds (deliveries read theirs while leasing).
+pub(crate) fn event_at(conn: &mut DbConnection, cursor: i64) -> Result<Option<EventRecord>> {
+    let row: Option<Row> = events::table.filter(events::cursor.eq(cursor)).select(columns()).first(conn).optional()?;
+    Ok(row.map(record))
+}
+
 /// Whether `kind` is one of `patterns` (kinds, `family.*`, or `*`).
 pub fn matches(patterns: &[String], kind: &str) -> bool {
     patterns.iter().any(|p| {
@@ -528,14 +534,6 @@ impl Directory {
         }
         let rows: Vec<Row> = q.load(&mut conn)?;
         Ok(rows.into_iter().map(record).collect())
-    }
-
-    /// One event by cursor, as stored (for deliveries).
-    pub fn event_at(&self, cursor: i64) -> Result<Option<EventRecord>> {
-        let mut conn = self.conn()?;
-        let row: Option<Row> =
-            events::table.filter(events::cursor.eq(cursor)).select(columns()).first(&mut conn).optional()?;
-        Ok(row.map(record))
     }
 
     /// Deletes events that occurred before `before`, and deliveries made before it; answers how

@@ -9,7 +9,7 @@
 //!    each one the endpoint subscribes to, and moves the cursor, in one transaction. The cursor
 //!    moves only from the value read, so two instances never dispatch the same event twice (a
 //!    unique index on endpoint and event backs it).
-//! 2. **Delivery** ([`Directory::claim_deliveries`], [`Directory::finish_delivery`]): an
+//! 2. **Delivery** ([`Directory::claim_deliveries`], [`Directory::finish_deliveries`]): an
 //!    instance leases due deliveries; a delivery is due when its retry time has come and no
 //!    earlier delivery to the same endpoint for the same resource is still pending, so each
 //!    resource's events arrive in order. A lease that runs out (its instance died) lets another
@@ -211,6 +211,38 @@ type DeliveryRow = (
     NaiveDateTime,
     Option<NaiveDateTime>,
 );
+
+/// The columns a [`DeliveryRow`] is read from (deliveries left-joined to their events).
+#[allow(clippy::type_complexity)]
+fn delivery_columns() -> (
+    webhook_deliveries::id,
+    webhook_deliveries::endpoint_id,
+    webhook_deliveries::message_id,
+    diesel::dsl::Nullable<events::kind>,
+    webhook_deliveries::event_cursor,
+    webhook_deliveries::state,
+    webhook_deliveries::attempts,
+    webhook_deliveries::next_attempt_at,
+    webhook_deliveries::last_status,
+    webhook_deliveries::last_error,
+    webhook_deliveries::created_at,
+    webhook_deliveries::delivered_at,
+) {
+    (
+        webhook_deliveries::id,
+        webhook_deliveries::endpoint_id,
+        webhook_deliveries::message_id,
+        events::kind.nullable(),
+        webhook_deliveries::event_cursor,
+        webhook_deliveries::state,
+        webhook_deliveries::attempts,
+        webhook_deliveries::next_attempt_at,
+        webhook_deliveries::last_status,
+        webhook_deliveries::last_error,
+        webhook_deliveries::created_at,
+        webhook_deliveries::delivered_at,
+    )
+}
 
 fn delivery(
     (id, endpoint_id, message_id, kind, cursor, state, attempts, next, status, error, created, delivered): DeliveryRow,
@@ -581,20 +613,7 @@ impl Directory {
         let mut q = webhook_deliveries::table
             .left_join(events::table)
             .filter(webhook_deliveries::application_id.eq(client_id))
-            .select((
-                webhook_deliveries::id,
-                webhook_deliveries::endpoint_id,
-                webhook_deliveries::message_id,
-                events::kind.nullable(),
-                webhook_deliveries::event_cursor,
-                webhook_deliveries::state,
-                webhook_deliveries::attempts,
-                webhook_deliveries::next_attempt_at,
-                webhook_deliveries::last_status,
-                webhook_deliveries::last_error,
-                webhook_deliveries::created_at,
-                webhook_deliveries::delivered_at,
-            ))
+            .select(delivery_columns())
             .order(webhook_deliveries::id.desc())
             .limit(limit.clamp(1, 500))
             .into_boxed();
@@ -656,20 +675,7 @@ impl Directory {
             let row: DeliveryRow = webhook_deliveries::table
                 .left_join(events::table)
                 .filter(webhook_deliveries::id.eq(delivery_id))
-                .select((
-                    webhook_deliveries::id,
-                    webhook_deliveries::endpoint_id,
-                    webhook_deliveries::message_id,
-                    events::kind.nullable(),
-                    webhook_deliveries::event_cursor,
-                    webhook_deliveries::state,
-                    webhook_deliveries::attempts,
-                    webhook_deliveries::next_attempt_at,
-                    webhook_deliveries::last_status,
-                    webhook_deliveries::last_error,
-                    webhook_deliveries::created_at,
-                    webhook_deliveries::delivered_at,
-                ))
+                .select(delivery_columns())
                 .first(conn)?;
             let subject = Subject::new(None, "webhook_delivery", delivery_id, &row.2)
                 .with_details(serde_json::json!({"client_id": client_id}));
@@ -849,7 +855,7 @@ impl Directory {
                     {
                         secrets.push(prev.clone());
                     }
-                    let body = match self.event_at(cursor)? {
+                    let body = match event::event_at(&mut conn, cursor)? {
                         Some(e) => OutgoingBody::Event(e),
                         None => OutgoingBody::Gone,
                     };
@@ -901,17 +907,6 @@ impl Directory {
             }
             Ok(())
         })
-    }
-
-    /// As [`Directory::finish_deliveries`], for one delivery.
-    pub fn finish_delivery(
-        &self,
-        delivery_id: &str,
-        result: &AttemptResult,
-        policy: &RetryPolicy,
-        jitter: f64,
-    ) -> Result<()> {
-        self.finish_deliveries(&[(delivery_id.to_owned(), result.clone(), jitter)], policy)
     }
 
     /// How many deliveries are pending in all (for metrics and tests).

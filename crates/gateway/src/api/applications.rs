@@ -8,7 +8,7 @@ use directory::host_application::{EnterpriseScope, HostApplication, HostApplicat
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{resource, utc};
+use super::{no_store, resource, utc};
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, Problem, blocking};
 use crate::state::AppState;
@@ -161,11 +161,6 @@ pub struct CreatedApplicationView {
 pub struct RotatedSecret {
     pub client_id: String,
     pub client_secret: String,
-}
-
-fn no_store(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
-    res.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
-    res
 }
 
 #[utoipa::path(

@@ -75,6 +75,12 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// An answer that carries a secret shown once: no cache keeps it.
+pub fn no_store(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    res.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
+    res
+}
+
 /// A resource whose other methods answer 405 with the `Allow` header, as HTTP asks.
 pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {

@@ -9,7 +9,7 @@ use directory::webhook::{Attempt, Delivery, NewWebhook, WebhookChanges, WebhookE
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{resource, utc};
+use super::{no_store, resource, utc};
 use crate::auth::ApiCaller;
 use crate::deliveries::{SECRET_PURPOSE, new_secret};
 use crate::error::{ApiError, Problem, blocking};
@@ -186,11 +186,6 @@ pub struct DeliveryQuery {
     pub before: Option<String>,
     /// At most this many (default 50, at most 500).
     pub limit: Option<i64>,
-}
-
-fn no_store(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
-    res.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
-    res
 }
 
 fn sealed_secret(state: &AppState) -> Result<(String, String), ApiError> {

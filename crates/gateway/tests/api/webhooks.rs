@@ -879,18 +879,27 @@ mod processes {
             for (id, copies) in &per_id {
                 assert!(copies.iter().all(|e| e["id"] == *id), "a copy is the same message");
             }
-            let log: Value = cluster
-                .api(
-                    0,
-                    Method::GET,
-                    &format!("/api/v1/applications/{client_id}/webhooks/{endpoint}/deliveries?limit=500"),
-                )
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            // A message the receiver has may be recorded a moment after it was sent.
+            let started = Instant::now();
+            let log = loop {
+                let log: Value = cluster
+                    .api(
+                        0,
+                        Method::GET,
+                        &format!("/api/v1/applications/{client_id}/webhooks/{endpoint}/deliveries?limit=500"),
+                    )
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let recorded = log["data"].as_array().unwrap().iter().all(|d| d["state"] == "delivered");
+                if recorded || started.elapsed() > Duration::from_secs(20) {
+                    break log;
+                }
+                actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            };
             let rows = log["data"].as_array().unwrap();
             assert_eq!(rows.len(), total, "one delivery per event");
             assert!(rows.iter().all(|d| d["state"] == "delivered"), "{log}");
